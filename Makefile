@@ -1,0 +1,31 @@
+# The project's vocabulary: build, test, bench, demo, lint, up, down.
+GO      ?= go
+BIN     := bin
+TOOLS   := $(HOME)/.cache/notestream/bin
+export PATH := $(TOOLS):$(PATH)
+
+.PHONY: build test bench demo lint up down setup
+
+build:
+	$(GO) build -o $(BIN)/ ./cmd/...
+
+# setup installs what the integration tests start: redis-server, kcat, MinIO.
+setup:
+	./scripts/setup.sh
+
+test: setup
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 18m ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+demo:
+	@echo "demo: not yet"
+
+lint:
+	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
+	$(GO) vet ./...
+
+up down:
+	@echo "$@: not yet"
