@@ -42,8 +42,8 @@ type Kafka struct {
 	DataDir string
 }
 
-// StartKafka starts the broker; t.Cleanup stops it by PID.
-func StartKafka(t testing.TB) *Kafka { t.Skip("testenv: not implemented"); return nil }
+// StartKafka starts the broker with extra cmd/broker flags (SASL users, partitions); t.Cleanup stops it by PID.
+func StartKafka(t testing.TB, brokerArgs ...string) *Kafka { t.Skip("testenv: not implemented"); return nil }
 
 // Stop kills the broker (SIGKILL) by PID and waits for it.
 func (k *Kafka) Stop() {}
