@@ -52,7 +52,7 @@ func TestComputeRows(t *testing.T) {
 	if d1.Sessions.Count != 3 || d1.Sessions.Actions != 5 {
 		t.Fatalf("day 1 sessions = %+v", d1.Sessions)
 	}
-	wantQ := Quality{BronzeRows: 9, ValidEvents: 6, UnknownAction: 1, DurationOutOfRange: 1, Duplicate: 1}
+	wantQ := Quality{BronzeRows: 8, ValidEvents: 5, UnknownAction: 1, DurationOutOfRange: 1, Duplicate: 1}
 	if d1.Quality != wantQ {
 		t.Fatalf("day 1 quality = %+v, want %+v", d1.Quality, wantQ)
 	}
