@@ -1,11 +1,19 @@
 // Package record encodes interactions, users and control records as the JSON values of the Kafka topics.
 package record
 
-import "github.com/notestream/notestream/internal/event"
+import (
+	"errors"
+	"fmt"
+	"time"
+	"unicode/utf8"
 
-// STUB: the API other packages build against; the implementation replaces these bodies.
+	"github.com/notestream/notestream/internal/event"
+)
 
 // ControlHeader is the record header that marks a control record; event readers skip such records.
+//
+// A control record has a null key, this header with the kind as its value, and the JSON value of
+// AppendControl, for example {"kind":"progress","event_time":"2023-07-01T14:30:15.000Z"}.
 const ControlHeader = "notestream.control"
 
 // Control kinds, the value of ControlHeader.
@@ -20,20 +28,178 @@ type Control struct {
 	EventTime int64 // Unix ms
 }
 
-// AppendInteraction appends the JSON value of in to dst.
-func AppendInteraction(dst []byte, in *event.Interaction) []byte { return dst }
+// Errors returned by the decoders, wrapped with the offending field.
+var (
+	ErrMissingField = errors.New("record: missing field")
+	ErrInvalidField = errors.New("record: invalid field")
+)
 
-// DecodeInteraction parses a JSON value written by AppendInteraction (or any equivalent JSON).
-func DecodeInteraction(b []byte, in *event.Interaction) error { return nil }
+// AppendInteraction appends the JSON value of in to dst:
+//
+//	{"user_id":"u1","timestamp":"2023-07-01T14:30:15.000Z","action_type":"page_view","page_id":"p1","duration_ms":12000,"app_version":"5.7.3"}
+//
+// Times must lie in years 0000 to 9999 (all that the CSV formats can express).
+func AppendInteraction(dst []byte, in *event.Interaction) []byte {
+	dst = append(dst, `{"user_id":`...)
+	dst = appendString(dst, in.UserID)
+	dst = append(dst, `,"timestamp":"`...)
+	dst = AppendTime(dst, in.Time)
+	dst = append(dst, `","action_type":`...)
+	dst = appendString(dst, in.Action)
+	dst = append(dst, `,"page_id":`...)
+	dst = appendString(dst, in.PageID)
+	dst = append(dst, `,"duration_ms":`...)
+	dst = appendInt(dst, in.DurationMs)
+	dst = append(dst, `,"app_version":`...)
+	dst = appendString(dst, in.AppVersion)
+	return append(dst, '}')
+}
 
-// AppendUser appends the JSON value of u to dst.
-func AppendUser(dst []byte, u *event.User) []byte { return dst }
+// AppendUser appends the JSON value of u to dst:
+//
+//	{"user_id":"u1","join_date":"2022-01-15","country":"US","device_type":"iPad","subscription_type":"premium"}
+func AppendUser(dst []byte, u *event.User) []byte {
+	dst = append(dst, `{"user_id":`...)
+	dst = appendString(dst, u.UserID)
+	dst = append(dst, `,"join_date":`...)
+	dst = appendString(dst, u.JoinDate)
+	dst = append(dst, `,"country":`...)
+	dst = appendString(dst, u.Country)
+	dst = append(dst, `,"device_type":`...)
+	dst = appendString(dst, u.DeviceType)
+	dst = append(dst, `,"subscription_type":`...)
+	dst = appendString(dst, u.SubscriptionType)
+	return append(dst, '}')
+}
 
-// DecodeUser parses a users topic value.
-func DecodeUser(b []byte, u *event.User) error { return nil }
+// AppendControl appends a control record's JSON value. The kind is also in ControlHeader, so readers
+// can skip control records without parsing them; it is repeated here to make the value self-describing.
+func AppendControl(dst []byte, c Control) []byte {
+	dst = append(dst, `{"kind":`...)
+	dst = appendString(dst, c.Kind)
+	dst = append(dst, `,"event_time":"`...)
+	dst = AppendTime(dst, c.EventTime)
+	return append(dst, `"}`...)
+}
 
-// AppendControl appends a control record's JSON value.
-func AppendControl(dst []byte, c Control) []byte { return dst }
+// AppendTime appends ms (Unix milliseconds) as RFC 3339 UTC with exactly three fractional digits,
+// such as 2023-07-01T14:30:15.000Z.
+func AppendTime(dst []byte, ms int64) []byte {
+	t := time.UnixMilli(ms).UTC()
+	year, month, day := t.Date()
+	hour, minute, sec := t.Clock()
+	frac := ms % 1000
+	if frac < 0 {
+		frac += 1000
+	}
+	if year < 0 {
+		dst = append(dst, '-')
+		year = -year
+	}
+	dst = appendDigits(dst, year, 4)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, int(month), 2)
+	dst = append(dst, '-')
+	dst = appendDigits(dst, day, 2)
+	dst = append(dst, 'T')
+	dst = appendDigits(dst, hour, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, minute, 2)
+	dst = append(dst, ':')
+	dst = appendDigits(dst, sec, 2)
+	dst = append(dst, '.')
+	dst = appendDigits(dst, int(frac), 3)
+	return append(dst, 'Z')
+}
 
-// DecodeControl parses a control record's value.
-func DecodeControl(b []byte) (Control, error) { return Control{}, nil }
+// appendDigits appends the non-negative v zero-padded to at least width digits.
+func appendDigits(dst []byte, v, width int) []byte {
+	var buf [20]byte
+	i := len(buf)
+	for v >= 10 || width > 1 {
+		i--
+		buf[i] = byte('0' + v%10)
+		v /= 10
+		width--
+	}
+	i--
+	buf[i] = byte('0' + v)
+	return append(dst, buf[i:]...)
+}
+
+func appendInt(dst []byte, v int64) []byte {
+	var buf [20]byte
+	i := len(buf)
+	u := uint64(v)
+	if v < 0 {
+		u = -u
+	}
+	for u >= 10 {
+		i--
+		buf[i] = byte('0' + u%10)
+		u /= 10
+	}
+	i--
+	buf[i] = byte('0' + u)
+	if v < 0 {
+		dst = append(dst, '-')
+	}
+	return append(dst, buf[i:]...)
+}
+
+const hexDigits = "0123456789abcdef"
+
+// appendString appends s as a JSON string, escaping like encoding/json without its HTML escaping:
+// quotes, backslashes and control characters are escaped, invalid UTF-8 becomes U+FFFD, and U+2028
+// and U+2029 are escaped so the value is also valid JavaScript.
+func appendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i++
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+func missing(field string) error { return fmt.Errorf("%w %q", ErrMissingField, field) }
+
+func invalid(field string) error { return fmt.Errorf("%w %q", ErrInvalidField, field) }
