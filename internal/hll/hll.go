@@ -1,28 +1,67 @@
 // Package hll is a HyperLogLog sketch byte-compatible with Redis's PFADD, PFMERGE and PFCOUNT.
 package hll
 
-// STUB: the API other packages build against; the implementation replaces these bodies.
+import "math/bits"
 
-// Sketch is a HyperLogLog with Redis's parameters (16384 six-bit registers).
-type Sketch struct{}
+// Redis's parameters (src/hyperloglog.c): 2^14 registers of 6 bits; the hash bits above the register
+// index give the run length, capped at q+1 by a sentinel bit.
+const (
+	precision = 14
+	q         = 64 - precision
+
+	// NumRegisters is the number of registers, Redis's HLL_REGISTERS.
+	NumRegisters = 1 << precision
+
+	indexMask = NumRegisters - 1
+)
+
+// Sketch is a HyperLogLog with Redis's parameters (16384 six-bit registers). The zero value is an
+// empty sketch. A Sketch is not safe for concurrent use.
+type Sketch struct {
+	// One byte per register: Redis's in-memory "raw" layout, the fastest to update. The packed
+	// encodings exist only on the wire.
+	regs [NumRegisters]uint8
+}
 
 // New returns an empty sketch.
 func New() *Sketch { return &Sketch{} }
 
+// Reset empties s, so it can be reused without allocating.
+func (s *Sketch) Reset() { s.regs = [NumRegisters]uint8{} }
+
 // Add adds an element, as PFADD does.
-func (s *Sketch) Add(elem []byte) {}
+func (s *Sketch) Add(elem []byte) { s.addHash(Hash(elem)) }
 
 // AddString is Add for a string, without allocating.
-func (s *Sketch) AddString(elem string) {}
+func (s *Sketch) AddString(elem string) { s.addHash(Hash(elem)) }
+
+// addHash is Redis's hllPatLen followed by a register update.
+func (s *Sketch) addHash(h uint64) {
+	idx := h & indexMask
+	run := uint8(bits.TrailingZeros64(h>>precision|1<<q) + 1)
+	if run > s.regs[idx] {
+		s.regs[idx] = run
+	}
+}
 
 // Merge makes s the union of s and o, as PFMERGE does.
-func (s *Sketch) Merge(o *Sketch) {}
+func (s *Sketch) Merge(o *Sketch) {
+	for i, r := range &o.regs {
+		if r > s.regs[i] {
+			s.regs[i] = r
+		}
+	}
+}
+
+// Register returns the value of register i, as PFDEBUG GETREG lists it. It panics if i is not in
+// [0, NumRegisters).
+func (s *Sketch) Register(i int) uint8 { return s.regs[i] }
 
 // Count estimates the number of distinct elements exactly as PFCOUNT does.
-func (s *Sketch) Count() uint64 { return 0 }
-
-// AppendRedis appends the Redis string encoding (sparse when smaller, else dense) with a valid cache.
-func (s *Sketch) AppendRedis(dst []byte) []byte { return dst }
-
-// Decode parses a Redis HyperLogLog string of either encoding.
-func Decode(b []byte) (*Sketch, error) { return &Sketch{}, nil }
+func (s *Sketch) Count() uint64 {
+	var histo [64]int
+	for _, r := range &s.regs {
+		histo[r&63]++
+	}
+	return estimate(&histo)
+}
