@@ -1,0 +1,132 @@
+package report
+
+import (
+	"bytes"
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// Day is one row of gold/daily_metrics. Columns the report does not draw are ignored.
+type Day struct {
+	Date                 string  `parquet:"-"`
+	DAU                  int64   `parquet:"dau"`
+	WAU                  int64   `parquet:"wau"`
+	MAU                  int64   `parquet:"mau"`
+	Stickiness           float64 `parquet:"stickiness"`
+	Sessions             int64   `parquet:"sessions"`
+	AvgSessionDurationS  float64 `parquet:"avg_session_duration_s"`
+	AvgActionsPerSession float64 `parquet:"avg_actions_per_session"`
+	P50SessionDurationS  float64 `parquet:"p50_session_duration_s"`
+	P95SessionDurationS  float64 `parquet:"p95_session_duration_s"`
+	SessionsPerUser      float64 `parquet:"sessions_per_user"`
+}
+
+// SegmentDay is one row of gold/daily_segments.
+type SegmentDay struct {
+	Date                 string  `parquet:"-"`
+	Dimension            string  `parquet:"dimension"`
+	Value                string  `parquet:"value"`
+	DAU                  int64   `parquet:"dau"`
+	Sessions             int64   `parquet:"sessions"`
+	AvgSessionDurationS  float64 `parquet:"avg_session_duration_s"`
+	AvgActionsPerSession float64 `parquet:"avg_actions_per_session"`
+}
+
+// Month is one row of gold/monthly_metrics.
+type Month struct {
+	Month                string  `parquet:"-"`
+	MAU                  int64   `parquet:"mau"`
+	Sessions             int64   `parquet:"sessions"`
+	AvgSessionDurationS  float64 `parquet:"avg_session_duration_s"`
+	AvgActionsPerSession float64 `parquet:"avg_actions_per_session"`
+}
+
+// Quality is one row of gold/data_quality.
+type Quality struct {
+	Date               string `parquet:"-"`
+	BronzeRows         int64  `parquet:"bronze_rows"`
+	ValidEvents        int64  `parquet:"valid_events"`
+	UnknownAction      int64  `parquet:"unknown_action"`
+	DurationOutOfRange int64  `parquet:"duration_out_of_range"`
+	Duplicate          int64  `parquet:"duplicate"`
+	Late               int64  `parquet:"late"`
+}
+
+// Gold holds the gold tables the report draws, each sorted by its partition (then segment).
+type Gold struct {
+	Days     []Day
+	Segments []SegmentDay
+	Months   []Month
+	Quality  []Quality
+}
+
+// Load reads the gold tables from a lake root. A missing table reads as empty; a table that is present
+// but unreadable is an error.
+func Load(lake fs.FS) (*Gold, error) {
+	var g Gold
+	var err error
+	if g.Days, err = readTable(lake, "gold/daily_metrics", "date", func(d *Day, p string) { d.Date = p }); err != nil {
+		return nil, err
+	}
+	if g.Segments, err = readTable(lake, "gold/daily_segments", "date", func(s *SegmentDay, p string) { s.Date = p }); err != nil {
+		return nil, err
+	}
+	if g.Months, err = readTable(lake, "gold/monthly_metrics", "month", func(m *Month, p string) { m.Month = p }); err != nil {
+		return nil, err
+	}
+	if g.Quality, err = readTable(lake, "gold/data_quality", "date", func(q *Quality, p string) { q.Date = p }); err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(g.Days, func(a, b Day) int { return cmp.Compare(a.Date, b.Date) })
+	slices.SortStableFunc(g.Months, func(a, b Month) int { return cmp.Compare(a.Month, b.Month) })
+	slices.SortStableFunc(g.Quality, func(a, b Quality) int { return cmp.Compare(a.Date, b.Date) })
+	slices.SortStableFunc(g.Segments, func(a, b SegmentDay) int {
+		return cmp.Or(cmp.Compare(a.Date, b.Date), cmp.Compare(a.Dimension, b.Dimension), cmp.Compare(a.Value, b.Value))
+	})
+	return &g, nil
+}
+
+// readTable reads every <table>/<key>=<value>/*.parquet file, setting each row's partition value with set.
+func readTable[T any](lake fs.FS, table, key string, set func(*T, string)) ([]T, error) {
+	parts, err := fs.ReadDir(lake, table)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("report: list %s: %w", table, err)
+	}
+	var rows []T
+	for _, part := range parts {
+		value, ok := strings.CutPrefix(part.Name(), key+"=")
+		if !part.IsDir() || !ok {
+			continue // temporary or foreign entries: not a partition
+		}
+		dir := path.Join(table, part.Name())
+		files, err := fs.Glob(lake, path.Join(dir, "*.parquet"))
+		if err != nil {
+			return nil, fmt.Errorf("report: list %s: %w", dir, err)
+		}
+		for _, name := range files {
+			b, err := fs.ReadFile(lake, name)
+			if err != nil {
+				return nil, fmt.Errorf("report: read %s: %w", name, err)
+			}
+			got, err := parquet.Read[T](bytes.NewReader(b), int64(len(b)))
+			if err != nil {
+				return nil, fmt.Errorf("report: decode %s: %w", name, err)
+			}
+			for i := range got {
+				set(&got[i], value)
+			}
+			rows = append(rows, got...)
+		}
+	}
+	return rows, nil
+}
