@@ -27,5 +27,9 @@ lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)
 	$(GO) vet ./...
 
-up down:
-	@echo "$@: not yet"
+# up starts the real stack of docker-compose.yaml (Redpanda, Redis with AOF, MinIO, the binaries).
+up:
+	docker compose up -d --build
+
+down:
+	docker compose down
