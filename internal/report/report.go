@@ -248,3 +248,22 @@ th:first-child, td:first-child { text-align: left; }
 </body>
 </html>
 `))
+
+// WriteHeadline writes the page's headline numbers as plain text lines, for terminals.
+func WriteHeadline(w io.Writer, g *Gold) error {
+	v := build(g, "")
+	if v.Empty {
+		_, err := fmt.Fprintln(w, "gold: no daily metrics yet")
+		return err
+	}
+	last := g.Days[len(g.Days)-1]
+	_, err := fmt.Fprintf(w, "gold %s … %s\n"+
+		"  %s: DAU %s, WAU %s, MAU %s, stickiness %.3f\n"+
+		"  %s: %s sessions, avg session %s s, %s actions/session\n"+
+		"  all days: %s sessions, avg session %s, %s actions/session\n",
+		v.From, v.To,
+		last.Date, formatInt(last.DAU), formatInt(last.WAU), formatInt(last.MAU), last.Stickiness,
+		last.Date, formatInt(last.Sessions), formatNumber(last.AvgSessionDurationS), formatNumber(last.AvgActionsPerSession),
+		v.Tiles[4].Value, v.Tiles[5].Value, v.Tiles[6].Value)
+	return err
+}

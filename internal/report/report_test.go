@@ -158,6 +158,26 @@ func render(t *testing.T) (path, page string) {
 	return path, buf.String()
 }
 
+func TestWriteHeadline(t *testing.T) {
+	dir := t.TempDir()
+	writeLake(t, dir)
+	g, err := Load(os.DirFS(dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	if err := WriteHeadline(&b, g); err != nil {
+		t.Fatal(err)
+	}
+	want := "gold 2023-01-01 … 2023-03-31\n" +
+		"  2023-03-31: DAU 189, WAU 567, MAU 1,512, stickiness 0.125\n" +
+		"  2023-03-31: 378 sessions, avg session 389 s, 4.50 actions/session\n" +
+		"  all days: 26,010 sessions, avg session 349.17 s, 4.50 actions/session\n"
+	if b.String() != want {
+		t.Fatalf("headline\n got %q\nwant %q", b.String(), want)
+	}
+}
+
 func TestRenderSelfContained(t *testing.T) {
 	_, page := render(t)
 	for _, banned := range []string{"<script", "http://", "https://", "<link", "@import", "url("} {
