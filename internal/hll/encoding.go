@@ -89,10 +89,7 @@ func (s *Sketch) appendDenseRegisters(dst []byte) []byte {
 func (s *Sketch) appendSparse(dst []byte, limit int) ([]byte, bool) {
 	for i := 0; i < NumRegisters; {
 		v := s.regs[i]
-		run := 1
-		for i+run < NumRegisters && s.regs[i+run] == v {
-			run++
-		}
+		run := s.runLength(i)
 		i += run
 		switch {
 		case v == 0:
@@ -194,4 +191,20 @@ func (s *Sketch) decodeSparse(b []byte) error {
 		return fmt.Errorf("%w: sparse runs cover %d registers, want %d", ErrCorrupt, idx, NumRegisters)
 	}
 	return nil
+}
+
+// runLength is the number of registers from i on that equal register i. Long runs are of zeros, so
+// those are skipped eight at a time.
+func (s *Sketch) runLength(i int) int {
+	v := s.regs[i]
+	j := i + 1
+	if v == 0 {
+		for j+8 <= NumRegisters && binary.LittleEndian.Uint64(s.regs[j:]) == 0 {
+			j += 8
+		}
+	}
+	for j < NumRegisters && s.regs[j] == v {
+		j++
+	}
+	return j - i
 }

@@ -1,7 +1,10 @@
 // Package hll is a HyperLogLog sketch byte-compatible with Redis's PFADD, PFMERGE and PFCOUNT.
 package hll
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // Redis's parameters (src/hyperloglog.c): 2^14 registers of 6 bits; the hash bits above the register
 // index give the run length, capped at q+1 by a sentinel bit.
@@ -46,10 +49,14 @@ func (s *Sketch) addHash(h uint64) {
 
 // Merge makes s the union of s and o, as PFMERGE does.
 func (s *Sketch) Merge(o *Sketch) {
-	for i, r := range &o.regs {
-		if r > s.regs[i] {
-			s.regs[i] = r
-		}
+	// Eight registers at a time. Registers are below 128, so (a|0x80)-b cannot borrow across bytes
+	// and its top bit per byte says a >= b.
+	const high = 0x8080808080808080
+	for i := 0; i < NumRegisters; i += 8 {
+		a := binary.LittleEndian.Uint64(s.regs[i:])
+		b := binary.LittleEndian.Uint64(o.regs[i:])
+		ge := (((a | high) - b) & high) >> 7 * 0xff
+		binary.LittleEndian.PutUint64(s.regs[i:], a&ge|b&^ge)
 	}
 }
 
@@ -59,9 +66,18 @@ func (s *Sketch) Register(i int) uint8 { return s.regs[i] }
 
 // Count estimates the number of distinct elements exactly as PFCOUNT does.
 func (s *Sketch) Count() uint64 {
+	// Four partial histograms: most registers hold one of a few values, and a single histogram
+	// would serialise on reloading the counter it just stored.
+	var part [4][64]int
+	for i := 0; i < NumRegisters; i += 4 {
+		part[0][s.regs[i]&63]++
+		part[1][s.regs[i+1]&63]++
+		part[2][s.regs[i+2]&63]++
+		part[3][s.regs[i+3]&63]++
+	}
 	var histo [64]int
-	for _, r := range &s.regs {
-		histo[r&63]++
+	for v := range histo {
+		histo[v] = part[0][v] + part[1][v] + part[2][v] + part[3][v]
 	}
 	return estimate(&histo)
 }
