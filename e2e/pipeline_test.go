@@ -1,0 +1,322 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/notestream/notestream/internal/reference"
+	"github.com/notestream/notestream/internal/report"
+	"github.com/notestream/notestream/internal/testenv"
+)
+
+// Scale of the generated year: small enough for a few minutes on two shared cores.
+const (
+	e2eUsers = 300
+	e2eDays  = 365
+	e2eStart = "2023-01-01"
+)
+
+// TestPipeline runs datagen, producer, consumer and compactor as processes against a kfake broker and
+// redis-server, and checks SPEC section 4's promise day by day: on days without late events the real-time
+// session metrics equal gold's exactly, for everyone and for every segment; real-time DAU/WAU/MAU and
+// calendar-month MAU are within 2% of gold's exact counts. Gold itself is checked against the naive
+// reference computation.
+func TestPipeline(t *testing.T) {
+	datagen := testenv.Binary(t, "./cmd/datagen")
+	producer := testenv.Binary(t, "./cmd/producer")
+	consumer := testenv.Binary(t, "./cmd/consumer")
+	compactor := testenv.Binary(t, "./cmd/compactor")
+	reportBin := testenv.Binary(t, "./cmd/report")
+
+	dir := t.TempDir()
+	input := filepath.Join(dir, "input")
+	run(t, datagen, "--users", fmt.Sprint(e2eUsers), "--days", fmt.Sprint(e2eDays), "--start", e2eStart, "--seed", "11", "--out", input)
+	interactions := filepath.Join(input, "user_interactions.csv")
+	users := filepath.Join(input, "user_metadata.csv")
+
+	kafka := testenv.StartKafka(t)
+	redis := testenv.StartRedis(t)
+	httpAddr := freeAddr(t)
+	api := "http://" + httpAddr
+	start(t, consumer, "--brokers", kafka.Addr, "--redis", redis.URL, "--http", httpAddr, "--tz", "UTC")
+	waitHTTP(t, api+"/healthz", 30*time.Second)
+
+	t0 := time.Now()
+	run(t, producer, "--brokers", kafka.Addr, "--users", users, "--interactions", interactions, "--speed", "max")
+	t.Logf("producer: %v", time.Since(t0))
+	waitReplayed(t, api, 120*time.Second)
+	t.Logf("consumer caught up: %v", time.Since(t0))
+
+	lake := filepath.Join(dir, "lake")
+	run(t, compactor, "run", "--brokers", kafka.Addr, "--lake", "file://"+lake, "--tz", "UTC")
+	t.Logf("compactor: %v", time.Since(t0))
+
+	gold, err := report.Load(os.DirFS(lake))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gold.Days) < e2eDays {
+		t.Fatalf("gold has %d days, want at least %d", len(gold.Days), e2eDays)
+	}
+	checkGoldAgainstReference(t, gold, interactions, users)
+
+	late := map[string]int64{}
+	for _, q := range gold.Quality {
+		late[q.Date] = q.Late
+	}
+	var lateDays int
+	for _, d := range gold.Days {
+		if late[d.Date] > 0 {
+			lateDays++
+			continue
+		}
+		var s sessionsAnswer
+		get(t, api+"/v1/sessions?date="+d.Date, &s)
+		if s.Sessions != d.Sessions || s.AvgSessionDurationS != d.AvgSessionDurationS || s.AvgActionsPerSession != d.AvgActionsPerSession {
+			t.Errorf("%s: real-time sessions %+v, gold %d sessions, %v s, %v actions", d.Date, s, d.Sessions, d.AvgSessionDurationS, d.AvgActionsPerSession)
+		}
+		within(t, d.Date+" dau", getCount(t, api+"/v1/dau?date="+d.Date, "dau"), d.DAU)
+		within(t, d.Date+" wau", getCount(t, api+"/v1/wau?date="+d.Date, "wau"), d.WAU)
+		within(t, d.Date+" mau", getCount(t, api+"/v1/mau?date="+d.Date, "mau"), d.MAU)
+	}
+	if lateDays > len(gold.Days)/10 {
+		t.Errorf("%d of %d days have late events: too few days left to compare", lateDays, len(gold.Days))
+	}
+	for _, s := range gold.Segments {
+		if late[s.Date] > 0 {
+			continue
+		}
+		q := "date=" + s.Date + "&" + url.QueryEscape(s.Dimension) + "=" + url.QueryEscape(s.Value)
+		var got sessionsAnswer
+		get(t, api+"/v1/sessions?"+q, &got)
+		if got.Sessions != s.Sessions || got.AvgSessionDurationS != s.AvgSessionDurationS || got.AvgActionsPerSession != s.AvgActionsPerSession {
+			t.Errorf("%s %s=%s: real-time sessions %+v, gold %d sessions, %v s, %v actions",
+				s.Date, s.Dimension, s.Value, got, s.Sessions, s.AvgSessionDurationS, s.AvgActionsPerSession)
+		}
+		within(t, s.Date+" dau "+s.Dimension+"="+s.Value, getCount(t, api+"/v1/dau?"+q, "dau"), s.DAU)
+	}
+	for _, m := range gold.Months {
+		within(t, m.Month+" calendar mau", getCount(t, api+"/v1/mau?month="+m.Month, "mau"), m.MAU)
+	}
+
+	out := filepath.Join(dir, "report.html")
+	run(t, reportBin, "--lake", "file://"+lake, "--out", out)
+	page, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := bytes.Count(page, []byte(`<polyline class="series"`)); n < 10 {
+		t.Errorf("report.html has %d chart series, want at least 10", n)
+	}
+	t.Logf("whole pipeline: %v, %d days compared (%d with late events skipped)", time.Since(t0), len(gold.Days)-lateDays, lateDays)
+}
+
+// checkGoldAgainstReference compares gold with the naive computation from the CSV files.
+func checkGoldAgainstReference(t *testing.T, gold *report.Gold, interactions, users string) {
+	t.Helper()
+	in, err := os.Open(interactions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	us, err := os.Open(users)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer us.Close()
+	ref, err := reference.Compute(in, us, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range gold.Days {
+		want := ref.Days[d.Date]
+		if want == nil {
+			if d.DAU != 0 {
+				t.Errorf("gold %s: DAU %d on a day the reference has no events", d.Date, d.DAU)
+			}
+			continue
+		}
+		if d.DAU != int64(want.DAU) || d.WAU != int64(want.WAU) || d.MAU != int64(want.MAU) || d.Sessions != want.Sessions.Count ||
+			d.AvgSessionDurationS != want.Sessions.AvgDurationS() || d.AvgActionsPerSession != want.Sessions.AvgActions() ||
+			d.P50SessionDurationS != want.P50 || d.P95SessionDurationS != want.P95 {
+			t.Errorf("gold %s = %+v\nreference: DAU %d WAU %d MAU %d sessions %+v p50 %v p95 %v",
+				d.Date, d, want.DAU, want.WAU, want.MAU, want.Sessions, want.P50, want.P95)
+		}
+	}
+}
+
+type sessionsAnswer struct {
+	Sessions             int64   `json:"sessions"`
+	AvgSessionDurationS  float64 `json:"avg_session_duration_s"`
+	AvgActionsPerSession float64 `json:"avg_actions_per_session"`
+}
+
+// within checks a HyperLogLog estimate against an exact count: within 2%, or 1 for tiny counts.
+func within(t *testing.T, what string, got, exact int64) {
+	t.Helper()
+	if diff := math.Abs(float64(got - exact)); diff > max(1, 0.02*float64(exact)) {
+		t.Errorf("%s: real-time %d, gold %d (%.2f%% off)", what, got, exact, 100*diff/max(1, float64(exact)))
+	}
+}
+
+func getCount(t *testing.T, u, field string) int64 {
+	t.Helper()
+	var m map[string]any
+	get(t, u, &m)
+	n, ok := m[field].(float64)
+	if !ok {
+		t.Fatalf("GET %s: no number %q in %v", u, field, m)
+	}
+	return int64(n)
+}
+
+func get(t *testing.T, u string, into any) {
+	t.Helper()
+	resp, err := http.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s: %s: %s", u, resp.Status, body.Bytes())
+	}
+	if err := json.Unmarshal(body.Bytes(), into); err != nil {
+		t.Fatalf("GET %s: %v: %s", u, err, body.Bytes())
+	}
+}
+
+// waitReplayed waits until the consumer is ready (caught up with its partitions) and has applied the
+// producer's end-of-replay control record on every partition, so every session is closed.
+func waitReplayed(t *testing.T, api string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		ready := status(api+"/readyz") == http.StatusOK
+		if ready && replayEnded(t, api) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("consumer not caught up after %v (ready: %v)", timeout, ready)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// replayEnded reports whether the consumer's metrics show an end-of-replay control record applied on
+// every assigned partition.
+func replayEnded(t *testing.T, api string) bool {
+	t.Helper()
+	resp, err := http.Get(api + "/metrics")
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	var ended, assigned float64
+	for _, line := range strings.Split(body.String(), "\n") {
+		var v float64
+		switch {
+		case strings.HasPrefix(line, "notestream_consumer_replay_ended_partitions "):
+			fmt.Sscan(strings.Fields(line)[1], &v)
+			ended = v
+		case strings.HasPrefix(line, "notestream_consumer_assigned_partitions "):
+			fmt.Sscan(strings.Fields(line)[1], &v)
+			assigned = v
+		}
+	}
+	return assigned > 0 && ended >= assigned
+}
+
+func status(u string) int {
+	resp, err := http.Get(u)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func waitHTTP(t *testing.T, u string, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for status(u) != http.StatusOK {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s not up after %v", u, timeout)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// run runs a binary to completion, failing the test with its output on error.
+func run(t *testing.T, bin string, args ...string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out.Bytes())
+	}
+	t.Logf("%s %s:\n%s", filepath.Base(bin), strings.Join(args, " "), lastLines(out.String(), 8))
+}
+
+// start starts a long-running binary; cleanup stops it by PID (SIGTERM, then SIGKILL) and logs its
+// output if the test failed.
+func start(t *testing.T, bin string, args ...string) {
+	t.Helper()
+	logPath := filepath.Join(t.TempDir(), filepath.Base(bin)+".log")
+	log, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = log, log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+		log.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("%s log:\n%s", filepath.Base(bin), lastLines(string(b), 40))
+		}
+	})
+}
+
+func lastLines(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
