@@ -13,14 +13,21 @@ const alphaInf = 0.721347520444481703680
 // does.
 func estimate(histo *[64]int) uint64 {
 	const m = float64(NumRegisters)
-	z := m * tau((m-float64(histo[q+1]))/m)
+	// The quotient too: the compiler turns /m into a product, which inlining could fuse with 1-x in tau.
+	z := m * tau(float64((m-float64(histo[q+1]))/m))
 	for j := q; j >= 1; j-- {
 		z += float64(histo[j])
 		z *= 0.5
 	}
 	z += float64(m * sigma(float64(histo[0])/m))
-	// llroundl rounds half away from zero, as math.Round does.
-	return uint64(math.Round(alphaInf * m * m / z))
+	// llroundl rounds half away from zero, as math.Round does. Redis keeps its long long in a double
+	// and casts that to uint64, so an estimate past the int64 range (or infinite, when every register
+	// is above q) comes out as 2^63. Only registers that hashing cannot produce get there.
+	e := math.Round(alphaInf * m * m / z)
+	if e >= 1<<63 {
+		return 1 << 63
+	}
+	return uint64(e)
 }
 
 // sigma is Redis's hllSigma.

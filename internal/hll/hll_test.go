@@ -51,6 +51,19 @@ func TestEmpty(t *testing.T) {
 	}
 }
 
+// Redis answers 2^63 for estimates past the int64 range, seen with redis-server 7.0.15.
+func TestCountSaturates(t *testing.T) {
+	for _, v := range []uint8{50, 51, 52, 63} {
+		var s Sketch
+		for i := range s.regs {
+			s.regs[i] = v
+		}
+		if got := s.Count(); got != 1<<63 {
+			t.Errorf("every register %d: Count = %d, want 2^63", v, got)
+		}
+	}
+}
+
 func TestAddStringMatchesAdd(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	buf := make([]byte, 40)

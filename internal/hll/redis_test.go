@@ -230,3 +230,50 @@ func TestMergeWithRedis(t *testing.T) {
 		}
 	}
 }
+
+// TestCraftedRegisters: Count equals PFCOUNT for register values hashing never gives in practice:
+// runs of 51 (the sentinel, where tau matters), up to 63, and near-empty or near-full sketches.
+func TestCraftedRegisters(t *testing.T) {
+	c := startRedis(t)
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(11, 12))
+	const n = 1000
+	want := make([]uint64, n)
+	cmds := make([]*redis.IntCmd, n)
+	pipe := c.Pipeline()
+	for i := range n {
+		// Non-zero registers take values in [lo, hi]; some are at exactly q+1, whose share only
+		// weighs in the estimate (through tau) when every other register is high too.
+		var s Sketch
+		hi := 1 + r.IntN(63)
+		lo := 1 + r.IntN(hi)
+		fill := r.Float64()
+		if i%2 == 0 { // saturated: no zero register, every register high
+			hi = 40 + r.IntN(24)
+			lo = 40 + r.IntN(hi-39)
+			fill = 1
+		}
+		sentinel := r.Float64() * r.Float64()
+		for j := range NumRegisters {
+			switch {
+			case r.Float64() >= fill:
+			case r.Float64() < sentinel:
+				s.regs[j] = q + 1
+			default:
+				s.regs[j] = uint8(lo + r.IntN(hi-lo+1))
+			}
+		}
+		want[i] = s.Count()
+		key := fmt.Sprintf("crafted:%d", i)
+		pipe.Set(ctx, key, markStale(s.AppendRedis(nil)), 0)
+		cmds[i] = pipe.PFCount(ctx, key)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		t.Fatalf("SET and PFCOUNT: %v", err)
+	}
+	for i, cmd := range cmds {
+		if got := uint64(cmd.Val()); got != want[i] {
+			t.Fatalf("sketch %d: PFCOUNT %d, Count %d", i, got, want[i])
+		}
+	}
+}
