@@ -1,0 +1,159 @@
+package csvin
+
+import (
+	"bytes"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/iotest"
+
+	"github.com/notestream/notestream/internal/event"
+)
+
+// fuzzSeeds adds the golden inputs and a few tricky fragments to the corpus.
+func fuzzSeeds(f *testing.F, name string) {
+	in, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(in)
+	for _, s := range []string{"", "\n", "\"", "\"\"\"", "a,\"b\nc\"\r\n", "\xef\xbb\xbf", "\r\r\n\r", ",,,,,\n,,,,"} {
+		f.Add([]byte(s))
+	}
+}
+
+// checkRows holds for any input: reading it whole or byte by byte gives the same results, line numbers
+// increase and lie within the input, and without quotes every non-empty line is exactly one row (or
+// the header).
+func checkRows(t *testing.T, data []byte, read func(io.Reader) []string, lines func(io.Reader) ([]int64, error)) {
+	whole := read(bytes.NewReader(data))
+	if bytewise := read(iotest.OneByteReader(bytes.NewReader(data))); strings.Join(whole, "\n") != strings.Join(bytewise, "\n") {
+		t.Fatalf("whole and byte-wise reads differ:\n%q\n%q", whole, bytewise)
+	}
+	got, err := lines(bytes.NewReader(data))
+	if err != io.EOF && !strings.HasPrefix(err.Error(), "csvin: header") {
+		t.Fatalf("error %v", err)
+	}
+	total := int64(bytes.Count(data, []byte{'\n'})) + 1
+	prev := int64(0)
+	for _, l := range got {
+		if l <= prev || l > total {
+			t.Fatalf("line %d after %d (input has %d lines)", l, prev, total)
+		}
+		prev = l
+	}
+	if err != io.EOF || bytes.IndexByte(data, '"') >= 0 {
+		return
+	}
+	nonEmpty := 0
+	for _, line := range bytes.Split(bytes.TrimPrefix(data, bom), []byte{'\n'}) {
+		if len(dropCR(line)) > 0 {
+			nonEmpty++
+		}
+	}
+	// A header is the first non-empty line and is not a row.
+	if len(got) != nonEmpty && len(got) != nonEmpty-1 {
+		t.Fatalf("%d rows from %d non-empty lines", len(got), nonEmpty)
+	}
+}
+
+func FuzzInteractionReader(f *testing.F) {
+	fuzzSeeds(f, "interactions.csv")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkRows(t, data, readInteractions, func(r io.Reader) ([]int64, error) {
+			var lines []int64
+			cr := NewInteractionReader(r)
+			for {
+				var in event.Interaction
+				reason, err := cr.Next(&in)
+				if err != nil {
+					return lines, err
+				}
+				lines = append(lines, cr.Line())
+				if reason == event.OK && (in.UserID == "" || len(in.UserID) > MaxIDBytes || len(in.PageID) > MaxIDBytes || len(in.AppVersion) > MaxVersionBytes) {
+					t.Fatalf("line %d: accepted %+v", cr.Line(), in)
+				}
+				if reason != event.OK && !reason.Unreadable() {
+					t.Fatalf("line %d: reason %v", cr.Line(), reason)
+				}
+			}
+		})
+	})
+}
+
+func FuzzUserReader(f *testing.F) {
+	fuzzSeeds(f, "users.csv")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkRows(t, data, readUsers, func(r io.Reader) ([]int64, error) {
+			var lines []int64
+			cr := NewUserReader(r)
+			for {
+				var u event.User
+				reason, err := cr.Next(&u)
+				if err != nil {
+					return lines, err
+				}
+				lines = append(lines, cr.Line())
+				if reason == event.OK && (u.UserID == "" || !validDate([]byte(u.JoinDate))) {
+					t.Fatalf("line %d: accepted %+v", cr.Line(), u)
+				}
+			}
+		})
+	})
+}
+
+// FuzzParseTimestamp checks that every accepted timestamp formats back to the same instant.
+func FuzzParseTimestamp(f *testing.F) {
+	for _, s := range []string{"2023-07-01 14:30:15", "2023-07-01T14:30:15.123456Z", "2023-12-31T23:59:59-05:30", "0000-01-01 00:00:00"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		ms, ok := ParseTimestamp([]byte(s))
+		if !ok {
+			return
+		}
+		// Rebuild the canonical form from the input's own fields and compare through the time package.
+		canon := s[:10] + "T" + s[11:19]
+		rest := s[19:]
+		frac := ""
+		if strings.HasPrefix(rest, ".") {
+			i := 1
+			for i < len(rest) && isDigit(rest[i]) {
+				i++
+			}
+			frac, rest = rest[:min(i, 4)], rest[i:]
+		}
+		if rest == "" {
+			rest = "Z"
+		}
+		want, err := parseRFC3339(canon + frac + rest)
+		if err != nil {
+			t.Fatalf("ParseTimestamp accepted %q, time.Parse rejects %q: %v", s, canon+frac+rest, err)
+		}
+		if want != ms {
+			t.Fatalf("ParseTimestamp(%q) = %d, time.Parse gives %d", s, ms, want)
+		}
+	})
+}
+
+func TestTimestampAgainstTimePackage(t *testing.T) {
+	// Every day over four centuries, at a time that exercises each field.
+	for days := int64(-146097); days < 2*146097; days += 1 {
+		ms := days*86_400_000 + 13*3_600_000 + 7*60_000 + 9_000 + 45
+		tm := unixMilliUTC(ms)
+		s := tm.Format("2006-01-02 15:04:05.000")
+		if tm.Year() < 0 || tm.Year() > 9999 {
+			continue
+		}
+		got, ok := ParseTimestamp([]byte(s))
+		if !ok || got != ms {
+			t.Fatalf("ParseTimestamp(%q) = %d, %v; want %d", s, got, ok, ms)
+		}
+	}
+	if _, ok := ParseTimestamp([]byte("2023-07-01 14:30:15." + strconv.Itoa(1e9))); !ok {
+		t.Fatal("long fractions are accepted")
+	}
+}
