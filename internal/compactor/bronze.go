@@ -1,0 +1,176 @@
+package compactor
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+
+	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/record"
+)
+
+// bronzeWriter turns a plan's records into bronze objects, one per (range, partition value), and
+// reproduces the stream's late flags on the way.
+type bronzeWriter struct {
+	c       *Compactor
+	ctx     context.Context
+	topic   string
+	queue   map[int32][]Range // the plan's ranges of each partition, in offset order
+	inter   []BronzeInteraction
+	users   []bronzeUserRow
+	maxTime map[int32]int64 // per interactions partition, from events and progress records
+	touched map[int32]bool  // days written
+	sum     *Summary
+}
+
+type bronzeUserRow struct {
+	BronzeUser
+	country string
+}
+
+func (b *bronzeWriter) read(topic string, ranges []Range) error {
+	b.topic = topic
+	b.queue = map[int32][]Range{}
+	from, to := map[int32]int64{}, map[int32]int64{}
+	for _, r := range ranges {
+		if r.Topic != topic {
+			continue
+		}
+		if len(b.queue[r.Partition]) == 0 {
+			from[r.Partition] = r.From
+		}
+		b.queue[r.Partition] = append(b.queue[r.Partition], r)
+		to[r.Partition] = r.To
+	}
+	if err := b.c.src.Read(b.ctx, topic, from, to, b.add); err != nil {
+		return fmt.Errorf("read %s: %w", topic, err)
+	}
+	// Ranges that ended in offsets with no record (or whose last record was a control record).
+	for _, p := range slices.Sorted(maps.Keys(b.queue)) {
+		for len(b.queue[p]) > 0 {
+			if err := b.flush(p); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (b *bronzeWriter) add(rec *Record) error {
+	q := b.queue[rec.Partition]
+	for len(q) > 0 && rec.Offset >= q[0].To {
+		if err := b.flush(rec.Partition); err != nil {
+			return err
+		}
+		q = b.queue[rec.Partition]
+	}
+	if len(q) == 0 || rec.Offset < q[0].From {
+		return nil
+	}
+	b.sum.Records++
+	b.c.progress.Add(1)
+	if rec.Control != "" {
+		b.control(rec)
+		return nil
+	}
+	if b.topic == b.c.cfg.UsersTopic {
+		var u event.User
+		if err := record.DecodeUser(rec.Value, &u); err != nil {
+			b.undecodable(rec, err)
+			return nil
+		}
+		b.users = append(b.users, bronzeUserRow{BronzeUser{
+			UserID: u.UserID, JoinDate: u.JoinDate, DeviceType: u.DeviceType, SubscriptionType: u.SubscriptionType,
+			KafkaPartition: rec.Partition, KafkaOffset: rec.Offset,
+		}, u.Country})
+		return nil
+	}
+	var in event.Interaction
+	if err := record.DecodeInteraction(rec.Value, &in); err != nil {
+		b.undecodable(rec, err)
+		return nil
+	}
+	row := BronzeInteraction{
+		UserID: in.UserID, Timestamp: in.Time, ActionType: in.Action, PageID: in.PageID,
+		DurationMs: in.DurationMs, AppVersion: in.AppVersion,
+		KafkaPartition: rec.Partition, KafkaOffset: rec.Offset,
+	}
+	// The stream's rule: a valid event is late when older than the partition's watermark, the
+	// maximum event time seen so far minus the allowed lateness.
+	if event.Check(&in) == event.OK {
+		max, seen := b.maxTime[rec.Partition]
+		row.Late = seen && in.Time < max-b.c.cfg.Lateness.Milliseconds()
+		if !seen || in.Time > max {
+			b.maxTime[rec.Partition] = in.Time
+		}
+	}
+	b.inter = append(b.inter, row)
+	return nil
+}
+
+func (b *bronzeWriter) control(rec *Record) {
+	if rec.Control != record.ControlProgress || b.topic != b.c.cfg.InteractionsTopic {
+		return
+	}
+	c, err := record.DecodeControl(rec.Value)
+	if err != nil {
+		b.undecodable(rec, err)
+		return
+	}
+	if max, seen := b.maxTime[rec.Partition]; !seen || c.EventTime > max {
+		b.maxTime[rec.Partition] = c.EventTime
+	}
+}
+
+func (b *bronzeWriter) undecodable(rec *Record, err error) {
+	b.sum.Undecodable++
+	b.c.log.Warn("skipping undecodable record", "topic", b.topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
+}
+
+// flush writes the partition's current range to bronze and moves to its next range.
+func (b *bronzeWriter) flush(p int32) error {
+	r := b.queue[p][0]
+	b.queue[p] = b.queue[p][1:]
+	inter, users := b.inter, b.users
+	b.inter, b.users = b.inter[:0], b.users[:0]
+
+	byDay := map[int32][]BronzeInteraction{}
+	for _, row := range inter {
+		d := DayOf(row.Timestamp, b.c.cfg.Location)
+		byDay[d] = append(byDay[d], row)
+	}
+	for _, d := range slices.Sorted(maps.Keys(byDay)) {
+		rows := byDay[d]
+		slices.SortFunc(rows, func(a, b BronzeInteraction) int {
+			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
+		})
+		key := bronzeKey(BronzeInteractions, "date="+Date(d), r)
+		if err := b.c.store.Put(b.ctx, key, func(w io.Writer) error { return writeParquet(w, rows) }); err != nil {
+			return fmt.Errorf("write bronze %s: %w", r, err)
+		}
+		b.touched[d] = true
+		b.sum.BronzeRows += int64(len(rows))
+		b.sum.BronzeObjects++
+	}
+
+	byCountry := map[string][]BronzeUser{}
+	for _, u := range users {
+		byCountry[u.country] = append(byCountry[u.country], u.BronzeUser)
+	}
+	for _, country := range slices.Sorted(maps.Keys(byCountry)) {
+		rows := byCountry[country]
+		slices.SortFunc(rows, func(a, b BronzeUser) int {
+			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
+		})
+		key := bronzeKey(BronzeUsers, countryPartition(country), r)
+		if err := b.c.store.Put(b.ctx, key, func(w io.Writer) error { return writeParquet(w, rows) }); err != nil {
+			return fmt.Errorf("write bronze %s: %w", r, err)
+		}
+		b.sum.UserRows += int64(len(rows))
+		b.sum.BronzeObjects++
+	}
+	return nil
+}

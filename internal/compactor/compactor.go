@@ -1,0 +1,335 @@
+// Package compactor builds the lake's bronze, silver and gold tables from the topics, atomically and idempotently.
+//
+// The commit protocol, in the order a run takes its steps:
+//
+//  1. Plan: read _state/state.json (committed offsets), list the topics' end offsets and write the
+//     offset ranges to read as _state/plan.json, before any data. A plan left by a crashed run is
+//     resumed as it stands, so the rerun reads exactly the same ranges.
+//  2. Bronze: each range becomes objects named after (table, partition value, topic, partition,
+//     from, to). Rerunning a plan rewrites identical objects under identical names.
+//  3. Commit: one PUT of state.json with the new offsets, the partitions' event time and the days
+//     whose silver is pending. Then plan.json is deleted (a leftover one is recognised as stale).
+//  4. Silver and gold: every pending day's silver and day-local gold, then daily_metrics of the
+//     windows that include those days and monthly_metrics of their months. Each partition is one
+//     object with a fixed name, replaced by a single PUT, so a reader sees the old or the new version.
+//  5. One PUT of state.json with nothing pending.
+//
+// A crash before step 3 leaves extra bronze objects that only the resumed plan can name and will
+// rewrite; a crash after it leaves pending days that the next run (even with nothing new) rebuilds.
+package compactor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"maps"
+	"slices"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/notestream/notestream/internal/lake"
+)
+
+// Config configures a Compactor. Zero values take the defaults.
+type Config struct {
+	InteractionsTopic string         // default "interactions"
+	UsersTopic        string         // default "users"
+	Location          *time.Location // reporting time zone of days; default UTC
+	Lateness          time.Duration  // the stream's allowed lateness, for late counts; default 5m
+	Chunk             int64          // offsets per bronze range, which bounds memory; default 500,000
+	Parallel          int            // days built at a time; default 2
+	Logger            *slog.Logger   // default slog.Default()
+	Progress          Progress       // default none
+}
+
+// Validate fills in defaults and rejects impossible settings.
+func (c *Config) Validate() error {
+	if c.InteractionsTopic == "" {
+		c.InteractionsTopic = "interactions"
+	}
+	if c.UsersTopic == "" {
+		c.UsersTopic = "users"
+	}
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
+	if c.Lateness == 0 {
+		c.Lateness = 5 * time.Minute
+	}
+	if c.Chunk == 0 {
+		c.Chunk = 500_000
+	}
+	if c.Parallel == 0 {
+		c.Parallel = 2
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Progress == nil {
+		c.Progress = noProgress{}
+	}
+	switch {
+	case c.InteractionsTopic == c.UsersTopic:
+		return errors.New("compactor: interactions and users topics must differ")
+	case c.Lateness < 0:
+		return errors.New("compactor: lateness must not be negative")
+	case c.Chunk < 0:
+		return errors.New("compactor: chunk must be positive")
+	case c.Parallel < 0:
+		return errors.New("compactor: parallel must be positive")
+	}
+	return nil
+}
+
+// Progress hears how far a run has come.
+type Progress interface {
+	Start(stage string, total int64)
+	Add(n int64)
+}
+
+type noProgress struct{}
+
+func (noProgress) Start(string, int64) {}
+func (noProgress) Add(int64)           {}
+
+// lockedProgress serialises a Progress for the parallel day builds.
+type lockedProgress struct {
+	mu sync.Mutex
+	p  Progress
+}
+
+func (l *lockedProgress) Start(stage string, total int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.p.Start(stage, total)
+}
+
+func (l *lockedProgress) Add(n int64) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.p.Add(n)
+}
+
+// Summary says what a run or backfill did.
+type Summary struct {
+	Run           int64 // the committed run number
+	Resumed       bool  // the run finished a crashed run's plan
+	Records       int64 // records read, control records included
+	Undecodable   int64 // records skipped because their value is not a valid JSON record
+	BronzeRows    int64 // interaction rows written to bronze
+	UserRows      int64 // user rows written to bronze
+	BronzeObjects int64
+	SilverDays    int // days whose silver and day-local gold were rebuilt
+	GoldDays      int // days whose daily_metrics were rewritten
+	Months        int // months whose monthly_metrics were rewritten
+	Users         int // users in silver/users
+}
+
+// Compactor moves records from a Source into a lake Store.
+type Compactor struct {
+	cfg      Config
+	store    lake.Store
+	src      Source
+	log      *slog.Logger
+	progress Progress
+}
+
+// New returns a compactor. src may be nil for Backfill.
+func New(cfg Config, store lake.Store, src Source) (*Compactor, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Compactor{cfg: cfg, store: store, src: src, log: cfg.Logger, progress: &lockedProgress{p: cfg.Progress}}, nil
+}
+
+// Run reads everything new on the topics into bronze and rebuilds the silver and gold that depend on it.
+func (c *Compactor) Run(ctx context.Context) (Summary, error) {
+	var sum Summary
+	st, err := c.loadState(ctx)
+	if err != nil {
+		return sum, err
+	}
+	plan, resumed, err := c.plan(ctx, st)
+	if err != nil {
+		return sum, err
+	}
+	sum.Resumed = resumed
+	sum.Run = st.Run
+	if len(plan.Ranges) > 0 {
+		c.log.Info("plan", "run", plan.Run, "ranges", len(plan.Ranges), "records", plan.Records(), "resumed", resumed)
+		c.progress.Start("bronze", plan.Records())
+		bw := &bronzeWriter{c: c, ctx: ctx, maxTime: maps.Clone(st.MaxTime), touched: map[int32]bool{}, sum: &sum}
+		if bw.maxTime == nil {
+			bw.maxTime = map[int32]int64{}
+		}
+		for _, topic := range []string{c.cfg.UsersTopic, c.cfg.InteractionsTopic} {
+			if err := bw.read(topic, plan.Ranges); err != nil {
+				return sum, fmt.Errorf("bronze: %w", err)
+			}
+		}
+		users := slices.ContainsFunc(plan.Ranges, func(r Range) bool { return r.Topic == c.cfg.UsersTopic })
+		next := Commit(st, plan, bw.maxTime, slices.Sorted(maps.Keys(bw.touched)), users)
+		if err := c.putState(ctx, &next); err != nil {
+			return sum, fmt.Errorf("commit offsets: %w", err)
+		}
+		if err := c.store.Delete(ctx, PlanKey); err != nil {
+			return sum, fmt.Errorf("remove plan: %w", err)
+		}
+		st, sum.Run = &next, next.Run
+	}
+	if len(st.Pending) == 0 && !st.Users {
+		return sum, nil
+	}
+	users, err := c.users(ctx, st.Users)
+	if err != nil {
+		return sum, err
+	}
+	sum.Users = len(users)
+	if err := c.rebuild(ctx, PlanRebuild(st.Pending, st.First, st.Last), users, &sum); err != nil {
+		return sum, err
+	}
+	st.Pending, st.Users = nil, false
+	if err := c.putState(ctx, st); err != nil {
+		return sum, fmt.Errorf("commit rebuild: %w", err)
+	}
+	return sum, nil
+}
+
+// Backfill rebuilds silver and gold of the days from..to (day numbers) from bronze.
+func (c *Compactor) Backfill(ctx context.Context, from, to int32) (Summary, error) {
+	var sum Summary
+	st, err := c.loadState(ctx)
+	if err != nil {
+		return sum, err
+	}
+	sum.Run = st.Run
+	if !st.HasDays {
+		return sum, nil
+	}
+	var days []int32
+	for d := max(from, st.First); d <= min(to, st.Last); d++ {
+		days = append(days, d)
+	}
+	users, err := c.users(ctx, st.Users)
+	if err != nil {
+		return sum, err
+	}
+	sum.Users = len(users)
+	return sum, c.rebuild(ctx, PlanRebuild(days, st.First, st.Last), users, &sum)
+}
+
+func (c *Compactor) users(ctx context.Context, rebuild bool) (map[string]userInfo, error) {
+	if rebuild {
+		users, err := c.rebuildUsers(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("silver users: %w", err)
+		}
+		return users, nil
+	}
+	users, err := c.loadUsers(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load users: %w", err)
+	}
+	return users, nil
+}
+
+func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]userInfo, sum *Summary) error {
+	c.progress.Start("silver", int64(len(rb.Silver)))
+	built := make(map[int32]*activity, len(rb.Silver))
+	var mu sync.Mutex
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.cfg.Parallel)
+	for _, d := range rb.Silver {
+		g.Go(func() error {
+			a, err := c.buildDay(gctx, d, users)
+			if err != nil {
+				return fmt.Errorf("silver %s: %w", Date(d), err)
+			}
+			mu.Lock()
+			built[d] = a
+			mu.Unlock()
+			c.progress.Add(1)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	c.progress.Start("gold", int64(len(rb.Gold)))
+	if err := c.writeGold(ctx, rb, built); err != nil {
+		return fmt.Errorf("gold: %w", err)
+	}
+	sum.SilverDays, sum.GoldDays, sum.Months = len(rb.Silver), len(rb.Gold), len(rb.Months)
+	return nil
+}
+
+// plan returns the plan of a crashed run if there is one, or a new plan written to the lake.
+func (c *Compactor) plan(ctx context.Context, st *State) (Plan, bool, error) {
+	b, err := c.store.Get(ctx, PlanKey)
+	switch {
+	case err == nil:
+		var p Plan
+		if err := json.Unmarshal(b, &p); err != nil {
+			return Plan{}, false, fmt.Errorf("decode %s: %w", PlanKey, err)
+		}
+		if p.Run == st.Run+1 {
+			return p, true, nil
+		}
+		// The crashed run committed its offsets but did not get to remove its plan.
+	case !errors.Is(err, lake.ErrNotExist):
+		return Plan{}, false, fmt.Errorf("read plan: %w", err)
+	}
+	if c.src == nil {
+		return Plan{}, false, errors.New("compactor: no source to read")
+	}
+	starts := map[string]map[int32]int64{}
+	ends := map[string]map[int32]int64{}
+	for _, topic := range []string{c.cfg.UsersTopic, c.cfg.InteractionsTopic} {
+		if starts[topic], ends[topic], err = c.src.Offsets(ctx, topic); err != nil {
+			return Plan{}, false, err
+		}
+	}
+	p := NewPlan(st, starts, ends, c.cfg.Chunk)
+	if len(p.Ranges) == 0 {
+		return p, false, nil
+	}
+	b, err = json.MarshalIndent(p, "", "  ")
+	if err != nil {
+		return Plan{}, false, err
+	}
+	if err := c.store.Put(ctx, PlanKey, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+		return Plan{}, false, fmt.Errorf("write plan: %w", err)
+	}
+	return p, false, nil
+}
+
+func (c *Compactor) loadState(ctx context.Context) (*State, error) {
+	st := &State{Version: 1, Location: c.cfg.Location.String()}
+	b, err := c.store.Get(ctx, StateKey)
+	if errors.Is(err, lake.ErrNotExist) {
+		return st, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read state: %w", err)
+	}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", StateKey, err)
+	}
+	if st.Location != c.cfg.Location.String() {
+		return nil, fmt.Errorf("compactor: the lake's days are in time zone %q, not %q", st.Location, c.cfg.Location)
+	}
+	return st, nil
+}
+
+func (c *Compactor) putState(ctx context.Context, st *State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return err
+	}
+	return c.store.Put(ctx, StateKey, func(w io.Writer) error { _, err := w.Write(b); return err })
+}

@@ -1,0 +1,143 @@
+package compactor
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/notestream/notestream/internal/metric"
+)
+
+// writeGold writes daily_metrics for rb.Gold and monthly_metrics for rb.Months. built holds the
+// activity of the days just rebuilt; every other day of rb.Load is read back from silver.
+func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*activity) error {
+	if len(rb.Gold) == 0 {
+		return nil
+	}
+	lo, hi := rb.Load[0], rb.Load[1]
+	days := make([]*activity, hi-lo+1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.cfg.Parallel)
+	for d := lo; d <= hi; d++ {
+		if a := built[d]; a != nil {
+			days[d-lo] = a
+			continue
+		}
+		g.Go(func() error {
+			a, err := c.silverActivity(gctx, d)
+			days[d-lo] = a
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return fmt.Errorf("load activity: %w", err)
+	}
+
+	// Users as small integers, so the rolling windows count with slices instead of string maps.
+	ids := map[string]int32{}
+	active := make([][]int32, len(days))
+	for i, a := range days {
+		active[i] = make([]int32, len(a.users))
+		for j, u := range a.users {
+			id, ok := ids[u]
+			if !ok {
+				id = int32(len(ids))
+				ids[u] = id
+			}
+			active[i][j] = id
+		}
+	}
+
+	wau := newDistinct(len(ids))
+	mau := newDistinct(len(ids))
+	gold := map[int32]bool{}
+	for _, d := range rb.Gold {
+		gold[d] = true
+	}
+	for d := lo; d <= hi; d++ {
+		i := d - lo
+		wau.add(active[i])
+		mau.add(active[i])
+		if i >= WAUDays {
+			wau.remove(active[i-WAUDays])
+		}
+		if i >= MAUDays {
+			mau.remove(active[i-MAUDays])
+		}
+		if !gold[d] {
+			continue
+		}
+		a := days[i]
+		dau := int64(len(a.users))
+		row := DailyMetrics{
+			DAU:                  dau,
+			WAU:                  wau.n,
+			MAU:                  mau.n,
+			Stickiness:           metric.Ratio(dau, mau.n),
+			Sessions:             a.sessions.Count,
+			AvgSessionDurationS:  a.sessions.AvgDurationS(),
+			AvgActionsPerSession: a.sessions.AvgActions(),
+			P50SessionDurationS:  metric.NearestRank(a.durations, 0.50),
+			P95SessionDurationS:  metric.NearestRank(a.durations, 0.95),
+			SessionsPerUser:      metric.Ratio(a.sessions.Count, dau),
+		}
+		if err := c.store.Put(ctx, dayKey(GoldDailyMetrics, d), func(w io.Writer) error {
+			return writeParquet(w, []DailyMetrics{row})
+		}); err != nil {
+			return fmt.Errorf("write daily metrics %s: %w", Date(d), err)
+		}
+		c.progress.Add(1)
+	}
+
+	for _, m := range rb.Months {
+		first, last := monthDays(m)
+		month := newDistinct(len(ids))
+		var sessions metric.Sessions
+		for d := max(first, lo); d <= min(last, hi); d++ {
+			month.add(active[d-lo])
+			s := days[d-lo].sessions
+			sessions.Count += s.Count
+			sessions.DurationMs += s.DurationMs
+			sessions.Actions += s.Actions
+		}
+		row := MonthlyMetrics{
+			MAU:                  month.n,
+			Sessions:             sessions.Count,
+			AvgSessionDurationS:  sessions.AvgDurationS(),
+			AvgActionsPerSession: sessions.AvgActions(),
+		}
+		key := GoldMonthlyMetrics + "/month=" + m + "/" + partFile
+		if err := c.store.Put(ctx, key, func(w io.Writer) error { return writeParquet(w, []MonthlyMetrics{row}) }); err != nil {
+			return fmt.Errorf("write monthly metrics %s: %w", m, err)
+		}
+	}
+	return nil
+}
+
+// distinct counts the distinct users of a multiset of days.
+type distinct struct {
+	count []int32 // days each user is active in
+	n     int64   // users with a non-zero count
+}
+
+func newDistinct(users int) *distinct { return &distinct{count: make([]int32, users)} }
+
+func (s *distinct) add(ids []int32) {
+	for _, id := range ids {
+		if s.count[id] == 0 {
+			s.n++
+		}
+		s.count[id]++
+	}
+}
+
+func (s *distinct) remove(ids []int32) {
+	for _, id := range ids {
+		s.count[id]--
+		if s.count[id] == 0 {
+			s.n--
+		}
+	}
+}

@@ -1,0 +1,194 @@
+package compactor
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+)
+
+// StateKey and PlanKey are the lake objects of the commit protocol.
+const (
+	StateKey = "_state/state.json"
+	PlanKey  = "_state/plan.json"
+)
+
+// State is what the lake has committed: the next offset to read on every partition, the interactions
+// partitions' event time (for late flags), and the silver days still to rebuild after a crash.
+type State struct {
+	Version  int                        `json:"version"`
+	Run      int64                      `json:"run"` // committed runs
+	Location string                     `json:"tz,omitempty"`
+	Offsets  map[string]map[int32]int64 `json:"offsets"` // topic → partition → next offset
+	MaxTime  map[int32]int64            `json:"max_event_time"`
+	First    int32                      `json:"first_day"` // days since 1970-01-01; valid when HasDays
+	Last     int32                      `json:"last_day"`
+	HasDays  bool                       `json:"has_days"`
+	Pending  []int32                    `json:"pending_days,omitempty"`
+	Users    bool                       `json:"pending_users,omitempty"`
+}
+
+// Range is a span of offsets [From, To) of one topic partition, written to bronze as one unit.
+type Range struct {
+	Topic     string `json:"topic"`
+	Partition int32  `json:"partition"`
+	From      int64  `json:"from"`
+	To        int64  `json:"to"`
+}
+
+func (r Range) String() string {
+	return fmt.Sprintf("%s/%d[%d,%d)", r.Topic, r.Partition, r.From, r.To)
+}
+
+// Plan is the work of one run, written to the lake before any data so a crashed run is redone with
+// exactly the same ranges (and so the same bronze object names).
+type Plan struct {
+	Run    int64   `json:"run"` // the run this plan commits: State.Run + 1
+	Ranges []Range `json:"ranges"`
+}
+
+// Records is the number of offsets the plan covers.
+func (p Plan) Records() int64 {
+	var n int64
+	for _, r := range p.Ranges {
+		n += r.To - r.From
+	}
+	return n
+}
+
+// NewPlan plans a run over everything between the committed offsets and the log ends, in ranges of at
+// most chunk offsets. starts holds each partition's log start: offsets lost to retention are skipped.
+func NewPlan(st *State, starts, ends map[string]map[int32]int64, chunk int64) Plan {
+	p := Plan{Run: st.Run + 1}
+	for _, topic := range slices.Sorted(maps.Keys(ends)) {
+		for _, part := range slices.Sorted(maps.Keys(ends[topic])) {
+			from := max(st.Offsets[topic][part], starts[topic][part])
+			for end := ends[topic][part]; from < end; from += chunk {
+				p.Ranges = append(p.Ranges, Range{topic, part, from, min(from+chunk, end)})
+			}
+		}
+	}
+	return p
+}
+
+// Commit returns the state after p's bronze is written: offsets past every range, the partitions'
+// event time, and the silver days to rebuild (the days written plus any newly inside the lake's range).
+func Commit(st *State, p Plan, maxTime map[int32]int64, touched []int32, users bool) State {
+	next := State{
+		Version:  1,
+		Run:      p.Run,
+		Location: st.Location,
+		Offsets:  map[string]map[int32]int64{},
+		MaxTime:  maps.Clone(st.MaxTime),
+		First:    st.First,
+		Last:     st.Last,
+		HasDays:  st.HasDays,
+		Pending:  slices.Clone(st.Pending),
+		Users:    st.Users || users,
+	}
+	for topic, parts := range st.Offsets {
+		next.Offsets[topic] = maps.Clone(parts)
+	}
+	for _, r := range p.Ranges {
+		if next.Offsets[r.Topic] == nil {
+			next.Offsets[r.Topic] = map[int32]int64{}
+		}
+		next.Offsets[r.Topic][r.Partition] = max(next.Offsets[r.Topic][r.Partition], r.To)
+	}
+	if next.MaxTime == nil {
+		next.MaxTime = map[int32]int64{}
+	}
+	maps.Copy(next.MaxTime, maxTime)
+	for _, d := range touched {
+		if !next.HasDays {
+			next.First, next.Last, next.HasDays = d, d, true
+		}
+		// Days between the old and new ends of the range have no bronze yet but need (empty) silver
+		// and gold rows, like every day from the first to the last.
+		for ; d < next.First; next.First-- {
+			next.Pending = append(next.Pending, next.First-1)
+		}
+		for ; d > next.Last; next.Last++ {
+			next.Pending = append(next.Pending, next.Last+1)
+		}
+		next.Pending = append(next.Pending, d)
+	}
+	slices.Sort(next.Pending)
+	next.Pending = slices.Compact(next.Pending)
+	return next
+}
+
+// Rebuild is the silver and gold work for a set of silver days.
+type Rebuild struct {
+	Silver []int32  // days whose silver and whole gold are rebuilt from bronze
+	Gold   []int32  // days whose daily_metrics are recomputed: Silver days and the windows that include them
+	Months []string // calendar months (YYYY-MM) whose monthly_metrics are recomputed
+	Load   [2]int32 // the days whose activity the gold computation reads: [first, last]
+}
+
+// PlanRebuild lists the work that follows from rebuilding the silver days, within the lake's days
+// [first, last]: WAU of the next 6 days and MAU of the next 29 include a day, and so does its month.
+func PlanRebuild(silver []int32, first, last int32) Rebuild {
+	var rb Rebuild
+	gold := map[int32]bool{}
+	months := map[string]bool{}
+	for _, d := range silver {
+		if d < first || d > last {
+			continue
+		}
+		rb.Silver = append(rb.Silver, d)
+		for g := d; g <= min(d+MAUDays-1, last); g++ {
+			gold[g] = true
+		}
+		months[Month(d)] = true
+	}
+	slices.Sort(rb.Silver)
+	rb.Silver = slices.Compact(rb.Silver)
+	rb.Gold = slices.Sorted(maps.Keys(gold))
+	rb.Months = slices.Sorted(maps.Keys(months))
+	if len(rb.Gold) == 0 {
+		return rb
+	}
+	lo, hi := rb.Gold[0]-(MAUDays-1), rb.Gold[len(rb.Gold)-1]
+	for _, m := range rb.Months {
+		mf, ml := monthDays(m)
+		lo, hi = min(lo, mf), max(hi, ml)
+	}
+	rb.Load = [2]int32{max(lo, first), min(hi, last)}
+	return rb
+}
+
+// Window lengths in days.
+const (
+	WAUDays = 7
+	MAUDays = 30
+)
+
+// Date formats a day number as YYYY-MM-DD.
+func Date(d int32) string { return time.Unix(int64(d)*86400, 0).UTC().Format(time.DateOnly) }
+
+// Month formats a day number's month as YYYY-MM.
+func Month(d int32) string { return time.Unix(int64(d)*86400, 0).UTC().Format("2006-01") }
+
+// ParseDate parses YYYY-MM-DD into a day number.
+func ParseDate(s string) (int32, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return 0, err
+	}
+	return int32(t.Unix() / 86400), nil
+}
+
+// DayOf is the calendar day of the Unix millisecond t in loc, as a day number.
+func DayOf(t int64, loc *time.Location) int32 {
+	y, m, d := time.UnixMilli(t).In(loc).Date()
+	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+}
+
+// monthDays returns the first and last day numbers of month m (YYYY-MM).
+func monthDays(m string) (int32, int32) {
+	t, _ := time.Parse("2006-01", m)
+	first := int32(t.Unix() / 86400)
+	last := int32(t.AddDate(0, 1, 0).Unix()/86400) - 1
+	return first, last
+}

@@ -1,0 +1,232 @@
+package compactor
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/hll"
+	"github.com/notestream/notestream/internal/metric"
+	"github.com/notestream/notestream/internal/sessionwindow"
+)
+
+// Dimensions are the segment dimensions of gold/daily_segments.
+var Dimensions = [...]string{"country", "device_type", "subscription_type"}
+
+// Unknown is the segment value of users without metadata.
+const Unknown = "unknown"
+
+// userInfo is a user's latest metadata, the segments of their sessions.
+type userInfo struct {
+	segments [len(Dimensions)]string
+}
+
+var unknownUser = userInfo{segments: [len(Dimensions)]string{Unknown, Unknown, Unknown}}
+
+// activity is what gold needs of one day: its active users and its sessions.
+type activity struct {
+	users     []string  // distinct, sorted
+	durations []float64 // sessions' duration_s
+	sessions  metric.Sessions
+}
+
+// buildDay rebuilds a day's silver interactions and sessions and its day-local gold (data_quality,
+// daily_segments, daily_sketches) from the day's bronze objects.
+func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]userInfo) (*activity, error) {
+	keys, err := c.store.List(ctx, dayPrefix(BronzeInteractions, d))
+	if err != nil {
+		return nil, err
+	}
+	var bronze []BronzeInteraction
+	for _, key := range keys {
+		if !strings.HasSuffix(key, ".parquet") {
+			continue
+		}
+		b, err := c.store.Get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if bronze, err = readParquet(bronze, b); err != nil {
+			return nil, fmt.Errorf("read %s: %w", key, err)
+		}
+	}
+	// Input order: duplicates keep the first event, and session ties break by it.
+	slices.SortFunc(bronze, func(a, b BronzeInteraction) int {
+		return cmp.Or(cmp.Compare(a.KafkaPartition, b.KafkaPartition), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
+	})
+
+	win, err := sessionwindow.New(sessionwindow.Config{Lateness: sessionwindow.Unbounded, Location: c.cfg.Location})
+	if err != nil {
+		return nil, fmt.Errorf("session window: %w", err)
+	}
+	dq := DataQuality{BronzeRows: int64(len(bronze))}
+	valid := make([]SilverInteraction, 0, len(bronze))
+	for i := range bronze {
+		row := &bronze[i]
+		in := event.Interaction{
+			UserID: row.UserID, Time: row.Timestamp, Action: row.ActionType, PageID: row.PageID,
+			DurationMs: row.DurationMs, AppVersion: row.AppVersion,
+		}
+		reason := event.Check(&in)
+		if reason == event.OK {
+			reason = win.Add(&in)
+		}
+		switch reason {
+		case event.OK, event.Late: // Late cannot happen with unbounded lateness; it would still count.
+			dq.ValidEvents++
+			if row.Late {
+				dq.Late++
+			}
+			valid = append(valid, SilverInteraction{
+				UserID: in.UserID, Timestamp: in.Time, ActionType: in.Action, PageID: in.PageID,
+				DurationMs: in.DurationMs, AppVersion: in.AppVersion,
+			})
+		case event.UnknownAction:
+			dq.UnknownAction++
+		case event.DurationOutOfRange:
+			dq.DurationOutOfRange++
+		case event.Duplicate:
+			dq.Duplicate++
+		default:
+			return nil, fmt.Errorf("day %s: unexpected reason %v", Date(d), reason)
+		}
+	}
+	win.Flush()
+	closed := win.Drain(nil)
+
+	// Sorted by (user_id, timestamp); the stable sort keeps input order among equal timestamps.
+	slices.SortStableFunc(valid, func(a, b SilverInteraction) int {
+		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp))
+	})
+	act := &activity{}
+	for i, ev := range valid {
+		if i == 0 || ev.UserID != valid[i-1].UserID {
+			act.users = append(act.users, ev.UserID)
+		}
+	}
+
+	sessions := make([]SilverSession, 0, len(closed))
+	segs := map[[2]string]*DailySegment{}
+	segSessions := map[[2]string]*metric.Sessions{}
+	segment := func(dim, value string) ([2]string, *DailySegment) {
+		k := [2]string{dim, value}
+		if segs[k] == nil {
+			segs[k] = &DailySegment{Dimension: dim, Value: value}
+			segSessions[k] = &metric.Sessions{}
+		}
+		return k, segs[k]
+	}
+	for _, s := range closed {
+		if DayOf(s.Start, c.cfg.Location) != d {
+			return nil, fmt.Errorf("day %s: session %s starts on %s", Date(d), s.ID, Date(DayOf(s.Start, c.cfg.Location)))
+		}
+		u, ok := users[s.UserID]
+		if !ok {
+			u = unknownUser
+		}
+		sessions = append(sessions, SilverSession{
+			SessionID: s.ID, UserID: s.UserID, Start: s.Start, End: s.End,
+			DurationS: metric.DurationS(s.Start, s.End), Actions: s.Actions, EngagedMs: s.EngagedMs,
+			Country: u.segments[0], DeviceType: u.segments[1], SubscriptionType: u.segments[2],
+		})
+		act.sessions.Add(s.End-s.Start, s.Actions)
+		act.durations = append(act.durations, metric.DurationS(s.Start, s.End))
+		for i, dim := range Dimensions {
+			k, _ := segment(dim, u.segments[i])
+			segSessions[k].Add(s.End-s.Start, s.Actions)
+		}
+	}
+	slices.SortFunc(sessions, func(a, b SilverSession) int {
+		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Start, b.Start))
+	})
+
+	sketches := map[[2]string]*hll.Sketch{{"all", "all"}: hll.New()}
+	for _, id := range act.users {
+		u, ok := users[id]
+		if !ok {
+			u = unknownUser
+		}
+		sketches[[2]string{"all", "all"}].AddString(id)
+		for i, dim := range Dimensions {
+			k, seg := segment(dim, u.segments[i])
+			seg.DAU++
+			if sketches[k] == nil {
+				sketches[k] = hll.New()
+			}
+			sketches[k].AddString(id)
+		}
+	}
+	segRows := make([]DailySegment, 0, len(segs))
+	for _, k := range slices.SortedFunc(maps.Keys(segs), compareKeys) {
+		s := segs[k]
+		m := segSessions[k]
+		s.Sessions, s.AvgSessionDurationS, s.AvgActionsPerSession = m.Count, m.AvgDurationS(), m.AvgActions()
+		segRows = append(segRows, *s)
+	}
+	sketchRows := make([]DailySketch, 0, len(sketches))
+	for _, k := range slices.SortedFunc(maps.Keys(sketches), compareKeys) {
+		sketchRows = append(sketchRows, DailySketch{Dimension: k[0], Value: k[1], HLL: sketches[k].AppendRedis(nil)})
+	}
+
+	writes := []struct {
+		table string
+		write func(io.Writer) error
+	}{
+		{SilverInteractions, func(w io.Writer) error { return writeParquet(w, valid) }},
+		{SilverSessions, func(w io.Writer) error { return writeParquet(w, sessions) }},
+		{GoldDataQuality, func(w io.Writer) error { return writeParquet(w, []DataQuality{dq}) }},
+		{GoldDailySegments, func(w io.Writer) error { return writeParquet(w, segRows) }},
+		{GoldDailySketches, func(w io.Writer) error { return writeParquet(w, sketchRows) }},
+	}
+	for _, wr := range writes {
+		if err := c.store.Put(ctx, dayKey(wr.table, d), wr.write); err != nil {
+			return nil, fmt.Errorf("write %s %s: %w", wr.table, Date(d), err)
+		}
+	}
+	return act, nil
+}
+
+func compareKeys(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) }
+
+// silverActivity reads a day's activity back from silver, for gold days whose silver did not change.
+func (c *Compactor) silverActivity(ctx context.Context, d int32) (*activity, error) {
+	type userCol struct {
+		UserID string `parquet:"user_id"`
+	}
+	type sessionCols struct {
+		Start   int64 `parquet:"start,timestamp(millisecond)"`
+		End     int64 `parquet:"end,timestamp(millisecond)"`
+		Actions int64 `parquet:"actions"`
+	}
+	act := &activity{}
+	b, err := c.store.Get(ctx, dayKey(SilverInteractions, d))
+	if err != nil {
+		return nil, err
+	}
+	ids, err := readParquet([]userCol(nil), b)
+	if err != nil {
+		return nil, fmt.Errorf("read silver interactions %s: %w", Date(d), err)
+	}
+	for i, u := range ids {
+		if i == 0 || u.UserID != ids[i-1].UserID {
+			act.users = append(act.users, u.UserID)
+		}
+	}
+	if b, err = c.store.Get(ctx, dayKey(SilverSessions, d)); err != nil {
+		return nil, err
+	}
+	sessions, err := readParquet([]sessionCols(nil), b)
+	if err != nil {
+		return nil, fmt.Errorf("read silver sessions %s: %w", Date(d), err)
+	}
+	for _, s := range sessions {
+		act.sessions.Add(s.End-s.Start, s.Actions)
+		act.durations = append(act.durations, metric.DurationS(s.Start, s.End))
+	}
+	return act, nil
+}

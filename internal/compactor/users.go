@@ -1,0 +1,120 @@
+package compactor
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"io"
+	"maps"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+)
+
+// countryOf reads the country back from a key's country=... directory.
+func countryOf(key string) (string, error) {
+	dir := path.Base(path.Dir(key))
+	v, ok := strings.CutPrefix(dir, "country=")
+	if !ok {
+		return "", fmt.Errorf("%s: not in a country= partition", key)
+	}
+	if v == "__HIVE_DEFAULT_PARTITION__" {
+		return "", nil
+	}
+	return url.PathUnescape(v)
+}
+
+// rebuildUsers replaces silver/users with the latest bronze row of every user (by partition and
+// offset; a user's records share a partition, as the key is user_id) and returns their segments.
+func (c *Compactor) rebuildUsers(ctx context.Context) (map[string]userInfo, error) {
+	keys, err := c.store.List(ctx, BronzeUsers+"/")
+	if err != nil {
+		return nil, err
+	}
+	type latest struct {
+		BronzeUser
+		country string
+	}
+	byUser := map[string]latest{}
+	var rows []BronzeUser
+	for _, key := range keys {
+		country, err := countryOf(key)
+		if err != nil {
+			return nil, err
+		}
+		b, err := c.store.Get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if rows, err = readParquet(rows[:0], b); err != nil {
+			return nil, fmt.Errorf("read %s: %w", key, err)
+		}
+		for _, r := range rows {
+			old, ok := byUser[r.UserID]
+			if !ok || cmp.Or(cmp.Compare(r.KafkaPartition, old.KafkaPartition), cmp.Compare(r.KafkaOffset, old.KafkaOffset)) > 0 {
+				byUser[r.UserID] = latest{r, country}
+			}
+		}
+	}
+	byCountry := map[string][]SilverUser{}
+	users := make(map[string]userInfo, len(byUser))
+	for id, u := range byUser {
+		row := SilverUser{UserID: id, DeviceType: u.DeviceType, SubscriptionType: u.SubscriptionType}
+		if d, err := ParseDate(u.JoinDate); err == nil {
+			row.JoinDate = &d
+		}
+		byCountry[u.country] = append(byCountry[u.country], row)
+		users[id] = userInfo{segments: [len(Dimensions)]string{u.country, u.DeviceType, u.SubscriptionType}}
+	}
+	written := map[string]bool{}
+	for _, country := range slices.Sorted(maps.Keys(byCountry)) {
+		rows := byCountry[country]
+		slices.SortFunc(rows, func(a, b SilverUser) int { return cmp.Compare(a.UserID, b.UserID) })
+		key := SilverUsers + "/" + countryPartition(country) + "/" + partFile
+		if err := c.store.Put(ctx, key, func(w io.Writer) error { return writeParquet(w, rows) }); err != nil {
+			return nil, fmt.Errorf("write silver users: %w", err)
+		}
+		written[key] = true
+	}
+	// Countries left by every user (whose users moved) go after the new partitions are in place.
+	old, err := c.store.List(ctx, SilverUsers+"/")
+	if err != nil {
+		return nil, err
+	}
+	for _, key := range old {
+		if !written[key] {
+			if err := c.store.Delete(ctx, key); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return users, nil
+}
+
+// loadUsers reads the segments of every user from silver/users.
+func (c *Compactor) loadUsers(ctx context.Context) (map[string]userInfo, error) {
+	keys, err := c.store.List(ctx, SilverUsers+"/")
+	if err != nil {
+		return nil, err
+	}
+	users := map[string]userInfo{}
+	var rows []SilverUser
+	for _, key := range keys {
+		country, err := countryOf(key)
+		if err != nil {
+			return nil, err
+		}
+		b, err := c.store.Get(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		if rows, err = readParquet(rows[:0], b); err != nil {
+			return nil, fmt.Errorf("read %s: %w", key, err)
+		}
+		for _, r := range rows {
+			users[r.UserID] = userInfo{segments: [len(Dimensions)]string{country, r.DeviceType, r.SubscriptionType}}
+		}
+	}
+	return users, nil
+}

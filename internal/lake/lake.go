@@ -1,0 +1,58 @@
+// Package lake stores the lakehouse's objects in a local directory or an S3 bucket, one whole object per write.
+package lake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+)
+
+// ErrNotExist is returned by Get for a key that has no object.
+var ErrNotExist = errors.New("lake: object does not exist")
+
+// Store holds objects under slash-separated keys relative to the lake root.
+//
+// Put makes an object visible atomically: a reader sees the previous object or the complete new one,
+// never part of it. write may be called more than once (a retry starts over), so it must produce the
+// same bytes each time.
+type Store interface {
+	Put(ctx context.Context, key string, write func(w io.Writer) error) error
+	Get(ctx context.Context, key string) ([]byte, error)
+	// List returns the keys under prefix, sorted.
+	List(ctx context.Context, prefix string) ([]string, error)
+	// Delete removes an object; deleting a missing one is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+// S3Config holds the connection settings of an s3:// lake, normally from the AWS_* environment variables.
+type S3Config struct {
+	Endpoint  string // AWS_ENDPOINT_URL, such as http://127.0.0.1:9000
+	AccessKey string
+	SecretKey string
+	Region    string
+}
+
+// Open returns the store for a lake URL: file:///path or s3://bucket/prefix.
+func Open(ctx context.Context, rawURL string, s3 S3Config) (Store, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("lake: parse url: %w", err)
+	}
+	switch u.Scheme {
+	case "file":
+		if u.Path == "" {
+			return nil, fmt.Errorf("lake: %q has no path", rawURL)
+		}
+		return NewDir(u.Path)
+	case "s3":
+		if u.Host == "" {
+			return nil, fmt.Errorf("lake: %q has no bucket", rawURL)
+		}
+		return NewS3(ctx, s3, u.Host, strings.Trim(u.Path, "/"))
+	default:
+		return nil, fmt.Errorf("lake: unsupported scheme %q (want file:// or s3://)", u.Scheme)
+	}
+}

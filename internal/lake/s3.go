@@ -1,0 +1,128 @@
+package lake
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/url"
+	"path"
+	"slices"
+	"strings"
+
+	"github.com/minio/minio-go/v7"
+	"github.com/minio/minio-go/v7/pkg/credentials"
+)
+
+// PartSize bounds the memory a streamed Put holds: minio-go buffers one part at a time.
+const PartSize = 8 << 20
+
+// S3 is a Store in a bucket of an S3-compatible service. A Put is one PutObject (or one multipart upload
+// completed at the end), which S3 makes visible atomically; a write that fails aborts the upload.
+type S3 struct {
+	client *minio.Client
+	bucket string
+	prefix string // without slashes at either end; "" for the bucket root
+}
+
+// NewS3 connects to the service in cfg. The bucket must exist.
+func NewS3(ctx context.Context, cfg S3Config, bucket, prefix string) (*S3, error) {
+	if cfg.Endpoint == "" {
+		return nil, fmt.Errorf("lake: s3 lake needs AWS_ENDPOINT_URL")
+	}
+	u, err := url.Parse(cfg.Endpoint)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("lake: bad AWS_ENDPOINT_URL %q", cfg.Endpoint)
+	}
+	client, err := minio.New(u.Host, &minio.Options{
+		Creds:  credentials.NewStaticV4(cfg.AccessKey, cfg.SecretKey, ""),
+		Secure: u.Scheme == "https",
+		Region: cfg.Region,
+		// Retries are the caller's (see Retry), so one failure is reported promptly.
+		MaxRetries: 1,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("lake: s3 client for %s: %w", u.Host, err)
+	}
+	return &S3{client: client, bucket: bucket, prefix: prefix}, nil
+}
+
+func (s *S3) object(key string) string {
+	if s.prefix == "" {
+		return key
+	}
+	return s.prefix + "/" + key
+}
+
+// Put implements Store. The object streams through a pipe in parts of PartSize.
+func (s *S3) Put(ctx context.Context, key string, write func(io.Writer) error) error {
+	pr, pw := io.Pipe()
+	go func() { pw.CloseWithError(write(pw)) }()
+	_, err := s.client.PutObject(ctx, s.bucket, s.object(key), pr, -1, minio.PutObjectOptions{
+		PartSize:    PartSize,
+		ContentType: contentType(key),
+	})
+	// Unblock the writer if the upload stopped reading early.
+	pr.CloseWithError(io.ErrClosedPipe)
+	if err != nil {
+		return fmt.Errorf("lake: put s3://%s/%s: %w", s.bucket, s.object(key), err)
+	}
+	return nil
+}
+
+func contentType(key string) string {
+	switch path.Ext(key) {
+	case ".json":
+		return "application/json"
+	default:
+		return "application/octet-stream"
+	}
+}
+
+// Get implements Store.
+func (s *S3) Get(ctx context.Context, key string) ([]byte, error) {
+	obj, err := s.client.GetObject(ctx, s.bucket, s.object(key), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, s.getErr(key, err)
+	}
+	defer obj.Close()
+	b, err := io.ReadAll(obj)
+	if err != nil {
+		return nil, s.getErr(key, err)
+	}
+	return b, nil
+}
+
+func (s *S3) getErr(key string, err error) error {
+	if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+		return fmt.Errorf("get s3://%s/%s: %w", s.bucket, s.object(key), ErrNotExist)
+	}
+	return fmt.Errorf("lake: get s3://%s/%s: %w", s.bucket, s.object(key), err)
+}
+
+// List implements Store.
+func (s *S3) List(ctx context.Context, prefix string) ([]string, error) {
+	var keys []string
+	for obj := range s.client.ListObjects(ctx, s.bucket, minio.ListObjectsOptions{Prefix: s.object(prefix), Recursive: true}) {
+		if obj.Err != nil {
+			return nil, fmt.Errorf("lake: list s3://%s/%s: %w", s.bucket, s.object(prefix), obj.Err)
+		}
+		key := obj.Key
+		if s.prefix != "" {
+			key = strings.TrimPrefix(key, s.prefix+"/")
+		}
+		keys = append(keys, key)
+	}
+	slices.Sort(keys)
+	return keys, nil
+}
+
+// Delete implements Store.
+func (s *S3) Delete(ctx context.Context, key string) error {
+	if err := s.client.RemoveObject(ctx, s.bucket, s.object(key), minio.RemoveObjectOptions{}); err != nil {
+		if minio.ToErrorResponse(err).Code == minio.NoSuchKey {
+			return nil
+		}
+		return fmt.Errorf("lake: delete s3://%s/%s: %w", s.bucket, s.object(key), err)
+	}
+	return nil
+}
