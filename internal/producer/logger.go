@@ -1,0 +1,23 @@
+package producer
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// kgoLogger sends franz-go's warnings and errors to slog.
+type kgoLogger struct{ log *slog.Logger }
+
+func newKgoLogger(l *slog.Logger) kgo.Logger { return kgoLogger{l.With("component", "kgo")} }
+
+func (kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lvl := slog.LevelWarn
+	if level == kgo.LogLevelError {
+		lvl = slog.LevelError
+	}
+	l.log.Log(context.Background(), lvl, msg, keyvals...)
+}

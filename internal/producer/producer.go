@@ -1,0 +1,661 @@
+// Package producer replays the user metadata and interactions CSV exports into Kafka topics.
+//
+// Topics: users rows go to the users topic and interaction rows to the interactions topic, keyed by
+// user_id with the event time as record timestamp and headers source (file name) and line; unreadable
+// rows of either file go to the dead-letter topic with the raw line as value and headers reason,
+// source and line. Control records (record.ControlHeader) on every interactions partition carry the
+// maximum event time read so far (progress) and mark the end of the replay (end).
+//
+// Resume keeps no local state. Records are placed on partitions explicitly (events by the Kafka
+// murmur2 hash of the key, exactly franz-go's default; dead letters by line number), and with
+// idempotent producing a partition holds a gapless prefix, in file order, of the rows meant for it:
+// franz-go fails every later buffered record of a partition once one fails. So the highest line header
+// of this source on a partition says which of its rows are there; on --resume a row is skipped when its
+// line is at most that partition's highest line.
+package producer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/notestream/notestream/internal/csvin"
+	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/record"
+)
+
+// Header keys of event and dead-letter records.
+const (
+	HeaderSource = "source"
+	HeaderLine   = "line"
+	HeaderReason = "reason"
+)
+
+// ErrUnreachable means the brokers did not answer, or acknowledged nothing, for Config.Timeout.
+var ErrUnreachable = errors.New("producer: brokers unreachable")
+
+// Config configures a replay. Zero values take the documented defaults in Validate.
+type Config struct {
+	Brokers          []string      // default 127.0.0.1:9092
+	UsersFile        string        // user_metadata CSV; empty to skip
+	InteractionsFile string        // user_interactions CSV, "-" for Stdin; empty to skip
+	Stdin            io.Reader     // read for "-"
+	Speed            float64       // event ms per wall ms; 0 replays as fast as possible
+	Resume           bool          // skip rows already on the topics (see the package comment)
+	ProgressInterval time.Duration // progress control records at least this often (default 1 s)
+	ProgressRows     int64         // and at least every this many rows (default 100,000)
+	Timeout          time.Duration // give up when brokers stay unreachable this long (default 30 s)
+
+	TopicInteractions string // default "interactions"
+	TopicUsers        string // default "users"
+	TopicDLQ          string // default "ingest.dlq"
+	TopicLate         string // default "interactions.late"; created here, written by the consumer
+	Partitions        int32  // for topics this creates (default 8)
+	Replication       int16  // for topics this creates (default 1)
+
+	Compression string     // none, snappy, lz4 or zstd (default lz4)
+	ClientOpts  []kgo.Opt  // TLS, SASL and other client options
+	Logger      *slog.Logger
+	Reporter    Reporter // nil for none
+}
+
+// Validate fills defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		c.Brokers = []string{"127.0.0.1:9092"}
+	}
+	if c.UsersFile == "" && c.InteractionsFile == "" {
+		return errors.New("nothing to replay: give --users and/or --interactions")
+	}
+	if c.UsersFile == "-" {
+		return errors.New("--users cannot be stdin")
+	}
+	if c.Speed < 0 {
+		return fmt.Errorf("speed %v: must be positive", c.Speed)
+	}
+	setDefault(&c.ProgressInterval, time.Second)
+	setDefault(&c.ProgressRows, 100_000)
+	setDefault(&c.Timeout, 30*time.Second)
+	setDefault(&c.TopicInteractions, "interactions")
+	setDefault(&c.TopicUsers, "users")
+	setDefault(&c.TopicDLQ, "ingest.dlq")
+	setDefault(&c.TopicLate, "interactions.late")
+	setDefault(&c.Partitions, 8)
+	setDefault(&c.Replication, 1)
+	setDefault(&c.Compression, "lz4")
+	if c.Partitions < 0 || c.Replication < 0 {
+		return errors.New("partitions and replication must be positive")
+	}
+	if _, err := codec(c.Compression); err != nil {
+		return err
+	}
+	if c.Stdin == nil {
+		c.Stdin = os.Stdin
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+func codec(name string) (kgo.CompressionCodec, error) {
+	switch name {
+	case "none":
+		return kgo.NoCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("unknown compression %q (want none, snappy, lz4 or zstd)", name)
+}
+
+// FileSummary counts what happened to one input file's rows: Read = Produced + DeadLettered + Skipped.
+type FileSummary struct {
+	File         string
+	Read         int64
+	Produced     int64
+	DeadLettered int64
+	ByReason     map[string]int64 // dead-lettered rows by reason
+	Skipped      int64            // already on the topics (--resume)
+}
+
+func (s FileSummary) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s: read %d, produced %d, dead-lettered %d", s.File, s.Read, s.Produced, s.DeadLettered)
+	if len(s.ByReason) > 0 {
+		b.WriteString(" (")
+		first := true
+		for r := event.Malformed; r <= event.BadDate; r++ {
+			if n := s.ByReason[r.String()]; n > 0 {
+				if !first {
+					b.WriteString(", ")
+				}
+				first = false
+				fmt.Fprintf(&b, "%s %d", r, n)
+			}
+		}
+		b.WriteString(")")
+	}
+	if s.Skipped > 0 {
+		fmt.Fprintf(&b, ", skipped on resume %d", s.Skipped)
+	}
+	return b.String()
+}
+
+// Run replays the users file, waits until every users record is acknowledged, then replays the
+// interactions file with progress and end control records. It returns nil only when every record was
+// acknowledged. The summaries cover the files read so far, also on error.
+func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	comp, _ := codec(cfg.Compression)
+	opts := append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.ProducerBatchCompression(comp),
+		kgo.ProducerLinger(5 * time.Millisecond),
+		// Bounded memory: Produce blocks (backpressure) once this much is buffered.
+		kgo.MaxBufferedRecords(20_000),
+		kgo.MaxBufferedBytes(128 << 20),
+		kgo.WithLogger(newKgoLogger(cfg.Logger)),
+	}, cfg.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("kafka client: %w", err)
+	}
+	defer cl.Close()
+	p := &producer{cfg: cfg, cl: cl, adm: kadm.NewClient(cl)}
+	p.pool.New = func() any { return &kgo.Record{Headers: make([]kgo.RecordHeader, 0, 3)} }
+	p.promise = p.onAck
+
+	if err := p.connect(ctx); err != nil {
+		return nil, err
+	}
+	if err := p.ensureTopics(ctx); err != nil {
+		return nil, err
+	}
+
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	p.cancel = cancel
+	watchDone := make(chan struct{})
+	defer func() { <-watchDone }()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	defer stopWatch()
+	go func() {
+		defer close(watchDone)
+		p.watchAcks(watchCtx)
+	}()
+
+	var sums []FileSummary
+	for _, f := range []struct {
+		path  string
+		users bool
+	}{{cfg.UsersFile, true}, {cfg.InteractionsFile, false}} {
+		if f.path == "" {
+			continue
+		}
+		sum, err := p.replayFile(ctx, f.path, f.users)
+		sums = append(sums, sum)
+		if err != nil {
+			return sums, err
+		}
+	}
+	return sums, nil
+}
+
+type producer struct {
+	cfg     Config
+	cl      *kgo.Client
+	adm     *kadm.Client
+	pool    sync.Pool
+	promise func(*kgo.Record, error)
+	cancel  context.CancelCauseFunc
+
+	partitions map[string]int32 // partition count per topic
+
+	ackedEvents, ackedDLQ, ackedControl, failedRecords atomic.Int64
+	errOnce                                            sync.Once
+	err                                                error // first produce error, set once
+	failed                                             atomic.Bool
+}
+
+// connect waits up to Timeout for a broker to answer.
+func (p *producer) connect(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	for {
+		err := p.cl.Ping(ctx)
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil || isAuthError(err) {
+			return fmt.Errorf("%w: %s after %s: %w", ErrUnreachable, strings.Join(p.cfg.Brokers, ","), p.cfg.Timeout, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+func isAuthError(err error) bool {
+	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) ||
+		errors.Is(err, kerr.UnsupportedSaslMechanism)
+}
+
+// ensureTopics creates the missing topics (users log-compacted) and learns every partition count.
+func (p *producer) ensureTopics(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	c := p.cfg
+	topics := []string{c.TopicInteractions, c.TopicUsers, c.TopicDLQ, c.TopicLate}
+	p.partitions = make(map[string]int32, len(topics))
+	// kgo caches metadata answers for MetadataMinAge (5 s), so a second ListTopics right after creating
+	// would still miss the new topics: the counts come from this listing and the create responses.
+	details, err := p.adm.ListTopics(ctx, topics...)
+	if err != nil {
+		return fmt.Errorf("list topics: %w", err)
+	}
+	for _, t := range topics {
+		if d, ok := details[t]; ok && d.Err == nil && len(d.Partitions) > 0 {
+			p.partitions[t] = int32(len(d.Partitions))
+			continue
+		}
+		var configs map[string]*string
+		if t == c.TopicUsers {
+			configs = map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
+		}
+		resp, err := p.adm.CreateTopic(ctx, c.Partitions, c.Replication, configs, t)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			return fmt.Errorf("create topic %s: %w", t, err)
+		}
+		p.partitions[t] = c.Partitions
+		if resp.NumPartitions > 0 {
+			p.partitions[t] = resp.NumPartitions
+		}
+		c.Logger.Info("created topic", "topic", t, "partitions", p.partitions[t], "replication", c.Replication)
+	}
+	return nil
+}
+
+// fail records the first produce error and stops the replay.
+func (p *producer) fail(err error) {
+	p.errOnce.Do(func() {
+		p.err = err
+		p.failed.Store(true)
+		p.cancel(err)
+	})
+}
+
+func (p *producer) firstErr() error {
+	if p.failed.Load() {
+		return p.err
+	}
+	return nil
+}
+
+// onAck is the promise of every record: count it and recycle the record.
+func (p *producer) onAck(r *kgo.Record, err error) {
+	switch {
+	case err != nil:
+		p.failedRecords.Add(1)
+		p.fail(fmt.Errorf("produce to %s[%d]: %w", r.Topic, r.Partition, err))
+	case len(r.Headers) > 0 && r.Headers[0].Key == record.ControlHeader:
+		p.ackedControl.Add(1)
+	case r.Topic == p.cfg.TopicDLQ:
+		p.ackedDLQ.Add(1)
+	default:
+		p.ackedEvents.Add(1)
+	}
+	*r = kgo.Record{Key: r.Key[:0], Value: r.Value[:0], Headers: r.Headers[:0]}
+	p.pool.Put(r)
+}
+
+func (p *producer) acked() int64 {
+	return p.ackedEvents.Load() + p.ackedDLQ.Load() + p.ackedControl.Load() + p.failedRecords.Load()
+}
+
+// watchAcks fails the replay when records are buffered but nothing is acknowledged for Timeout: the
+// brokers are unreachable, and franz-go would otherwise retry forever.
+func (p *producer) watchAcks(ctx context.Context) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	last, lastChange := p.acked(), time.Now()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			if n := p.acked(); n != last || p.cl.BufferedProduceRecords() == 0 {
+				last, lastChange = n, now
+				continue
+			}
+			if now.Sub(lastChange) >= p.cfg.Timeout {
+				p.fail(fmt.Errorf("%w: nothing acknowledged for %s (%d records buffered)",
+					ErrUnreachable, p.cfg.Timeout, p.cl.BufferedProduceRecords()))
+				return
+			}
+		}
+	}
+}
+
+func (p *producer) get() *kgo.Record { return p.pool.Get().(*kgo.Record) }
+
+// addHeader appends a header, reusing the value buffer a recycled record already has in that slot.
+func addHeader(r *kgo.Record, key string) *[]byte {
+	n := len(r.Headers)
+	if n < cap(r.Headers) {
+		r.Headers = r.Headers[:n+1]
+	} else {
+		r.Headers = append(r.Headers, kgo.RecordHeader{})
+	}
+	h := &r.Headers[n]
+	h.Key = key
+	h.Value = h.Value[:0]
+	return &h.Value
+}
+
+func setOrigin(r *kgo.Record, source string, line int64) {
+	v := addHeader(r, HeaderSource)
+	*v = append(*v, source...)
+	v = addHeader(r, HeaderLine)
+	*v = strconv.AppendInt(*v, line, 10)
+}
+
+// input is an open CSV file with its byte count for progress.
+type input struct {
+	name   string // the source header: the file's base name, or "stdin"
+	r      *countingReader
+	size   int64
+	closer io.Closer
+}
+
+func (p *producer) open(path string) (*input, error) {
+	if path == "-" {
+		return &input{name: "stdin", r: &countingReader{r: p.cfg.Stdin}, size: -1}, nil
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("open input: %w", err)
+	}
+	size := int64(-1)
+	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
+		size = st.Size()
+	}
+	return &input{name: filepath.Base(path), r: &countingReader{r: f}, size: size, closer: f}, nil
+}
+
+// replay is the state of one file's replay.
+type replay struct {
+	in          *input
+	users       bool
+	topic       string
+	partitioner kgo.TopicPartitioner
+	nParts      int32
+	nDLQ        int32
+	done        resumePoint // highest line per partition already on the topics
+	pace        pacer
+
+	read     atomic.Int64
+	byReason [event.BadDate + 1]int64
+	skipped  int64
+
+	maxEvent     int64
+	lastLine     int64
+	lastProgress time.Time
+	rowsSince    int64
+}
+
+func (p *producer) replayFile(ctx context.Context, path string, users bool) (FileSummary, error) {
+	in, err := p.open(path)
+	if err != nil {
+		return FileSummary{File: path}, err
+	}
+	if in.closer != nil {
+		defer in.closer.Close()
+	}
+	rp := &replay{in: in, users: users, topic: p.cfg.TopicInteractions, nDLQ: p.partitions[p.cfg.TopicDLQ],
+		pace: pacer{speed: p.cfg.Speed, now: time.Now}, lastProgress: time.Now()}
+	if users {
+		rp.topic = p.cfg.TopicUsers
+		rp.pace.speed = 0
+	}
+	rp.nParts = p.partitions[rp.topic]
+	rp.partitioner = kgo.StickyKeyPartitioner(nil).ForTopic(rp.topic)
+	if p.cfg.Resume {
+		if rp.done, err = p.resumePoint(ctx, in.name, rp.topic); err != nil {
+			return FileSummary{File: in.name}, err
+		}
+		p.cfg.Logger.Info("resuming", "file", in.name, "topic", rp.topic,
+			"last_lines", rp.done.events, "last_dlq_lines", rp.done.dlq)
+	}
+
+	startEvents, startDLQ := p.ackedEvents.Load(), p.ackedDLQ.Load()
+	start := time.Now()
+	status := func() Status {
+		return Status{File: in.name, Read: rp.read.Load(), Produced: p.ackedEvents.Load() - startEvents,
+			DeadLetter: p.ackedDLQ.Load() - startDLQ, Bytes: in.r.n.Load(), TotalBytes: in.size,
+			Elapsed: time.Since(start)}
+	}
+	stopReport := p.report(status)
+
+	err = p.readRows(ctx, rp)
+	if err == nil && !users {
+		err = p.sendControl(ctx, rp, record.ControlEnd)
+	}
+	if err == nil {
+		err = p.flush(ctx)
+	}
+	stopReport()
+
+	sum := FileSummary{File: in.name, Read: rp.read.Load(), Produced: p.ackedEvents.Load() - startEvents,
+		DeadLettered: p.ackedDLQ.Load() - startDLQ, Skipped: rp.skipped, ByReason: map[string]int64{}}
+	for r, n := range rp.byReason {
+		if n > 0 {
+			sum.ByReason[event.Reason(r).String()] = n
+		}
+	}
+	if err != nil {
+		return sum, err
+	}
+	p.cfg.Logger.Info("replayed", "file", in.name, "read", sum.Read, "produced", sum.Produced,
+		"dead_lettered", sum.DeadLettered, "skipped", sum.Skipped, "elapsed", time.Since(start).Round(time.Millisecond))
+	return sum, nil
+}
+
+// report calls the Reporter every 200 ms until the returned stop function is called.
+func (p *producer) report(status func() Status) (stop func()) {
+	rep := p.cfg.Reporter
+	if rep == nil {
+		return func() {}
+	}
+	done, finished := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(200 * time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				rep.Finish(status())
+				return
+			case <-tick.C:
+				rep.Update(status())
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+// flush waits until every buffered record is acknowledged or the replay fails.
+func (p *producer) flush(ctx context.Context) error {
+	if err := p.cl.Flush(ctx); err != nil {
+		if e := p.firstErr(); e != nil {
+			return e
+		}
+		return fmt.Errorf("flush: %w", err)
+	}
+	return p.firstErr()
+}
+
+// readRows reads the file and produces every row.
+func (p *producer) readRows(ctx context.Context, rp *replay) error {
+	if rp.users {
+		rd := csvin.NewUserReader(rp.in.r)
+		var u event.User
+		for {
+			reason, err := rd.Next(&u)
+			if err != nil {
+				return p.readEnd(ctx, rp, err)
+			}
+			if err := p.row(ctx, rp, reason, rd.Line(), rd.Raw(), &u, nil); err != nil {
+				return err
+			}
+		}
+	}
+	rd := csvin.NewInteractionReader(rp.in.r)
+	var in event.Interaction
+	for {
+		reason, err := rd.Next(&in)
+		if err != nil {
+			return p.readEnd(ctx, rp, err)
+		}
+		if err := p.row(ctx, rp, reason, rd.Line(), rd.Raw(), nil, &in); err != nil {
+			return err
+		}
+	}
+}
+
+func (p *producer) readEnd(ctx context.Context, rp *replay, err error) error {
+	if err == io.EOF {
+		return p.firstErr()
+	}
+	if e := p.firstErr(); e != nil {
+		return e
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	return fmt.Errorf("read %s: %w", rp.in.name, err)
+}
+
+// row produces one row: an interaction (in), a user (u), or a dead letter when reason is not OK.
+func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, line int64, raw []byte,
+	u *event.User, in *event.Interaction) error {
+	if p.failed.Load() {
+		return p.err
+	}
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	rp.read.Add(1)
+	rp.lastLine = line
+	if reason != event.OK {
+		part := int32(line % int64(rp.nDLQ))
+		if line <= rp.done.dlqLine(part) {
+			rp.skipped++
+			return nil
+		}
+		if reason <= event.BadDate {
+			rp.byReason[reason]++
+		}
+		r := p.get()
+		r.Topic, r.Partition = p.cfg.TopicDLQ, part
+		r.Value = append(r.Value, raw...)
+		setOrigin(r, rp.in.name, line)
+		v := addHeader(r, HeaderReason)
+		*v = append(*v, reason.String()...)
+		p.cl.Produce(ctx, r, p.promise)
+		return nil
+	}
+
+	r := p.get()
+	var eventTime int64
+	if in != nil {
+		r.Key = append(r.Key, in.UserID...)
+		eventTime = in.Time
+	} else {
+		r.Key = append(r.Key, u.UserID...)
+	}
+	part := int32(rp.partitioner.Partition(r, int(rp.nParts)))
+	if in != nil && eventTime > rp.maxEvent {
+		rp.maxEvent = eventTime
+	}
+	if line <= rp.done.eventLine(part) {
+		rp.skipped++
+		p.onAckSkipped(r)
+		return nil
+	}
+	r.Topic, r.Partition = rp.topic, part
+	if in != nil {
+		r.Timestamp = time.UnixMilli(eventTime)
+		r.Value = record.AppendInteraction(r.Value, in)
+	} else {
+		r.Value = record.AppendUser(r.Value, u)
+	}
+	setOrigin(r, rp.in.name, line)
+	p.cl.Produce(ctx, r, p.promise)
+	if rp.users {
+		return nil
+	}
+	if err := rp.pace.wait(ctx, rp.maxEvent); err != nil {
+		return context.Cause(ctx)
+	}
+	rp.rowsSince++
+	if rp.rowsSince >= p.cfg.ProgressRows || (rp.rowsSince&255 == 0 && time.Since(rp.lastProgress) >= p.cfg.ProgressInterval) ||
+		(rp.pace.speed > 0 && time.Since(rp.lastProgress) >= p.cfg.ProgressInterval) {
+		return p.sendControl(ctx, rp, record.ControlProgress)
+	}
+	return nil
+}
+
+// onAckSkipped recycles a record that was never produced.
+func (p *producer) onAckSkipped(r *kgo.Record) {
+	*r = kgo.Record{Key: r.Key[:0], Value: r.Value[:0], Headers: r.Headers[:0]}
+	p.pool.Put(r)
+}
+
+// sendControl sends a control record of kind to every interactions partition. Each is produced after
+// the rows read so far, so a consumer sees it after every earlier event of its partition.
+func (p *producer) sendControl(ctx context.Context, rp *replay, kind string) error {
+	rp.rowsSince, rp.lastProgress = 0, time.Now()
+	for part := range rp.nParts {
+		r := p.get()
+		r.Topic, r.Partition = rp.topic, part
+		r.Timestamp = time.UnixMilli(rp.maxEvent)
+		r.Value = record.AppendControl(r.Value, record.Control{Kind: kind, EventTime: rp.maxEvent})
+		v := addHeader(r, record.ControlHeader)
+		*v = append(*v, kind...)
+		setOrigin(r, rp.in.name, rp.lastLine)
+		p.cl.Produce(ctx, r, p.promise)
+	}
+	return p.firstErr()
+}
