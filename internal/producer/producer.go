@@ -66,8 +66,8 @@ type Config struct {
 	Partitions        int32  // for topics this creates (default 8)
 	Replication       int16  // for topics this creates (default 1)
 
-	Compression string     // none, snappy, lz4 or zstd (default lz4)
-	ClientOpts  []kgo.Opt  // TLS, SASL and other client options
+	Compression string    // none, snappy, lz4 or zstd (default lz4)
+	ClientOpts  []kgo.Opt // TLS, SASL and other client options
 	Logger      *slog.Logger
 	Reporter    Reporter // nil for none
 }
