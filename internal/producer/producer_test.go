@@ -1,0 +1,114 @@
+package producer
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func TestPacer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := pacer{speed: 3600, now: time.Now}
+		start := time.Now()
+		f := func(event int64, wantElapsed time.Duration) {
+			t.Helper()
+			if err := p.wait(context.Background(), event); err != nil {
+				t.Fatal(err)
+			}
+			if got := time.Since(start); got != wantElapsed {
+				t.Fatalf("after event time %d: %s elapsed, want %s", event, got, wantElapsed)
+			}
+		}
+		const hour = int64(time.Hour / time.Millisecond)
+		f(1_000*hour, 0)
+		f(1_000*hour+hour, time.Second)
+		// The maximum drives the replay: an older event does not wait again.
+		f(1_000*hour+hour, time.Second)
+		f(1_000*hour+3*hour, 3*time.Second)
+		// Less than minSleep ahead: no timer.
+		f(1_000*hour+3*hour+3, 3*time.Second)
+	})
+}
+
+func TestPacerMaxSpeedNeverWaits(t *testing.T) {
+	p := pacer{now: time.Now}
+	for _, ev := range []int64{0, 1 << 40, 5} {
+		if err := p.wait(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestPacerCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := pacer{speed: 1, now: time.Now}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_ = p.wait(ctx, 0)
+		if err := p.wait(ctx, 10_000); err != context.DeadlineExceeded {
+			t.Fatalf("wait = %v, want deadline exceeded", err)
+		}
+	})
+}
+
+func TestFileSummaryString(t *testing.T) {
+	s := FileSummary{File: "i.csv", Read: 10, Produced: 5, DeadLettered: 3, Skipped: 2,
+		ByReason: map[string]int64{"bad_duration": 1, "malformed": 2}}
+	want := "i.csv: read 10, produced 5, dead-lettered 3 (malformed 2, bad_duration 1), skipped on resume 2"
+	if got := s.String(); got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
+func TestOriginHeadersRoundTrip(t *testing.T) {
+	r := &kgo.Record{Headers: make([]kgo.RecordHeader, 0, 3)}
+	setOrigin(r, "a.csv", 1234567)
+	if line, ok := originLine(r, "a.csv"); !ok || line != 1234567 {
+		t.Fatalf("originLine = %d, %v", line, ok)
+	}
+	if _, ok := originLine(r, "b.csv"); ok {
+		t.Fatal("originLine matched another source")
+	}
+	// A recycled record reuses its header buffers.
+	*r = kgo.Record{Headers: r.Headers[:0]}
+	if n := testing.AllocsPerRun(100, func() {
+		r.Headers = r.Headers[:0]
+		setOrigin(r, "a.csv", 42)
+		v := addHeader(r, HeaderReason)
+		*v = append(*v, "malformed"...)
+	}); n != 0 {
+		t.Fatalf("setOrigin on a recycled record allocates %v times", n)
+	}
+}
+
+func TestSecurityValidate(t *testing.T) {
+	f := func(s Security, ok bool) {
+		t.Helper()
+		if err := s.Validate(); (err == nil) != ok {
+			t.Fatalf("Validate(%+v) = %v", s, err)
+		}
+	}
+	f(Security{}, true)
+	f(Security{SASLMechanism: "scram-sha-512", SASLUser: "u"}, true)
+	f(Security{SASLMechanism: "scram-sha-1", SASLUser: "u"}, false)
+	f(Security{SASLMechanism: "plain"}, false)
+	f(Security{SASLUser: "u"}, false)
+}
+
+func TestConfigValidate(t *testing.T) {
+	c := Config{InteractionsFile: "x.csv"}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if c.Brokers[0] != "127.0.0.1:9092" || c.TopicDLQ != "ingest.dlq" || c.Partitions != 8 || c.ProgressRows != 100_000 {
+		t.Fatalf("defaults: %+v", c)
+	}
+	for _, bad := range []Config{{}, {UsersFile: "-"}, {InteractionsFile: "x", Speed: -1}, {InteractionsFile: "x", Compression: "gzip2"}} {
+		if err := bad.Validate(); err == nil {
+			t.Fatalf("Validate accepted %+v", bad)
+		}
+	}
+}
