@@ -1,59 +1,178 @@
 // Package testenv starts real servers for tests: redis-server, MinIO, a kfake broker, and runs kcat.
+//
+// Each server runs as a child process in its own process group, on a free loopback port, with its
+// files and log in a temp dir of the test. Stop kills it by PID with SIGKILL (a crash, not a shutdown);
+// Start runs it again on the same port and directory; t.Cleanup stops it, and prints its log when the
+// test failed.
 package testenv
 
-import "testing"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+)
 
-// STUB: the API other packages build against; the implementation replaces these bodies.
+// readyTimeout bounds how long a server may take to answer after it starts; MinIO is the slowest.
+const readyTimeout = 60 * time.Second
 
-// Redis is a redis-server process on a free loopback port in a temp dir.
-type Redis struct {
-	Addr string // host:port
-	URL  string // redis://host:port
+// proc is one server process that can be killed and started again with the same arguments.
+type proc struct {
+	t       testing.TB
+	name    string // for messages: "redis-server", "minio", "broker"
+	path    string
+	args    []string
+	env     []string // added to the test's environment
+	logPath string
+	ready   func(ctx context.Context) error
+
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has been waited for
+	err    error         // cmd.Wait's result, valid once exited is closed
 }
 
-// StartRedis starts redis-server; t.Cleanup stops it by PID.
-func StartRedis(t testing.TB) *Redis { t.Skip("testenv: not implemented"); return nil }
-
-// Stop kills the server by PID and waits for it.
-func (r *Redis) Stop() {}
-
-// Start restarts a stopped server on the same port and directory.
-func (r *Redis) Start() {}
-
-// MinIO is a MinIO server process on a free loopback port in a temp dir.
-type MinIO struct {
-	Endpoint  string // host:port
-	AccessKey string
-	SecretKey string
+func newProc(t testing.TB, name, path string, args, env []string, dir string, ready func(context.Context) error) *proc {
+	p := &proc{t: t, name: name, path: path, args: args, env: env, logPath: filepath.Join(dir, name+".log"), ready: ready}
+	t.Cleanup(func() {
+		p.stop()
+		if t.Failed() {
+			p.printLog()
+		}
+	})
+	return p
 }
 
-// StartMinIO starts MinIO; t.Cleanup stops it by PID.
-func StartMinIO(t testing.TB) *MinIO { t.Skip("testenv: not implemented"); return nil }
+// start runs the process and waits until ready answers, failing the test if the process exits first
+// or does not answer within readyTimeout.
+func (p *proc) start() {
+	p.t.Helper()
+	if p.cmd != nil {
+		p.t.Fatalf("testenv: %s is already running (pid %d)", p.name, p.cmd.Process.Pid)
+	}
+	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		p.t.Fatalf("testenv: %s log: %v", p.name, err)
+	}
+	cmd := exec.Command(p.path, p.args...)
+	cmd.Env = append(os.Environ(), p.env...)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	began := time.Now()
+	err = cmd.Start()
+	logf.Close() // the child holds its own copy
+	if err != nil {
+		p.t.Fatalf("testenv: start %s: %v", p.name, err)
+	}
+	p.cmd, p.exited = cmd, make(chan struct{})
+	go func(exited chan struct{}) {
+		p.err = cmd.Wait()
+		close(exited)
+	}(p.exited)
 
-// Stop kills the server by PID and waits for it.
-func (m *MinIO) Stop() {}
-
-// Start restarts a stopped server on the same port and directory.
-func (m *MinIO) Start() {}
-
-// Kafka is a kfake broker process (cmd/broker) with a data directory, on a free loopback port.
-type Kafka struct {
-	Addr    string // host:port
-	DataDir string
+	ctx, cancel := context.WithTimeout(context.Background(), readyTimeout)
+	defer cancel()
+	for {
+		err := p.ready(ctx)
+		if err == nil {
+			p.t.Logf("testenv: %s pid %d ready in %v", p.name, cmd.Process.Pid, time.Since(began).Round(time.Millisecond))
+			return
+		}
+		select {
+		case <-p.exited:
+			p.cmd = nil
+			p.printLog()
+			p.t.Fatalf("testenv: %s exited before it was ready: %v", p.name, p.err)
+		case <-ctx.Done():
+			p.stop()
+			p.printLog()
+			p.t.Fatalf("testenv: %s not ready after %v: %v", p.name, readyTimeout, err)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
 }
 
-// StartKafka starts the broker with extra cmd/broker flags (SASL users, partitions); t.Cleanup stops it by PID.
-func StartKafka(t testing.TB, brokerArgs ...string) *Kafka { t.Skip("testenv: not implemented"); return nil }
+// stop kills the process group with SIGKILL and waits for the process; it does nothing if stopped.
+func (p *proc) stop() {
+	if p.cmd == nil {
+		return
+	}
+	pid := p.cmd.Process.Pid
+	// The negative PID names the child's own process group, so helpers it forked die with it.
+	if err := syscall.Kill(-pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+		p.t.Errorf("testenv: kill %s pid %d: %v", p.name, pid, err)
+	}
+	<-p.exited
+	p.cmd = nil
+}
 
-// Stop kills the broker (SIGKILL) by PID and waits for it.
-func (k *Kafka) Stop() {}
+// printLog logs the tail of the process's log.
+func (p *proc) printLog() {
+	const max = 32 << 10
+	f, err := os.Open(p.logPath)
+	if err != nil {
+		p.t.Logf("testenv: %s log: %v", p.name, err)
+		return
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() > max {
+		f.Seek(fi.Size()-max, io.SeekStart)
+	}
+	b, _ := io.ReadAll(f)
+	p.t.Logf("testenv: %s log (%s):\n%s", p.name, p.logPath, b)
+}
 
-// Start restarts a stopped broker on the same port and data directory.
-func (k *Kafka) Start() {}
+// freePort returns a loopback port that was free a moment ago.
+func freePort(t testing.TB) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatalf("testenv: free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
 
-// Kcat runs kcat with args and stdin, failing the test on error, and returns its stdout.
-func Kcat(t testing.TB, stdin []byte, args ...string) []byte { t.Skip("testenv: not implemented"); return nil }
+func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
-// Binary builds the main package at the module-relative path pkg (such as "./cmd/producer") once per
-// test process and returns the executable's path.
-func Binary(t testing.TB, pkg string) string { t.Skip("testenv: not implemented"); return "" }
+// toolDir is where scripts/setup.sh installs tools that apt does not have (MinIO).
+func toolDir() string {
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(home, ".cache", "notestream", "bin")
+}
+
+// tool finds an executable on PATH or in toolDir, failing the test with a pointer to the setup script.
+func tool(t testing.TB, name string) string {
+	t.Helper()
+	if path, err := exec.LookPath(name); err == nil {
+		return path
+	}
+	path := filepath.Join(toolDir(), name)
+	if fi, err := os.Stat(path); err == nil && fi.Mode()&0o111 != 0 {
+		return path
+	}
+	t.Fatalf("testenv: %s not found on PATH or in %s: run scripts/setup.sh (make setup)", name, toolDir())
+	return ""
+}
+
+// dial reports whether addr accepts TCP connections.
+func dial(ctx context.Context, addr string) (net.Conn, error) {
+	var d net.Dialer
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	c, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dial %s: %w", addr, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,79 @@
+package testenv
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// Redis is a redis-server process on a free loopback port in a temp dir.
+type Redis struct {
+	Addr string // host:port
+	URL  string // redis://host:port
+	Dir  string // the server's working directory (dump.rdb, appendonly files)
+
+	p *proc
+}
+
+// StartRedis starts redis-server with no persistence, plus any extra config lines (such as
+// "appendonly yes" or "appendfsync always"); t.Cleanup stops it by PID.
+func StartRedis(t testing.TB, config ...string) *Redis {
+	t.Helper()
+	bin := tool(t, "redis-server")
+	dir := t.TempDir()
+	port := freePort(t)
+	r := &Redis{Addr: loopback(port), URL: "redis://" + loopback(port), Dir: dir}
+	conf := []string{
+		"bind 127.0.0.1",
+		fmt.Sprintf("port %d", port),
+		"dir " + dir,
+		"daemonize no",
+		`logfile ""`,
+		`save ""`,
+		"appendonly no",
+		"protected-mode no",
+	}
+	conf = append(conf, config...) // later lines win
+	confPath := filepath.Join(dir, "redis.conf")
+	if err := os.WriteFile(confPath, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
+		t.Fatalf("testenv: redis config: %v", err)
+	}
+	r.p = newProc(t, "redis-server", bin, []string{confPath}, nil, dir, r.ping)
+	r.p.start()
+	return r
+}
+
+// ping succeeds once the server answers PING; while loading a dump or AOF it answers LOADING instead.
+func (r *Redis) ping(ctx context.Context) error {
+	c, err := dial(ctx, r.Addr)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return fmt.Errorf("ping %s: %w", r.Addr, err)
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("ping %s: %w", r.Addr, err)
+	}
+	if line != "+PONG\r\n" {
+		return fmt.Errorf("ping %s: %q", r.Addr, strings.TrimSpace(line))
+	}
+	return nil
+}
+
+// Stop kills the server (SIGKILL) by PID and waits for it.
+func (r *Redis) Stop() { r.p.stop() }
+
+// Start restarts a stopped server on the same port and directory.
+func (r *Redis) Start() {
+	r.p.t.Helper()
+	r.p.start()
+}
