@@ -4,22 +4,6 @@ import "testing"
 
 // STUB: replaced as each server lands.
 
-// MinIO is a MinIO server process on a free loopback port in a temp dir.
-type MinIO struct {
-	Endpoint  string // host:port
-	AccessKey string
-	SecretKey string
-}
-
-// StartMinIO starts MinIO; t.Cleanup stops it by PID.
-func StartMinIO(t testing.TB) *MinIO { t.Skip("testenv: not implemented"); return nil }
-
-// Stop kills the server by PID and waits for it.
-func (m *MinIO) Stop() {}
-
-// Start restarts a stopped server on the same port and directory.
-func (m *MinIO) Start() {}
-
 // Kafka is a kfake broker process (cmd/broker) with a data directory, on a free loopback port.
 type Kafka struct {
 	Addr    string // host:port
@@ -27,7 +11,10 @@ type Kafka struct {
 }
 
 // StartKafka starts the broker with extra cmd/broker flags (SASL users, partitions); t.Cleanup stops it by PID.
-func StartKafka(t testing.TB, brokerArgs ...string) *Kafka { t.Skip("testenv: not implemented"); return nil }
+func StartKafka(t testing.TB, brokerArgs ...string) *Kafka {
+	t.Skip("testenv: not implemented")
+	return nil
+}
 
 // Stop kills the broker (SIGKILL) by PID and waits for it.
 func (k *Kafka) Stop() {}
@@ -36,7 +23,10 @@ func (k *Kafka) Stop() {}
 func (k *Kafka) Start() {}
 
 // Kcat runs kcat with args and stdin, failing the test on error, and returns its stdout.
-func Kcat(t testing.TB, stdin []byte, args ...string) []byte { t.Skip("testenv: not implemented"); return nil }
+func Kcat(t testing.TB, stdin []byte, args ...string) []byte {
+	t.Skip("testenv: not implemented")
+	return nil
+}
 
 // Binary builds the main package at the module-relative path pkg (such as "./cmd/producer") once per
 // test process and returns the executable's path.
