@@ -83,48 +83,29 @@ func AppendControl(dst []byte, c Control) []byte {
 }
 
 // AppendTime appends ms (Unix milliseconds) as RFC 3339 UTC with exactly three fractional digits,
-// such as 2023-07-01T14:30:15.000Z.
+// such as 2023-07-01T14:30:15.000Z. Years outside 0000 to 9999 are written with more digits or a sign.
 func AppendTime(dst []byte, ms int64) []byte {
 	t := time.UnixMilli(ms).UTC()
 	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
+		return t.AppendFormat(dst, "2006-01-02T15:04:05.000Z")
+	}
 	hour, minute, sec := t.Clock()
-	frac := ms % 1000
+	frac := int(ms % 1000)
 	if frac < 0 {
 		frac += 1000
 	}
-	if year < 0 {
-		dst = append(dst, '-')
-		year = -year
+	// One fixed-size write instead of many small appends: this runs for every event.
+	b := [24]byte{
+		byte('0' + year/1000), byte('0' + year/100%10), byte('0' + year/10%10), byte('0' + year%10), '-',
+		byte('0' + month/10), byte('0' + month%10), '-',
+		byte('0' + day/10), byte('0' + day%10), 'T',
+		byte('0' + hour/10), byte('0' + hour%10), ':',
+		byte('0' + minute/10), byte('0' + minute%10), ':',
+		byte('0' + sec/10), byte('0' + sec%10), '.',
+		byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10), 'Z',
 	}
-	dst = appendDigits(dst, year, 4)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, int(month), 2)
-	dst = append(dst, '-')
-	dst = appendDigits(dst, day, 2)
-	dst = append(dst, 'T')
-	dst = appendDigits(dst, hour, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, minute, 2)
-	dst = append(dst, ':')
-	dst = appendDigits(dst, sec, 2)
-	dst = append(dst, '.')
-	dst = appendDigits(dst, int(frac), 3)
-	return append(dst, 'Z')
-}
-
-// appendDigits appends the non-negative v zero-padded to at least width digits.
-func appendDigits(dst []byte, v, width int) []byte {
-	var buf [20]byte
-	i := len(buf)
-	for v >= 10 || width > 1 {
-		i--
-		buf[i] = byte('0' + v%10)
-		v /= 10
-		width--
-	}
-	i--
-	buf[i] = byte('0' + v)
-	return append(dst, buf[i:]...)
+	return append(dst, b[:]...)
 }
 
 func appendInt(dst []byte, v int64) []byte {
