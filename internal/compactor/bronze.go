@@ -19,11 +19,16 @@ type bronzeWriter struct {
 	ctx     context.Context
 	topic   string
 	queue   map[int32][]Range // the plan's ranges of each partition, in offset order
-	inter   []BronzeInteraction
-	users   []bronzeUserRow
+	bufs    map[int32]*rangeRows // rows of each partition's current range
 	maxTime map[int32]int64 // per interactions partition, from events and progress records
 	touched map[int32]bool  // days written
 	sum     *Summary
+}
+
+// rangeRows holds the rows read so far of one partition's current range.
+type rangeRows struct {
+	inter []BronzeInteraction
+	users []bronzeUserRow
 }
 
 type bronzeUserRow struct {
@@ -34,6 +39,7 @@ type bronzeUserRow struct {
 func (b *bronzeWriter) read(topic string, ranges []Range) error {
 	b.topic = topic
 	b.queue = map[int32][]Range{}
+	b.bufs = map[int32]*rangeRows{}
 	from, to := map[int32]int64{}, map[int32]int64{}
 	for _, r := range ranges {
 		if r.Topic != topic {
@@ -43,6 +49,7 @@ func (b *bronzeWriter) read(topic string, ranges []Range) error {
 			from[r.Partition] = r.From
 		}
 		b.queue[r.Partition] = append(b.queue[r.Partition], r)
+		b.bufs[r.Partition] = &rangeRows{}
 		to[r.Partition] = r.To
 	}
 	if err := b.c.src.Read(b.ctx, topic, from, to, b.add); err != nil {
@@ -82,7 +89,8 @@ func (b *bronzeWriter) add(rec *Record) error {
 			b.undecodable(rec, err)
 			return nil
 		}
-		b.users = append(b.users, bronzeUserRow{BronzeUser{
+		buf := b.bufs[rec.Partition]
+		buf.users = append(buf.users, bronzeUserRow{BronzeUser{
 			UserID: u.UserID, JoinDate: u.JoinDate, DeviceType: u.DeviceType, SubscriptionType: u.SubscriptionType,
 			KafkaPartition: rec.Partition, KafkaOffset: rec.Offset,
 		}, u.Country})
@@ -107,7 +115,8 @@ func (b *bronzeWriter) add(rec *Record) error {
 			b.maxTime[rec.Partition] = in.Time
 		}
 	}
-	b.inter = append(b.inter, row)
+	buf := b.bufs[rec.Partition]
+	buf.inter = append(buf.inter, row)
 	return nil
 }
 
@@ -134,8 +143,9 @@ func (b *bronzeWriter) undecodable(rec *Record, err error) {
 func (b *bronzeWriter) flush(p int32) error {
 	r := b.queue[p][0]
 	b.queue[p] = b.queue[p][1:]
-	inter, users := b.inter, b.users
-	b.inter, b.users = b.inter[:0], b.users[:0]
+	buf := b.bufs[p]
+	inter, users := buf.inter, buf.users
+	defer func() { buf.inter, buf.users = inter[:0], users[:0] }()
 
 	byDay := map[int32][]BronzeInteraction{}
 	for _, row := range inter {

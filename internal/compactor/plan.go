@@ -181,6 +181,9 @@ func ParseDate(s string) (int32, error) {
 
 // DayOf is the calendar day of the Unix millisecond t in loc, as a day number.
 func DayOf(t int64, loc *time.Location) int32 {
+	if loc == nil {
+		loc = time.UTC
+	}
 	y, m, d := time.UnixMilli(t).In(loc).Date()
 	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
 }
