@@ -22,7 +22,7 @@ func startRedis(t *testing.T) *redis.Client {
 	return c
 }
 
-// elements returns n distinct random byte strings of 1 to 40 bytes, covering every MurmurHash tail.
+// elements returns n distinct random byte strings of 4 to 40 bytes, covering every MurmurHash tail.
 func elements(r *rand.Rand, n int) [][]byte {
 	els := make([][]byte, n)
 	for i := range els {
@@ -145,6 +145,32 @@ func TestRedisBuilt(t *testing.T) {
 	}
 	if !sawSparse || !sawDense {
 		t.Fatalf("sizes did not cross the sparse-to-dense switch: sparse %v, dense %v", sawSparse, sawDense)
+	}
+}
+
+// TestShortElements: every element of one and two bytes, and random ones of three (elements
+// covers four and more).
+func TestShortElements(t *testing.T) {
+	c := startRedis(t)
+	r := rand.New(rand.NewPCG(13, 14))
+	var one, two, three [][]byte
+	for i := range 1 << 16 {
+		if i < 1<<8 {
+			one = append(one, []byte{byte(i)})
+		}
+		two = append(two, []byte{byte(i), byte(i >> 8)})
+		three = append(three, []byte{byte(r.Uint32()), byte(r.Uint32()), byte(r.Uint32())})
+	}
+	for name, els := range map[string][][]byte{"one": one, "two": two, "three": three} {
+		want := New()
+		pfadd(t, c, name, want, els)
+		got, err := Decode(get(t, c, name))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if *got != *want {
+			t.Fatalf("%s-byte elements: registers differ from Redis's", name)
+		}
 	}
 }
 
