@@ -1,0 +1,179 @@
+// Command compactor writes the lake: `run` moves new records from the topics into bronze, silver and
+// gold; `backfill` rebuilds silver and gold of a range of days from bronze.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"golang.org/x/term"
+
+	"github.com/notestream/notestream/internal/cli"
+	"github.com/notestream/notestream/internal/compactor"
+	"github.com/notestream/notestream/internal/lake"
+)
+
+const usage = `Usage: compactor run|backfill [flags]
+
+  run        read everything new on the topics into bronze, then rebuild silver and gold for every
+             day touched and the rolling windows and months that depend on it
+  backfill   rebuild silver and gold of --from..--to from bronze, --parallel days at a time
+
+Every flag can also be set as NOTESTREAM_<FLAG> (upper case, - as _). An s3:// lake takes its
+settings from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION.
+
+`
+
+func main() {
+	if len(os.Args) < 2 || (os.Args[1] != "run" && os.Args[1] != "backfill") {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	cmd := os.Args[1]
+	fs := flag.NewFlagSet("compactor "+cmd, flag.ExitOnError)
+	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka brokers, comma-separated (run)")
+	lakeURL := fs.String("lake", "file://./lake", "lake root: file:///path or s3://bucket/prefix")
+	tz := fs.String("tz", "UTC", "reporting time zone (IANA name) of days and months")
+	lateness := fs.Duration("lateness", 5*time.Minute, "the stream's allowed lateness, to count late events")
+	interactions := fs.String("interactions-topic", "interactions", "interactions topic")
+	users := fs.String("users-topic", "users", "users topic")
+	chunk := fs.Int64("chunk", 500_000, "offsets per bronze range (bounds memory)")
+	parallel := fs.Int("parallel", 2, "days built at a time")
+	from := fs.String("from", "", "first day to rebuild, YYYY-MM-DD (backfill; default: the lake's first)")
+	to := fs.String("to", "", "last day to rebuild, YYYY-MM-DD (backfill; default: the lake's last)")
+	attempts := fs.Int("storage-attempts", 6, "tries per storage operation before giving up")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), usage)
+		fs.PrintDefaults()
+	}
+	fs.Parse(os.Args[2:])
+	if err := cli.EnvFlags(fs); err != nil {
+		slog.Error("compactor: flags", "err", err)
+		os.Exit(2)
+	}
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		slog.Error("compactor: --tz", "err", err)
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	store, err := lake.Open(ctx, *lakeURL, lake.S3Config{
+		Endpoint:  os.Getenv("AWS_ENDPOINT_URL"),
+		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
+		SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+		Region:    os.Getenv("AWS_REGION"),
+	})
+	if err != nil {
+		slog.Error("compactor: open lake", "err", err)
+		os.Exit(2)
+	}
+	cfg := compactor.Config{
+		InteractionsTopic: *interactions,
+		UsersTopic:        *users,
+		Location:          loc,
+		Lateness:          *lateness,
+		Chunk:             *chunk,
+		Parallel:          *parallel,
+		Progress:          newProgress(),
+	}
+	retrying := lake.NewRetrying(store, lake.RetryConfig{Attempts: *attempts})
+
+	start := time.Now()
+	var sum compactor.Summary
+	switch cmd {
+	case "run":
+		sum, err = run(ctx, cfg, retrying, strings.Split(*brokers, ","))
+	case "backfill":
+		sum, err = backfill(ctx, cfg, retrying, *from, *to)
+	}
+	cfg.Progress.(*progress).finish()
+	if err != nil {
+		slog.Error("compactor "+cmd+" failed; nothing half-committed, rerun to finish", "err", err)
+		os.Exit(1)
+	}
+	fmt.Printf("compactor %s: run %d in %s: %d records read (%d undecodable), %d interaction and %d user rows in %d bronze objects; silver rebuilt for %d days, daily metrics for %d days, monthly metrics for %d months; %d users\n",
+		cmd, sum.Run, time.Since(start).Round(time.Millisecond), sum.Records, sum.Undecodable, sum.BronzeRows, sum.UserRows,
+		sum.BronzeObjects, sum.SilverDays, sum.GoldDays, sum.Months, sum.Users)
+}
+
+func run(ctx context.Context, cfg compactor.Config, store lake.Store, brokers []string) (compactor.Summary, error) {
+	src, err := compactor.NewKafka(brokers)
+	if err != nil {
+		return compactor.Summary{}, err
+	}
+	defer src.Close()
+	c, err := compactor.New(cfg, store, src)
+	if err != nil {
+		return compactor.Summary{}, err
+	}
+	return c.Run(ctx)
+}
+
+func backfill(ctx context.Context, cfg compactor.Config, store lake.Store, from, to string) (compactor.Summary, error) {
+	first, last := int32(-1<<31), int32(1<<31-1)
+	var err error
+	if from != "" {
+		if first, err = compactor.ParseDate(from); err != nil {
+			return compactor.Summary{}, fmt.Errorf("--from: %w", err)
+		}
+	}
+	if to != "" {
+		if last, err = compactor.ParseDate(to); err != nil {
+			return compactor.Summary{}, fmt.Errorf("--to: %w", err)
+		}
+	}
+	if first > last {
+		return compactor.Summary{}, errors.New("--from is after --to")
+	}
+	c, err := compactor.New(cfg, store, nil)
+	if err != nil {
+		return compactor.Summary{}, err
+	}
+	return c.Backfill(ctx, first, last)
+}
+
+// progress draws a bar per stage on a terminal and nothing otherwise.
+type progress struct {
+	tty bool
+	bar *progressbar.ProgressBar
+}
+
+func newProgress() *progress { return &progress{tty: term.IsTerminal(int(os.Stderr.Fd()))} }
+
+func (p *progress) Start(stage string, total int64) {
+	if !p.tty {
+		return
+	}
+	p.finish()
+	p.bar = progressbar.NewOptions64(total,
+		progressbar.OptionSetWriter(os.Stderr),
+		progressbar.OptionSetDescription(stage),
+		progressbar.OptionShowCount(),
+		progressbar.OptionSetPredictTime(true),
+		progressbar.OptionClearOnFinish(),
+	)
+}
+
+func (p *progress) Add(n int64) {
+	if p.bar != nil {
+		p.bar.Add64(n)
+	}
+}
+
+func (p *progress) finish() {
+	if p.bar != nil {
+		p.bar.Finish()
+		p.bar = nil
+	}
+}
