@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/reference"
 	"github.com/notestream/notestream/internal/report"
 	"github.com/notestream/notestream/internal/testenv"
@@ -59,11 +60,15 @@ func TestPipeline(t *testing.T) {
 	waitReplayed(t, api, 120*time.Second)
 	t.Logf("consumer caught up: %v", time.Since(t0))
 
-	lake := filepath.Join(dir, "lake")
-	run(t, compactor, "run", "--brokers", kafka.Addr, "--lake", "file://"+lake, "--tz", "UTC")
+	lakeDir := filepath.Join(dir, "lake")
+	run(t, compactor, "run", "--brokers", kafka.Addr, "--lake", "file://"+lakeDir, "--tz", "UTC")
 	t.Logf("compactor: %v", time.Since(t0))
 
-	gold, err := report.Load(os.DirFS(lake))
+	store, err := lake.NewDir(lakeDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gold, err := report.Load(t.Context(), store)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +117,7 @@ func TestPipeline(t *testing.T) {
 	}
 
 	out := filepath.Join(dir, "report.html")
-	run(t, reportBin, "--lake", "file://"+lake, "--out", out)
+	run(t, reportBin, "--lake", "file://"+lakeDir, "--out", out)
 	page, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)

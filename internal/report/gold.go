@@ -3,10 +3,8 @@ package report
 import (
 	"bytes"
 	"cmp"
-	"errors"
+	"context"
 	"fmt"
-	"io/fs"
-	"path"
 	"slices"
 	"strings"
 
@@ -67,21 +65,28 @@ type Gold struct {
 	Quality  []Quality
 }
 
-// Load reads the gold tables from a lake root. A missing table reads as empty; a table that is present
-// but unreadable is an error.
-func Load(lake fs.FS) (*Gold, error) {
+// Lake is the part of a lake store the report reads (lake.Store has it).
+type Lake interface {
+	// List returns the keys under prefix, sorted.
+	List(ctx context.Context, prefix string) ([]string, error)
+	Get(ctx context.Context, key string) ([]byte, error)
+}
+
+// Load reads the gold tables from a lake. A missing table reads as empty; a table that is present but
+// unreadable is an error.
+func Load(ctx context.Context, lake Lake) (*Gold, error) {
 	var g Gold
 	var err error
-	if g.Days, err = readTable(lake, "gold/daily_metrics", "date", func(d *Day, p string) { d.Date = p }); err != nil {
+	if g.Days, err = readTable(ctx, lake, "gold/daily_metrics", "date", func(d *Day, p string) { d.Date = p }); err != nil {
 		return nil, err
 	}
-	if g.Segments, err = readTable(lake, "gold/daily_segments", "date", func(s *SegmentDay, p string) { s.Date = p }); err != nil {
+	if g.Segments, err = readTable(ctx, lake, "gold/daily_segments", "date", func(s *SegmentDay, p string) { s.Date = p }); err != nil {
 		return nil, err
 	}
-	if g.Months, err = readTable(lake, "gold/monthly_metrics", "month", func(m *Month, p string) { m.Month = p }); err != nil {
+	if g.Months, err = readTable(ctx, lake, "gold/monthly_metrics", "month", func(m *Month, p string) { m.Month = p }); err != nil {
 		return nil, err
 	}
-	if g.Quality, err = readTable(lake, "gold/data_quality", "date", func(q *Quality, p string) { q.Date = p }); err != nil {
+	if g.Quality, err = readTable(ctx, lake, "gold/data_quality", "date", func(q *Quality, p string) { q.Date = p }); err != nil {
 		return nil, err
 	}
 	slices.SortStableFunc(g.Days, func(a, b Day) int { return cmp.Compare(a.Date, b.Date) })
@@ -93,40 +98,32 @@ func Load(lake fs.FS) (*Gold, error) {
 	return &g, nil
 }
 
-// readTable reads every <table>/<key>=<value>/*.parquet file, setting each row's partition value with set.
-func readTable[T any](lake fs.FS, table, key string, set func(*T, string)) ([]T, error) {
-	parts, err := fs.ReadDir(lake, table)
+// readTable reads every <table>/<key>=<value>/*.parquet object, the glob of the contract's readers,
+// setting each row's partition value with set.
+func readTable[T any](ctx context.Context, lake Lake, table, key string, set func(*T, string)) ([]T, error) {
+	keys, err := lake.List(ctx, table+"/")
 	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil
-		}
 		return nil, fmt.Errorf("report: list %s: %w", table, err)
 	}
 	var rows []T
-	for _, part := range parts {
-		value, ok := strings.CutPrefix(part.Name(), key+"=")
-		if !part.IsDir() || !ok {
-			continue // temporary or foreign entries: not a partition
+	for _, k := range keys {
+		part, file, ok := strings.Cut(strings.TrimPrefix(k, table+"/"), "/")
+		value, isPart := strings.CutPrefix(part, key+"=")
+		if !ok || !isPart || strings.Contains(file, "/") || strings.HasPrefix(file, ".") || !strings.HasSuffix(file, ".parquet") {
+			continue // not a partition's data file
 		}
-		dir := path.Join(table, part.Name())
-		files, err := fs.Glob(lake, path.Join(dir, "*.parquet"))
+		b, err := lake.Get(ctx, k)
 		if err != nil {
-			return nil, fmt.Errorf("report: list %s: %w", dir, err)
+			return nil, fmt.Errorf("report: read %s: %w", k, err)
 		}
-		for _, name := range files {
-			b, err := fs.ReadFile(lake, name)
-			if err != nil {
-				return nil, fmt.Errorf("report: read %s: %w", name, err)
-			}
-			got, err := parquet.Read[T](bytes.NewReader(b), int64(len(b)))
-			if err != nil {
-				return nil, fmt.Errorf("report: decode %s: %w", name, err)
-			}
-			for i := range got {
-				set(&got[i], value)
-			}
-			rows = append(rows, got...)
+		got, err := parquet.Read[T](bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			return nil, fmt.Errorf("report: decode %s: %w", k, err)
 		}
+		for i := range got {
+			set(&got[i], value)
+		}
+		rows = append(rows, got...)
 	}
 	return rows, nil
 }

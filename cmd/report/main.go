@@ -1,0 +1,59 @@
+// Command report renders the lake's gold tables as a self-contained HTML page.
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+
+	"github.com/notestream/notestream/internal/cli"
+	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/report"
+)
+
+func main() {
+	fs := flag.NewFlagSet("report", flag.ExitOnError)
+	lakeURL := fs.String("lake", "", "lake root: file:///path or s3://bucket/prefix (with the AWS_* environment variables)")
+	out := fs.String("out", "report.html", "HTML file to write")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "Usage: report [flags]\n\nRenders the gold tables as one HTML page and prints their headline numbers. Every flag can also be set as NOTESTREAM_<FLAG>.\n\n")
+		fs.PrintDefaults()
+	}
+	fs.Parse(os.Args[1:])
+	if err := cli.EnvFlags(fs); err != nil {
+		slog.Error("report: flags", "err", err)
+		os.Exit(2)
+	}
+	if err := run(context.Background(), *lakeURL, *out); err != nil {
+		slog.Error("report failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, lakeURL, out string) error {
+	store, err := lake.Open(ctx, lakeURL, lake.S3Config{
+		Endpoint:  os.Getenv("AWS_ENDPOINT_URL"),
+		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
+		SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+		Region:    os.Getenv("AWS_REGION"),
+	})
+	if err != nil {
+		return err
+	}
+	g, err := report.Load(ctx, store)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	if err := report.Render(&buf, g, lakeURL); err != nil {
+		return err
+	}
+	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", out, err)
+	}
+	slog.Info("report written", "out", out, "days", len(g.Days))
+	return report.WriteHeadline(os.Stdout, g)
+}
