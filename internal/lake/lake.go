@@ -43,10 +43,12 @@ func Open(ctx context.Context, rawURL string, s3 S3Config) (Store, error) {
 	}
 	switch u.Scheme {
 	case "file":
-		if u.Path == "" {
+		// file:///abs/path, or file://rel/path relative to the working directory.
+		dir := u.Host + u.Path
+		if dir == "" {
 			return nil, fmt.Errorf("lake: %q has no path", rawURL)
 		}
-		return NewDir(u.Path)
+		return NewDir(dir)
 	case "s3":
 		if u.Host == "" {
 			return nil, fmt.Errorf("lake: %q has no bucket", rawURL)

@@ -1,0 +1,136 @@
+package lake
+
+import (
+	"context"
+	"errors"
+	"io"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/notestream/notestream/internal/testenv"
+)
+
+func put(t *testing.T, s Store, key, body string) {
+	t.Helper()
+	if err := s.Put(context.Background(), key, func(w io.Writer) error { _, err := io.WriteString(w, body); return err }); err != nil {
+		t.Fatalf("put %s: %v", key, err)
+	}
+}
+
+// testStore checks the Store contract on an empty store.
+func testStore(t *testing.T, s Store) {
+	ctx := context.Background()
+	if _, err := s.Get(ctx, "a/missing"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("get missing: %v, want ErrNotExist", err)
+	}
+	if keys, err := s.List(ctx, "nothing/"); err != nil || len(keys) != 0 {
+		t.Fatalf("list empty: %v %v", keys, err)
+	}
+	put(t, s, "t/date=2023-07-02/part-0.parquet", "two")
+	put(t, s, "t/date=2023-07-01/part-0.parquet", "one")
+	put(t, s, "t2/x", "other table")
+	put(t, s, "t/date=2023-07-01/part-0.parquet", "one, replaced")
+	b, err := s.Get(ctx, "t/date=2023-07-01/part-0.parquet")
+	if err != nil || string(b) != "one, replaced" {
+		t.Fatalf("get = %q, %v", b, err)
+	}
+	keys, err := s.List(ctx, "t/")
+	want := []string{"t/date=2023-07-01/part-0.parquet", "t/date=2023-07-02/part-0.parquet"}
+	if err != nil || !reflect.DeepEqual(keys, want) {
+		t.Fatalf("list t/ = %v, %v; want %v", keys, err, want)
+	}
+	if keys, _ := s.List(ctx, "t/date=2023-07-02/"); !reflect.DeepEqual(keys, want[1:]) {
+		t.Fatalf("list one partition = %v", keys)
+	}
+
+	// A write that fails leaves the previous object and nothing else.
+	boom := errors.New("boom")
+	err = s.Put(ctx, "t/date=2023-07-02/part-0.parquet", func(w io.Writer) error {
+		io.WriteString(w, strings.Repeat("half", 1000))
+		return boom
+	})
+	if !errors.Is(err, boom) {
+		t.Fatalf("failed put: %v", err)
+	}
+	if b, _ := s.Get(ctx, "t/date=2023-07-02/part-0.parquet"); string(b) != "two" {
+		t.Fatalf("after failed put: %q", b)
+	}
+	if keys, _ := s.List(ctx, "t/"); !reflect.DeepEqual(keys, want) {
+		t.Fatalf("after failed put list = %v", keys)
+	}
+
+	if err := s.Delete(ctx, "t/date=2023-07-02/part-0.parquet"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "t/date=2023-07-02/part-0.parquet"); err != nil {
+		t.Fatalf("delete missing: %v", err)
+	}
+	if keys, _ := s.List(ctx, "t/"); !reflect.DeepEqual(keys, want[:1]) {
+		t.Fatalf("after delete list = %v", keys)
+	}
+}
+
+func TestDir(t *testing.T) {
+	s, err := Open(context.Background(), "file://"+t.TempDir()+"/lake", S3Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	testStore(t, s)
+}
+
+func startS3(t *testing.T, prefix string) (*testenv.MinIO, S3Config, Store) {
+	m := testenv.StartMinIO(t)
+	m.MakeBucket(t, "lake")
+	cfg := S3Config{Endpoint: "http://" + m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Region: "us-east-1"}
+	s, err := Open(context.Background(), "s3://lake"+prefix, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m, cfg, s
+}
+
+func TestS3(t *testing.T) {
+	_, _, s := startS3(t, "/some/prefix")
+	testStore(t, s)
+}
+
+func TestS3LargeObjectStreams(t *testing.T) {
+	_, _, s := startS3(t, "")
+	body := strings.Repeat("0123456789abcdef", 3*PartSize/16+5) // more than three parts
+	put(t, s, "big", body)
+	b, err := s.Get(context.Background(), "big")
+	if err != nil || string(b) != body {
+		t.Fatalf("get big: %d bytes, %v", len(b), err)
+	}
+}
+
+func TestRetryingGivesUpWithoutCredentials(t *testing.T) {
+	m, cfg, s := startS3(t, "")
+	m.Stop()
+	r := NewRetrying(s, RetryConfig{Attempts: 3, Base: 10 * time.Millisecond})
+	start := time.Now()
+	_, err := r.Get(context.Background(), "x")
+	if err == nil || errors.Is(err, ErrNotExist) {
+		t.Fatalf("get from a stopped server: %v", err)
+	}
+	if !strings.Contains(err.Error(), "after 3 attempts") || strings.Contains(err.Error(), cfg.SecretKey) {
+		t.Fatalf("error %q", err)
+	}
+	if time.Since(start) < 30*time.Millisecond {
+		t.Fatalf("gave up without backing off")
+	}
+	m.Start()
+	if _, err := r.Get(context.Background(), "x"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("after restart: %v", err)
+	}
+}
+
+func TestOpenRejects(t *testing.T) {
+	for _, u := range []string{"gs://bucket", "s3://", "file://", "::"} {
+		if _, err := Open(context.Background(), u, S3Config{Endpoint: "http://127.0.0.1:1"}); err == nil {
+			t.Errorf("Open(%q) succeeded", u)
+		}
+	}
+}
