@@ -1,0 +1,139 @@
+// Command datagen writes realistic synthetic user_interactions.csv and user_metadata.csv files.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/notestream/notestream/internal/cli"
+	"github.com/notestream/notestream/internal/datagen"
+	"github.com/notestream/notestream/internal/event"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "datagen:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg := datagen.DefaultConfig()
+	fs := flag.NewFlagSet("datagen", flag.ExitOnError)
+	fs.IntVar(&cfg.Users, "users", cfg.Users, "number of users")
+	fs.IntVar(&cfg.Days, "days", cfg.Days, "number of days of interactions")
+	start := fs.String("start", cfg.Start.Format(time.DateOnly), "first day, YYYY-MM-DD (UTC)")
+	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed: the same seed and flags give the same bytes")
+	out := fs.String("out", "data", "output directory for user_interactions.csv and user_metadata.csv")
+	fs.BoolVar(&cfg.Shuffle, "shuffle", false, "write interactions in random order instead of by timestamp")
+	clean := fs.Bool("clean", false, "no bad rows of any kind (overrides every --rate-*)")
+	quiet := fs.Bool("quiet", false, "do not print the profile")
+	rates := map[event.Reason]*float64{}
+	for _, r := range dirtyReasons() {
+		rates[r] = fs.Float64("rate-"+strings.ReplaceAll(r.String(), "_", "-"), cfg.Rates[r],
+			"share of rows made bad with reason "+r.String())
+	}
+	if err := cli.EnvFlags(fs); err != nil {
+		return err
+	}
+	_ = fs.Parse(args)
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	day, err := time.Parse(time.DateOnly, *start)
+	if err != nil {
+		return fmt.Errorf("--start: %w", err)
+	}
+	cfg.Start = day
+	for r, v := range rates {
+		cfg.Rates[r] = *v
+		if *clean {
+			cfg.Rates[r] = 0
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return err
+	}
+	began := time.Now()
+	var prof *datagen.Profile
+	err = writeFiles(filepath.Join(*out, "user_interactions.csv"), filepath.Join(*out, "user_metadata.csv"),
+		func(interactions, users *os.File) error {
+			var err error
+			prof, err = datagen.Generate(cfg, interactions, users)
+			return err
+		})
+	if err != nil {
+		return err
+	}
+	took := time.Since(began)
+	if !*quiet {
+		fmt.Fprintf(os.Stderr, "wrote %s in %.2fs (%.0f rows/s)\n", *out, took.Seconds(), float64(prof.InteractionRows+prof.UserRows)/took.Seconds())
+		return prof.Write(os.Stderr)
+	}
+	return nil
+}
+
+// dirtyReasons are the reasons with a rate flag, in contract order.
+func dirtyReasons() []event.Reason {
+	var rs []event.Reason
+	for _, r := range append(append([]event.Reason{}, datagen.UserDirt...), datagen.InteractionDirt...) {
+		if !containsReason(rs, r) {
+			rs = append(rs, r)
+		}
+	}
+	return rs
+}
+
+func containsReason(rs []event.Reason, r event.Reason) bool {
+	for _, x := range rs {
+		if x == r {
+			return true
+		}
+	}
+	return false
+}
+
+// writeFiles writes both files through temporary names and renames them into place only on success,
+// so an interrupted run never leaves a truncated file under the final name.
+func writeFiles(interactionsPath, usersPath string, write func(interactions, users *os.File) error) (err error) {
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			err = errors.Join(err, f.Close())
+			if err != nil {
+				os.Remove(f.Name())
+			}
+		}
+	}()
+	for _, path := range []string{interactionsPath, usersPath} {
+		f, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
+		if err != nil {
+			return err
+		}
+		files = append(files, f)
+		if err := f.Chmod(0o644); err != nil {
+			return err
+		}
+	}
+	if err := write(files[0], files[1]); err != nil {
+		return err
+	}
+	for _, f := range files {
+		if err := f.Sync(); err != nil {
+			return err
+		}
+	}
+	if err := os.Rename(files[0].Name(), interactionsPath); err != nil {
+		return err
+	}
+	return os.Rename(files[1].Name(), usersPath)
+}
