@@ -16,7 +16,7 @@ import (
 
 func main() {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
-	lakeURL := fs.String("lake", "", "lake root: file:///path or s3://bucket/prefix (with the AWS_* environment variables)")
+	lakeURL := fs.String("lake", "file://./lake", "lake root: file:///path, file://relative/path or s3://bucket/prefix (with the AWS_* environment variables)")
 	out := fs.String("out", "report.html", "HTML file to write")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: report [flags]\n\nRenders the gold tables as one HTML page and prints their headline numbers. Every flag can also be set as NOTESTREAM_<FLAG>.\n\n")
