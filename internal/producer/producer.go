@@ -177,10 +177,13 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.ProducerBatchCompression(comp),
-		kgo.ProducerLinger(5 * time.Millisecond),
-		// Bounded memory: Produce blocks (backpressure) once this much is buffered.
-		kgo.MaxBufferedRecords(20_000),
-		kgo.MaxBufferedBytes(128 << 20),
+		// Measured on loopback with 1M rows: a small buffer keeps the recycled records in cache (user CPU
+		// 1.3 s with 100k buffered, 0.5 s with 4k), and with little buffered lingering only adds latency.
+		// Batches still fill while earlier requests are in flight. Produce blocks once the buffer is
+		// full: backpressure with bounded memory.
+		kgo.ProducerLinger(0),
+		kgo.MaxBufferedRecords(4096),
+		kgo.MaxBufferedBytes(32 << 20),
 		kgo.WithLogger(newKgoLogger(cfg.Logger)),
 	}, cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
