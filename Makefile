@@ -20,8 +20,9 @@ test: setup
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
+# demo runs a year of sample data through the whole pipeline on this machine (scripts/demo.sh).
 demo:
-	@echo "demo: not yet"
+	./scripts/demo.sh
 
 lint:
 	@test -z "$$(gofmt -l .)" || (gofmt -l . && exit 1)

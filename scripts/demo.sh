@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# make demo: a year of sample data through the whole pipeline on this machine, then the headline numbers
+# and report.html. Starts an embedded Kafka broker (kfake) and redis-server, stops both on exit, and
+# cleans its own state first, so it can be rerun. Tunables (environment): DEMO_USERS, DEMO_DAYS,
+# DEMO_START, DEMO_SEED, DEMO_KAFKA_PORT, DEMO_REDIS_PORT, DEMO_HTTP_PORT, NOTESTREAM_TZ.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+USERS=${DEMO_USERS:-2000}
+DAYS=${DEMO_DAYS:-365}
+START=${DEMO_START:-2023-01-01}
+SEED=${DEMO_SEED:-1}
+KAFKA_ADDR=127.0.0.1:${DEMO_KAFKA_PORT:-29092}
+REDIS_PORT=${DEMO_REDIS_PORT:-26379}
+HTTP_ADDR=127.0.0.1:${DEMO_HTTP_PORT:-28080}
+TZ_NAME=${NOTESTREAM_TZ:-UTC}
+STATE=demo-data
+LAKE=$PWD/lake
+REPORT=$PWD/report.html
+
+say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+PIDS=()
+stop_all() {
+	local pid
+	for pid in "${PIDS[@]}"; do
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for pid in "${PIDS[@]}"; do
+		for _ in $(seq 50); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.2
+		done
+		kill -KILL "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	PIDS=()
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+port_free() { ! (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
+wait_http() { # url seconds
+	for _ in $(seq $(($2 * 5))); do
+		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		sleep 0.2
+	done
+	return 1
+}
+get() { curl -fsS "http://$HTTP_ADDR$1"; }
+
+for addr in "$KAFKA_ADDR" "127.0.0.1:$REDIS_PORT" "$HTTP_ADDR"; do
+	port_free "$addr" || die "$addr is in use; set DEMO_KAFKA_PORT, DEMO_REDIS_PORT or DEMO_HTTP_PORT"
+done
+
+say "cleaning earlier demo state ($STATE/, lake/, report.html, profiles/)"
+rm -rf "$STATE" "$LAKE" "$REPORT" profiles
+mkdir -p "$STATE/input" "$STATE/logs"
+
+say "building bin/"
+go build -o bin/ ./cmd/...
+
+say "generating $DAYS days for $USERS users from $START"
+bin/datagen --users "$USERS" --days "$DAYS" --start "$START" --seed "$SEED" --out "$STATE/input"
+INTERACTIONS=$STATE/input/user_interactions.csv
+USERS_CSV=$STATE/input/user_metadata.csv
+wc -l "$INTERACTIONS" "$USERS_CSV"
+
+say "profiling the input into profiles/"
+bin/profile --interactions "$INTERACTIONS" --users "$USERS_CSV" --out profiles
+
+say "starting the embedded Kafka broker on $KAFKA_ADDR (data in $STATE/kafka)"
+bin/broker --listen "$KAFKA_ADDR" --data-dir "$STATE/kafka" >"$STATE/logs/broker.log" 2>&1 &
+PIDS+=($!)
+for _ in $(seq 50); do port_free "$KAFKA_ADDR" || break; sleep 0.2; done
+port_free "$KAFKA_ADDR" && die "broker did not start; see $STATE/logs/broker.log"
+
+REDIS=
+if ! command -v redis-server >/dev/null; then
+	if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+		say "installing redis-server with apt"
+		DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server >"$STATE/logs/apt.log" 2>&1 || true
+	elif command -v sudo >/dev/null && sudo -n true 2>/dev/null && command -v apt-get >/dev/null; then
+		say "installing redis-server with sudo apt"
+		sudo DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends redis-server >"$STATE/logs/apt.log" 2>&1 || true
+	fi
+fi
+if command -v redis-server >/dev/null; then
+	say "starting redis-server on 127.0.0.1:$REDIS_PORT (AOF in $STATE/redis)"
+	mkdir -p "$STATE/redis"
+	redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --dir "$STATE/redis" --appendonly yes \
+		--save '' --daemonize no >"$STATE/logs/redis.log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 50); do port_free "127.0.0.1:$REDIS_PORT" || break; sleep 0.2; done
+	port_free "127.0.0.1:$REDIS_PORT" && die "redis-server did not start; see $STATE/logs/redis.log"
+	REDIS=redis://127.0.0.1:$REDIS_PORT/0
+else
+	say "no redis-server and no way to install one: skipping the real-time consumer (the lake and report still run)"
+fi
+
+if [ -n "$REDIS" ]; then
+	say "starting the consumer (API on http://$HTTP_ADDR)"
+	bin/consumer --brokers "$KAFKA_ADDR" --redis "$REDIS" --http "$HTTP_ADDR" --tz "$TZ_NAME" >"$STATE/logs/consumer.log" 2>&1 &
+	PIDS+=($!)
+	wait_http "http://$HTTP_ADDR/healthz" 30 || die "consumer did not start; see $STATE/logs/consumer.log"
+fi
+
+say "replaying both files into Kafka"
+SECONDS=0
+bin/producer --brokers "$KAFKA_ADDR" --users "$USERS_CSV" --interactions "$INTERACTIONS" --speed max
+echo "producer took ${SECONDS}s"
+
+if [ -n "$REDIS" ]; then
+	say "waiting for the consumer to catch up and apply the end of the replay"
+	for i in $(seq 600); do
+		if curl -fsS -o /dev/null "http://$HTTP_ADDR/readyz" 2>/dev/null &&
+			curl -fsS "http://$HTTP_ADDR/metrics" | awk '
+				/^notestream_consumer_assigned_partitions / { a = $2 }
+				/^notestream_consumer_replay_ended_partitions / { e = $2 }
+				END { exit !(a > 0 && e >= a) }'; then
+			break
+		fi
+		[ "$i" = 600 ] && die "consumer did not catch up in 5 minutes; see $STATE/logs/consumer.log"
+		sleep 0.5
+	done
+	echo "consumer caught up ${SECONDS}s after the replay started"
+fi
+
+say "compacting the topics into file://$LAKE"
+bin/compactor run --brokers "$KAFKA_ADDR" --lake "file://$LAKE" --tz "$TZ_NAME"
+for table in bronze/interactions bronze/users silver/interactions silver/sessions silver/users \
+	gold/daily_metrics gold/daily_segments gold/monthly_metrics gold/data_quality gold/daily_sketches; do
+	[ -d "$LAKE/$table" ] || die "the lake has no $table"
+done
+
+say "headline numbers"
+bin/report --lake "file://$LAKE" --out "$REPORT"
+if [ -n "$REDIS" ]; then
+	LAST=$(ls "$LAKE/gold/daily_metrics" | sed -n 's/^date=//p' | sort | tail -1)
+	echo "real-time API (Redis) for $LAST:"
+	echo "  $(get "/v1/dau?date=$LAST")"
+	echo "  $(get "/v1/wau?date=$LAST")"
+	echo "  $(get "/v1/mau?date=$LAST")"
+	echo "  $(get "/v1/sessions?date=$LAST")"
+	echo "  $(get "/v1/mau?month=${LAST:0:7}")"
+fi
+
+say "done"
+echo "report:   $REPORT"
+echo "lake:     $LAKE"
+echo "profiles: $PWD/profiles"
+echo "logs:     $PWD/$STATE/logs"
