@@ -129,13 +129,13 @@ func barChart(label string, bars []bar) string {
 	return b.String()
 }
 
-// niceCeil rounds v up to 1, 2 or 5 times a power of ten, so axis labels are round; 1 for v ≤ 0.
+// niceCeil rounds v up to 1, 2, 2.5, 4 or 5 times a power of ten, so axis labels are round; 1 for v ≤ 0.
 func niceCeil(v float64) float64 {
 	if v <= 0 {
 		return 1
 	}
 	p := math.Pow(10, math.Floor(math.Log10(v)))
-	for _, m := range []float64{1, 2, 5, 10} {
+	for _, m := range []float64{1, 2, 2.5, 4, 5, 10} {
 		if v <= m*p {
 			return m * p
 		}
