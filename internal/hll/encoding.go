@@ -47,8 +47,14 @@ var (
 // sparse opcode and the string stays within SparseMaxSize, dense otherwise. The header carries the
 // count as a valid cache, so a PFCOUNT on the key answers without recomputing.
 func (s *Sketch) AppendRedis(dst []byte) []byte {
+	histo := s.histogram()
+	count := estimate(&histo)
+	if !sparsePossible(&histo) {
+		dst = appendHeader(dst, encodingDense, count)
+		return s.appendDenseRegisters(dst)
+	}
 	start := len(dst)
-	dst = appendHeader(dst, encodingSparse, s.Count())
+	dst = appendHeader(dst, encodingSparse, count)
 	sparse, ok := s.appendSparse(dst, start+SparseMaxSize)
 	if ok {
 		return sparse
@@ -64,6 +70,18 @@ func (s *Sketch) AppendRedis(dst []byte) []byte {
 func (s *Sketch) AppendDense(dst []byte) []byte {
 	dst = appendHeader(dst, encodingDense, s.Count())
 	return s.appendDenseRegisters(dst)
+}
+
+// sparsePossible rules out the sparse encoding from the histogram alone: when a register is too
+// large for VAL, or when there are more non-zero registers than VAL opcodes (four registers each)
+// fit in SparseMaxSize.
+func sparsePossible(histo *[64]int) bool {
+	for _, n := range histo[sparseValMax+1:] {
+		if n > 0 {
+			return false
+		}
+	}
+	return NumRegisters-histo[0] <= (SparseMaxSize-headerSize)*sparseValRunMax
 }
 
 func appendHeader(dst []byte, encoding byte, count uint64) []byte {

@@ -66,6 +66,12 @@ func (s *Sketch) Register(i int) uint8 { return s.regs[i] }
 
 // Count estimates the number of distinct elements exactly as PFCOUNT does.
 func (s *Sketch) Count() uint64 {
+	histo := s.histogram()
+	return estimate(&histo)
+}
+
+// histogram counts the registers of each value.
+func (s *Sketch) histogram() [64]int {
 	// Four partial histograms: most registers hold one of a few values, and a single histogram
 	// would serialise on reloading the counter it just stored.
 	var part [4][64]int
@@ -79,5 +85,5 @@ func (s *Sketch) Count() uint64 {
 	for v := range histo {
 		histo[v] = part[0][v] + part[1][v] + part[2][v] + part[3][v]
 	}
-	return estimate(&histo)
+	return histo
 }
