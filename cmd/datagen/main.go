@@ -29,7 +29,7 @@ func run(args []string) error {
 	fs.IntVar(&cfg.Days, "days", cfg.Days, "number of days of interactions")
 	start := fs.String("start", cfg.Start.Format(time.DateOnly), "first day, YYYY-MM-DD (UTC)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed: the same seed and flags give the same bytes")
-	out := fs.String("out", "data", "output directory for user_interactions.csv and user_metadata.csv")
+	out := fs.String("out", ".", "output directory for user_interactions.csv and user_metadata.csv")
 	fs.BoolVar(&cfg.Shuffle, "shuffle", false, "write interactions in random order instead of by timestamp")
 	clean := fs.Bool("clean", false, "no bad rows of any kind (overrides every --rate-*)")
 	quiet := fs.Bool("quiet", false, "do not print the profile")

@@ -23,10 +23,10 @@ const (
 var errBadRead = errors.New("csvin: reader returned an invalid count")
 
 // InteractionColumns are the user_interactions columns in their default order.
-var InteractionColumns = []string{"user_id", "timestamp", "action_type", "page_id", "duration_ms", "app_version"}
+var InteractionColumns = [...]string{"user_id", "timestamp", "action_type", "page_id", "duration_ms", "app_version"}
 
 // UserColumns are the user_metadata columns in their default order.
-var UserColumns = []string{"user_id", "join_date", "country", "device_type", "subscription_type"}
+var UserColumns = [...]string{"user_id", "join_date", "country", "device_type", "subscription_type"}
 
 // table is what both readers share: the scanner, the header and the column positions.
 type table struct {
@@ -137,7 +137,7 @@ type InteractionReader struct{ t table }
 
 // NewInteractionReader reads interactions CSV from r.
 func NewInteractionReader(r io.Reader) *InteractionReader {
-	return &InteractionReader{t: newTable(r, InteractionColumns)}
+	return &InteractionReader{t: newTable(r, InteractionColumns[:])}
 }
 
 // Next reads the next row into *row. It returns (event.OK, nil) for a readable row, (reason, nil) for an
@@ -188,7 +188,7 @@ func (r *InteractionReader) Raw() []byte { return r.t.s.raw }
 type UserReader struct{ t table }
 
 // NewUserReader reads user metadata CSV from r.
-func NewUserReader(r io.Reader) *UserReader { return &UserReader{t: newTable(r, UserColumns)} }
+func NewUserReader(r io.Reader) *UserReader { return &UserReader{t: newTable(r, UserColumns[:])} }
 
 // Next is InteractionReader.Next for user rows.
 func (r *UserReader) Next(row *event.User) (event.Reason, error) {

@@ -5,7 +5,9 @@ import (
 	"io"
 )
 
-// MaxRowBytes is the longest row accepted, line end excluded; a longer row is malformed.
+// MaxRowBytes is the longest row accepted, line end excluded. A longer row is malformed and ends at the
+// first newline after its first MaxRowBytes bytes, even inside quotes, so one runaway quote costs at
+// most one row of that size.
 const MaxRowBytes = 64 << 10
 
 // bufSize is the read buffer. It holds any acceptable row whole, so a row is always one contiguous
@@ -260,7 +262,7 @@ func (s *scanner) skipOverlong() {
 	for {
 		b = s.buf[s.pos:s.end]
 		if nl := bytes.IndexByte(b[from:], '\n'); nl >= 0 {
-			s.line += int64(bytes.Count(b[from:from+nl], []byte{'\n'})) + 1
+			s.line++
 			s.pos += from + nl + 1
 			return
 		}

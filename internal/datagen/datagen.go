@@ -84,8 +84,8 @@ func (c Config) Validate() error {
 	if c.Start.Location() != time.UTC || !c.Start.Equal(c.Start.Truncate(24*time.Hour)) {
 		errs = append(errs, fmt.Errorf("start %v: want midnight UTC", c.Start))
 	}
-	if y := c.Start.Year(); y < 1000 || y > 9000 {
-		errs = append(errs, fmt.Errorf("start %v: want a year from 1000 to 9000", c.Start))
+	if y := c.Start.Year(); y < 1971 || y > 9000 {
+		errs = append(errs, fmt.Errorf("start %v: want a year from 1971 to 9000", c.Start))
 	}
 	var sum float64
 	for r, rate := range c.Rates {
@@ -134,6 +134,7 @@ type row struct {
 	form    uint8        // timestamp form
 	kind    event.Reason // OK, or how the row is bad
 	variant uint8        // which bad (or, for OK rows, which cosmetic) variant
+	seq     uint32       // generation order, which breaks ties of t (wrapping is harmless)
 }
 
 type release struct {
@@ -143,13 +144,14 @@ type release struct {
 
 type generator struct {
 	cfg       Config
-	r         rng
+	r         *rng
 	startMs   int64
 	users     []user
 	releases  []release
 	dayFactor []float64
 	dirt      []float64 // cumulative rates of InteractionDirt
 	pending   []row
+	seq       uint32
 	out       *bufio.Writer
 	prof      *Profile
 }
@@ -453,16 +455,22 @@ func (g *generator) emit(rw row) {
 		}
 	case event.Duplicate:
 		rw.kind = event.OK
-		g.pending = append(g.pending, rw)
+		g.queue(rw)
 		rw.kind = event.Duplicate
 	}
+	g.queue(rw)
+}
+
+func (g *generator) queue(rw row) {
+	rw.seq = g.seq
+	g.seq++
 	g.pending = append(g.pending, rw)
 }
 
 // flushBefore writes the pending rows earlier than t (all of them when shuffled) in order.
 func (g *generator) flushBefore(t int64) {
 	if !g.cfg.Shuffle {
-		slices.SortStableFunc(g.pending, func(a, b row) int { return cmp.Compare(a.t, b.t) })
+		slices.SortFunc(g.pending, func(a, b row) int { return cmp.Or(cmp.Compare(a.t, b.t), cmp.Compare(a.seq, b.seq)) })
 	}
 	n := 0
 	for n < len(g.pending) && (g.cfg.Shuffle || g.pending[n].t < t) {

@@ -7,29 +7,40 @@ import (
 
 // rng draws everything from one PCG stream through helpers defined here, so the output depends only
 // on the seed and this code, not on how math/rand derives floats or bounded integers.
-type rng struct{ src *rand.PCG }
+type rng struct {
+	src   *rand.PCG
+	spare float64 // the second normal variate of the last Box-Muller pair
+	has   bool
+}
 
-func newRNG(seed uint64) rng { return rng{rand.NewPCG(seed, 0x6e6f746573747265)} }
+func newRNG(seed uint64) *rng { return &rng{src: rand.NewPCG(seed, 0x6e6f746573747265)} }
 
-func (r rng) float() float64 { return float64(r.src.Uint64()>>11) / (1 << 53) }
+func (r *rng) float() float64 { return float64(r.src.Uint64()>>11) / (1 << 53) }
 
-func (r rng) intn(n int) int { return int(r.src.Uint64() % uint64(n)) }
+func (r *rng) intn(n int) int { return int(r.src.Uint64() % uint64(n)) }
 
-func (r rng) chance(p float64) bool { return r.float() < p }
+func (r *rng) chance(p float64) bool { return r.float() < p }
 
 // exp is an exponential variate with mean 1.
-func (r rng) exp() float64 { return -math.Log(1 - r.float()) }
+func (r *rng) exp() float64 { return -math.Log(1 - r.float()) }
 
-// normal is a standard normal variate (Box-Muller).
-func (r rng) normal() float64 {
-	return math.Sqrt(-2*math.Log(1-r.float())) * math.Cos(2*math.Pi*r.float())
+// normal is a standard normal variate (Box-Muller, both halves used).
+func (r *rng) normal() float64 {
+	if r.has {
+		r.has = false
+		return r.spare
+	}
+	radius := math.Sqrt(-2 * math.Log(1-r.float()))
+	sin, cos := math.Sincos(2 * math.Pi * r.float())
+	r.spare, r.has = radius*sin, true
+	return radius * cos
 }
 
 // logNormal has the given median and log-space standard deviation.
-func (r rng) logNormal(median, sigma float64) float64 { return median * math.Exp(sigma*r.normal()) }
+func (r *rng) logNormal(median, sigma float64) float64 { return median * math.Exp(sigma*r.normal()) }
 
 // poisson is Knuth's method; the means used here are small.
-func (r rng) poisson(mean float64) int {
+func (r *rng) poisson(mean float64) int {
 	limit, p, n := math.Exp(-mean), r.float(), 0
 	for p > limit {
 		p *= r.float()
@@ -39,7 +50,7 @@ func (r rng) poisson(mean float64) int {
 }
 
 // geometric counts failures before the first success; its mean is m.
-func (r rng) geometric(m float64) int {
+func (r *rng) geometric(m float64) int {
 	if m <= 0 {
 		return 0
 	}
@@ -47,7 +58,7 @@ func (r rng) geometric(m float64) int {
 }
 
 // pick returns an index drawn with the weights of a table built by cumulate.
-func (r rng) pick(cum []float64) int {
+func (r *rng) pick(cum []float64) int {
 	u := r.float() * cum[len(cum)-1]
 	for i, c := range cum {
 		if u < c {
