@@ -18,10 +18,10 @@ type bronzeWriter struct {
 	c       *Compactor
 	ctx     context.Context
 	topic   string
-	queue   map[int32][]Range // the plan's ranges of each partition, in offset order
+	queue   map[int32][]Range    // the plan's ranges of each partition, in offset order
 	bufs    map[int32]*rangeRows // rows of each partition's current range
-	maxTime map[int32]int64 // per interactions partition, from events and progress records
-	touched map[int32]bool  // days written
+	maxTime map[int32]int64      // per interactions partition, from events and progress records
+	touched map[int32]bool       // days written
 	sum     *Summary
 }
 

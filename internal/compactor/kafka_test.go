@@ -1,0 +1,137 @@
+package compactor
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/record"
+)
+
+// startKafka starts an in-process kfake cluster holding src's records at the same partitions and
+// offsets, control records with their header.
+func startKafka(t *testing.T, src *memSource) string {
+	t.Helper()
+	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, "interactions", "users"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(cluster.Close)
+	addr := cluster.ListenAddrs()[0]
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	for topic, parts := range src.topics {
+		for p, recs := range parts {
+			batch := make([]*kgo.Record, 0, len(recs))
+			for _, r := range recs {
+				kr := &kgo.Record{Topic: topic, Partition: p, Value: r.Value}
+				if r.Control != "" {
+					kr.Headers = []kgo.RecordHeader{{Key: record.ControlHeader, Value: []byte(r.Control)}}
+				}
+				batch = append(batch, kr)
+			}
+			if err := cl.ProduceSync(context.Background(), batch...).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	return addr
+}
+
+func TestKafkaSource(t *testing.T) {
+	ds := genData(7, 100, 15, 600)
+	src := newMemSource()
+	ds.loadUsers(src)
+	ds.load(src, 0, len(ds.rows))
+	kafka, err := NewKafka([]string{startKafka(t, src)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer kafka.Close()
+
+	fromKafka, fromMemory := t.TempDir(), t.TempDir()
+	s1, _ := lake.NewDir(fromKafka)
+	s2, _ := lake.NewDir(fromMemory)
+	sum := run(t, s1, kafka)
+	if want := int64(len(ds.rows)); sum.BronzeRows != want {
+		t.Fatalf("bronze rows %d, want %d", sum.BronzeRows, want)
+	}
+	run(t, s2, src)
+	diffSnapshots(t, snapshot(t, fromKafka), snapshot(t, fromMemory))
+}
+
+// buildCompactor builds cmd/compactor into a temp dir.
+func buildCompactor(t *testing.T) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	root := filepath.Join(filepath.Dir(file), "..", "..")
+	bin := filepath.Join(t.TempDir(), "compactor")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/compactor")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build compactor: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestKillNineThenRerun kills the compactor process at random points of a run, then reruns it to the
+// end: the lake must equal a clean run's, object for object.
+func TestKillNineThenRerun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	ds := genData(8, 400, 60, 6000)
+	src := newMemSource()
+	ds.loadUsers(src)
+	ds.load(src, 0, len(ds.rows))
+	addr := startKafka(t, src)
+	bin := buildCompactor(t)
+	compact := func(dir string) *exec.Cmd {
+		cmd := exec.Command(bin, "run", "--brokers", addr, "--lake", "file://"+dir, "--chunk", "5000")
+		cmd.Env = append(os.Environ(), "NOTESTREAM_PARALLEL=2")
+		return cmd
+	}
+
+	cleanDir := t.TempDir()
+	start := time.Now()
+	if out, err := compact(cleanDir).CombinedOutput(); err != nil {
+		t.Fatalf("clean run: %v\n%s", err, out)
+	}
+	took := time.Since(start)
+	want := snapshot(t, cleanDir)
+
+	rng := rand.New(rand.NewPCG(8, 8))
+	for i := range 6 {
+		dir := t.TempDir()
+		after := time.Duration(rng.Int64N(int64(took) * 9 / 10))
+		cmd := compact(dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(after)
+		cmd.Process.Signal(syscall.SIGKILL)
+		if err := cmd.Wait(); err == nil {
+			t.Logf("kill %d after %v: the run had finished", i, after)
+		}
+		if out, err := compact(dir).CombinedOutput(); err != nil {
+			t.Fatalf("rerun after kill at %v: %v\n%s", after, err, out)
+		}
+		t.Run(fmt.Sprintf("kill-%d-after-%v", i, after.Round(time.Millisecond)), func(t *testing.T) {
+			diffSnapshots(t, snapshot(t, dir), want)
+		})
+	}
+}
