@@ -110,8 +110,10 @@ func TestRoundTrip(t *testing.T) {
 		if b := s.AppendDense(nil); len(b) != DenseSize || b[4] != encodingDense {
 			t.Fatalf("n=%d: AppendDense gave %d bytes, encoding %d", n, len(b), b[4])
 		}
-		if b := s.AppendRedis(nil); len(b) > SparseMaxSize && b[4] != encodingDense {
-			t.Fatalf("n=%d: sparse string of %d bytes", n, len(b))
+		// Sparse exactly when the opcodes fit, whatever shortcut AppendRedis takes.
+		_, fits := s.appendSparse(nil, SparseMaxSize-headerSize)
+		if b := s.AppendRedis(nil); (b[4] == encodingSparse) != fits {
+			t.Fatalf("n=%d: encoding %d, though sparse fits: %v", n, b[4], fits)
 		}
 	}
 }
@@ -127,6 +129,25 @@ func TestLargeRegisterForcesDense(t *testing.T) {
 	if b := s.AppendRedis(nil); b[4] != encodingSparse {
 		t.Fatalf("encoding %d, want sparse", b[4])
 	}
+}
+
+// TestSparseLimit: a string of exactly SparseMaxSize stays sparse, one byte more goes dense.
+func TestSparseLimit(t *testing.T) {
+	f := func(ones int, want byte, wantLen int) {
+		t.Helper()
+		var s Sketch
+		for i := range ones {
+			s.regs[i] = 1 // VAL opcodes of four registers, then one XZERO
+		}
+		b := s.AppendRedis(nil)
+		if b[4] != want || len(b) != wantLen {
+			t.Fatalf("%d ones: encoding %d of %d bytes, want %d of %d", ones, b[4], len(b), want, wantLen)
+		}
+	}
+	f(4*(SparseMaxSize-headerSize-2), encodingSparse, SparseMaxSize)
+	f(4*(SparseMaxSize-headerSize-2)+1, encodingDense, DenseSize)
+	f(4*(SparseMaxSize-headerSize-1), encodingDense, DenseSize)
+	f(NumRegisters, encodingDense, DenseSize)
 }
 
 func TestAppendKeepsPrefix(t *testing.T) {
