@@ -87,7 +87,8 @@ func sparsePossible(histo *[64]int) bool {
 func appendHeader(dst []byte, encoding byte, count uint64) []byte {
 	dst = append(dst, magic[:]...)
 	dst = append(dst, encoding, 0, 0, 0)
-	// A count is far below 2^63, so the stale bit stays clear.
+	// Only a count of 2^63, from registers hashing cannot produce, sets the top bit; the cache then
+	// reads as stale, as Redis's own does after such a PFCOUNT.
 	return binary.LittleEndian.AppendUint64(dst, count)
 }
 
