@@ -265,7 +265,9 @@ func TestCraftedRegisters(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	const n = 1000
 	want := make([]uint64, n)
-	cmds := make([]*redis.IntCmd, n)
+	enc := make([][]byte, n)
+	counts := make([]*redis.IntCmd, n)
+	gets := make([]*redis.StringCmd, n)
 	pipe := c.Pipeline()
 	for i := range n {
 		// Non-zero registers take values in [lo, hi]; some are at exactly q+1, whose share only
@@ -290,16 +292,22 @@ func TestCraftedRegisters(t *testing.T) {
 			}
 		}
 		want[i] = s.Count()
+		enc[i] = s.AppendRedis(nil)
 		key := fmt.Sprintf("crafted:%d", i)
-		pipe.Set(ctx, key, markStale(s.AppendRedis(nil)), 0)
-		cmds[i] = pipe.PFCount(ctx, key)
+		pipe.Set(ctx, key, markStale(enc[i]), 0)
+		counts[i] = pipe.PFCount(ctx, key)
+		// PFCOUNT writes its cache in place, which must make Redis's string ours again.
+		gets[i] = pipe.Get(ctx, key)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		t.Fatalf("SET and PFCOUNT: %v", err)
+		t.Fatalf("SET, PFCOUNT, GET: %v", err)
 	}
-	for i, cmd := range cmds {
-		if got := uint64(cmd.Val()); got != want[i] {
+	for i := range n {
+		if got := uint64(counts[i].Val()); got != want[i] {
 			t.Fatalf("sketch %d: PFCOUNT %d, Count %d", i, got, want[i])
+		}
+		if got, _ := gets[i].Bytes(); !bytes.Equal(got, enc[i]) {
+			t.Fatalf("sketch %d: Redis's string after PFCOUNT differs from AppendRedis", i)
 		}
 	}
 }
