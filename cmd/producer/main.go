@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -28,7 +27,7 @@ func run() int {
 	fs := flag.NewFlagSet("producer", flag.ExitOnError)
 	var (
 		cfg      producer.Config
-		sec      producer.Security
+		sec      = &cfg.Security
 		brokers  = fs.String("brokers", "127.0.0.1:9092", "comma-separated seed brokers")
 		speed    = fs.String("speed", "max", `"max", or a factor of event time over wall time (3600 plays an hour per second)`)
 		parts    = fs.Int("partitions", 8, "partitions of the topics this creates")
@@ -73,12 +72,6 @@ func run() int {
 		}
 		cfg.Speed = f
 	}
-	opts, err := sec.Opts()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "producer:", err)
-		return 2
-	}
-	cfg.ClientOpts = opts
 	cfg.Logger = log
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		cfg.Reporter = &producer.BarReporter{W: os.Stderr}
@@ -94,11 +87,6 @@ func run() int {
 	}
 	if err != nil {
 		log.Error("replay failed", "err", err)
-		if errors.Is(err, producer.ErrUnreachable) {
-			fmt.Fprintf(os.Stderr, "producer: brokers %s unreachable: %v\n", *brokers, err)
-		} else {
-			fmt.Fprintln(os.Stderr, "producer:", err)
-		}
 		return 1
 	}
 	return 0

@@ -67,7 +67,8 @@ type Config struct {
 	Replication       int16  // for topics this creates (default 1)
 
 	Compression string    // none, snappy, lz4 or zstd (default lz4)
-	ClientOpts  []kgo.Opt // TLS, SASL and other client options
+	Security    Security  // TLS and SASL
+	ClientOpts  []kgo.Opt // other client options
 	Logger      *slog.Logger
 	Reporter    Reporter // nil for none
 }
@@ -100,6 +101,9 @@ func (c *Config) Validate() error {
 		return errors.New("partitions and replication must be positive")
 	}
 	if _, err := codec(c.Compression); err != nil {
+		return err
+	}
+	if err := c.Security.Validate(); err != nil {
 		return err
 	}
 	if c.Stdin == nil {
@@ -173,6 +177,11 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 		return nil, err
 	}
 	comp, _ := codec(cfg.Compression)
+	secOpts, err := cfg.Security.Opts()
+	if err != nil {
+		return nil, err
+	}
+	cfg.ClientOpts = append(secOpts, cfg.ClientOpts...)
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
@@ -247,21 +256,41 @@ type producer struct {
 	failed                                             atomic.Bool
 }
 
-// connect waits up to Timeout for a broker to answer.
+// connect waits up to Timeout for a broker to answer. A rejected login fails at once.
 func (p *producer) connect(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
+	var last error
+	eofs := 0
 	for {
-		err := p.cl.Ping(ctx)
+		// Short attempts, so the cause (refused, TLS, SASL) is reported rather than only the deadline.
+		attempt, cancelAttempt := context.WithTimeout(ctx, min(p.cfg.Timeout, 2*time.Second))
+		err := p.cl.Ping(attempt)
+		cancelAttempt()
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || isAuthError(err) {
-			return fmt.Errorf("%w: %s after %s: %w", ErrUnreachable, strings.Join(p.cfg.Brokers, ","), p.cfg.Timeout, err)
+		if !errors.Is(err, context.DeadlineExceeded) || last == nil {
+			last = err
+		}
+		p.cfg.Logger.Debug("ping brokers", "err", err)
+		if isAuthError(err) {
+			return fmt.Errorf("brokers %s rejected the SASL login: %w", strings.Join(p.cfg.Brokers, ","), err)
+		}
+		// Some brokers (kfake among them) close the connection on a failed login instead of answering
+		// SASL_AUTHENTICATION_FAILED; a connection that opens and then closes right away says the same.
+		if p.cfg.Security.SASLMechanism != "" && errors.Is(err, io.EOF) {
+			if eofs++; eofs == 3 {
+				return fmt.Errorf("brokers %s closed the connection during the SASL login: check --sasl-user, the password and --sasl-mechanism (%s): %w",
+					strings.Join(p.cfg.Brokers, ","), p.cfg.Security.SASLMechanism, err)
+			}
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: %s for %s: %w", ErrUnreachable, strings.Join(p.cfg.Brokers, ","), p.cfg.Timeout, last)
 		}
 		select {
 		case <-ctx.Done():
-		case <-time.After(500 * time.Millisecond):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 }
