@@ -1,0 +1,278 @@
+// Package rtstore keeps the consumer's real-time state in Redis: per-partition checkpoints, the daily
+// metric keys they update atomically, and the reads behind the HTTP API.
+//
+// Key layout (P = Config.Prefix, T = topic, p = partition, D = YYYY-MM-DD, S = "all" or
+// "<dimension>=<value>"):
+//
+//	P{T/p}:ck        hash: offset (next offset to consume), owner (token of the last writer), snap
+//	                 (sessionwindow snapshot)
+//	P{T/p}:u:D:S     HyperLogLog of the users active on day D in segment S, from partition p
+//	P{T/p}:c:D       hash of day D's counters from partition p: "S|n", "S|d", "S|a" (sessions, total
+//	                 duration ms, total actions of closed sessions), "S|valid", "S|late",
+//	                 "S|unknown_action", "S|duration_out_of_range", "S|duplicate"
+//	P{T/p}:tmp       scratch key of the checkpoint script, deleted before it returns
+//	PT:partitions    set of the partitions that ever checkpointed (readers merge over them)
+//
+// Every key a checkpoint touches carries the partition's hash tag, so one checkpoint is one slot in
+// Redis Cluster and the Lua script may touch all of them. Readers merge across partitions: they GET
+// the day sketches and merge them with internal/hll, and sum the counters. Daily keys expire
+// Config.Retention after their last update (not after their day, so a replay of old data stays).
+package rtstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/notestream/notestream/internal/metric"
+)
+
+// ErrFenced means the stored offset is not the one this owner last read or wrote: another consumer
+// took the partition over, so this owner must drop its state.
+var ErrFenced = errors.New("rtstore: checkpoint fenced by another owner")
+
+// Dimensions are the segment dimensions, in the contract's order.
+var Dimensions = [...]string{"country", "device_type", "subscription_type"}
+
+// Segment is one segment value, such as {"country", "US"}; the zero Segment means every user.
+type Segment struct{ Dimension, Value string }
+
+// String is the segment's name in keys and fields: "all" or "dimension=value".
+func (s Segment) String() string {
+	if s == (Segment{}) {
+		return "all"
+	}
+	return s.Dimension + "=" + s.Value
+}
+
+// Config configures a Store. Zero values take the defaults.
+type Config struct {
+	Prefix    string        // key prefix; default "ns:"
+	Topic     string        // interactions topic, part of every partition's hash tag; default "interactions"
+	Retention time.Duration // TTL of daily keys, renewed by every update; default 400 days
+}
+
+// Validate fills defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if c.Prefix == "" {
+		c.Prefix = "ns:"
+	}
+	if c.Topic == "" {
+		c.Topic = "interactions"
+	}
+	if c.Retention == 0 {
+		c.Retention = 400 * 24 * time.Hour
+	}
+	if c.Retention < time.Second {
+		return fmt.Errorf("rtstore: retention %v: must be at least 1s", c.Retention)
+	}
+	if strings.ContainsAny(c.Topic, "{}") {
+		return fmt.Errorf("rtstore: topic %q: braces would break the hash tags", c.Topic)
+	}
+	return nil
+}
+
+// Store reads and writes the real-time state.
+type Store struct {
+	rdb redis.UniversalClient
+	cfg Config
+}
+
+// New returns a Store on rdb.
+func New(rdb redis.UniversalClient, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Store{rdb: rdb, cfg: cfg}, nil
+}
+
+func (s *Store) tag(p int32) string {
+	return s.cfg.Prefix + "{" + s.cfg.Topic + "/" + strconv.Itoa(int(p)) + "}"
+}
+
+func (s *Store) partitionsKey() string { return s.cfg.Prefix + s.cfg.Topic + ":partitions" }
+
+func (s *Store) usersKey(p int32, day int32, seg Segment) string {
+	return s.tag(p) + ":u:" + Date(day) + ":" + seg.String()
+}
+
+func (s *Store) countsKey(p int32, day int32) string { return s.tag(p) + ":c:" + Date(day) }
+
+// Date formats a day number (days since 1970-01-01, as sessionwindow.Day returns) as YYYY-MM-DD.
+func Date(day int32) string {
+	return time.Unix(int64(day)*86400, 0).UTC().Format(time.DateOnly)
+}
+
+// ParseDate is the inverse of Date.
+func ParseDate(s string) (int32, error) {
+	t, err := time.Parse(time.DateOnly, s)
+	if err != nil {
+		return 0, err
+	}
+	return int32(t.Unix() / 86400), nil
+}
+
+// Checkpoint is a partition's stored position and open state.
+type Checkpoint struct {
+	Offset   int64  // next offset to consume; -1 when the partition never checkpointed
+	Owner    string // token of the consumer that wrote it
+	Snapshot []byte // sessionwindow snapshot; nil when none
+}
+
+// Load registers partition p for readers and returns its checkpoint.
+func (s *Store) Load(ctx context.Context, p int32) (Checkpoint, error) {
+	if err := s.rdb.SAdd(ctx, s.partitionsKey(), p).Err(); err != nil {
+		return Checkpoint{}, fmt.Errorf("register partition %d: %w", p, err)
+	}
+	vals, err := s.rdb.HMGet(ctx, s.tag(p)+":ck", "offset", "owner", "snap").Result()
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("load checkpoint of partition %d: %w", p, err)
+	}
+	cp := Checkpoint{Offset: -1}
+	if vals[0] == nil {
+		return cp, nil
+	}
+	off, err := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64)
+	if err != nil || off < 0 {
+		return Checkpoint{}, fmt.Errorf("load checkpoint of partition %d: bad offset %q", p, vals[0])
+	}
+	cp.Offset = off
+	if o, ok := vals[1].(string); ok {
+		cp.Owner = o
+	}
+	if snap, ok := vals[2].(string); ok && snap != "" {
+		cp.Snapshot = []byte(snap)
+	}
+	return cp, nil
+}
+
+// Counts are the integers of one day and segment.
+type Counts struct {
+	Sessions metric.Sessions // closed sessions starting that day
+	Valid    int64           // valid events, late ones included
+	Late     int64
+	// Rule-invalid events by reason.
+	UnknownAction, DurationOutOfRange, Duplicate int64
+}
+
+// IsZero reports whether every count is zero.
+func (c *Counts) IsZero() bool { return *c == Counts{} }
+
+// Cell is one day and segment's change since the previous checkpoint.
+type Cell struct {
+	Day     int32
+	Segment Segment
+	Users   []byte // Redis HyperLogLog string of the users seen; nil for none
+	Counts  Counts
+}
+
+// Commit is one checkpoint of a partition.
+type Commit struct {
+	Partition int32
+	Expect    int64  // stored offset this owner last read or wrote; -1 for none
+	Offset    int64  // next offset to consume after this checkpoint
+	Owner     string // this owner's token
+	Snapshot  []byte
+	Cells     []Cell
+}
+
+// commitScript applies a checkpoint if the stored offset is the expected one, and reports success
+// without applying it again if this owner already wrote it (a retry after a lost reply).
+//
+// KEYS: checkpoint hash, scratch key, then per cell its users key and counts key.
+// ARGV: expected offset ("" for none), new offset, owner, snapshot, cell count, then per cell:
+// TTL (s), users HLL ("" for none), field count, then field and increment pairs.
+var commitScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], 'offset')
+if not cur then cur = '' end
+if cur ~= ARGV[1] then
+  if cur == ARGV[2] and redis.call('HGET', KEYS[1], 'owner') == ARGV[3] then return 1 end
+  return 0
+end
+local i, k = 6, 3
+for c = 1, tonumber(ARGV[5]) do
+  local exp, users, n = ARGV[i], ARGV[i+1], tonumber(ARGV[i+2])
+  i = i + 3
+  if users ~= '' then
+    redis.call('SET', KEYS[2], users)
+    redis.call('PFMERGE', KEYS[k], KEYS[2])
+    redis.call('EXPIRE', KEYS[k], exp)
+  end
+  for f = 1, n do
+    redis.call('HINCRBY', KEYS[k+1], ARGV[i], ARGV[i+1])
+    i = i + 2
+  end
+  if n > 0 then redis.call('EXPIRE', KEYS[k+1], exp) end
+  k = k + 2
+end
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'owner', ARGV[3], 'snap', ARGV[4])
+return 1
+`)
+
+// Commit writes c in one atomic step: the metric deltas, the snapshot and the offset. It returns
+// ErrFenced when the stored offset is neither c.Expect nor c.Offset written by c.Owner.
+func (s *Store) Commit(ctx context.Context, c *Commit) error {
+	tag := s.tag(c.Partition)
+	keys := make([]string, 0, 2+2*len(c.Cells))
+	keys = append(keys, tag+":ck", tag+":tmp")
+	expect := ""
+	if c.Expect >= 0 {
+		expect = strconv.FormatInt(c.Expect, 10)
+	}
+	ttl := int64(s.cfg.Retention / time.Second)
+	args := make([]any, 0, 5+len(c.Cells)*12)
+	args = append(args, expect, c.Offset, c.Owner, c.Snapshot, len(c.Cells))
+	for i := range c.Cells {
+		cell := &c.Cells[i]
+		keys = append(keys, s.usersKey(c.Partition, cell.Day, cell.Segment), s.countsKey(c.Partition, cell.Day))
+		seg := cell.Segment.String()
+		fields := counterFields(seg, &cell.Counts)
+		args = append(args, ttl, cell.Users, len(fields)/2)
+		args = append(args, fields...)
+	}
+	ok, err := commitScript.Run(ctx, s.rdb, keys, args...).Int()
+	if err != nil {
+		return fmt.Errorf("checkpoint partition %d at offset %d: %w", c.Partition, c.Offset, err)
+	}
+	if ok != 1 {
+		return fmt.Errorf("checkpoint partition %d at offset %d: %w", c.Partition, c.Offset, ErrFenced)
+	}
+	return nil
+}
+
+// Counter field suffixes in a counts hash.
+const (
+	fieldSessions   = "n"
+	fieldDurationMs = "d"
+	fieldActions    = "a"
+	fieldValid      = "valid"
+	fieldLate       = "late"
+	fieldUnknown    = "unknown_action"
+	fieldRange      = "duration_out_of_range"
+	fieldDuplicate  = "duplicate"
+)
+
+// counterFields returns the non-zero counters of c as field, increment pairs.
+func counterFields(seg string, c *Counts) []any {
+	var out []any
+	add := func(name string, v int64) {
+		if v != 0 {
+			out = append(out, seg+"|"+name, v)
+		}
+	}
+	add(fieldSessions, c.Sessions.Count)
+	add(fieldDurationMs, c.Sessions.DurationMs)
+	add(fieldActions, c.Sessions.Actions)
+	add(fieldValid, c.Valid)
+	add(fieldLate, c.Late)
+	add(fieldUnknown, c.UnknownAction)
+	add(fieldRange, c.DurationOutOfRange)
+	add(fieldDuplicate, c.Duplicate)
+	return out
+}
