@@ -276,7 +276,7 @@ func TestOverlongRows(t *testing.T) {
 	f := func(name, long string, rawLen int, nextLine int64) {
 		t.Helper()
 		in := long + "\n" + row + "\n"
-		for _, rd := range []io.Reader{strings.NewReader(in), iotest.HalfReader(strings.NewReader(in))} {
+		for _, rd := range []io.Reader{strings.NewReader(in), iotest.HalfReader(strings.NewReader(in)), iotest.OneByteReader(strings.NewReader(in))} {
 			cr := NewInteractionReader(rd)
 			var ev event.Interaction
 			reason, err := cr.Next(&ev)

@@ -38,7 +38,7 @@ type rowStatus uint8
 
 const (
 	rowOK      rowStatus = iota
-	rowBad               // a syntax error, or over MaxRowBytes
+	rowBad               // a syntax error
 	rowBlank             // an empty line: not a row
 	rowPartial           // the row does not end within the buffered bytes
 )
@@ -74,7 +74,7 @@ func (s *scanner) next() (malformed bool, err error) {
 				s.pos = s.end
 				return false, s.rerr
 			}
-			s.fill()
+			s.fillLine()
 			continue
 		case rowBlank:
 			s.pos += n
@@ -277,10 +277,33 @@ func (s *scanner) skipOverlong() {
 
 // fill moves the unread bytes to the front of the buffer and reads more after them.
 func (s *scanner) fill() {
+	s.shift()
+	s.read()
+}
+
+// fillLine is fill that goes on reading until the new bytes hold a newline, the buffer is full or
+// reading fails. No row ends without one, so splitting again sooner would be wasted work (quadratic
+// in the row's length with a reader that returns a byte at a time).
+func (s *scanner) fillLine() {
+	s.shift()
+	for {
+		from := s.end
+		s.read()
+		if s.rerr != nil || s.end == len(s.buf) || bytes.IndexByte(s.buf[from:s.end], '\n') >= 0 {
+			return
+		}
+	}
+}
+
+func (s *scanner) shift() {
 	if s.pos > 0 {
 		s.end = copy(s.buf, s.buf[s.pos:s.end])
 		s.pos = 0
 	}
+}
+
+// read reads once into the free end of the buffer, as bufio.Reader does.
+func (s *scanner) read() {
 	for range 100 {
 		n, err := s.r.Read(s.buf[s.end:])
 		if n < 0 || n > len(s.buf)-s.end {
