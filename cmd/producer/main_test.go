@@ -242,26 +242,49 @@ func firstErr(errs ...error) error {
 	return nil
 }
 
-// TestResumeAfterBrokerKill kills the broker mid-replay, restarts it on its data directory and
-// resumes: every row must then be on the topics exactly once.
+// TestResumeAfterBrokerKill kills the broker mid-replay and restarts it on its data directory, once
+// soon enough for the producer to recover and once after its --timeout, when it must exit non-zero.
+// After --resume every row must be on the topics exactly once.
 func TestResumeAfterBrokerKill(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		down     time.Duration
+		wantFail bool
+	}{
+		{"recovers", time.Second, false},
+		{"gives up", 6 * time.Second, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testResume(t, tc.down, tc.wantFail) })
+	}
+}
+
+func testResume(t *testing.T, down time.Duration, wantFail bool) {
 	const rows = 300_000
 	k := testenv.StartKafka(t)
 	data := generate(t, rows)
 
+	// 300k rows one event-second apart at 60000x: about 5 s, so the broker dies mid-replay.
 	cmd := exec.Command(testenv.Binary(t, "./cmd/producer"), "--brokers", k.Addr, "--interactions", data,
-		"--timeout", "4s", "--speed", "3600000")
+		"--timeout", "3s", "--speed", "60000")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(1500 * time.Millisecond)
 	k.Stop()
-	time.Sleep(time.Second)
+	killed := time.Since(start)
+	time.Sleep(down)
 	k.Start()
 	err := cmd.Wait()
 	t.Logf("first run (err %v):\n%s", err, out.String())
+	if time.Since(start) < killed {
+		t.Fatal("the replay ended before the broker was killed")
+	}
+	if wantFail && (err == nil || !strings.Contains(out.String(), "unreachable")) {
+		t.Fatalf("broker down %s past --timeout 3s: want a non-zero exit saying unreachable, got %v", down, err)
+	}
 
 	stdout, stderr, err := runProducer(t, nil, "--brokers", k.Addr, "--interactions", data, "--resume")
 	if err != nil {

@@ -251,6 +251,7 @@ type producer struct {
 	partitions map[string]int32 // partition count per topic
 
 	ackedEvents, ackedDLQ, ackedControl, failedRecords atomic.Int64
+	ackedByReason                                      [event.BadDate + 1]atomic.Int64 // dead letters
 	errOnce                                            sync.Once
 	err                                                error // first produce error, set once
 	failed                                             atomic.Bool
@@ -364,6 +365,14 @@ func (p *producer) onAck(r *kgo.Record, err error) {
 		p.ackedControl.Add(1)
 	case r.Topic == p.cfg.TopicDLQ:
 		p.ackedDLQ.Add(1)
+		for _, h := range r.Headers {
+			if h.Key != HeaderReason {
+				continue
+			}
+			if reason, err := event.ParseReason(string(h.Value)); err == nil && reason.Unreadable() {
+				p.ackedByReason[reason].Add(1)
+			}
+		}
 	default:
 		p.ackedEvents.Add(1)
 	}
@@ -456,9 +465,8 @@ type replay struct {
 	done        resumePoint // highest line per partition already on the topics
 	pace        pacer
 
-	read     atomic.Int64
-	byReason [event.BadDate + 1]int64
-	skipped  int64
+	read    atomic.Int64
+	skipped int64
 
 	maxEvent     int64
 	lastLine     int64
@@ -491,6 +499,10 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 	}
 
 	startEvents, startDLQ := p.ackedEvents.Load(), p.ackedDLQ.Load()
+	var startByReason [event.BadDate + 1]int64
+	for r := range startByReason {
+		startByReason[r] = p.ackedByReason[r].Load()
+	}
 	start := time.Now()
 	status := func() Status {
 		return Status{File: in.name, Read: rp.read.Load(), Produced: p.ackedEvents.Load() - startEvents,
@@ -510,8 +522,8 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 
 	sum := FileSummary{File: in.name, Read: rp.read.Load(), Produced: p.ackedEvents.Load() - startEvents,
 		DeadLettered: p.ackedDLQ.Load() - startDLQ, Skipped: rp.skipped, ByReason: map[string]int64{}}
-	for r, n := range rp.byReason {
-		if n > 0 {
+	for r := range startByReason {
+		if n := p.ackedByReason[r].Load() - startByReason[r]; n > 0 {
 			sum.ByReason[event.Reason(r).String()] = n
 		}
 	}
@@ -615,9 +627,6 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 		if line <= rp.done.dlqLine(part) {
 			rp.skipped++
 			return nil
-		}
-		if reason <= event.BadDate {
-			rp.byReason[reason]++
 		}
 		r := p.get()
 		r.Topic, r.Partition = p.cfg.TopicDLQ, part
