@@ -35,7 +35,7 @@ func StartMinIO(t testing.TB) *MinIO {
 	args := []string{"server", m.Dir,
 		"--address", m.Endpoint,
 		"--console-address", loopback(freePort(t)),
-		"--certs-dir", filepath.Join(dir, "certs"), // not ~/.minio
+		"--certs-dir", filepath.Join(dir, "certs"),
 		"--quiet",
 	}
 	env := []string{
@@ -43,6 +43,7 @@ func StartMinIO(t testing.TB) *MinIO {
 		"MINIO_ROOT_PASSWORD=" + m.SecretKey,
 		"MINIO_BROWSER=off",
 		"MINIO_UPDATE=off",
+		"HOME=" + dir, // MinIO creates ~/.minio even with --certs-dir
 	}
 	m.p = newProc(t, "minio", bin, args, env, dir, m.live)
 	m.p.start()
