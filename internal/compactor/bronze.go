@@ -152,20 +152,15 @@ func (b *bronzeWriter) flush(p int32) error {
 		d := DayOf(row.Timestamp, b.c.cfg.Location)
 		byDay[d] = append(byDay[d], row)
 	}
+	var objs []object
 	for _, d := range slices.Sorted(maps.Keys(byDay)) {
 		rows := byDay[d]
 		slices.SortFunc(rows, func(a, b BronzeInteraction) int {
 			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
 		})
-		key := bronzeKey(BronzeInteractions, "date="+Date(d), r)
-		if err := b.c.store.Put(b.ctx, key, func(w io.Writer) error { return writeParquet(w, rows) }); err != nil {
-			return fmt.Errorf("write bronze %s: %w", r, err)
-		}
+		objs = append(objs, object{bronzeKey(BronzeInteractions, "date="+Date(d), r), func(w io.Writer) error { return writeParquet(w, rows) }})
 		b.touched[d] = true
-		b.sum.BronzeRows += int64(len(rows))
-		b.sum.BronzeObjects++
 	}
-
 	byCountry := map[string][]BronzeUser{}
 	for _, u := range users {
 		byCountry[u.country] = append(byCountry[u.country], u.BronzeUser)
@@ -175,12 +170,13 @@ func (b *bronzeWriter) flush(p int32) error {
 		slices.SortFunc(rows, func(a, b BronzeUser) int {
 			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
 		})
-		key := bronzeKey(BronzeUsers, countryPartition(country), r)
-		if err := b.c.store.Put(b.ctx, key, func(w io.Writer) error { return writeParquet(w, rows) }); err != nil {
-			return fmt.Errorf("write bronze %s: %w", r, err)
-		}
-		b.sum.UserRows += int64(len(rows))
-		b.sum.BronzeObjects++
+		objs = append(objs, object{bronzeKey(BronzeUsers, countryPartition(country), r), func(w io.Writer) error { return writeParquet(w, rows) }})
 	}
+	if err := b.c.putAll(b.ctx, objs); err != nil {
+		return fmt.Errorf("write bronze %s: %w", r, err)
+	}
+	b.sum.BronzeRows += int64(len(inter))
+	b.sum.UserRows += int64(len(users))
+	b.sum.BronzeObjects += int64(len(objs))
 	return nil
 }

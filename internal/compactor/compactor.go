@@ -43,6 +43,7 @@ type Config struct {
 	Lateness          time.Duration  // the stream's allowed lateness, for late counts; default 5m
 	Chunk             int64          // offsets per bronze range, which bounds memory; default 500,000
 	Parallel          int            // days built at a time; default 2
+	Uploads           int            // objects written at a time; default 8
 	Logger            *slog.Logger   // default slog.Default()
 	Progress          Progress       // default none
 }
@@ -67,6 +68,9 @@ func (c *Config) Validate() error {
 	if c.Parallel == 0 {
 		c.Parallel = 2
 	}
+	if c.Uploads == 0 {
+		c.Uploads = 8
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -82,6 +86,8 @@ func (c *Config) Validate() error {
 		return errors.New("compactor: chunk must be positive")
 	case c.Parallel < 0:
 		return errors.New("compactor: parallel must be positive")
+	case c.Uploads < 0:
+		return errors.New("compactor: uploads must be positive")
 	}
 	return nil
 }
@@ -332,4 +338,20 @@ func (c *Compactor) putState(ctx context.Context, st *State) error {
 		return err
 	}
 	return c.store.Put(ctx, StateKey, func(w io.Writer) error { _, err := w.Write(b); return err })
+}
+
+// object is a lake object to write.
+type object struct {
+	key   string
+	write func(io.Writer) error
+}
+
+// putAll writes objects, Uploads at a time: object stores and fsync wait on latency, not CPU.
+func (c *Compactor) putAll(ctx context.Context, objs []object) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.cfg.Uploads)
+	for _, o := range objs {
+		g.Go(func() error { return c.store.Put(gctx, o.key, o.write) })
+	}
+	return g.Wait()
 }

@@ -52,6 +52,7 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 
 	wau := newDistinct(len(ids))
 	mau := newDistinct(len(ids))
+	var objs []object
 	gold := map[int32]bool{}
 	for _, d := range rb.Gold {
 		gold[d] = true
@@ -83,12 +84,9 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 			P95SessionDurationS:  metric.NearestRank(a.durations, 0.95),
 			SessionsPerUser:      metric.Ratio(a.sessions.Count, dau),
 		}
-		if err := c.store.Put(ctx, dayKey(GoldDailyMetrics, d), func(w io.Writer) error {
+		objs = append(objs, object{dayKey(GoldDailyMetrics, d), func(w io.Writer) error {
 			return writeParquet(w, []DailyMetrics{row})
-		}); err != nil {
-			return fmt.Errorf("write daily metrics %s: %w", Date(d), err)
-		}
-		c.progress.Add(1)
+		}})
 	}
 
 	for _, m := range rb.Months {
@@ -109,10 +107,12 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 			AvgActionsPerSession: sessions.AvgActions(),
 		}
 		key := GoldMonthlyMetrics + "/month=" + m + "/" + partFile
-		if err := c.store.Put(ctx, key, func(w io.Writer) error { return writeParquet(w, []MonthlyMetrics{row}) }); err != nil {
-			return fmt.Errorf("write monthly metrics %s: %w", m, err)
-		}
+		objs = append(objs, object{key, func(w io.Writer) error { return writeParquet(w, []MonthlyMetrics{row}) }})
 	}
+	if err := c.putAll(ctx, objs); err != nil {
+		return fmt.Errorf("write daily and monthly metrics: %w", err)
+	}
+	c.progress.Add(int64(len(rb.Gold)))
 	return nil
 }
 

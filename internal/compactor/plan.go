@@ -56,15 +56,18 @@ func (p Plan) Records() int64 {
 	return n
 }
 
-// NewPlan plans a run over everything between the committed offsets and the log ends, in ranges of at
-// most chunk offsets. starts holds each partition's log start: offsets lost to retention are skipped.
+// NewPlan plans a run over everything between the committed offsets and the log ends. A topic's
+// partitions are read side by side, so each range holds at most chunk/partitions offsets and a topic's
+// ranges in flight hold at most chunk. starts holds each partition's log start: offsets lost to
+// retention are skipped.
 func NewPlan(st *State, starts, ends map[string]map[int32]int64, chunk int64) Plan {
 	p := Plan{Run: st.Run + 1}
 	for _, topic := range slices.Sorted(maps.Keys(ends)) {
+		size := max(1, chunk/int64(len(ends[topic])))
 		for _, part := range slices.Sorted(maps.Keys(ends[topic])) {
 			from := max(st.Offsets[topic][part], starts[topic][part])
-			for end := ends[topic][part]; from < end; from += chunk {
-				p.Ranges = append(p.Ranges, Range{topic, part, from, min(from+chunk, end)})
+			for end := ends[topic][part]; from < end; from += size {
+				p.Ranges = append(p.Ranges, Range{topic, part, from, min(from+size, end)})
 			}
 		}
 	}

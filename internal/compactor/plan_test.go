@@ -10,7 +10,7 @@ func TestNewPlan(t *testing.T) {
 	st := &State{Run: 4, Offsets: map[string]map[int32]int64{"interactions": {0: 10, 1: 50}}}
 	starts := map[string]map[int32]int64{"interactions": {0: 0, 1: 0, 2: 7}, "users": {0: 0}}
 	ends := map[string]map[int32]int64{"interactions": {0: 35, 1: 50, 2: 9}, "users": {0: 3}}
-	got := NewPlan(st, starts, ends, 10)
+	got := NewPlan(st, starts, ends, 30) // three partitions of interactions: ranges of 10
 	want := Plan{Run: 5, Ranges: []Range{
 		{"interactions", 0, 10, 20}, {"interactions", 0, 20, 30}, {"interactions", 0, 30, 35},
 		{"interactions", 2, 7, 9}, // offsets before the log start are gone
@@ -22,7 +22,7 @@ func TestNewPlan(t *testing.T) {
 	if got.Records() != 30 {
 		t.Fatalf("records = %d", got.Records())
 	}
-	if p := NewPlan(st, starts, map[string]map[int32]int64{"interactions": {0: 10, 1: 50}}, 10); len(p.Ranges) != 0 {
+	if p := NewPlan(st, starts, map[string]map[int32]int64{"interactions": {0: 10, 1: 50}}, 30); len(p.Ranges) != 0 {
 		t.Fatalf("nothing new planned %+v", p)
 	}
 }

@@ -173,20 +173,15 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		sketchRows = append(sketchRows, DailySketch{Dimension: k[0], Value: k[1], HLL: sketches[k].AppendRedis(nil)})
 	}
 
-	writes := []struct {
-		table string
-		write func(io.Writer) error
-	}{
-		{SilverInteractions, func(w io.Writer) error { return writeParquet(w, valid) }},
-		{SilverSessions, func(w io.Writer) error { return writeParquet(w, sessions) }},
-		{GoldDataQuality, func(w io.Writer) error { return writeParquet(w, []DataQuality{dq}) }},
-		{GoldDailySegments, func(w io.Writer) error { return writeParquet(w, segRows) }},
-		{GoldDailySketches, func(w io.Writer) error { return writeParquet(w, sketchRows) }},
-	}
-	for _, wr := range writes {
-		if err := c.store.Put(ctx, dayKey(wr.table, d), wr.write); err != nil {
-			return nil, fmt.Errorf("write %s %s: %w", wr.table, Date(d), err)
-		}
+	err = c.putAll(ctx, []object{
+		{dayKey(SilverInteractions, d), func(w io.Writer) error { return writeParquet(w, valid) }},
+		{dayKey(SilverSessions, d), func(w io.Writer) error { return writeParquet(w, sessions) }},
+		{dayKey(GoldDataQuality, d), func(w io.Writer) error { return writeParquet(w, []DataQuality{dq}) }},
+		{dayKey(GoldDailySegments, d), func(w io.Writer) error { return writeParquet(w, segRows) }},
+		{dayKey(GoldDailySketches, d), func(w io.Writer) error { return writeParquet(w, sketchRows) }},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("write day %s: %w", Date(d), err)
 	}
 	return act, nil
 }

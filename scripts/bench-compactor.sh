@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# bench-compactor.sh: a year of interactions (datagen, default flags: 20k users, 365 days) produced
+# into one bin/broker, then `compactor run` into a file:// lake from scratch, with wall time and peak
+# RSS from /usr/bin/time. When DUCKDB (a duckdb CLI) is set, DuckDB computes the same gold from the
+# same CSV in the same run. Usage: scripts/bench-compactor.sh   (env USERS, DAYS, PARALLEL, DUCKDB)
+set -euo pipefail
+USERS=${USERS:-20000}
+DAYS=${DAYS:-365}
+PARALLEL=${PARALLEL:-2}
+cd "$(dirname "$0")/.."
+go build -o bin/ ./cmd/broker ./cmd/datagen ./cmd/producer ./cmd/compactor
+
+tmp=$(mktemp -d)
+broker_pid=
+cleanup() {
+	if [[ -n $broker_pid ]]; then kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+bin/datagen --users "$USERS" --days "$DAYS" --out "$tmp" --quiet
+echo "interactions: $(($(wc -l <"$tmp/user_interactions.csv") - 1)) rows, $(du -h "$tmp/user_interactions.csv" | cut -f1)"
+
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+addr=127.0.0.1:$port
+bin/broker --listen "$addr" --data-dir "$tmp/broker" --partitions 8 >"$tmp/broker.log" 2>&1 &
+broker_pid=$!
+for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+bin/producer --brokers "$addr" --users "$tmp/user_metadata.csv" --interactions "$tmp/user_interactions.csv" --log-level warn
+
+measure() { # label, command...
+	local label=$1
+	shift
+	/usr/bin/time -f "$label: %e s wall, %U s user, %S s sys, %M KiB peak RSS" "$@"
+}
+measure "compactor run (bronze+silver+gold)" bin/compactor run --brokers "$addr" --lake "file://$tmp/lake" --parallel "$PARALLEL"
+echo "lake: $(du -sh "$tmp/lake" | cut -f1), $(find "$tmp/lake" -name '*.parquet' | wc -l) objects"
+measure "compactor backfill (silver+gold of every day)" bin/compactor backfill --lake "file://$tmp/lake" --parallel "$PARALLEL"
+
+if [[ -n ${DUCKDB:-} ]]; then
+	sed "s|@DIR@|$tmp|g" scripts/bench-compactor.sql >"$tmp/gold.sql"
+	measure "duckdb gold from CSV" "$DUCKDB" -c ".read $tmp/gold.sql"
+fi
