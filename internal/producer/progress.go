@@ -43,7 +43,6 @@ func (r *BarReporter) Update(s Status) {
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionThrottle(200*time.Millisecond),
 			progressbar.OptionSetPredictTime(true),
-			progressbar.OptionFullWidth(),
 		)
 	}
 	r.bar.Describe(fmt.Sprintf("%s: %d rows, %.0f rows/s", s.File, s.Read, rate(s.Read, s.Elapsed)))
