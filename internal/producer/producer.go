@@ -646,6 +646,8 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 	} else {
 		r.Key = append(r.Key, u.UserID...)
 	}
+	// The key is never nil (csvin rejects an empty user_id), so this is the Kafka murmur2 key hash, the
+	// same partition franz-go's and Java's default partitioners choose, and stable across runs.
 	part := int32(rp.partitioner.Partition(r, int(rp.nParts)))
 	if in != nil && eventTime > rp.maxEvent {
 		rp.maxEvent = eventTime
