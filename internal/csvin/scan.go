@@ -12,7 +12,7 @@ const MaxRowBytes = 64 << 10
 
 // bufSize is the read buffer. It holds any acceptable row whole, so a row is always one contiguous
 // slice of it, and is large enough that refills (which copy the partial row to the front) are rare.
-const bufSize = 1 << 20
+const bufSize = 128 << 10
 
 var bom = []byte("\xef\xbb\xbf")
 
