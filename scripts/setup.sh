@@ -35,8 +35,14 @@ if [ ! -x "$TOOLS/minio" ]; then
 	exec 9>&-
 fi
 
-# --- chromium (reserved) ------------------------------------------------------------------------------
-# The report's browser test will need chromium; its owner adds the install here, in the same style:
-# only when missing.
+# --- chromium (apt) for the report's browser test ----------------------------------------------------
+if ! command -v chromium >/dev/null; then
+	sudo=()
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+	say "installing chromium with apt-get"
+	apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -qq)
+	"${apt[@]}" update
+	"${apt[@]}" install -y --no-install-recommends chromium fonts-dejavu-core
+fi
 
-say "ready: redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p'), kcat $(kcat -V | sed -n 's/^Version \([^ ]*\).*/\1/p'), minio $("$TOOLS/minio" --version | sed -n 's/^minio version \([^ ]*\).*/\1/p')"
+say "ready: redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p'), kcat $(kcat -V | sed -n 's/^Version \([^ ]*\).*/\1/p'), minio $("$TOOLS/minio" --version | sed -n 's/^minio version \([^ ]*\).*/\1/p'), $(chromium --version 2>/dev/null)"
