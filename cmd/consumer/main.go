@@ -1,0 +1,125 @@
+// Command consumer computes real-time sessions and active users from the interactions topic into
+// Redis, exactly once, and serves them over HTTP.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/notestream/notestream/internal/cli"
+	"github.com/notestream/notestream/internal/consumer"
+	"github.com/notestream/notestream/internal/consumer/api"
+	"github.com/notestream/notestream/internal/rtstore"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "consumer:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("consumer", flag.ExitOnError)
+	var (
+		cfg      consumer.Config
+		store    rtstore.Config
+		brokers  = fs.String("brokers", "127.0.0.1:9092", "comma-separated seed brokers")
+		redisURL = fs.String("redis", "redis://127.0.0.1:6379", "Redis URL, redis:// or rediss:// (TLS), with user:password@ for AUTH (better: NOTESTREAM_REDIS)")
+		httpAddr = fs.String("http", "127.0.0.1:8080", "HTTP API listen address")
+		tz       = fs.String("tz", "UTC", "reporting time zone (IANA name), the same as the compactor's")
+		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
+	)
+	fs.StringVar(&store.Prefix, "redis-prefix", "ns:", "prefix of every Redis key")
+	fs.DurationVar(&store.Retention, "retention", 400*24*time.Hour, "TTL of daily Redis keys, renewed on every update")
+	fs.StringVar(&cfg.Group, "group", "notestream-consumer", "consumer group")
+	fs.StringVar(&cfg.TopicInteractions, "topic-interactions", "interactions", "interactions topic")
+	fs.StringVar(&cfg.TopicUsers, "topic-users", "users", "users topic")
+	fs.StringVar(&cfg.TopicLate, "topic-late", "interactions.late", "topic late events are copied to")
+	fs.DurationVar(&cfg.Lateness, "lateness", 5*time.Minute, "allowed lateness of events (event time)")
+	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", time.Second, "checkpoint each partition at least this often while it changes")
+	fs.IntVar(&cfg.CheckpointRecords, "checkpoint-records", 200_000, "and after this many records")
+	fs.Parse(args)
+	if err := cli.EnvFlags(fs); err != nil {
+		return err
+	}
+
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	loc, err := time.LoadLocation(*tz)
+	if err != nil {
+		return fmt.Errorf("--tz: %w", err)
+	}
+	opt, err := redis.ParseURL(*redisURL)
+	if err != nil {
+		// The URL may hold a password: never repeat it.
+		return errors.New("--redis: not a valid redis:// or rediss:// URL")
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	store.Topic = cfg.TopicInteractions
+	st, err := rtstore.New(rdb, store)
+	if err != nil {
+		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	cfg.Brokers = strings.Split(*brokers, ",")
+	cfg.Location = loc
+	cfg.Logger = log
+	cfg.Registerer = reg
+	c, err := consumer.New(cfg, st)
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", *httpAddr)
+	if err != nil {
+		return fmt.Errorf("--http: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           api.New(st, c.Ready, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	log.Info("consumer starting", "http", ln.Addr().String(), "brokers", *brokers, "group", cfg.Group, "tz", loc.String())
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		err := c.Run(gctx)
+		// Reverse order: the consumer has written its final checkpoints; now stop serving.
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return errors.Join(err, srv.Shutdown(shutdownCtx))
+	})
+	err = g.Wait()
+	log.Info("consumer stopped", "err", err)
+	return err
+}

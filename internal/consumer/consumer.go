@@ -1,0 +1,380 @@
+// Package consumer turns the interactions topic into real-time sessions and active users in Redis,
+// exactly once per partition.
+//
+// One consumer group on the interactions topic, cooperative-sticky, one goroutine per assigned
+// partition (franz-go's goroutine-per-partition pattern with BlockRebalanceOnPoll). The offsets live in
+// Redis with the state, not in Kafka: on assignment a partition's checkpoint (next offset and session
+// window snapshot) is loaded and fetching starts at its offset; every checkpoint writes the metric
+// deltas, the snapshot and the next offset in one fenced, atomic step (see internal/rtstore). A crash
+// loses only work after the last checkpoint, which is replayed from Kafka onto exactly the state it
+// was computed from.
+package consumer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/sessionwindow"
+)
+
+// Config configures a Consumer. Zero values take the defaults in Validate.
+type Config struct {
+	Brokers           []string // default 127.0.0.1:9092
+	Group             string   // default notestream-consumer
+	TopicInteractions string   // default interactions
+	TopicUsers        string   // default users
+	TopicLate         string   // default interactions.late
+
+	Location *time.Location // reporting zone; default UTC
+	Lateness time.Duration  // allowed lateness; default 5m
+
+	CheckpointInterval     time.Duration // checkpoint a partition at least this often while it changes; default 1s
+	CheckpointRecords      int           // and after this many records; default 200,000
+	FinalCheckpointTimeout time.Duration // bound on the checkpoint when a partition is revoked; default 10s
+	LagInterval            time.Duration // how often end offsets are listed for lag and readiness; default 1s
+
+	ClientOpts []kgo.Opt // TLS, SASL and other client options for every Kafka client
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // default: a private registry
+}
+
+// Validate fills defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if len(c.Brokers) == 0 {
+		c.Brokers = []string{"127.0.0.1:9092"}
+	}
+	setDefault(&c.Group, "notestream-consumer")
+	setDefault(&c.TopicInteractions, "interactions")
+	setDefault(&c.TopicUsers, "users")
+	setDefault(&c.TopicLate, "interactions.late")
+	if c.Location == nil {
+		c.Location = time.UTC
+	}
+	setDefault(&c.Lateness, 5*time.Minute)
+	setDefault(&c.CheckpointInterval, time.Second)
+	setDefault(&c.CheckpointRecords, 200_000)
+	setDefault(&c.FinalCheckpointTimeout, 10*time.Second)
+	setDefault(&c.LagInterval, time.Second)
+	if c.Lateness < 0 || c.CheckpointInterval < 0 || c.CheckpointRecords < 0 || c.FinalCheckpointTimeout < 0 || c.LagInterval < 0 {
+		return errors.New("consumer: lateness, checkpoint and lag settings must be positive")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.Registerer == nil {
+		c.Registerer = prometheus.NewRegistry()
+	}
+	return nil
+}
+
+func setDefault[T comparable](v *T, def T) {
+	var zero T
+	if *v == zero {
+		*v = def
+	}
+}
+
+// Consumer runs the group member and the users table of one process.
+type Consumer struct {
+	cfg     Config
+	store   *rtstore.Store
+	users   *Users
+	metrics *metrics
+	log     *slog.Logger
+
+	cl      *kgo.Client // group member on interactions; also publishes late events
+	adm     *kadm.Client
+	usersCl *kgo.Client // reads users from the start, without a group
+
+	usersLoaded atomic.Bool
+	mu          sync.Mutex
+	parts       map[int32]*partition
+
+	failOnce sync.Once
+	failErr  error
+	failed   chan struct{}
+}
+
+// New returns a consumer writing to store. Run starts it.
+func New(cfg Config, store *rtstore.Store) (*Consumer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	c := &Consumer{
+		cfg:    cfg,
+		store:  store,
+		users:  NewUsers(),
+		log:    cfg.Logger,
+		parts:  make(map[int32]*partition),
+		failed: make(chan struct{}),
+	}
+	c.metrics = newMetrics(cfg.Registerer, c.users)
+	common := append([]kgo.Opt{
+		kgo.SeedBrokers(cfg.Brokers...),
+		kgo.WithLogger(kgoLogger{c.log}),
+	}, cfg.ClientOpts...)
+	var err error
+	c.cl, err = kgo.NewClient(append(common,
+		kgo.ConsumerGroup(cfg.Group),
+		kgo.ConsumeTopics(cfg.TopicInteractions),
+		kgo.Balancers(kgo.CooperativeStickyBalancer()),
+		kgo.BlockRebalanceOnPoll(),
+		kgo.DisableAutoCommit(), // offsets live in Redis with the state
+		kgo.AdjustFetchOffsetsFn(c.assigned),
+		kgo.OnPartitionsRevoked(c.revoked),
+		kgo.OnPartitionsLost(c.lost),
+		kgo.FetchMaxBytes(32<<20),
+		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
+	)...)
+	if err != nil {
+		return nil, fmt.Errorf("consumer: kafka client: %w", err)
+	}
+	c.usersCl, err = kgo.NewClient(append(common,
+		kgo.ConsumeTopics(cfg.TopicUsers),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+	)...)
+	if err != nil {
+		c.cl.Close()
+		return nil, fmt.Errorf("consumer: kafka users client: %w", err)
+	}
+	c.adm = kadm.NewClient(c.usersCl)
+	return c, nil
+}
+
+// Users is the metadata table (for tests and metrics).
+func (c *Consumer) Users() *Users { return c.users }
+
+func (c *Consumer) windowConfig() sessionwindow.Config {
+	return sessionwindow.Config{Lateness: c.cfg.Lateness, Location: c.cfg.Location}
+}
+
+// fail stops Run with err (a fenced checkpoint: another process owns a partition this one still works on).
+func (c *Consumer) fail(err error) {
+	c.failOnce.Do(func() {
+		c.failErr = err
+		close(c.failed)
+	})
+}
+
+// Run reads all users, then consumes interactions until ctx ends or a partition is fenced. On return
+// every partition has been revoked, with a final checkpoint, and the clients are closed.
+func (c *Consumer) Run(ctx context.Context) error {
+	defer c.usersCl.Close()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		select {
+		case <-c.failed:
+			return c.failErr
+		case <-gctx.Done():
+			return nil
+		}
+	})
+	g.Go(func() error { return c.readUsers(gctx) })
+	g.Go(func() error {
+		// Closing the group client revokes every partition, which writes their final checkpoints.
+		defer c.cl.Close()
+		for !c.usersLoaded.Load() {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-time.After(10 * time.Millisecond):
+			}
+		}
+		if err := c.ensureLateTopic(gctx); err != nil {
+			return err
+		}
+		return c.poll(gctx)
+	})
+	g.Go(func() error { c.trackEnds(gctx); return nil })
+	return g.Wait()
+}
+
+// poll fetches records and hands each partition's to its goroutine, then waits for them all before
+// it allows a rebalance, so revocations never race with records in flight.
+func (c *Consumer) poll(ctx context.Context) error {
+	var wg sync.WaitGroup
+	for {
+		fetches := c.cl.PollFetches(ctx)
+		if fetches.IsClientClosed() || ctx.Err() != nil {
+			c.cl.AllowRebalance()
+			return nil
+		}
+		fetches.EachError(func(topic string, p int32, err error) {
+			c.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
+		})
+		c.mu.Lock()
+		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
+			if len(ftp.Records) == 0 {
+				return
+			}
+			part, ok := c.parts[ftp.Partition]
+			if !ok {
+				return
+			}
+			wg.Add(1)
+			part.in <- batch{recs: ftp.Records, done: &wg}
+		})
+		c.mu.Unlock()
+		wg.Wait()
+		c.cl.AllowRebalance()
+	}
+}
+
+// assigned loads the checkpoints of newly assigned partitions, starts their goroutines and returns the
+// offsets to fetch from. Redis errors are retried until the group session ends.
+func (c *Consumer) assigned(ctx context.Context, offsets map[string]map[int32]kgo.Offset) (map[string]map[int32]kgo.Offset, error) {
+	for p := range offsets[c.cfg.TopicInteractions] {
+		cp, err := c.loadCheckpoint(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		part, err := newPartition(c, p, cp)
+		if err != nil {
+			return nil, err
+		}
+		c.mu.Lock()
+		if old := c.parts[p]; old != nil {
+			c.mu.Unlock()
+			old.stop(false)
+			c.mu.Lock()
+		}
+		c.parts[p] = part
+		c.metrics.partitions.Set(float64(len(c.parts)))
+		c.mu.Unlock()
+		go part.run()
+		if cp.Offset >= 0 {
+			offsets[c.cfg.TopicInteractions][p] = kgo.NewOffset().At(cp.Offset).WithEpoch(-1)
+		} else {
+			offsets[c.cfg.TopicInteractions][p] = kgo.NewOffset().AtStart()
+		}
+		c.log.Info("partition assigned", "partition", p, "offset", cp.Offset, "owner", part.owner)
+	}
+	return offsets, nil
+}
+
+func (c *Consumer) loadCheckpoint(ctx context.Context, p int32) (rtstore.Checkpoint, error) {
+	backoff := 100 * time.Millisecond
+	for {
+		cp, err := c.store.Load(ctx, p)
+		if err == nil {
+			return cp, nil
+		}
+		c.metrics.redisErrors.Inc()
+		c.log.Warn("load checkpoint failed, retrying", "partition", p, "backoff", backoff, "err", err)
+		select {
+		case <-ctx.Done():
+			return cp, ctx.Err()
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+}
+
+func (c *Consumer) revoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
+	c.stopPartitions(revoked[c.cfg.TopicInteractions], true)
+}
+
+func (c *Consumer) lost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
+	c.stopPartitions(lost[c.cfg.TopicInteractions], false)
+}
+
+func (c *Consumer) stopPartitions(ids []int32, final bool) {
+	c.mu.Lock()
+	var stopping []*partition
+	for _, p := range ids {
+		if part := c.parts[p]; part != nil {
+			stopping = append(stopping, part)
+			delete(c.parts, p)
+		}
+	}
+	c.metrics.partitions.Set(float64(len(c.parts)))
+	c.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, part := range stopping {
+		wg.Go(func() { part.stop(final) })
+	}
+	wg.Wait()
+	if len(stopping) > 0 {
+		c.log.Info("partitions released", "partitions", ids, "final_checkpoint", final)
+	}
+}
+
+// trackEnds lists the end offsets of the interactions topic for the lag metric and readiness.
+func (c *Consumer) trackEnds(ctx context.Context) {
+	t := time.NewTicker(c.cfg.LagInterval)
+	defer t.Stop()
+	for {
+		ends, err := c.adm.ListEndOffsets(ctx, c.cfg.TopicInteractions)
+		if err == nil {
+			c.mu.Lock()
+			for p, part := range c.parts {
+				if o, ok := ends.Lookup(c.cfg.TopicInteractions, p); ok && o.Err == nil {
+					part.end.Store(o.Offset)
+					c.metrics.lag.WithLabelValues(fmt.Sprint(p)).Set(float64(max(0, o.Offset-part.next.Load())))
+				}
+			}
+			c.mu.Unlock()
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Ready returns nil once every user has been read and every assigned partition is checkpointed up to
+// its end offset as last listed.
+func (c *Consumer) Ready() error {
+	if !c.usersLoaded.Load() {
+		return errors.New("loading users")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for p, part := range c.parts {
+		end := part.end.Load()
+		if end < 0 {
+			return fmt.Errorf("partition %d: end offset not listed yet", p)
+		}
+		if done := part.committed.Load(); done < end {
+			return fmt.Errorf("partition %d: checkpointed to %d of %d", p, done, end)
+		}
+	}
+	return nil
+}
+
+// ensureLateTopic creates the late topic like the interactions topic if it is missing.
+func (c *Consumer) ensureLateTopic(ctx context.Context) error {
+	topics, err := c.adm.ListTopics(ctx, c.cfg.TopicInteractions, c.cfg.TopicLate)
+	if err != nil {
+		return fmt.Errorf("consumer: list topics: %w", err)
+	}
+	if topics.Has(c.cfg.TopicLate) {
+		return nil
+	}
+	partitions := int32(1)
+	if t, ok := topics[c.cfg.TopicInteractions]; ok && t.Err == nil {
+		partitions = int32(len(t.Partitions))
+	}
+	resp, err := c.adm.CreateTopic(ctx, partitions, -1, nil, c.cfg.TopicLate)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil && !errors.Is(err, kerrTopicExists) {
+		return fmt.Errorf("consumer: create %s: %w", c.cfg.TopicLate, err)
+	}
+	return nil
+}

@@ -1,0 +1,27 @@
+package consumer
+
+import (
+	"context"
+	"log/slog"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+type kadmListedOffset = kadm.ListedOffset
+
+var kerrTopicExists = kerr.TopicAlreadyExists
+
+// kgoLogger passes franz-go's warnings and errors to slog.
+type kgoLogger struct{ log *slog.Logger }
+
+func (kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lvl := slog.LevelWarn
+	if level == kgo.LogLevelError {
+		lvl = slog.LevelError
+	}
+	l.log.Log(context.Background(), lvl, "kafka: "+msg, keyvals...)
+}
