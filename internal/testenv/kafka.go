@@ -26,14 +26,15 @@ func StartKafka(t testing.TB, brokerArgs ...string) *Kafka {
 	bin := Binary(t, "./cmd/broker")
 	dir := t.TempDir()
 	k := &Kafka{
-		Addr:     loopback(freePort(t)),
 		DataDir:  filepath.Join(dir, "data"),
 		User:     flagValue(brokerArgs, "sasl-user"),
 		Password: flagValue(brokerArgs, "sasl-password"),
 	}
-	args := append([]string{"--listen", k.Addr, "--data-dir", k.DataDir}, brokerArgs...)
-	k.p = newProc(t, "broker", bin, args, nil, dir, k.ping)
-	k.p.start()
+	k.p = newProc(t, "broker", bin, nil, nil, dir, k.ping)
+	k.p.startFresh(func() {
+		k.Addr = loopback(freePort(t))
+		k.p.args = append([]string{"--listen", k.Addr, "--data-dir", k.DataDir}, brokerArgs...)
+	})
 	return k
 }
 
@@ -87,5 +88,5 @@ func (k *Kafka) Stop() { k.p.stop() }
 // Start restarts a stopped broker on the same port and data directory.
 func (k *Kafka) Start() {
 	k.p.t.Helper()
-	k.p.start()
+	k.p.restart()
 }

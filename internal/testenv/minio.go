@@ -26,18 +26,7 @@ func StartMinIO(t testing.TB) *MinIO {
 	t.Helper()
 	bin := tool(t, "minio")
 	dir := t.TempDir()
-	m := &MinIO{
-		Endpoint:  loopback(freePort(t)),
-		AccessKey: "notestream",
-		SecretKey: "notestream-secret",
-		Dir:       filepath.Join(dir, "data"),
-	}
-	args := []string{"server", m.Dir,
-		"--address", m.Endpoint,
-		"--console-address", loopback(freePort(t)),
-		"--certs-dir", filepath.Join(dir, "certs"),
-		"--quiet",
-	}
+	m := &MinIO{AccessKey: "notestream", SecretKey: "notestream-secret", Dir: filepath.Join(dir, "data")}
 	env := []string{
 		"MINIO_ROOT_USER=" + m.AccessKey,
 		"MINIO_ROOT_PASSWORD=" + m.SecretKey,
@@ -45,8 +34,16 @@ func StartMinIO(t testing.TB) *MinIO {
 		"MINIO_UPDATE=off",
 		"HOME=" + dir, // MinIO creates ~/.minio even with --certs-dir
 	}
-	m.p = newProc(t, "minio", bin, args, env, dir, m.live)
-	m.p.start()
+	m.p = newProc(t, "minio", bin, nil, env, dir, m.live)
+	m.p.startFresh(func() {
+		m.Endpoint = loopback(freePort(t))
+		m.p.args = []string{"server", m.Dir,
+			"--address", m.Endpoint,
+			"--console-address", loopback(freePort(t)),
+			"--certs-dir", filepath.Join(dir, "certs"),
+			"--quiet",
+		}
+	})
 	return m
 }
 
@@ -72,7 +69,7 @@ func (m *MinIO) Stop() { m.p.stop() }
 // Start restarts a stopped server on the same port and directory.
 func (m *MinIO) Start() {
 	m.p.t.Helper()
-	m.p.start()
+	m.p.restart()
 }
 
 // Client returns a minio-go client for the server, as root.

@@ -26,25 +26,27 @@ func StartRedis(t testing.TB, config ...string) *Redis {
 	t.Helper()
 	bin := tool(t, "redis-server")
 	dir := t.TempDir()
-	port := freePort(t)
-	r := &Redis{Addr: loopback(port), URL: "redis://" + loopback(port), Dir: dir}
-	conf := []string{
-		"bind 127.0.0.1",
-		fmt.Sprintf("port %d", port),
-		"dir " + dir,
-		"daemonize no",
-		`logfile ""`,
-		`save ""`,
-		"appendonly no",
-		"protected-mode no",
-	}
-	conf = append(conf, config...) // later lines win
+	r := &Redis{Dir: dir}
 	confPath := filepath.Join(dir, "redis.conf")
-	if err := os.WriteFile(confPath, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
-		t.Fatalf("testenv: redis config: %v", err)
-	}
 	r.p = newProc(t, "redis-server", bin, []string{confPath}, nil, dir, r.ping)
-	r.p.start()
+	r.p.startFresh(func() {
+		port := freePort(t)
+		r.Addr, r.URL = loopback(port), "redis://"+loopback(port)
+		conf := []string{
+			"bind 127.0.0.1",
+			fmt.Sprintf("port %d", port),
+			"dir " + dir,
+			"daemonize no",
+			`logfile ""`,
+			`save ""`,
+			"appendonly no",
+			"protected-mode no",
+		}
+		conf = append(conf, config...) // later lines win
+		if err := os.WriteFile(confPath, []byte(strings.Join(conf, "\n")+"\n"), 0o644); err != nil {
+			t.Fatalf("testenv: redis config: %v", err)
+		}
+	})
 	return r
 }
 
@@ -75,5 +77,5 @@ func (r *Redis) Stop() { r.p.stop() }
 // Start restarts a stopped server on the same port and directory.
 func (r *Redis) Start() {
 	r.p.t.Helper()
-	r.p.start()
+	r.p.restart()
 }

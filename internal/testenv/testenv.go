@@ -50,16 +50,46 @@ func newProc(t testing.TB, name, path string, args, env []string, dir string, re
 	return p
 }
 
-// start runs the process and waits until ready answers, failing the test if the process exits first
-// or does not answer within readyTimeout.
-func (p *proc) start() {
+// errExited marks a server that exited before it was ready.
+var errExited = errors.New("exited before it was ready")
+
+// startFresh starts p after pick has chosen its ports and arguments. If p exits before it is ready,
+// most likely because another process took a port between freePort releasing it and p binding it,
+// it picks again, up to three attempts.
+func (p *proc) startFresh(pick func()) {
+	p.t.Helper()
+	for attempt := 1; ; attempt++ {
+		pick()
+		err := p.start()
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, errExited) || attempt == 3 {
+			p.printLog()
+			p.t.Fatalf("testenv: %v", err)
+		}
+		p.t.Logf("testenv: %v; trying other ports", err)
+	}
+}
+
+// restart starts a stopped p again on its own ports.
+func (p *proc) restart() {
+	p.t.Helper()
+	if err := p.start(); err != nil {
+		p.printLog()
+		p.t.Fatalf("testenv: %v", err)
+	}
+}
+
+// start runs the process and waits until ready answers.
+func (p *proc) start() error {
 	p.t.Helper()
 	if p.cmd != nil {
-		p.t.Fatalf("testenv: %s is already running (pid %d)", p.name, p.cmd.Process.Pid)
+		return fmt.Errorf("%s is already running (pid %d)", p.name, p.cmd.Process.Pid)
 	}
 	logf, err := os.OpenFile(p.logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		p.t.Fatalf("testenv: %s log: %v", p.name, err)
+		return fmt.Errorf("%s log: %w", p.name, err)
 	}
 	cmd := exec.Command(p.path, p.args...)
 	cmd.Env = append(os.Environ(), p.env...)
@@ -69,7 +99,7 @@ func (p *proc) start() {
 	err = cmd.Start()
 	logf.Close() // the child holds its own copy
 	if err != nil {
-		p.t.Fatalf("testenv: start %s: %v", p.name, err)
+		return fmt.Errorf("start %s: %w", p.name, err)
 	}
 	p.cmd, p.exited = cmd, make(chan struct{})
 	go func(exited chan struct{}) {
@@ -83,17 +113,15 @@ func (p *proc) start() {
 		err := p.ready(ctx)
 		if err == nil {
 			p.t.Logf("testenv: %s pid %d ready in %v", p.name, cmd.Process.Pid, time.Since(began).Round(time.Millisecond))
-			return
+			return nil
 		}
 		select {
 		case <-p.exited:
 			p.cmd = nil
-			p.printLog()
-			p.t.Fatalf("testenv: %s exited before it was ready: %v", p.name, p.err)
+			return fmt.Errorf("%s %w: %v", p.name, errExited, p.err)
 		case <-ctx.Done():
 			p.stop()
-			p.printLog()
-			p.t.Fatalf("testenv: %s not ready after %v: %v", p.name, readyTimeout, err)
+			return fmt.Errorf("%s not ready after %v: %v", p.name, readyTimeout, err)
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
