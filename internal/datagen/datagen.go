@@ -185,7 +185,10 @@ func Generate(cfg Config, interactions, users io.Writer) (*Profile, error) {
 
 	g.out = bufio.NewWriterSize(interactions, 1<<20)
 	g.out.WriteString(headerInteractions)
-	var all []row
+	var all []row // every row, when shuffling
+	if cfg.Shuffle {
+		all = make([]row, 0, int(1.05*EventsPerUserDay*float64(cfg.Users)*float64(cfg.Days)))
+	}
 	for d := range cfg.Days {
 		g.day(d)
 		if cfg.Shuffle {
