@@ -3,6 +3,7 @@ package record
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -188,23 +189,31 @@ func validDate(year, month, day int) bool {
 func decodeInteractionFast(b []byte, in *event.Interaction) bool {
 	s := scanner{b: b, ok: true}
 	s.lit(`{"user_id":"`)
-	userID := s.str()
+	userID := s.raw()
 	s.lit(`,"timestamp":"`)
 	ts := s.time()
 	s.lit(`,"action_type":"`)
 	action := s.action()
 	s.lit(`,"page_id":"`)
-	pageID := s.str()
+	pageID := s.raw()
 	s.lit(`,"duration_ms":`)
 	duration := s.int()
 	s.lit(`,"app_version":"`)
-	version := s.str()
+	version := s.raw()
 	s.lit(`}`)
 	if !s.end() {
 		return false
 	}
-	*in = event.Interaction{UserID: userID, Time: ts, Action: action, PageID: pageID,
-		DurationMs: duration, AppVersion: version}
+	// One allocation for the three free-form strings instead of three.
+	var sb strings.Builder
+	sb.Grow(len(userID) + len(pageID) + len(version))
+	sb.Write(userID)
+	sb.Write(pageID)
+	sb.Write(version)
+	all := sb.String()
+	u, p := len(userID), len(userID)+len(pageID)
+	*in = event.Interaction{UserID: all[:u], Time: ts, Action: action, PageID: all[u:p],
+		DurationMs: duration, AppVersion: all[p:]}
 	return true
 }
 
