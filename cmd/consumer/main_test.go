@@ -1,0 +1,436 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
+
+	"github.com/notestream/notestream/internal/reference"
+	"github.com/notestream/notestream/internal/testenv"
+)
+
+// dataset writes a synthetic pair of CSV files: events in time order (no event is late), about 1% of
+// rows rule-invalid, a tenth of the users without metadata.
+func dataset(t *testing.T, users, events int, days int, seed uint64) (interactions, metadata string) {
+	t.Helper()
+	dir := t.TempDir()
+	rng := rand.New(rand.NewPCG(seed, seed+1))
+	countries := []string{"US", "DE", "FR", "IN", "BR"}
+	devices := []string{"iPad", "iPhone", "Android", "Web"}
+	subs := []string{"free", "premium", "team"}
+	var mb strings.Builder
+	mb.WriteString("user_id,join_date,country,device_type,subscription_type\n")
+	for u := range users {
+		if u%10 == 9 {
+			continue
+		}
+		fmt.Fprintf(&mb, "u%d,2022-%02d-%02d,%s,%s,%s\n", u, 1+u%12, 1+u%28,
+			countries[rng.IntN(len(countries))], devices[rng.IntN(len(devices))], subs[rng.IntN(len(subs))])
+	}
+	metadata = filepath.Join(dir, "user_metadata.csv")
+	if err := os.WriteFile(metadata, []byte(mb.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	type row struct {
+		user         int
+		ms           int64
+		action, page string
+		duration     int64
+	}
+	start := time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	span := int64(days) * 86400_000
+	actions := []string{"page_view", "edit", "create", "delete", "share", "PAGE_VIEW"}
+	rows := make([]row, 0, events)
+	for len(rows) < events {
+		// A burst of a user's events with gaps of seconds to an hour.
+		u := rng.IntN(users)
+		t0 := start + rng.Int64N(span)
+		n := 1 + rng.IntN(20)
+		for range n {
+			if t0 >= start+span || len(rows) == events {
+				break
+			}
+			rows = append(rows, row{u, t0, actions[rng.IntN(len(actions))], fmt.Sprintf("p%d", rng.IntN(500)), rng.Int64N(60_000)})
+			t0 += 1000 * int64(rng.ExpFloat64()*240)
+		}
+	}
+	slices.SortStableFunc(rows, func(a, b row) int { return int(a.ms - b.ms) })
+	f, err := os.Create(filepath.Join(dir, "user_interactions.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := bufio.NewWriter(f)
+	w.WriteString("user_id,timestamp,action_type,page_id,duration_ms,app_version\n")
+	for i, r := range rows {
+		action, duration := r.action, r.duration
+		switch i % 100 {
+		case 17:
+			action = "hover"
+		case 53:
+			duration = -5
+		}
+		line := fmt.Sprintf("u%d,%s,%s,%s,%d,5.7.%d\n", r.user, time.UnixMilli(r.ms).UTC().Format("2006-01-02 15:04:05"),
+			action, r.page, duration, i%3)
+		w.WriteString(line)
+		if i%100 == 71 {
+			w.WriteString(line) // a duplicate
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return f.Name(), metadata
+}
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// consumerProc is one consumer process that can be killed and started again with the same flags.
+type consumerProc struct {
+	t    *testing.T
+	name string
+	args []string
+	http string
+	log  string
+	cmd  *exec.Cmd
+}
+
+func newConsumer(t *testing.T, name string, k *testenv.Kafka, redisURL, prefix, group string) *consumerProc {
+	t.Helper()
+	c := &consumerProc{t: t, name: name, http: freeAddr(t), log: filepath.Join(t.TempDir(), name+".log")}
+	c.args = []string{"--brokers", k.Addr, "--redis", redisURL, "--redis-prefix", prefix, "--group", group,
+		"--http", c.http, "--checkpoint-interval", "200ms", "--log-level", "warn"}
+	t.Cleanup(func() {
+		c.kill()
+		if t.Failed() {
+			b, _ := os.ReadFile(c.log)
+			if len(b) > 4000 {
+				b = b[len(b)-4000:]
+			}
+			t.Logf("%s log tail:\n%s", name, b)
+		}
+	})
+	return c
+}
+
+func (c *consumerProc) start() {
+	c.t.Helper()
+	logf, err := os.OpenFile(c.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	defer logf.Close()
+	c.cmd = exec.Command(testenv.Binary(c.t, "./cmd/consumer"), c.args...)
+	c.cmd.Stdout, c.cmd.Stderr = logf, logf
+	if err := c.cmd.Start(); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+// kill sends SIGKILL to the process, by PID, and reaps it.
+func (c *consumerProc) kill() {
+	if c.cmd == nil {
+		return
+	}
+	c.cmd.Process.Signal(syscall.SIGKILL)
+	c.cmd.Wait()
+	c.cmd = nil
+}
+
+func (c *consumerProc) get(path string) (int, map[string]any) {
+	c.t.Helper()
+	resp, err := http.Get("http://" + c.http + path)
+	if err != nil {
+		return 0, nil
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+		c.t.Fatalf("GET %s: %v", path, err)
+	}
+	return resp.StatusCode, m
+}
+
+// waitDone waits until the consumer is ready and every partition's checkpoint in Redis is at the
+// topic's end offset.
+func waitDone(t *testing.T, c *consumerProc, k *testenv.Kafka, rdb *redis.Client, prefix string, timeout time.Duration) {
+	t.Helper()
+	adm := kadm.NewClient(k.Client(t))
+	deadline := time.Now().Add(timeout)
+	for ; time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if code, _ := c.get("/readyz"); code != http.StatusOK {
+			continue
+		}
+		ends, err := adm.ListEndOffsets(context.Background(), "interactions")
+		if err != nil {
+			continue
+		}
+		done := true
+		ends.Each(func(o kadm.ListedOffset) {
+			v, err := rdb.HGet(context.Background(), fmt.Sprintf("%s{interactions/%d}:ck", prefix, o.Partition), "offset").Int64()
+			if err != nil || v != o.Offset {
+				done = false
+			}
+		})
+		if done {
+			return
+		}
+	}
+	t.Fatalf("%s did not finish within %v", c.name, timeout)
+}
+
+func produce(t *testing.T, k *testenv.Kafka, interactions, users string, extra ...string) {
+	t.Helper()
+	args := append([]string{"--brokers", k.Addr, "--users", users, "--interactions", interactions, "--partitions", "4"}, extra...)
+	out, err := exec.Command(testenv.Binary(t, "./cmd/producer"), args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("producer: %v\n%s", err, out)
+	}
+}
+
+func redisClient(t *testing.T, url string) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
+}
+
+var segments = []string{"", "&country=US", "&country=unknown", "&device_type=iPad", "&subscription_type=premium"}
+
+// answers asks the consumer every question of the API for the given dates and months.
+func answers(t *testing.T, c *consumerProc, dates, months []string) map[string]map[string]any {
+	t.Helper()
+	out := map[string]map[string]any{}
+	ask := func(path string) {
+		code, m := c.get(path)
+		if code != http.StatusOK {
+			t.Fatalf("%s: GET %s = %d %v", c.name, path, code, m)
+		}
+		out[path] = m
+	}
+	for _, seg := range segments {
+		for _, d := range dates {
+			for _, ep := range []string{"dau", "wau", "mau", "sessions"} {
+				ask("/v1/" + ep + "?date=" + d + seg)
+			}
+		}
+		for _, m := range months {
+			ask("/v1/mau?month=" + m + seg)
+		}
+	}
+	return out
+}
+
+func addDays(date string, n int) string {
+	d, _ := time.Parse(time.DateOnly, date)
+	return d.AddDate(0, 0, n).Format(time.DateOnly)
+}
+
+func dates(from string, n int) []string {
+	d, _ := time.Parse(time.DateOnly, from)
+	var out []string
+	for i := range n {
+		out = append(out, d.AddDate(0, 0, i).Format(time.DateOnly))
+	}
+	return out
+}
+
+func TestAPIMatchesReference(t *testing.T) {
+	k := testenv.StartKafka(t)
+	r := testenv.StartRedis(t)
+	interactions, users := dataset(t, 3000, 150_000, 4, 1)
+	produce(t, k, interactions, users)
+	c := newConsumer(t, "consumer", k, r.URL, "ns:", "g")
+	c.start()
+	waitDone(t, c, k, redisClient(t, r.URL), "ns:", time.Minute)
+
+	fi, _ := os.Open(interactions)
+	defer fi.Close()
+	fu, _ := os.Open(users)
+	defer fu.Close()
+	want, err := reference.Compute(fi, fu, time.UTC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	near := func(path string, got any, want int) {
+		t.Helper()
+		g := got.(float64)
+		if math.Abs(g-float64(want)) > 0.02*float64(want) {
+			t.Errorf("%s = %v, want %d within 2%%", path, g, want)
+		}
+	}
+	for _, seg := range []reference.Segment{{},
+		{Dimension: "country", Value: "US"}, {Dimension: "country", Value: "unknown"},
+		{Dimension: "device_type", Value: "Web"}, {Dimension: "subscription_type", Value: "team"}} {
+		q := ""
+		if seg != (reference.Segment{}) {
+			q = "&" + seg.Dimension + "=" + seg.Value
+		}
+		for _, d := range dates("2023-07-01", 5) {
+			_, dau := c.get("/v1/dau?date=" + d + q)
+			near("dau "+d+q, dau["dau"], want.Active(d, d, seg))
+			_, wau := c.get("/v1/wau?date=" + d + q)
+			near("wau "+d+q, wau["wau"], want.Active(addDays(d, -6), d, seg))
+			_, mau := c.get("/v1/mau?date=" + d + q)
+			near("mau "+d+q, mau["mau"], want.Active(addDays(d, -29), d, seg))
+
+			_, s := c.get("/v1/sessions?date=" + d + q)
+			var ws struct{ n int64; dur, act float64 }
+			if day := want.Days[d]; day != nil {
+				agg := day.Sessions
+				if seg != (reference.Segment{}) {
+					agg = reference.SegmentDay{}.Sessions
+					if sd := day.Segments[seg]; sd != nil {
+						agg = sd.Sessions
+					}
+				}
+				ws.n, ws.dur, ws.act = agg.Count, agg.AvgDurationS(), agg.AvgActions()
+			}
+			if s["sessions"].(float64) != float64(ws.n) || s["avg_session_duration_s"].(float64) != ws.dur ||
+				s["avg_actions_per_session"].(float64) != ws.act {
+				t.Errorf("sessions %s%s = %v, want %d %v %v", d, q, s, ws.n, ws.dur, ws.act)
+			}
+		}
+		_, m := c.get("/v1/mau?month=2023-07" + q)
+		near("mau 2023-07"+q, m["mau"], want.Active("2023-07-01", "2023-07-31", seg))
+	}
+
+	for path, want := range map[string]int{
+		"/v1/dau":                               400,
+		"/v1/dau?date=2023-13-01":               400,
+		"/v1/dau?date=2023-07-01&month=2023-07": 400,
+		"/v1/dau?month=2023-07":                 400,
+		"/v1/mau?month=2023-7":                  400,
+		"/v1/sessions?date=2023-07-01&country=US&device_type=iPad": 400,
+		"/v1/sessions?date=2023-07-01&colour=red":                  400,
+		"/healthz":                                                 200,
+		"/metrics":                                                 200,
+	} {
+		resp, err := http.Get("http://" + c.http + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Errorf("GET %s = %d, want %d", path, resp.StatusCode, want)
+		}
+	}
+}
+
+// TestExactlyOnce replays a million events once, read by four independent deployments at the same
+// time (each its own group and key prefix): undisturbed; killed with SIGKILL five times; three members
+// with one killed; and one whose Redis stops for 10 s. All must answer every question alike.
+func TestExactlyOnce(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a million events")
+	}
+	k := testenv.StartKafka(t)
+	r := testenv.StartRedis(t)
+	r2 := testenv.StartRedis(t)
+	rdb, rdb2 := redisClient(t, r.URL), redisClient(t, r2.URL)
+	interactions, users := dataset(t, 50_000, 1_000_000, 3, 2)
+
+	calm := newConsumer(t, "calm", k, r.URL, "calm:", "calm")
+	killed := newConsumer(t, "killed", k, r.URL, "killed:", "killed")
+	group := []*consumerProc{
+		newConsumer(t, "member0", k, r.URL, "group:", "group"),
+		newConsumer(t, "member1", k, r.URL, "group:", "group"),
+		newConsumer(t, "member2", k, r.URL, "group:", "group"),
+	}
+	outage := newConsumer(t, "outage", k, r2.URL, "outage:", "outage")
+	for _, c := range append([]*consumerProc{calm, killed, outage}, group...) {
+		c.start()
+	}
+
+	// Three days of event time in about 15 s.
+	produced := make(chan struct{})
+	go func() { defer close(produced); produce(t, k, interactions, users, "--speed", "20000") }()
+
+	rng := rand.New(rand.NewPCG(3, 4))
+	go func() {
+		time.Sleep(4 * time.Second)
+		group[1].kill()
+	}()
+	go func() {
+		time.Sleep(3 * time.Second)
+		r2.Stop()
+		time.Sleep(10 * time.Second)
+		r2.Start()
+	}()
+	for range 5 {
+		time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
+		killed.kill()
+		killed.start()
+	}
+	<-produced
+
+	waitDone(t, calm, k, rdb, "calm:", 2*time.Minute)
+	waitDone(t, killed, k, rdb, "killed:", time.Minute)
+	waitDone(t, group[0], k, rdb, "group:", time.Minute)
+	waitDone(t, outage, k, rdb2, "outage:", time.Minute)
+
+	ds, months := dates("2023-07-01", 4), []string{"2023-07"}
+	want := answers(t, calm, ds, months)
+	if want["/v1/sessions?date=2023-07-01"]["sessions"].(float64) == 0 {
+		t.Fatal("no sessions")
+	}
+	for _, c := range []*consumerProc{killed, group[0], group[2], outage} {
+		got := answers(t, c, ds, months)
+		for path, w := range want {
+			if g := got[path]; fmt.Sprint(g) != fmt.Sprint(w) {
+				t.Errorf("%s: %s = %v, want %v", c.name, path, g, w)
+			}
+		}
+	}
+	lateCount(t, calm)
+}
+
+// lateCount checks that no event was late in a replay in time order.
+func lateCount(t *testing.T, c *consumerProc) {
+	t.Helper()
+	resp, err := http.Get("http://" + c.http + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), `notestream_consumer_records_total{kind="late"} `); ok {
+			if n, _ := strconv.ParseFloat(v, 64); n != 0 {
+				t.Errorf("%v late events in a replay in time order", n)
+			}
+		}
+	}
+}
