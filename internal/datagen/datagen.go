@@ -378,6 +378,9 @@ func (g *generator) session(ui int32, t int64) {
 			page = int(float64(u.pages) * x * x) // favourite pages first
 		}
 		dur := min(g.r.logNormal(durationMedianMs[a], durationSigma[a]), event.MaxDurationMs)
+		if a >= 3 && g.r.chance(0.1) { // deletes and shares are often instant
+			dur = 0
+		}
 		g.emit(row{t: t, user: ui, page: uint32(page), dur: int32(dur), version: version, action: uint8(a)})
 	}
 	u.busyUntil = t
