@@ -355,3 +355,42 @@ func TestUnreachableBrokers(t *testing.T) {
 		t.Fatalf("gave up after %s with --timeout 2s", d)
 	}
 }
+
+// TestSpeedAndProgress replays two hours of event time at 3600x, out of order: about 2 s, with
+// progress control records carrying the highest event time read so far on every partition.
+func TestSpeedAndProgress(t *testing.T) {
+	k := testenv.StartKafka(t)
+	data := writeFile(t, "i.csv", "u1,2023-07-01 10:00:00,edit,p1,1,1\n"+
+		"u2,2023-07-01 11:00:00,edit,p1,1,1\n"+
+		"u3,2023-07-01 10:30:00,edit,p1,1,1\n"+ // older than the maximum: no wait
+		"u4,2023-07-01 12:00:00,edit,p1,1,1\n")
+	testenv.Binary(t, "./cmd/producer") // built before the clock starts
+	start := time.Now()
+	stdout, stderr, err := runProducer(t, nil, "--brokers", k.Addr, "--interactions", data, "--speed", "3600",
+		"--progress-interval", "100ms")
+	if err != nil {
+		t.Fatalf("producer: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if d := time.Since(start); d < 2*time.Second || d > 5*time.Second {
+		t.Fatalf("two hours at 3600x took %s, want about 2 s", d)
+	}
+	progress := map[int][]int64{}
+	for _, m := range consume(t, k, "interactions") {
+		if m.headers[record.ControlHeader] != record.ControlProgress {
+			continue
+		}
+		c, err := record.DecodeControl([]byte(m.value))
+		if err != nil || m.ts != c.EventTime {
+			t.Fatalf("progress record %+v: %+v, %v", m, c, err)
+		}
+		progress[m.partition] = append(progress[m.partition], c.EventTime)
+	}
+	if len(progress) != 8 {
+		t.Fatalf("progress records on %d partitions, want 8", len(progress))
+	}
+	for p, times := range progress {
+		if !slices.IsSorted(times) || times[len(times)-1] != ms("2023-07-01T12:00:00Z") {
+			t.Fatalf("partition %d: progress event times %v", p, times)
+		}
+	}
+}
