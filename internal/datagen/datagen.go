@@ -443,9 +443,11 @@ func (g *generator) emit(rw row) {
 	g.users[rw.user].events++
 	g.prof.Events++
 	g.prof.noteTime(rw.t, rw.form != formSpace)
-	x := g.r.float()
-	i, _ := slices.BinarySearch(g.dirt, x)
-	if i < len(InteractionDirt) && x < g.dirt[i] {
+	if x := g.r.float(); x < g.dirt[len(g.dirt)-1] {
+		i := 0
+		for x >= g.dirt[i] {
+			i++
+		}
 		rw.kind = InteractionDirt[i]
 		rw.variant = uint8(g.r.intn(badVariants[rw.kind]))
 		g.prof.InteractionDirt[rw.kind]++
