@@ -376,8 +376,7 @@ func (p *producer) onAck(r *kgo.Record, err error) {
 	default:
 		p.ackedEvents.Add(1)
 	}
-	*r = kgo.Record{Key: r.Key[:0], Value: r.Value[:0], Headers: r.Headers[:0]}
-	p.pool.Put(r)
+	p.recycle(r)
 }
 
 func (p *producer) acked() int64 {
@@ -639,32 +638,27 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 	}
 
 	r := p.get()
-	var eventTime int64
 	if in != nil {
 		r.Key = append(r.Key, in.UserID...)
-		eventTime = in.Time
+		rp.maxEvent = max(rp.maxEvent, in.Time)
 	} else {
 		r.Key = append(r.Key, u.UserID...)
 	}
 	// The key is never nil (csvin rejects an empty user_id), so this is the Kafka murmur2 key hash, the
 	// same partition franz-go's and Java's default partitioners choose, and stable across runs.
 	part := int32(rp.partitioner.Partition(r, int(rp.nParts)))
-	if in != nil && eventTime > rp.maxEvent {
-		rp.maxEvent = eventTime
-	}
 	if line <= rp.done.eventLine(part) {
 		rp.skipped++
-		p.onAckSkipped(r)
+		p.recycle(r)
 		return nil
 	}
 	r.Topic, r.Partition = rp.topic, part
 	if in != nil {
-		r.Timestamp = time.UnixMilli(eventTime)
-		r.Value = record.AppendInteraction(r.Value, in)
+		encodeInteraction(r, in, rp.in.name, line)
 	} else {
 		r.Value = record.AppendUser(r.Value, u)
+		setOrigin(r, rp.in.name, line)
 	}
-	setOrigin(r, rp.in.name, line)
 	p.cl.Produce(ctx, r, p.promise)
 	if rp.users {
 		return nil
@@ -680,8 +674,15 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 	return nil
 }
 
-// onAckSkipped recycles a record that was never produced.
-func (p *producer) onAckSkipped(r *kgo.Record) {
+// encodeInteraction sets the value, timestamp and origin headers of an event record, reusing r's buffers.
+func encodeInteraction(r *kgo.Record, in *event.Interaction, source string, line int64) {
+	r.Timestamp = time.UnixMilli(in.Time)
+	r.Value = record.AppendInteraction(r.Value, in)
+	setOrigin(r, source, line)
+}
+
+// recycle returns a record, acknowledged or never produced, to the pool with its buffers.
+func (p *producer) recycle(r *kgo.Record) {
 	*r = kgo.Record{Key: r.Key[:0], Value: r.Value[:0], Headers: r.Headers[:0]}
 	p.pool.Put(r)
 }
