@@ -87,6 +87,9 @@ func run() int {
 	}
 	if err != nil {
 		log.Error("replay failed", "err", err)
+		if ctx.Err() != nil {
+			fmt.Fprintln(os.Stderr, "producer: interrupted; run again with --resume to continue without duplicates")
+		}
 		return 1
 	}
 	return 0
