@@ -34,8 +34,13 @@ func runBroker(t *testing.T, env []string, args ...string) (stop func() string) 
 	t.Helper()
 	cmd := exec.Command(testenv.Binary(t, "./cmd/broker"), args...)
 	cmd.Env = append(os.Environ(), env...)
-	var logs bytes.Buffer
-	cmd.Stderr = &logs
+	logf, err := os.CreateTemp(t.TempDir(), "broker-*.log")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close() // the child has its own copy
+	cmd.Stderr = logf
+	logs := func() string { b, _ := os.ReadFile(logf.Name()); return string(b) }
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -50,7 +55,7 @@ func runBroker(t *testing.T, env []string, args ...string) (stop func() string) 
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("broker not listening after 10 s: %v\n%s", err, logs.String())
+			t.Fatalf("broker not listening after 10 s: %v\n%s", err, logs())
 		}
 	}
 	return func() string {
@@ -59,12 +64,12 @@ func runBroker(t *testing.T, env []string, args ...string) (stop func() string) 
 		select {
 		case err := <-done:
 			if err != nil {
-				t.Fatalf("broker exited with %v:\n%s", err, logs.String())
+				t.Fatalf("broker exited with %v:\n%s", err, logs())
 			}
 		case <-time.After(10 * time.Second):
-			t.Fatalf("broker still running 10 s after SIGTERM:\n%s", logs.String())
+			t.Fatalf("broker still running 10 s after SIGTERM:\n%s", logs())
 		}
-		return logs.String()
+		return logs()
 	}
 }
 
