@@ -6,7 +6,7 @@
 set -euo pipefail
 ROWS=${ROWS:-1000000}
 RUNS=${RUNS:-5}
-COMPRESSION=${COMPRESSION:-none}
+COMPRESSION=${COMPRESSION:-lz4}
 cd "$(dirname "$0")/.."
 go build -o bin/ ./cmd/broker ./cmd/producer
 
