@@ -181,7 +181,7 @@ func (r *InteractionReader) Next(row *event.Interaction) (event.Reason, error) {
 func (r *InteractionReader) Line() int64 { return r.t.s.rowLine }
 
 // Raw is the last row's input bytes without its line end, valid until the next call to Next.
-// For a row longer than the read buffer it holds the first MaxRowBytes.
+// For a row over MaxRowBytes it holds the first MaxRowBytes bytes.
 func (r *InteractionReader) Raw() []byte { return r.t.s.raw }
 
 // UserReader streams user_metadata rows.
