@@ -195,11 +195,8 @@ func program(root string, s service) (bin string, sub []string) {
 		return "", nil
 	}
 	bin = words[0]
-	for _, w := range words[1:] {
-		if !regexp.MustCompile(`^[a-z]+$`).MatchString(w) {
-			break
-		}
-		sub = append(sub, w)
+	if len(words) > 1 && regexp.MustCompile(`^[a-z]+$`).MatchString(words[1]) {
+		sub = words[1:2] // a subcommand, such as compactor's run
 	}
 	return bin, sub
 }
