@@ -9,9 +9,10 @@
 // Resume keeps no local state. Records are placed on partitions explicitly (events by the Kafka
 // murmur2 hash of the key, exactly franz-go's default; dead letters by line number), and with
 // idempotent producing a partition holds a gapless prefix, in file order, of the rows meant for it:
-// franz-go fails every later buffered record of a partition once one fails. So the highest line header
-// of this source on a partition says which of its rows are there; on --resume a row is skipped when its
-// line is at most that partition's highest line.
+// franz-go fails every later buffered record of a partition once one fails (recBuf.failAllRecords in
+// kgo/sink.go). So the line header of the last record of this source on a partition (control records
+// carry one too) says which of its rows are there; on --resume a row is skipped when its line is at
+// most that line. The source is the file's base name: resume assumes the same file.
 package producer
 
 import (
@@ -461,7 +462,7 @@ type replay struct {
 	partitioner kgo.TopicPartitioner
 	nParts      int32
 	nDLQ        int32
-	done        resumePoint // highest line per partition already on the topics
+	done        resumePoint // per partition, the line up to which rows are already on the topics
 	pace        pacer
 
 	read    atomic.Int64

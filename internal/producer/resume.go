@@ -9,8 +9,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// resumePoint is the highest line of one source already on each partition of its event topic and of
-// the dead-letter topic; 0 where none is.
+// resumePoint is, for one source, the line of its last record on each partition of its event topic
+// and of the dead-letter topic; 0 where it has none.
 type resumePoint struct {
 	events []int64
 	dlq    []int64
@@ -31,8 +31,9 @@ func lineAt(lines []int64, part int32) int64 {
 // the source or covers the partition.
 const firstWindow = 1024
 
-// resumePoint reads back, per partition of topic and of the dead-letter topic, the highest line header
-// of source.
+// resumePoint reads back, per partition of topic and of the dead-letter topic, the line header of the
+// last record of source. The last record rather than the highest line: if the file was replayed in
+// full before, the older replay's higher lines must not hide where the latest one stopped.
 func (p *producer) resumePoint(ctx context.Context, source, topic string) (resumePoint, error) {
 	var rp resumePoint
 	var err error
@@ -88,11 +89,11 @@ func (p *producer) lastLines(ctx context.Context, source, topic string) ([]int64
 	return lines, nil
 }
 
-// readLines returns the highest line header of source among the records at offsets [lo, hi).
+// readLines returns the line header of the last record of source at offsets [lo, hi).
 func readLines(ctx context.Context, cl *kgo.Client, source, topic string, part int32, lo, hi int64) (int64, bool, error) {
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: {part: kgo.NewOffset().At(lo)}})
 	defer cl.RemoveConsumePartitions(map[string][]int32{topic: {part}})
-	var best int64
+	var last int64
 	found := false
 	for next := lo; next < hi; {
 		// A compacted topic may lack the last offsets of the range: stop when the broker has nothing more.
@@ -117,11 +118,11 @@ func readLines(ctx context.Context, cl *kgo.Client, source, topic string, part i
 			next = r.Offset + 1
 			if line, ok := originLine(r, source); ok {
 				found = true
-				best = max(best, line)
+				last = line
 			}
 		})
 	}
-	return best, found, nil
+	return last, found, nil
 }
 
 // originLine returns the line header of r if its source header is source.
