@@ -35,7 +35,7 @@ func StartRedis(t testing.TB, config ...string) *Redis {
 		conf := []string{
 			"bind 127.0.0.1",
 			fmt.Sprintf("port %d", port),
-			"dir " + dir,
+			fmt.Sprintf("dir %q", dir),
 			"daemonize no",
 			`logfile ""`,
 			`save ""`,

@@ -50,6 +50,8 @@ func newProc(t testing.TB, name, path string, args, env []string, dir string, re
 	return p
 }
 
+// The failure paths below need not print the log: the cleanup does for every failed test.
+
 // errExited marks a server that exited before it was ready.
 var errExited = errors.New("exited before it was ready")
 
@@ -65,7 +67,6 @@ func (p *proc) startFresh(pick func()) {
 			return
 		}
 		if !errors.Is(err, errExited) || attempt == 3 {
-			p.printLog()
 			p.t.Fatalf("testenv: %v", err)
 		}
 		p.t.Logf("testenv: %v; trying other ports", err)
@@ -76,7 +77,6 @@ func (p *proc) startFresh(pick func()) {
 func (p *proc) restart() {
 	p.t.Helper()
 	if err := p.start(); err != nil {
-		p.printLog()
 		p.t.Fatalf("testenv: %v", err)
 	}
 }
