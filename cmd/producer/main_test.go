@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/record"
@@ -54,6 +58,30 @@ func consume(t *testing.T, k *testenv.Kafka, topic string, extra ...string) []km
 		msgs = append(msgs, m)
 	}
 	return msgs
+}
+
+// topicConfig reads one configuration value of a topic.
+func topicConfig(t *testing.T, k *testenv.Kafka, topic, key string) string {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(k.Addr))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rcs, err := kadm.NewClient(cl).DescribeTopicConfigs(ctx, topic)
+	if err != nil {
+		t.Fatalf("describe %s: %v", topic, err)
+	}
+	for _, rc := range rcs {
+		for _, c := range rc.Configs {
+			if c.Key == key && c.Value != nil {
+				return *c.Value
+			}
+		}
+	}
+	return ""
 }
 
 func writeFile(t *testing.T, name, content string) string {
@@ -164,7 +192,10 @@ func TestReplayDirtyData(t *testing.T) {
 		t.Errorf("end markers on %d partitions, want 8", len(ends))
 	}
 
-	// users: the readable users.
+	// users: log-compacted, holding the readable users.
+	if policy := topicConfig(t, k, "users", "cleanup.policy"); policy != "compact" {
+		t.Errorf("users cleanup.policy = %q, want compact", policy)
+	}
 	var gotUsers []string
 	for _, m := range consume(t, k, "users") {
 		var u event.User
