@@ -2,9 +2,11 @@ package csvin
 
 import (
 	"bytes"
+	"encoding/csv"
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -156,4 +158,52 @@ func TestTimestampAgainstTimePackage(t *testing.T) {
 	if _, ok := ParseTimestamp([]byte("2023-07-01 14:30:15." + strconv.Itoa(1e9))); !ok {
 		t.Fatal("long fractions are accepted")
 	}
+}
+
+// FuzzScannerMatchesEncodingCSV checks the scanner against encoding/csv on every input that both read
+// the same way: without carriage returns (encoding/csv turns a quoted "\r\n" into "\n") and without
+// anything encoding/csv rejects.
+func FuzzScannerMatchesEncodingCSV(f *testing.F) {
+	fuzzSeeds(f, "interactions.csv")
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if bytes.IndexByte(data, '\r') >= 0 || bytes.HasPrefix(data, bom) {
+			return
+		}
+		cr := csv.NewReader(bytes.NewReader(data))
+		cr.FieldsPerRecord = -1
+		want, err := cr.ReadAll()
+		if err != nil {
+			return
+		}
+		lines := make([]int64, len(want))
+		cr = csv.NewReader(bytes.NewReader(data))
+		cr.FieldsPerRecord = -1
+		for i := range want {
+			if _, err := cr.Read(); err != nil {
+				t.Fatal(err)
+			}
+			line, _ := cr.FieldPos(0)
+			lines[i] = int64(line)
+		}
+		s := scanner{r: bytes.NewReader(data)}
+		for i, rec := range want {
+			malformed, err := s.next()
+			if err != nil || malformed {
+				t.Fatalf("record %d %q: malformed %v, error %v", i, rec, malformed, err)
+			}
+			if len(data) <= MaxRowBytes && s.rowLine != lines[i] {
+				t.Fatalf("record %d %q: line %d, encoding/csv says %d", i, rec, s.rowLine, lines[i])
+			}
+			got := make([]string, len(s.fields))
+			for j, f := range s.fields {
+				got[j] = string(f)
+			}
+			if !slices.Equal(got, rec) {
+				t.Fatalf("record %d: fields %q, encoding/csv gives %q", i, got, rec)
+			}
+		}
+		if _, err := s.next(); err != io.EOF {
+			t.Fatalf("after %d records: %v, want EOF", len(want), err)
+		}
+	})
 }
