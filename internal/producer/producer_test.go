@@ -2,6 +2,8 @@ package producer
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -111,4 +113,34 @@ func TestConfigValidate(t *testing.T) {
 			t.Fatalf("Validate accepted %+v", bad)
 		}
 	}
+}
+
+func TestSecurityOpts(t *testing.T) {
+	dir := t.TempDir()
+	notPEM := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []Security{{TLSCA: filepath.Join(dir, "missing.pem")}, {TLSCA: notPEM}} {
+		if _, err := s.Opts(); err == nil {
+			t.Fatalf("Opts(%+v) accepted a bad CA file", s)
+		}
+	}
+	for _, s := range []Security{{}, {TLS: true}, {SASLMechanism: "plain", SASLUser: "u", SASLPassword: "p"},
+		{SASLMechanism: "scram-sha-256", SASLUser: "u"}, {SASLMechanism: "scram-sha-512", SASLUser: "u"}} {
+		opts, err := s.Opts()
+		if err != nil {
+			t.Fatalf("Opts(%+v): %v", s, err)
+		}
+		if want := btoi(s.TLS) + btoi(s.SASLMechanism != ""); len(opts) != want {
+			t.Fatalf("Opts(%+v) gave %d options, want %d", s, len(opts), want)
+		}
+	}
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
