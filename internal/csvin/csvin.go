@@ -2,14 +2,16 @@
 //
 // Each physical row is either readable or rejected with the first unreadable-row reason of the contract
 // that applies; none is lost. Empty lines are not rows and are skipped. A header is recognised when the
-// first row names at least one of the file's columns; its columns are then matched by name (ASCII case
-// folded) in any order and extra ones ignored. Fields are trimmed of spaces and tabs.
+// first row names at least two of the file's columns; its columns are then matched by name (ASCII case
+// folded) in any order and extra ones ignored, and it must name them all. Fields are trimmed of spaces
+// and tabs.
 package csvin
 
 import (
 	"errors"
 	"fmt"
 	"io"
+	"math/bits"
 
 	"github.com/notestream/notestream/internal/event"
 )
@@ -72,13 +74,16 @@ func (t *table) next() (ok bool, err error) {
 	}
 }
 
+// isHeader reports whether the current row names two or more of the file's columns: a data row never
+// does by accident, and a header that lacks a column is still seen as one, and so reported.
 func (t *table) isHeader() bool {
+	var named uint64 // bit c: column c is named
 	for _, f := range t.s.fields {
-		if t.column(trim(f)) >= 0 {
-			return true
+		if c := t.column(trim(f)); c >= 0 {
+			named |= 1 << c
 		}
 	}
-	return false
+	return bits.OnesCount64(named) >= 2
 }
 
 // column is the index in t.names of the column named name, or -1.

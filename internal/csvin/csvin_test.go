@@ -233,6 +233,9 @@ func TestInteractionHeader(t *testing.T) {
 	// Only the first row can be a header.
 	f("u1,2023-07-01 14:30:15,edit,p,5,v1\nuser_id,timestamp,action_type,page_id,duration_ms,app_version\n",
 		"1 "+okRow, `2 bad_timestamp "user_id,timestamp,action_type,page_id,duration_ms,app_version"`, "error: EOF")
+	// A first row that names a single column is data.
+	f("u1,2023-07-01 14:30:15,timestamp,p,5,v1\n", `1 ok "u1" 2023-07-01T14:30:15.000Z "timestamp" "p" 5 "v1"`, "error: EOF")
+	f("user_id,x\nu1,2023-07-01 14:30:15,edit,p,5,v1\n", `1 malformed "user_id,x"`, "2 "+okRow, "error: EOF")
 	// A malformed first row is a row, not a header.
 	f("user_id,timestamp,\"action_type\"x\nu1,2023-07-01 14:30:15,edit,p,5,v1\n",
 		`1 malformed "user_id,timestamp,\"action_type\"x"`, "2 "+okRow, "error: EOF")
