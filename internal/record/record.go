@@ -13,7 +13,9 @@ import (
 // ControlHeader is the record header that marks a control record; event readers skip such records.
 //
 // A control record has a null key, this header with the kind as its value, and the JSON value of
-// AppendControl, for example {"kind":"progress","event_time":"2023-07-01T14:30:15.000Z"}.
+// AppendControl, for example {"kind":"progress","event_time":"2023-07-01T14:30:15.000Z"}; its record
+// timestamp is the event time. The producer also gives it the source and line headers of the rows,
+// line being the last line read when it was sent.
 const ControlHeader = "notestream.control"
 
 // Control kinds, the value of ControlHeader.
