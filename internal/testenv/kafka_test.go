@@ -67,6 +67,46 @@ func TestKafkaProduceKcatRestart(t *testing.T) {
 	}
 }
 
+// TestKafkaProducerOutlivesKill keeps one idempotent franz-go producer running while the broker is
+// killed and restarted: kfake recovers its producer state from the data dir, so the producer goes on
+// without losing or duplicating a record.
+func TestKafkaProducerOutlivesKill(t *testing.T) {
+	k := StartKafka(t)
+	c := k.Client(t, kgo.DefaultProduceTopic("e"))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := kadm.NewClient(c).CreateTopic(ctx, 1, 1, nil, "e"); err != nil {
+		t.Fatalf("create topic: %v", err)
+	}
+	send := func(from, to int) error {
+		for i := from; i < to; i++ {
+			if err := c.ProduceSync(ctx, &kgo.Record{Value: fmt.Appendf(nil, "%d", i)}).FirstErr(); err != nil {
+				return fmt.Errorf("record %d: %w", i, err)
+			}
+		}
+		return nil
+	}
+	const n = 200
+	if err := send(0, n); err != nil {
+		t.Fatal(err)
+	}
+	k.Stop()
+	errs := make(chan error, 1)
+	go func() { errs <- send(n, 2*n) }() // blocks in retries until the broker is back
+	time.Sleep(200 * time.Millisecond)
+	k.Start()
+	if err := <-errs; err != nil {
+		t.Fatal(err)
+	}
+	var want strings.Builder
+	for i := range 2 * n {
+		fmt.Fprintf(&want, "%d\n", i)
+	}
+	if got := string(Kcat(t, nil, "-C", "-b", k.Addr, "-t", "e", "-e", "-q", "-f", `%s\n`)); got != want.String() {
+		t.Fatalf("after the kill kcat read %d bytes, want %d:\n%.300s", len(got), want.Len(), got)
+	}
+}
+
 func TestKafkaAutoCreatedTopicSurvivesKill(t *testing.T) {
 	k := StartKafka(t, "--partitions", "3")
 	// kcat's producer asks for auto-creation; the broker gives such topics --partitions partitions.
