@@ -49,6 +49,8 @@ func run(args []string) error {
 	fs.StringVar(&store.Prefix, "redis-prefix", "ns:", "prefix of every Redis key")
 	fs.DurationVar(&store.Retention, "retention", 400*24*time.Hour, "TTL of daily Redis keys, renewed on every update")
 	fs.StringVar(&cfg.Group, "group", "notestream-consumer", "consumer group")
+	fs.StringVar(&cfg.InstanceID, "instance-id", "", "static group member ID: a restart with the same ID gets its partitions back without a rebalance")
+	fs.DurationVar(&cfg.SessionTimeout, "session-timeout", 10*time.Second, "group session timeout: how soon a crashed member's partitions move")
 	fs.StringVar(&cfg.TopicInteractions, "topic-interactions", "interactions", "interactions topic")
 	fs.StringVar(&cfg.TopicUsers, "topic-users", "users", "users topic")
 	fs.StringVar(&cfg.TopicLate, "topic-late", "interactions.late", "topic late events are copied to")

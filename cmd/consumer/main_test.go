@@ -23,6 +23,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/notestream/notestream/internal/reference"
+	"github.com/notestream/notestream/internal/rtstore"
 	"github.com/notestream/notestream/internal/testenv"
 )
 
@@ -127,7 +128,7 @@ func newConsumer(t *testing.T, name string, k *testenv.Kafka, redisURL, prefix, 
 	t.Helper()
 	c := &consumerProc{t: t, name: name, http: freeAddr(t), log: filepath.Join(t.TempDir(), name+".log")}
 	c.args = []string{"--brokers", k.Addr, "--redis", redisURL, "--redis-prefix", prefix, "--group", group,
-		"--http", c.http, "--checkpoint-interval", "200ms", "--log-level", "warn"}
+		"--http", c.http, "--checkpoint-interval", "200ms", "--log-level", "info"}
 	t.Cleanup(func() {
 		c.kill()
 		if t.Failed() {
@@ -185,18 +186,23 @@ func waitDone(t *testing.T, c *consumerProc, k *testenv.Kafka, rdb *redis.Client
 	t.Helper()
 	adm := kadm.NewClient(k.Client(t))
 	deadline := time.Now().Add(timeout)
+	var why any
 	for ; time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if code, _ := c.get("/readyz"); code != http.StatusOK {
+		if code, m := c.get("/readyz"); code != http.StatusOK {
+			why = m
 			continue
 		}
 		ends, err := adm.ListEndOffsets(context.Background(), "interactions")
 		if err != nil {
+			why = err
 			continue
 		}
 		done := true
 		ends.Each(func(o kadm.ListedOffset) {
-			v, err := rdb.HGet(context.Background(), fmt.Sprintf("%s{interactions/%d}:ck", prefix, o.Partition), "offset").Int64()
+			key := fmt.Sprintf("%s{interactions/%d}:ck", prefix, o.Partition)
+			v, err := rdb.HGet(context.Background(), key, "offset").Int64()
 			if err != nil || v != o.Offset {
+				why = fmt.Sprintf("%s offset %d (%v), end %d", key, v, err, o.Offset)
 				done = false
 			}
 		})
@@ -204,12 +210,13 @@ func waitDone(t *testing.T, c *consumerProc, k *testenv.Kafka, rdb *redis.Client
 			return
 		}
 	}
-	t.Fatalf("%s did not finish within %v", c.name, timeout)
+	t.Fatalf("%s did not finish within %v: %v", c.name, timeout, why)
 }
 
-func produce(t *testing.T, k *testenv.Kafka, interactions, users string, extra ...string) {
+// produce replays files with the producer; args name them (--users, --interactions) and more.
+func produce(t *testing.T, k *testenv.Kafka, args ...string) {
 	t.Helper()
-	args := append([]string{"--brokers", k.Addr, "--users", users, "--interactions", interactions, "--partitions", "4"}, extra...)
+	args = append([]string{"--brokers", k.Addr, "--partitions", "4"}, args...)
 	out, err := exec.Command(testenv.Binary(t, "./cmd/producer"), args...).CombinedOutput()
 	if err != nil {
 		t.Fatalf("producer: %v\n%s", err, out)
@@ -271,7 +278,7 @@ func TestAPIMatchesReference(t *testing.T) {
 	k := testenv.StartKafka(t)
 	r := testenv.StartRedis(t)
 	interactions, users := dataset(t, 3000, 150_000, 4, 1)
-	produce(t, k, interactions, users)
+	produce(t, k, "--users", users, "--interactions", interactions)
 	c := newConsumer(t, "consumer", k, r.URL, "ns:", "g")
 	c.start()
 	waitDone(t, c, k, redisClient(t, r.URL), "ns:", time.Minute)
@@ -307,7 +314,10 @@ func TestAPIMatchesReference(t *testing.T) {
 			near("mau "+d+q, mau["mau"], want.Active(addDays(d, -29), d, seg))
 
 			_, s := c.get("/v1/sessions?date=" + d + q)
-			var ws struct{ n int64; dur, act float64 }
+			var ws struct {
+				n        int64
+				dur, act float64
+			}
 			if day := want.Days[d]; day != nil {
 				agg := day.Sessions
 				if seg != (reference.Segment{}) {
@@ -335,8 +345,8 @@ func TestAPIMatchesReference(t *testing.T) {
 		"/v1/mau?month=2023-7":                  400,
 		"/v1/sessions?date=2023-07-01&country=US&device_type=iPad": 400,
 		"/v1/sessions?date=2023-07-01&colour=red":                  400,
-		"/healthz":                                                 200,
-		"/metrics":                                                 200,
+		"/healthz": 200,
+		"/metrics": 200,
 	} {
 		resp, err := http.Get("http://" + c.http + path)
 		if err != nil {
@@ -358,7 +368,8 @@ func TestExactlyOnce(t *testing.T) {
 	}
 	k := testenv.StartKafka(t)
 	r := testenv.StartRedis(t)
-	r2 := testenv.StartRedis(t)
+	// Durable, as in production: a restart keeps the checkpoints.
+	r2 := testenv.StartRedis(t, "appendonly yes", "appendfsync always")
 	rdb, rdb2 := redisClient(t, r.URL), redisClient(t, r2.URL)
 	interactions, users := dataset(t, 50_000, 1_000_000, 3, 2)
 
@@ -370,13 +381,17 @@ func TestExactlyOnce(t *testing.T) {
 		newConsumer(t, "member2", k, r.URL, "group:", "group"),
 	}
 	outage := newConsumer(t, "outage", k, r2.URL, "outage:", "outage")
+	// A static member: each restart takes its partitions back at once.
+	killed.args = append(killed.args, "--instance-id", "killed-0")
+	// Users first, so every deployment joins them to the events alike.
+	produce(t, k, "--users", users)
 	for _, c := range append([]*consumerProc{calm, killed, outage}, group...) {
 		c.start()
 	}
 
 	// Three days of event time in about 15 s.
 	produced := make(chan struct{})
-	go func() { defer close(produced); produce(t, k, interactions, users, "--speed", "20000") }()
+	go func() { defer close(produced); produce(t, k, "--interactions", interactions, "--speed", "20000") }()
 
 	rng := rand.New(rand.NewPCG(3, 4))
 	go func() {
@@ -415,6 +430,39 @@ func TestExactlyOnce(t *testing.T) {
 		}
 	}
 	lateCount(t, calm)
+
+	// The counters the API does not show (valid, late and rule-invalid events) match too.
+	counts := func(rdb *redis.Client, prefix string) map[string]rtstore.Counts {
+		st, err := rtstore.New(rdb, rtstore.Config{Prefix: prefix})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]rtstore.Counts{}
+		for _, d := range ds {
+			day, _ := rtstore.ParseDate(d)
+			for _, seg := range []rtstore.Segment{{}, {Dimension: "country", Value: "US"}} {
+				c, err := st.Day(context.Background(), day, seg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out[d+" "+seg.String()] = c
+			}
+		}
+		return out
+	}
+	wantCounts := counts(rdb, "calm:")
+	if wantCounts["2023-07-01 all"].Duplicate == 0 || wantCounts["2023-07-01 all"].UnknownAction == 0 {
+		t.Errorf("no rule-invalid events counted: %+v", wantCounts["2023-07-01 all"])
+	}
+	for name, got := range map[string]map[string]rtstore.Counts{
+		"killed": counts(rdb, "killed:"), "group": counts(rdb, "group:"), "outage": counts(rdb2, "outage:"),
+	} {
+		for k, w := range wantCounts {
+			if got[k] != w {
+				t.Errorf("%s: counters of %s = %+v, want %+v", name, k, got[k], w)
+			}
+		}
+	}
 }
 
 // lateCount checks that no event was late in a replay in time order.

@@ -32,6 +32,10 @@ import (
 type Config struct {
 	Brokers           []string // default 127.0.0.1:9092
 	Group             string   // default notestream-consumer
+	// InstanceID, if set, makes this a static group member (KIP-345): a restart with the same ID
+	// takes its partitions back at once instead of waiting for the old member's session to expire.
+	InstanceID     string
+	SessionTimeout time.Duration // group session timeout; default 10s
 	TopicInteractions string   // default interactions
 	TopicUsers        string   // default users
 	TopicLate         string   // default interactions.late
@@ -61,6 +65,7 @@ func (c *Config) Validate() error {
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
+	setDefault(&c.SessionTimeout, 10*time.Second)
 	setDefault(&c.Lateness, 5*time.Minute)
 	setDefault(&c.CheckpointInterval, time.Second)
 	setDefault(&c.CheckpointRecords, 200_000)
@@ -125,8 +130,9 @@ func New(cfg Config, store *rtstore.Store) (*Consumer, error) {
 		kgo.WithLogger(kgoLogger{c.log}),
 	}, cfg.ClientOpts...)
 	var err error
-	c.cl, err = kgo.NewClient(append(common,
+	group := []kgo.Opt{
 		kgo.ConsumerGroup(cfg.Group),
+		kgo.SessionTimeout(cfg.SessionTimeout),
 		kgo.ConsumeTopics(cfg.TopicInteractions),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.BlockRebalanceOnPoll(),
@@ -136,7 +142,11 @@ func New(cfg Config, store *rtstore.Store) (*Consumer, error) {
 		kgo.OnPartitionsLost(c.lost),
 		kgo.FetchMaxBytes(32<<20),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
-	)...)
+	}
+	if cfg.InstanceID != "" {
+		group = append(group, kgo.InstanceID(cfg.InstanceID))
+	}
+	c.cl, err = kgo.NewClient(append(common, group...)...)
 	if err != nil {
 		return nil, fmt.Errorf("consumer: kafka client: %w", err)
 	}
