@@ -52,6 +52,7 @@ func run(cfg broker.Config, log *slog.Logger) error {
 	log.Info("broker serving", "addr", b.Addr(), "data_dir", cfg.DataDir, "sync", cfg.SyncWrites,
 		"partitions", cfg.Partitions, "sasl", cfg.SASLUser != "")
 	<-ctx.Done()
+	stop() // a second signal kills the process at once if saving hangs
 	log.Info("broker stopping: saving state to the data directory")
 	b.Close()
 	log.Info("broker stopped")
