@@ -57,33 +57,49 @@ func (d *days) end(t int64) int64 {
 }
 
 // interval returns lo ≤ t < hi such that the local date is constant on [lo, hi) and changes at hi. lo
-// is not necessarily where the date last changed (it may be a later zone transition); hi is exact.
+// is not necessarily where the date last changed; hi is exact. It assumes, as every zone in the tz
+// database does, that the UTC offset changes at most once within a day.
+//
+// time.Time.ZoneBounds is not used: past the tz database's last explicit transition (2037) it returns
+// bounds that do not advance.
 func interval(t int64, loc *time.Location) (lo, hi int64) {
-	tm := time.UnixMilli(t).In(loc)
-	_, offS := tm.Zone()
-	zoneStart, zoneEnd := tm.ZoneBounds()
-	off := int64(offS) * 1000
+	off := offset(t, loc)
 	date := floorDiv(t+off, msPerDay)
-	lo = date*msPerDay - off
-	if !zoneStart.IsZero() && zoneStart.UnixMilli() > lo {
-		lo = zoneStart.UnixMilli()
+	if lo = date*msPerDay - off; offset(lo, loc) != off {
+		lo = t
 	}
-	// Walk zone periods: within one the offset is fixed, so the next local midnight is plain
-	// arithmetic; at a transition the date may change (a jump over midnight) or not (Chile's clocks
-	// go back from 24:00 to 23:00, so the date stays).
+	// Within one offset the next local midnight is plain arithmetic. If the offset changes before
+	// it, find the transition: there the date may change (a jump over midnight) or not (Chile goes
+	// back from 24:00 to 23:00 of the same date), and the walk goes on with the new offset.
 	cur := t
 	for {
 		midnight := (floorDiv(cur+off, msPerDay)+1)*msPerDay - off
-		if zoneEnd.IsZero() || midnight < zoneEnd.UnixMilli() {
+		if offset(midnight-1, loc) == off && offset(midnight, loc) == off {
 			return lo, midnight
 		}
-		cur = zoneEnd.UnixMilli()
-		next := time.UnixMilli(cur).In(loc)
-		_, offS = next.Zone()
-		off = int64(offS) * 1000
+		// Binary search for the first instant after cur with another offset: offset(a) == off,
+		// offset(b) != off.
+		a, b := cur, midnight
+		if offset(midnight-1, loc) == off {
+			a = midnight - 1
+		}
+		for b-a > 1 {
+			m := a + (b-a)/2
+			if offset(m, loc) == off {
+				a = m
+			} else {
+				b = m
+			}
+		}
+		cur, off = b, offset(b, loc)
 		if floorDiv(cur+off, msPerDay) != date {
 			return lo, cur
 		}
-		_, zoneEnd = next.ZoneBounds()
 	}
+}
+
+// offset is loc's UTC offset at t, in ms.
+func offset(t int64, loc *time.Location) int64 {
+	_, off := time.UnixMilli(t).In(loc).Zone()
+	return int64(off) * 1000
 }

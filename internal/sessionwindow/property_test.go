@@ -234,11 +234,7 @@ func TestPropertyStreamEqualsBatch(t *testing.T) {
 			checkOrder(t, interrupted, cfg)
 
 			// Any disorder: the sessions are the batch ones over the events that were not late.
-			wild := slices.Clone(sorted)
-			for range len(wild) / 4 {
-				i, j := r.IntN(len(wild)), r.IntN(len(wild))
-				wild[i], wild[j] = wild[j], wild[i]
-			}
+			wild := wildShuffle(r, sorted)
 			reasons, got := feed(t, cfg, wild, nil, rand.New(rand.NewPCG(seed, 5)))
 			var accepted []event.Interaction
 			for i, ev := range wild {
@@ -294,4 +290,16 @@ func checkOrder(t *testing.T, out []Session, cfg Config) {
 			t.Fatalf("output out of order at %d: %+v then %+v", i, out[i-1], out[i])
 		}
 	}
+}
+
+// wildShuffle swaps events with neighbours up to 40 positions away, beyond any lateness, so that some
+// events are late and some only out of order.
+func wildShuffle(r *rand.Rand, sorted []event.Interaction) []event.Interaction {
+	wild := slices.Clone(sorted)
+	for range len(wild) / 10 {
+		i := r.IntN(len(wild))
+		j := min(i+r.IntN(1+r.IntN(40)), len(wild)-1)
+		wild[i], wild[j] = wild[j], wild[i]
+	}
+	return wild
 }
