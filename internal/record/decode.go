@@ -85,16 +85,8 @@ func (s *scanner) raw() []byte {
 	return nil
 }
 
-func (s *scanner) str() string {
-	v := s.raw()
-	if !s.ok {
-		return ""
-	}
-	return string(v)
-}
-
-// action is str that returns the shared constant for the canonical action names, saving an allocation
-// for nearly every event.
+// action reads a string like raw, returning the shared constant for a canonical action name: no
+// allocation for nearly every event.
 func (s *scanner) action() string {
 	v := s.raw()
 	if !s.ok {
@@ -205,41 +197,53 @@ func decodeInteractionFast(b []byte, in *event.Interaction) bool {
 		return false
 	}
 	// One allocation for the three free-form strings instead of three.
-	var sb strings.Builder
-	sb.Grow(len(userID) + len(pageID) + len(version))
-	sb.Write(userID)
-	sb.Write(pageID)
-	sb.Write(version)
-	all := sb.String()
-	u, p := len(userID), len(userID)+len(pageID)
-	*in = event.Interaction{UserID: all[:u], Time: ts, Action: action, PageID: all[u:p],
-		DurationMs: duration, AppVersion: all[p:]}
+	f := concat(userID, pageID, version)
+	*in = event.Interaction{UserID: f[0], Time: ts, Action: action, PageID: f[1], DurationMs: duration,
+		AppVersion: f[2]}
 	return true
 }
 
 func decodeUserFast(b []byte, u *event.User) bool {
 	s := scanner{b: b, ok: true}
 	s.lit(`{"user_id":"`)
-	userID := s.str()
+	userID := s.raw()
 	s.lit(`,"join_date":"`)
 	joinDate := s.raw()
 	if s.ok && !isDate(joinDate) {
 		return false
 	}
-	joined := string(joinDate)
 	s.lit(`,"country":"`)
-	country := s.str()
+	country := s.raw()
 	s.lit(`,"device_type":"`)
-	device := s.str()
+	device := s.raw()
 	s.lit(`,"subscription_type":"`)
-	sub := s.str()
+	sub := s.raw()
 	s.lit(`}`)
 	if !s.end() {
 		return false
 	}
-	*u = event.User{UserID: userID, JoinDate: joined, Country: country, DeviceType: device,
-		SubscriptionType: sub}
+	f := concat(userID, joinDate, country, device, sub)
+	*u = event.User{UserID: f[0], JoinDate: f[1], Country: f[2], DeviceType: f[3], SubscriptionType: f[4]}
 	return true
+}
+
+// concat returns the fields as strings sharing one allocation.
+func concat[T ~[]byte](fields ...T) [5]string {
+	n := 0
+	for _, f := range fields {
+		n += len(f)
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, f := range fields {
+		sb.Write(f)
+	}
+	all := sb.String()
+	var out [5]string
+	for i, f := range fields {
+		out[i], all = all[:len(f)], all[len(f):]
+	}
+	return out
 }
 
 func decodeControlFast(b []byte, c *Control) bool {
