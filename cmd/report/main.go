@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/lake"
@@ -18,6 +19,7 @@ func main() {
 	fs := flag.NewFlagSet("report", flag.ExitOnError)
 	lakeURL := fs.String("lake", "file://./lake", "lake root: file:///path, file://relative/path or s3://bucket/prefix (with the AWS_* environment variables)")
 	out := fs.String("out", "report.html", "HTML file to write")
+	through := fs.String("through", "", "last day to report, YYYY-MM-DD (default: the lake's last)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: report [flags]\n\nRenders the gold tables as one HTML page and prints their headline numbers. Every flag can also be set as NOTESTREAM_<FLAG>.\n\n")
 		fs.PrintDefaults()
@@ -27,13 +29,13 @@ func main() {
 		slog.Error("report: flags", "err", err)
 		os.Exit(2)
 	}
-	if err := run(context.Background(), *lakeURL, *out); err != nil {
+	if err := run(context.Background(), *lakeURL, *out, *through); err != nil {
 		slog.Error("report failed", "err", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, lakeURL, out string) error {
+func run(ctx context.Context, lakeURL, out, through string) error {
 	store, err := lake.Open(ctx, lakeURL, lake.S3Config{
 		Endpoint:  os.Getenv("AWS_ENDPOINT_URL"),
 		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
@@ -46,6 +48,12 @@ func run(ctx context.Context, lakeURL, out string) error {
 	g, err := report.Load(ctx, store)
 	if err != nil {
 		return err
+	}
+	if through != "" {
+		if _, err := time.Parse(time.DateOnly, through); err != nil {
+			return fmt.Errorf("--through %q: want YYYY-MM-DD", through)
+		}
+		g.Through(through)
 	}
 	var buf bytes.Buffer
 	if err := report.Render(&buf, g, lakeURL); err != nil {

@@ -127,3 +127,12 @@ func readTable[T any](ctx context.Context, lake Lake, table, key string, set fun
 	}
 	return rows, nil
 }
+
+// Through drops the rows after date (YYYY-MM-DD), and the months after date's month, so the report ends
+// on that day: a stray event in the next day should not become the headline.
+func (g *Gold) Through(date string) {
+	g.Days = slices.DeleteFunc(g.Days, func(d Day) bool { return d.Date > date })
+	g.Segments = slices.DeleteFunc(g.Segments, func(s SegmentDay) bool { return s.Date > date })
+	g.Quality = slices.DeleteFunc(g.Quality, func(q Quality) bool { return q.Date > date })
+	g.Months = slices.DeleteFunc(g.Months, func(m Month) bool { return m.Month > date[:min(7, len(date))] })
+}

@@ -265,5 +265,11 @@ func WriteHeadline(w io.Writer, g *Gold) error {
 		last.Date, formatInt(last.DAU), formatInt(last.WAU), formatInt(last.MAU), last.Stickiness,
 		last.Date, formatInt(last.Sessions), formatNumber(last.AvgSessionDurationS), formatNumber(last.AvgActionsPerSession),
 		v.Tiles[4].Value, v.Tiles[5].Value, v.Tiles[6].Value)
+	if err != nil {
+		return err
+	}
+	if i := slices.IndexFunc(g.Months, func(m Month) bool { return m.Month == last.Date[:7] }); i >= 0 {
+		_, err = fmt.Fprintf(w, "  calendar month %s: MAU %s\n", g.Months[i].Month, formatInt(g.Months[i].MAU))
+	}
 	return err
 }

@@ -160,6 +160,12 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("month: %+v", m)
 	}
 
+	g.Through("2023-02-01")
+	if len(g.Days) != 32 || g.Days[31].Date != "2023-02-01" || len(g.Segments) != 5*32 || len(g.Quality) != 32 || len(g.Months) != 2 {
+		t.Fatalf("through 2023-02-01: %d days (last %s), %d segments, %d quality, %d months",
+			len(g.Days), g.Days[len(g.Days)-1].Date, len(g.Segments), len(g.Quality), len(g.Months))
+	}
+
 	empty, err := Load(t.Context(), dirLake(t.TempDir()))
 	if err != nil || len(empty.Days) != 0 {
 		t.Fatalf("empty lake: %v %+v", err, empty)
@@ -205,7 +211,8 @@ func TestWriteHeadline(t *testing.T) {
 	want := "gold 2023-01-01 … 2023-03-31\n" +
 		"  2023-03-31: DAU 189, WAU 567, MAU 1,512, stickiness 0.125\n" +
 		"  2023-03-31: 378 sessions, avg session 389 s, 4.50 actions/session\n" +
-		"  all days: 26,010 sessions, avg session 349.17 s, 4.50 actions/session\n"
+		"  all days: 26,010 sessions, avg session 349.17 s, 4.50 actions/session\n" +
+		"  calendar month 2023-03: MAU 1,234\n"
 	if b.String() != want {
 		t.Fatalf("headline\n got %q\nwant %q", b.String(), want)
 	}
