@@ -123,6 +123,9 @@ func build(g *Gold, source string) view {
 	return v
 }
 
+// maxBars caps the bars of one dimension; the smallest values share the last bar.
+const maxBars = 12
+
 // segmentCharts draws, per dimension, each value's share of user-days (the sum of its daily DAU) and
 // its number of sessions.
 func segmentCharts(rows []SegmentDay) []chart {
@@ -151,6 +154,16 @@ func segmentCharts(rows []SegmentDay) []chart {
 		names := slices.SortedFunc(maps.Keys(values), func(a, b string) int {
 			return cmp.Or(cmp.Compare(values[b].userDays, values[a].userDays), cmp.Compare(a, b))
 		})
+		if len(names) > maxBars {
+			rest := &totals{}
+			for _, name := range names[maxBars-1:] {
+				rest.userDays += values[name].userDays
+				rest.sessions += values[name].sessions
+			}
+			other := fmt.Sprintf("%d others", len(names)-maxBars+1)
+			values[other] = rest
+			names = append(names[:maxBars-1], other)
+		}
 		bars := make([]bar, 0, len(names))
 		for _, name := range names {
 			t := values[name]

@@ -2,6 +2,7 @@ package report
 
 import (
 	"bytes"
+	"fmt"
 	"context"
 	"io/fs"
 	"os"
@@ -288,5 +289,24 @@ func TestRenderInBrowser(t *testing.T) {
 		if err := os.WriteFile(dst, png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+func TestSegmentChartsCapBars(t *testing.T) {
+	var rows []SegmentDay
+	for i := range 20 {
+		rows = append(rows, SegmentDay{Date: "2023-01-01", Dimension: "country", Value: fmt.Sprintf("c%02d", i), DAU: int64(100 - i), Sessions: 1})
+	}
+	charts := segmentCharts(rows)
+	if len(charts) != 1 {
+		t.Fatalf("%d charts, want 1", len(charts))
+	}
+	svg := string(charts[0].SVG)
+	if n := strings.Count(svg, `<rect class="bar"`); n != maxBars {
+		t.Fatalf("%d bars, want %d", n, maxBars)
+	}
+	// c11 … c19 (765 of 1,810 user-days, 9 of 20 sessions) share the last bar.
+	if !strings.Contains(svg, ">9 others<") || !strings.Contains(svg, "42.3% of user-days, 45.0% of sessions") {
+		t.Fatalf("last bar is not the 9 smallest values together:\n%s", svg)
 	}
 }
