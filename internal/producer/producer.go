@@ -194,6 +194,9 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 		kgo.ProducerLinger(0),
 		kgo.MaxBufferedRecords(4096),
 		kgo.MaxBufferedBytes(32 << 20),
+		// After a broker restart the client refreshes metadata before producing again; the default
+		// minimum age of 5 s made every outage last at least that long.
+		kgo.MetadataMinAge(500 * time.Millisecond),
 		kgo.WithLogger(newKgoLogger(cfg.Logger)),
 	}, cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
@@ -302,6 +305,25 @@ func isAuthError(err error) bool {
 		errors.Is(err, kerr.UnsupportedSaslMechanism)
 }
 
+// waitPartitions lists topic until its metadata shows partitions (a topic just created elsewhere may
+// not be in the brokers' metadata yet).
+func (p *producer) waitPartitions(ctx context.Context, topic string) (int32, error) {
+	for {
+		details, err := p.adm.ListTopics(ctx, topic)
+		if err != nil {
+			return 0, fmt.Errorf("list topic: %w", err)
+		}
+		if d, ok := details[topic]; ok && d.Err == nil && len(d.Partitions) > 0 {
+			return int32(len(d.Partitions)), nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, fmt.Errorf("no partitions listed: %w", ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // ensureTopics creates the missing topics (users log-compacted) and learns every partition count.
 func (p *producer) ensureTopics(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
@@ -327,6 +349,15 @@ func (p *producer) ensureTopics(ctx context.Context) error {
 		resp, err := p.adm.CreateTopic(ctx, c.Partitions, c.Replication, configs, t)
 		if err == nil {
 			err = resp.Err
+		}
+		if errors.Is(err, kerr.TopicAlreadyExists) {
+			// Another client created it since the listing (a starting consumer creates the late topic).
+			n, err := p.waitPartitions(ctx, t)
+			if err != nil {
+				return fmt.Errorf("create topic %s: created concurrently, then %w", t, err)
+			}
+			p.partitions[t] = n
+			continue
 		}
 		if err != nil {
 			return fmt.Errorf("create topic %s: %w", t, err)
