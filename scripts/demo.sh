@@ -40,15 +40,22 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
+# fetch URL prints a URL's body, failing on HTTP errors, with curl or else wget.
+if command -v curl >/dev/null; then
+	fetch() { curl -fsS "$1"; }
+else
+	fetch() { wget -qO- "$1"; }
+fi
+
 port_free() { ! (exec 3<>"/dev/tcp/${1%:*}/${1##*:}") 2>/dev/null; }
 wait_http() { # url seconds
 	for _ in $(seq $(($2 * 5))); do
-		curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
+		fetch "$1" >/dev/null 2>&1 && return 0
 		sleep 0.2
 	done
 	return 1
 }
-get() { curl -fsS "http://$HTTP_ADDR$1"; }
+get() { fetch "http://$HTTP_ADDR$1"; }
 
 for addr in "$KAFKA_ADDR" "127.0.0.1:$REDIS_PORT" "$HTTP_ADDR"; do
 	port_free "$addr" || die "$addr is in use; set DEMO_KAFKA_PORT, DEMO_REDIS_PORT or DEMO_HTTP_PORT"
@@ -117,7 +124,7 @@ if [ -n "$REDIS" ]; then
 	# lists end offsets every second, so give it a listing newer than the producer's last record first.
 	sleep 2.5
 	for i in $(seq 600); do
-		curl -fsS -o /dev/null "http://$HTTP_ADDR/readyz" 2>/dev/null && break
+		fetch "http://$HTTP_ADDR/readyz" >/dev/null 2>&1 && break
 		[ "$i" = 600 ] && die "consumer did not catch up in 5 minutes; see $STATE/logs/consumer.log"
 		sleep 0.5
 	done
