@@ -274,29 +274,30 @@ func firstErr(errs ...error) error {
 }
 
 // TestResumeAfterBrokerKill kills the broker mid-replay and restarts it on its data directory, once
-// soon enough for the producer to recover and once after its --timeout, when it must exit non-zero.
-// After --resume every row must be on the topics exactly once.
+// within the producer's --timeout, when it must recover and finish, and once after it, when it must
+// exit non-zero. After --resume every row must be on the topics exactly once.
 func TestResumeAfterBrokerKill(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		down     time.Duration
+		timeout  string
 		wantFail bool
 	}{
-		{"recovers", time.Second, false},
-		{"gives up", 6 * time.Second, true},
+		{"recovers", time.Second, "10s", false},
+		{"gives up", 6 * time.Second, "3s", true},
 	} {
-		t.Run(tc.name, func(t *testing.T) { testResume(t, tc.down, tc.wantFail) })
+		t.Run(tc.name, func(t *testing.T) { testResume(t, tc.down, tc.timeout, tc.wantFail) })
 	}
 }
 
-func testResume(t *testing.T, down time.Duration, wantFail bool) {
+func testResume(t *testing.T, down time.Duration, timeout string, wantFail bool) {
 	const rows = 300_000
 	k := testenv.StartKafka(t)
 	data := generate(t, rows)
 
 	// 300k rows one event-second apart at 60000x: about 5 s, so the broker dies mid-replay.
 	cmd := exec.Command(testenv.Binary(t, "./cmd/producer"), "--brokers", k.Addr, "--interactions", data,
-		"--timeout", "3s", "--speed", "60000")
+		"--timeout", timeout, "--speed", "60000")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()
@@ -314,7 +315,10 @@ func testResume(t *testing.T, down time.Duration, wantFail bool) {
 		t.Fatal("the replay ended before the broker was killed")
 	}
 	if wantFail && (err == nil || !strings.Contains(out.String(), "unreachable")) {
-		t.Fatalf("broker down %s past --timeout 3s: want a non-zero exit saying unreachable, got %v", down, err)
+		t.Fatalf("broker down %s, --timeout %s: want a non-zero exit saying unreachable, got %v", down, timeout, err)
+	}
+	if !wantFail && err != nil {
+		t.Fatalf("broker down %s, --timeout %s: want the replay to recover, got %v", down, timeout, err)
 	}
 
 	stdout, stderr, err := runProducer(t, nil, "--brokers", k.Addr, "--interactions", data, "--resume")
