@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"strings"
@@ -99,8 +100,12 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--http: %w", err)
 	}
+	mux := http.NewServeMux()
+	mux.Handle("/", api.New(st, c.Ready, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{
-		Handler:           api.New(st, c.Ready, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 	log.Info("consumer starting", "http", ln.Addr().String(), "brokers", *brokers, "group", cfg.Group, "tz", loc.String())

@@ -29,7 +29,7 @@ import (
 
 // dataset writes a synthetic pair of CSV files: events in time order (no event is late), about 1% of
 // rows rule-invalid, a tenth of the users without metadata.
-func dataset(t *testing.T, users, events int, days int, seed uint64) (interactions, metadata string) {
+func dataset(t testing.TB, users, events int, days int, seed uint64) (interactions, metadata string) {
 	t.Helper()
 	dir := t.TempDir()
 	rng := rand.New(rand.NewPCG(seed, seed+1))
@@ -104,7 +104,7 @@ func dataset(t *testing.T, users, events int, days int, seed uint64) (interactio
 	return f.Name(), metadata
 }
 
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -116,7 +116,7 @@ func freeAddr(t *testing.T) string {
 
 // consumerProc is one consumer process that can be killed and started again with the same flags.
 type consumerProc struct {
-	t    *testing.T
+	t    testing.TB
 	name string
 	args []string
 	http string
@@ -124,7 +124,7 @@ type consumerProc struct {
 	cmd  *exec.Cmd
 }
 
-func newConsumer(t *testing.T, name string, k *testenv.Kafka, redisURL, prefix, group string) *consumerProc {
+func newConsumer(t testing.TB, name string, k *testenv.Kafka, redisURL, prefix, group string) *consumerProc {
 	t.Helper()
 	c := &consumerProc{t: t, name: name, http: freeAddr(t), log: filepath.Join(t.TempDir(), name+".log")}
 	c.args = []string{"--brokers", k.Addr, "--redis", redisURL, "--redis-prefix", prefix, "--group", group,
@@ -182,7 +182,7 @@ func (c *consumerProc) get(path string) (int, map[string]any) {
 
 // waitDone waits until the consumer is ready and every partition's checkpoint in Redis is at the
 // topic's end offset.
-func waitDone(t *testing.T, c *consumerProc, k *testenv.Kafka, rdb *redis.Client, prefix string, timeout time.Duration) {
+func waitDone(t testing.TB, c *consumerProc, k *testenv.Kafka, rdb *redis.Client, prefix string, timeout time.Duration) {
 	t.Helper()
 	adm := kadm.NewClient(k.Client(t))
 	deadline := time.Now().Add(timeout)
@@ -214,7 +214,7 @@ func waitDone(t *testing.T, c *consumerProc, k *testenv.Kafka, rdb *redis.Client
 }
 
 // produce replays files with the producer; args name them (--users, --interactions) and more.
-func produce(t *testing.T, k *testenv.Kafka, args ...string) {
+func produce(t testing.TB, k *testenv.Kafka, args ...string) {
 	t.Helper()
 	args = append([]string{"--brokers", k.Addr, "--partitions", "4"}, args...)
 	out, err := exec.Command(testenv.Binary(t, "./cmd/producer"), args...).CombinedOutput()
@@ -223,7 +223,7 @@ func produce(t *testing.T, k *testenv.Kafka, args ...string) {
 	}
 }
 
-func redisClient(t *testing.T, url string) *redis.Client {
+func redisClient(t testing.TB, url string) *redis.Client {
 	t.Helper()
 	opt, err := redis.ParseURL(url)
 	if err != nil {

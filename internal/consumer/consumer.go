@@ -30,15 +30,15 @@ import (
 
 // Config configures a Consumer. Zero values take the defaults in Validate.
 type Config struct {
-	Brokers           []string // default 127.0.0.1:9092
-	Group             string   // default notestream-consumer
+	Brokers []string // default 127.0.0.1:9092
+	Group   string   // default notestream-consumer
 	// InstanceID, if set, makes this a static group member (KIP-345): a restart with the same ID
 	// takes its partitions back at once instead of waiting for the old member's session to expire.
-	InstanceID     string
-	SessionTimeout time.Duration // group session timeout; default 10s
-	TopicInteractions string   // default interactions
-	TopicUsers        string   // default users
-	TopicLate         string   // default interactions.late
+	InstanceID        string
+	SessionTimeout    time.Duration // group session timeout; default 10s
+	TopicInteractions string        // default interactions
+	TopicUsers        string        // default users
+	TopicLate         string        // default interactions.late
 
 	Location *time.Location // reporting zone; default UTC
 	Lateness time.Duration  // allowed lateness; default 5m
@@ -140,7 +140,7 @@ func New(cfg Config, store *rtstore.Store) (*Consumer, error) {
 		kgo.AdjustFetchOffsetsFn(c.assigned),
 		kgo.OnPartitionsRevoked(c.revoked),
 		kgo.OnPartitionsLost(c.lost),
-		kgo.FetchMaxBytes(32<<20),
+		kgo.FetchMaxBytes(32 << 20),
 		kgo.RecordPartitioner(kgo.StickyKeyPartitioner(nil)),
 	}
 	if cfg.InstanceID != "" {
