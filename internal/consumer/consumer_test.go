@@ -1,0 +1,184 @@
+package consumer
+
+import (
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/hll"
+	"github.com/notestream/notestream/internal/metric"
+	"github.com/notestream/notestream/internal/record"
+	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/sessionwindow"
+)
+
+func TestDayCacheMatchesSessionwindow(t *testing.T) {
+	for _, zone := range []string{"UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"} {
+		loc, err := time.LoadLocation(zone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := dayCache{loc: loc}
+		rng := rand.New(rand.NewPCG(1, 2))
+		// Across the 2023 DST changes, in time order and at random.
+		t0 := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+		for ms := t0; ms < t0+300*86400_000; ms += 1_800_000 + rng.Int64N(60_000) {
+			if got, want := d.day(ms), sessionwindow.Day(ms, loc); got != want {
+				t.Fatalf("%s: day(%d) = %d, want %d", zone, ms, got, want)
+			}
+			r := t0 + rng.Int64N(400*86400_000)
+			if got, want := d.day(r), sessionwindow.Day(r, loc); got != want {
+				t.Fatalf("%s: day(%d) = %d, want %d", zone, r, got, want)
+			}
+		}
+	}
+}
+
+func TestUsersSegments(t *testing.T) {
+	u := NewUsers()
+	u.Put(&event.User{UserID: "a", Country: "US", DeviceType: "iPad", SubscriptionType: "free"})
+	u.Put(&event.User{UserID: "b", Country: "US", DeviceType: "Web", SubscriptionType: "free"})
+	names := func(id string) (out []rtstore.Segment) {
+		for _, s := range u.Segments(id) {
+			out = append(out, u.Segment(s))
+		}
+		return out
+	}
+	if got := fmt.Sprint(names("a")); got != "[country=US device_type=iPad subscription_type=free]" {
+		t.Errorf("a: %s", got)
+	}
+	if got := fmt.Sprint(names("nobody")); got != "[country=unknown device_type=unknown subscription_type=unknown]" {
+		t.Errorf("nobody: %s", got)
+	}
+	if u.Segments("a")[0] != u.Segments("b")[0] {
+		t.Error("one country, two ids")
+	}
+	u.Put(&event.User{UserID: "a", Country: "DE", DeviceType: "iPad", SubscriptionType: "free"})
+	if got := u.Segment(u.Segments("a")[0]); got != (rtstore.Segment{Dimension: "country", Value: "DE"}) {
+		t.Errorf("after an update: %v", got)
+	}
+	u.Delete("a")
+	if got := u.Segment(u.Segments("a")[0]).Value; got != "unknown" {
+		t.Errorf("after a tombstone: %v", got)
+	}
+}
+
+func TestDeltasCells(t *testing.T) {
+	u := NewUsers()
+	u.Put(&event.User{UserID: "a", Country: "US", DeviceType: "iPad", SubscriptionType: "free"})
+	d := newDeltas()
+	segs := u.Segments("a")
+	d.addUser(10, segs, "a")
+	d.count(10, segs, event.OK)
+	d.count(10, segs, event.Late)
+	d.count(11, segs, event.Duplicate)
+	d.addSession(10, segs, 5000, 3)
+	cells := d.appendCells(nil, u.Segment)
+	if len(cells) != 8 {
+		t.Fatalf("%d cells, want 4 segments × 2 days", len(cells))
+	}
+	var one hll.Sketch
+	one.AddString("a")
+	for _, c := range cells {
+		switch c.Day {
+		case 10:
+			want := rtstore.Counts{Valid: 2, Late: 1, Sessions: metric.Sessions{Count: 1, DurationMs: 5000, Actions: 3}}
+			if c.Counts != want || string(c.Users) != string(one.AppendRedis(nil)) {
+				t.Errorf("day 10 %v: %+v %q", c.Segment, c.Counts, c.Users)
+			}
+		case 11:
+			if c.Counts != (rtstore.Counts{Duplicate: 1}) || c.Users != nil {
+				t.Errorf("day 11 %v: %+v %q", c.Segment, c.Counts, c.Users)
+			}
+		}
+	}
+	d.reset()
+	if !d.empty() || len(d.free) != 8 {
+		t.Fatalf("after reset: %d cells, %d free", len(d.cells), len(d.free))
+	}
+	d.addUser(12, segs, "b")
+	if c := d.get(12, 0); c.counts != (rtstore.Counts{}) || !c.active {
+		t.Fatalf("a recycled cell kept state: %+v", c.counts)
+	}
+}
+
+// testPartition returns a partition of a consumer without Kafka or Redis.
+func testPartition(tb testing.TB, users *Users) *partition {
+	tb.Helper()
+	cfg := Config{Logger: slog.New(slog.DiscardHandler)}
+	if err := cfg.Validate(); err != nil {
+		tb.Fatal(err)
+	}
+	c := &Consumer{cfg: cfg, users: users, log: cfg.Logger}
+	c.metrics = newMetrics(prometheus.NewRegistry(), users)
+	p, err := newPartition(c, 0, rtstore.Checkpoint{Offset: -1})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return p
+}
+
+var t0 = time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+
+// interactions returns n encoded events of users users in time order from t0, 100 ms apart.
+func interactions(n, users int) []*kgo.Record {
+	rng := rand.New(rand.NewPCG(1, 2))
+	recs := make([]*kgo.Record, n)
+	for i := range recs {
+		in := event.Interaction{UserID: fmt.Sprintf("u%d", rng.IntN(users)), Time: t0 + int64(i)*100,
+			Action: event.Actions[rng.IntN(len(event.Actions))], PageID: fmt.Sprintf("p%d", rng.IntN(1000)),
+			DurationMs: rng.Int64N(60_000), AppVersion: "5.7.3"}
+		recs[i] = &kgo.Record{Key: []byte(in.UserID), Value: record.AppendInteraction(nil, &in), Offset: int64(i)}
+	}
+	return recs
+}
+
+func TestHandleCountsEvents(t *testing.T) {
+	users := NewUsers()
+	p := testPartition(t, users)
+	recs := interactions(10_000, 100)
+	// A rule-invalid event and a control record that ends the replay.
+	bad := event.Interaction{UserID: "u1", Time: t0 + 1, Action: "hover", PageID: "p", AppVersion: "1"}
+	recs = append(recs, &kgo.Record{Value: record.AppendInteraction(nil, &bad), Offset: int64(len(recs))})
+	end := &kgo.Record{Offset: int64(len(recs)), Value: record.AppendControl(nil, record.Control{Kind: record.ControlEnd, EventTime: 1}),
+		Headers: []kgo.RecordHeader{{Key: record.ControlHeader, Value: []byte(record.ControlEnd)}}}
+	p.handle(append(recs, end))
+	if p.next.Load() != int64(len(recs))+1 || p.win.Open() != 0 {
+		t.Fatalf("next %d, open %d", p.next.Load(), p.win.Open())
+	}
+	c := p.deltas.get(sessionwindow.Day(t0, time.UTC), 0).counts
+	if c.Valid != 10_000 || c.UnknownAction != 1 {
+		t.Fatalf("counts %+v", c)
+	}
+}
+
+// BenchmarkHandle measures the hot path in batches of 500 events: decode, session window, day,
+// segments, deltas. Divide allocs/op by 500 for allocations per event.
+func BenchmarkHandle(b *testing.B) {
+	users := NewUsers()
+	for u := range 10_000 {
+		users.Put(&event.User{UserID: fmt.Sprintf("u%d", u), Country: "US", DeviceType: "iPad", SubscriptionType: "free"})
+	}
+	const n = 500_000
+	recs := interactions(n, 10_000)
+	const batchSize = 500
+	b.ReportAllocs()
+	var p *partition
+	i := 0
+	for b.Loop() {
+		if i%n == 0 {
+			b.StopTimer()
+			p = testPartition(b, users)
+			b.StartTimer()
+		}
+		p.handle(recs[i%n : i%n+batchSize])
+		i += batchSize
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i), "ns/event")
+}
