@@ -482,3 +482,57 @@ func lateCount(t *testing.T, c *consumerProc) {
 		}
 	}
 }
+
+// TestLateEvents appends events of new users a day older than the rest: each is late, counted as
+// such, copied to interactions.late, counted as active, and left out of the session metrics.
+func TestLateEvents(t *testing.T) {
+	k := testenv.StartKafka(t)
+	r := testenv.StartRedis(t)
+	interactions, users := dataset(t, 200, 5000, 2, 7)
+	fi, _ := os.Open(interactions)
+	fu, _ := os.Open(users)
+	want, err := reference.Compute(fi, fu, time.UTC)
+	fi.Close()
+	fu.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const late = 50
+	f, err := os.OpenFile(interactions, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range late {
+		fmt.Fprintf(f, "late%d,2023-07-01 10:%02d:00,edit,p1,1000,5.7.3\n", i, i)
+	}
+	f.Close()
+
+	produce(t, k, "--users", users, "--interactions", interactions)
+	c := newConsumer(t, "consumer", k, r.URL, "ns:", "g")
+	c.start()
+	rdb := redisClient(t, r.URL)
+	waitDone(t, c, k, rdb, "ns:", time.Minute)
+
+	_, dau := c.get("/v1/dau?date=2023-07-01")
+	if got, exact := dau["dau"].(float64), want.Active("2023-07-01", "2023-07-01", reference.Segment{})+late; math.Abs(got-float64(exact)) > 1 {
+		t.Errorf("dau = %v, want %d with the late users", got, exact)
+	}
+	_, s := c.get("/v1/sessions?date=2023-07-01")
+	if got := s["sessions"].(float64); got != float64(want.Days["2023-07-01"].Sessions.Count) {
+		t.Errorf("sessions = %v, want %d without the late events", got, want.Days["2023-07-01"].Sessions.Count)
+	}
+	st, _ := rtstore.New(rdb, rtstore.Config{})
+	day, _ := rtstore.ParseDate("2023-07-01")
+	counts, err := st.Day(context.Background(), day, rtstore.Segment{Dimension: "country", Value: "unknown"})
+	if err != nil || counts.Late != late {
+		t.Errorf("late count of country=unknown = %d, %v; want %d", counts.Late, err, late)
+	}
+	copies := testenv.Kcat(t, nil, "-C", "-b", k.Addr, "-t", "interactions.late", "-e", "-q", "-f", "%k\n")
+	if n := strings.Count(string(copies), "\n"); n < late {
+		t.Errorf("%d records on interactions.late, want at least %d", n, late)
+	}
+	lines := strings.Fields(string(copies))
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "late") {
+		t.Errorf("interactions.late holds %q", lines)
+	}
+}
