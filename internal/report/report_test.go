@@ -2,8 +2,8 @@ package report
 
 import (
 	"bytes"
-	"fmt"
 	"context"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
