@@ -51,10 +51,14 @@ func countryPartition(country string) string {
 // MaxRowsPerRowGroup bounds a row group, and so a reader's memory per column chunk.
 const MaxRowsPerRowGroup = 1 << 20
 
+// zstdCodec is shared by every writer: a codec keeps a pool of encoders, several MiB each, which a
+// codec per file would allocate again and again.
+var zstdCodec = &zstd.Codec{Level: zstd.SpeedDefault}
+
 // writeParquet writes rows (already sorted) as one zstd Parquet file.
 func writeParquet[T any](w io.Writer, rows []T) error {
 	pw := parquet.NewGenericWriter[T](w,
-		parquet.Compression(&zstd.Codec{Level: zstd.SpeedDefault}),
+		parquet.Compression(zstdCodec),
 		parquet.MaxRowsPerRowGroup(MaxRowsPerRowGroup),
 		parquet.DictionaryMaxBytes(8<<20),
 	)
