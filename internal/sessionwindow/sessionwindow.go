@@ -70,8 +70,8 @@ type Window struct {
 
 	maxTime int64 // highest event time seen (events and AdvanceTo); noTime before any
 
-	users map[string]int32 // user → slot of the earliest of its open sessions
-	slots []openSession    // open sessions; free slots have heapPos < 0
+	index userIndex     // user → slot of the earliest of its open sessions
+	slots []openSession // open sessions; free slots have heapPos < 0
 	free  []int32
 	heap  []deadline // min-heap of close deadlines, one entry per open session
 
@@ -149,7 +149,7 @@ func New(cfg Config) (*Window, error) {
 		loc:       cfg.Location,
 		days:      newDays(cfg.Location),
 		maxTime:   noTime,
-		users:     make(map[string]int32),
+		index:     newUserIndex(0),
 	}
 	if !w.unbounded {
 		w.lateness = cfg.Lateness.Milliseconds()
@@ -187,9 +187,9 @@ func (w *Window) place(ev *event.Interaction) event.Reason {
 	dayEnd := w.days.end(t)
 	key := makeKey(t, dayEnd, hashEvent(ev.Action, ev.PageID))
 
-	head, ok := w.users[ev.UserID]
-	if !ok {
-		w.users[ev.UserID] = w.open(ev.UserID, dayEnd, key, ev.DurationMs, -1)
+	pos, tag, head := w.findUser(ev.UserID)
+	if head < 0 {
+		w.index.set(pos, tag, w.open(ev.UserID, dayEnd, key, ev.DurationMs, -1))
 		return event.OK
 	}
 	prev, next := int32(-1), head
@@ -221,7 +221,7 @@ func (w *Window) place(ev *event.Interaction) event.Reason {
 	default:
 		slot := w.open(ev.UserID, dayEnd, key, ev.DurationMs, next)
 		if prev < 0 {
-			w.users[ev.UserID] = slot
+			w.index.set(pos, tag, slot)
 		} else {
 			w.slots[prev].next = slot
 		}
@@ -340,12 +340,12 @@ func (w *Window) emitDue() {
 // unlink removes slot from its user's list of open sessions.
 func (w *Window) unlink(slot int32) {
 	s := &w.slots[slot]
-	head := w.users[s.user]
+	pos, tag, head := w.findUser(s.user)
 	if head == slot {
 		if s.next < 0 {
-			delete(w.users, s.user)
+			w.index.delete(pos)
 		} else {
-			w.users[s.user] = s.next
+			w.index.set(pos, tag, s.next)
 		}
 		return
 	}

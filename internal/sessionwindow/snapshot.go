@@ -41,7 +41,10 @@ func (w *Window) AppendSnapshot(dst []byte) []byte {
 	// and a restored window snapshots to the same bytes.
 	for slot := range w.slots {
 		s := &w.slots[slot]
-		if s.heapPos < 0 || w.users[s.user] != int32(slot) {
+		if s.heapPos < 0 {
+			continue
+		}
+		if _, _, head := w.findUser(s.user); head != int32(slot) {
 			continue
 		}
 		for p := int32(slot); p >= 0; p = w.slots[p].next {
@@ -99,6 +102,7 @@ func Restore(cfg Config, b []byte) (*Window, error) {
 		return nil, fmt.Errorf("%w: %d sessions in %d bytes", errCorrupt, n, len(d.b))
 	}
 	w.slots = make([]openSession, 0, n)
+	w.index = newUserIndex(int(n))
 	w.heap = make([]deadline, 0, n)
 	wm := w.Watermark()
 	for i := range int(n) {
@@ -176,10 +180,11 @@ func (w *Window) link(s openSession, slot int32) error {
 			return nil
 		}
 	}
-	if _, ok := w.users[s.user]; ok {
+	pos, tag, head := w.findUser(s.user)
+	if head >= 0 {
 		return fmt.Errorf("%w: sessions of user %q are not together", errCorrupt, s.user)
 	}
-	w.users[s.user] = slot
+	w.index.set(pos, tag, slot)
 	return nil
 }
 
