@@ -32,6 +32,11 @@ func floorDiv(a, b int64) int64 {
 // date in loc changes. Two instants lie on the same local day iff their intervals end at the same
 // instant, so that end identifies the day. It caches the last interval: consecutive events usually
 // share one.
+//
+// Where clocks go back across midnight after it has shown (date d+1, then d again), the repeated
+// stretch of date d is an interval of its own, so a session never spans it, while the literal rule
+// compares only consecutive events' dates. Chile, going back from 24:00 to 23:00, never shows d+1 and
+// is exact. The last such change in the tz database was St. John's and Goose Bay in November 2010.
 type days struct {
 	loc    *time.Location
 	utc    bool
@@ -57,8 +62,8 @@ func (d *days) end(t int64) int64 {
 }
 
 // interval returns lo ≤ t < hi such that the local date is constant on [lo, hi) and changes at hi. lo
-// is not necessarily where the date last changed; hi is exact. It assumes, as every zone in the tz
-// database does, that the UTC offset changes at most once within a day.
+// is not necessarily where the date last changed; hi is exact. It assumes the UTC offset changes
+// at most once within a day, as in every real zone.
 //
 // time.Time.ZoneBounds is not used: past the tz database's last explicit transition (2037) it returns
 // bounds that do not advance.

@@ -61,6 +61,15 @@ type Session struct {
 }
 
 // Window holds the open sessions of one partition. It is not safe for concurrent use.
+//
+// Sessions are those of the batch definition over the events the window accepted: a user's events in
+// time order (ties: input order), split where the gap is Gap or more or the local date in Location
+// changes. Events may arrive out of order: one before a session's start extends it, one between two
+// sessions may merge them. Event time is the highest time seen (events and AdvanceTo); the watermark
+// is event time minus Lateness; an event is late iff its time is below the watermark. A session closes
+// once the watermark reaches min(end + Gap, the end of its local day); no event that is not late could
+// still change it. Flush closes everything. With Lateness Unbounded nothing is late and nothing closes
+// before Flush, so any input order gives the batch sessions.
 type Window struct {
 	gap       int64 // ms
 	lateness  int64 // ms; ignored when unbounded
