@@ -215,7 +215,14 @@ func (c *Consumer) Run(ctx context.Context) error {
 // poll fetches records and hands each partition's to its goroutine, then waits for them all before
 // it allows a rebalance, so revocations never race with records in flight.
 func (c *Consumer) poll(ctx context.Context) error {
-	var wg sync.WaitGroup
+	type handoff struct {
+		part *partition
+		recs []*kgo.Record
+	}
+	var (
+		wg   sync.WaitGroup
+		work []handoff
+	)
 	for {
 		fetches := c.cl.PollFetches(ctx)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
@@ -225,19 +232,21 @@ func (c *Consumer) poll(ctx context.Context) error {
 		fetches.EachError(func(topic string, p int32, err error) {
 			c.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 		})
+		// Look the goroutines up under the lock (assignments run concurrently with polls), but hand
+		// over outside it: a goroutine may be waiting for Redis, and readiness must still answer.
+		// Revocations wait for AllowRebalance, so the partitions stay ours meanwhile.
+		work = work[:0]
 		c.mu.Lock()
 		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
-			if len(ftp.Records) == 0 {
-				return
+			if part, ok := c.parts[ftp.Partition]; ok && len(ftp.Records) > 0 {
+				work = append(work, handoff{part, ftp.Records})
 			}
-			part, ok := c.parts[ftp.Partition]
-			if !ok {
-				return
-			}
-			wg.Add(1)
-			part.in <- batch{recs: ftp.Records, done: &wg}
 		})
 		c.mu.Unlock()
+		wg.Add(len(work))
+		for _, h := range work {
+			h.part.in <- batch{recs: h.recs, done: &wg}
+		}
 		wg.Wait()
 		c.cl.AllowRebalance()
 	}

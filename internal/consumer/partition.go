@@ -84,7 +84,7 @@ func newPartition(c *Consumer, id int32, cp rtstore.Checkpoint) (*partition, err
 		stored:   cp.Offset,
 		lastSave: time.Now(),
 		days:     dayCache{loc: c.cfg.Location},
-		in:       make(chan batch),
+		in:       make(chan batch, 1),
 		stopping: make(chan bool, 1),
 		done:     make(chan struct{}),
 	}
