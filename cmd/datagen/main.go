@@ -103,7 +103,8 @@ func containsReason(rs []event.Reason, r event.Reason) bool {
 }
 
 // writeFiles writes both files through temporary names and renames them into place only on success,
-// so an interrupted run never leaves a truncated file under the final name.
+// so a failed or interrupted run never leaves a truncated file under the final name. It does not fsync:
+// the files can be generated again.
 func writeFiles(interactionsPath, usersPath string, write func(interactions, users *os.File) error) (err error) {
 	var files []*os.File
 	defer func() {
@@ -126,11 +127,6 @@ func writeFiles(interactionsPath, usersPath string, write func(interactions, use
 	}
 	if err := write(files[0], files[1]); err != nil {
 		return err
-	}
-	for _, f := range files {
-		if err := f.Sync(); err != nil {
-			return err
-		}
 	}
 	if err := os.Rename(files[0].Name(), interactionsPath); err != nil {
 		return err
