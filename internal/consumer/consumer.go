@@ -2,12 +2,34 @@
 // exactly once per partition.
 //
 // One consumer group on the interactions topic, cooperative-sticky, one goroutine per assigned
-// partition (franz-go's goroutine-per-partition pattern with BlockRebalanceOnPoll). The offsets live in
-// Redis with the state, not in Kafka: on assignment a partition's checkpoint (next offset and session
-// window snapshot) is loaded and fetching starts at its offset; every checkpoint writes the metric
-// deltas, the snapshot and the next offset in one fenced, atomic step (see internal/rtstore). A crash
-// loses only work after the last checkpoint, which is replayed from Kafka onto exactly the state it
-// was computed from.
+// partition (franz-go's goroutine-per-partition pattern with BlockRebalanceOnPoll: a poll hands each
+// partition's records to its goroutine and waits for all of them before it allows a rebalance). The
+// users topic is read in full, by a separate client without a group, into an in-memory table before
+// any interaction is handled, and kept current; a session takes the segments of its user when it
+// closes, and users without metadata are "unknown".
+//
+// Exactly once. The offsets live in Redis with the state, not in Kafka (nothing is committed to
+// Kafka). Each partition goroutine owns a sessionwindow.Window and the deltas since its last
+// checkpoint: per day and segment a HyperLogLog of the users seen and the integers of closed
+// sessions, valid, late and rule-invalid events. At least every CheckpointInterval (or
+// CheckpointRecords records, or at once after an end control record) it writes, in one Lua script
+// (see internal/rtstore), the deltas (PFMERGE of the sketches, HINCRBY of the integers), the window
+// snapshot and the next offset. The script applies only if the stored offset is the one this owner
+// last read or wrote, so a zombie owner, or a Redis that lost writes, is fenced: the process exits
+// and a restart resumes from what Redis holds. On assignment the checkpoint is loaded (offset and
+// snapshot) and fetching starts there. A crash loses only work after the last checkpoint, which is
+// replayed from Kafka onto exactly the state it was computed from; a retried script whose reply was
+// lost is recognised by its offset and owner token and not applied twice.
+//
+// Redis outages: a failed checkpoint keeps its deltas and is retried with backoff (up to 5 s
+// apart); the partition's goroutine, and so the poll loop, wait meanwhile. Nothing partial is ever
+// written. Revoked partitions get a last checkpoint (best effort, FinalCheckpointTimeout); lost ones
+// do not.
+//
+// Control records (record.ControlHeader): progress advances the window's event time, end flushes
+// every open session. Late events count as active users and as late, are copied to the late topic
+// (at least once: the copies are acknowledged before the checkpoint that passes them, so a crash in
+// between publishes them again) and are left out of session metrics.
 package consumer
 
 import (

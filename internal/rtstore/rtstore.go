@@ -13,10 +13,17 @@
 //	P{T/p}:tmp       scratch key of the checkpoint script, deleted before it returns
 //	PT:partitions    set of the partitions that ever checkpointed (readers merge over them)
 //
-// Every key a checkpoint touches carries the partition's hash tag, so one checkpoint is one slot in
-// Redis Cluster and the Lua script may touch all of them. Readers merge across partitions: they GET
-// the day sketches and merge them with internal/hll, and sum the counters. Daily keys expire
-// Config.Retention after their last update (not after their day, so a replay of old data stays).
+// Every key a checkpoint touches carries the partition's hash tag {T/p}, so one checkpoint is one
+// slot in Redis Cluster and its Lua script is legal there; partitions spread over the cluster's
+// nodes, and a checkpoint never needs a cross-slot transaction. The price is on the read side: the
+// metrics of a day are split over one key per partition, so readers merge across partitions. They
+// GET the day sketches in one pipeline (a cluster client splits it by node) and merge them with
+// internal/hll instead of a multi-key PFCOUNT, which would need every key in one slot, and they sum
+// the counters. A layout with global per-day keys (P:u:D:S) would make reads one PFCOUNT, but on a
+// cluster the checkpoint would then span slots and lose its atomicity.
+//
+// Daily keys expire Config.Retention after their last update (not after their day, so a replay of
+// old data stays).
 package rtstore
 
 import (
