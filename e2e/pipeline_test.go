@@ -38,33 +38,116 @@ const (
 // calendar-month MAU are within 2% of gold's exact counts and equal, exactly, the estimate of the
 // matching gold/daily_sketches. Gold itself is checked against the naive reference computation.
 func TestPipeline(t *testing.T) {
-	datagen := testenv.Binary(t, "./cmd/datagen")
-	producer := testenv.Binary(t, "./cmd/producer")
-	consumer := testenv.Binary(t, "./cmd/consumer")
-	compactor := testenv.Binary(t, "./cmd/compactor")
-	reportBin := testenv.Binary(t, "./cmd/report")
-
-	dir := t.TempDir()
-	input := filepath.Join(dir, "input")
-	run(t, datagen, "--users", fmt.Sprint(e2eUsers), "--days", fmt.Sprint(e2eDays), "--start", e2eStart, "--seed", "11", "--out", input)
-	interactions := filepath.Join(input, "user_interactions.csv")
-	users := filepath.Join(input, "user_metadata.csv")
-
-	kafka := testenv.StartKafka(t)
-	redis := testenv.StartRedis(t)
-	httpAddr := freeAddr(t)
-	api := "http://" + httpAddr
-	start(t, consumer, "--brokers", kafka.Addr, "--redis", redis.URL, "--http", httpAddr, "--tz", "UTC")
-	waitHTTP(t, api+"/healthz", 30*time.Second)
-
+	p := newPipeline(t, e2eUsers)
+	c := p.startConsumer(t)
 	t0 := time.Now()
-	run(t, producer, "--brokers", kafka.Addr, "--users", users, "--interactions", interactions, "--speed", "max")
+	run(t, p.producer, p.producerArgs("max")...)
 	t.Logf("producer: %v", time.Since(t0))
-	waitReplayed(t, api, 120*time.Second)
+	waitReplayed(t, c.api, 120*time.Second)
 	t.Logf("consumer caught up: %v", time.Since(t0))
+	p.compareWithGold(t, c.api)
+	t.Logf("whole pipeline: %v", time.Since(t0))
+}
 
-	lakeDir := filepath.Join(dir, "lake")
-	run(t, compactor, "run", "--brokers", kafka.Addr, "--lake", "file://"+lakeDir, "--tz", "UTC")
+// TestPipelineCrashAndRebalance checks the rest of SPEC section 4's promise: crashes and rebalances change
+// nothing. A second consumer joins during the replay (a rebalance), then the first is killed with
+// SIGKILL mid-stream (a crash: its partitions move once the group notices); the survivor's numbers must
+// still equal gold's.
+func TestPipelineCrashAndRebalance(t *testing.T) {
+	p := newPipeline(t, 300)
+	first := p.startConsumer(t)
+	// About 16 s of replay: a year at 2,000,000 times real time.
+	producer := start(t, p.producer, p.producerArgs("2000000")...)
+	time.Sleep(time.Second)
+	second := p.startConsumer(t)
+	// Wait for the rebalance to split the partitions; the crash must come while the replay still runs.
+	deadline := time.Now().Add(12 * time.Second)
+	var owned float64
+	for {
+		owned = gauge(first.api, "notestream_consumer_assigned_partitions")
+		if owned >= 1 && owned <= 7 && gauge(second.api, "notestream_consumer_assigned_partitions") >= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no rebalance within 12 s: the first consumer owns %v partitions", owned)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(time.Second) // let the new owners work a little
+	select {
+	case <-producer.done:
+		t.Fatal("the replay ended before the crash: nothing was in flight")
+	default:
+	}
+	first.proc.kill()
+	t.Logf("killed the first consumer while it owned %v of 8 partitions, mid-replay", owned)
+	if err := producer.wait(60 * time.Second); err != nil {
+		t.Fatalf("producer: %v", err)
+	}
+	// The survivor owns every partition once the group has expired the killed member's session.
+	deadline = time.Now().Add(120 * time.Second)
+	for gauge(second.api, "notestream_consumer_assigned_partitions") != 8 {
+		if time.Now().After(deadline) {
+			t.Fatal("the surviving consumer never got all 8 partitions")
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	waitReplayed(t, second.api, 120*time.Second)
+	p.compareWithGold(t, second.api)
+}
+
+// pipeline is one run's generated input, servers and binaries.
+type pipeline struct {
+	dir                           string
+	interactions, users           string
+	kafka                         *testenv.Kafka
+	redis                         *testenv.Redis
+	producer, consumer, compactor string
+	report                        string
+}
+
+func newPipeline(t *testing.T, users int) *pipeline {
+	p := &pipeline{
+		dir:       t.TempDir(),
+		producer:  testenv.Binary(t, "./cmd/producer"),
+		consumer:  testenv.Binary(t, "./cmd/consumer"),
+		compactor: testenv.Binary(t, "./cmd/compactor"),
+		report:    testenv.Binary(t, "./cmd/report"),
+	}
+	input := filepath.Join(p.dir, "input")
+	run(t, testenv.Binary(t, "./cmd/datagen"), "--users", fmt.Sprint(users), "--days", fmt.Sprint(e2eDays),
+		"--start", e2eStart, "--seed", "11", "--out", input, "--quiet")
+	p.interactions = filepath.Join(input, "user_interactions.csv")
+	p.users = filepath.Join(input, "user_metadata.csv")
+	p.kafka = testenv.StartKafka(t)
+	p.redis = testenv.StartRedis(t)
+	return p
+}
+
+func (p *pipeline) producerArgs(speed string) []string {
+	return []string{"--brokers", p.kafka.Addr, "--users", p.users, "--interactions", p.interactions, "--speed", speed}
+}
+
+type consumerProc struct {
+	api  string
+	proc *proc
+}
+
+func (p *pipeline) startConsumer(t *testing.T) consumerProc {
+	t.Helper()
+	addr := freeAddr(t)
+	c := consumerProc{api: "http://" + addr}
+	c.proc = start(t, p.consumer, "--brokers", p.kafka.Addr, "--redis", p.redis.URL, "--http", addr, "--tz", "UTC")
+	waitHTTP(t, c.api+"/healthz", 30*time.Second)
+	return c
+}
+
+// compareWithGold compacts the topics into a lake and compares the consumer's API with gold.
+func (p *pipeline) compareWithGold(t *testing.T, api string) {
+	t.Helper()
+	t0 := time.Now()
+	lakeDir := filepath.Join(p.dir, "lake")
+	run(t, p.compactor, "run", "--brokers", p.kafka.Addr, "--lake", "file://"+lakeDir, "--tz", "UTC")
 	t.Logf("compactor: %v", time.Since(t0))
 
 	store, err := lake.NewDir(lakeDir)
@@ -78,7 +161,7 @@ func TestPipeline(t *testing.T) {
 	if len(gold.Days) < e2eDays {
 		t.Fatalf("gold has %d days, want at least %d", len(gold.Days), e2eDays)
 	}
-	checkGoldAgainstReference(t, gold, interactions, users)
+	checkGoldAgainstReference(t, gold, p.interactions, p.users)
 
 	sketches := loadSketches(t, lakeDir)
 
@@ -135,8 +218,8 @@ func TestPipeline(t *testing.T) {
 		sameSketch(t, m.Month+" calendar mau", mau, sketches.month(m.Month))
 	}
 
-	out := filepath.Join(dir, "report.html")
-	run(t, reportBin, "--lake", "file://"+lakeDir, "--out", out)
+	out := filepath.Join(p.dir, "report.html")
+	run(t, p.report, "--lake", "file://"+lakeDir, "--out", out)
 	page, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
@@ -144,7 +227,7 @@ func TestPipeline(t *testing.T) {
 	if n := bytes.Count(page, []byte(`<polyline class="series"`)); n < 10 {
 		t.Errorf("report.html has %d chart series, want at least 10", n)
 	}
-	t.Logf("whole pipeline: %v, %d days compared (%d with late events skipped)", time.Since(t0), len(gold.Days)-lateDays, lateDays)
+	t.Logf("compared %d days (%d with late events: sessions skipped)", len(gold.Days), lateDays)
 }
 
 // checkGoldAgainstReference compares gold with the naive computation from the CSV files.
@@ -344,29 +427,53 @@ func run(t *testing.T, bin string, args ...string) {
 	t.Logf("%s %s:\n%s", filepath.Base(bin), strings.Join(args, " "), lastLines(out.String(), 8))
 }
 
+// proc is a long-running binary started by start.
+type proc struct {
+	cmd  *exec.Cmd
+	done chan struct{} // closed when it exited
+	err  error         // its exit status, once done
+}
+
+// kill stops the process at once (SIGKILL) and waits for it.
+func (p *proc) kill() {
+	p.cmd.Process.Kill()
+	<-p.done
+}
+
+// wait waits up to timeout for the process to exit by itself and returns its exit status.
+func (p *proc) wait(timeout time.Duration) error {
+	select {
+	case <-p.done:
+		return p.err
+	case <-time.After(timeout):
+		return fmt.Errorf("%s still running after %v", p.cmd.Path, timeout)
+	}
+}
+
 // start starts a long-running binary; cleanup stops it by PID (SIGTERM, then SIGKILL) and logs its
 // output if the test failed.
-func start(t *testing.T, bin string, args ...string) {
+func start(t *testing.T, bin string, args ...string) *proc {
 	t.Helper()
 	logPath := filepath.Join(t.TempDir(), filepath.Base(bin)+".log")
 	log, err := os.Create(logPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = log, log
-	if err := cmd.Start(); err != nil {
+	p := &proc{cmd: exec.Command(bin, args...), done: make(chan struct{})}
+	p.cmd.Stdout, p.cmd.Stderr = log, log
+	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
+	go func() {
+		p.err = p.cmd.Wait()
+		close(p.done)
+	}()
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
+		p.cmd.Process.Signal(syscall.SIGTERM)
 		select {
-		case <-done:
+		case <-p.done:
 		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
+			p.kill()
 		}
 		log.Close()
 		if t.Failed() {
@@ -374,6 +481,27 @@ func start(t *testing.T, bin string, args ...string) {
 			t.Logf("%s log:\n%s", filepath.Base(bin), lastLines(string(b), 40))
 		}
 	})
+	return p
+}
+
+// gauge reads one unlabelled metric from the consumer's /metrics; -1 when it cannot.
+func gauge(api, name string) float64 {
+	resp, err := http.Get(api + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var body bytes.Buffer
+	body.ReadFrom(resp.Body)
+	for _, line := range strings.Split(body.String(), "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			var f float64
+			if _, err := fmt.Sscan(v, &f); err == nil {
+				return f
+			}
+		}
+	}
+	return -1
 }
 
 func lastLines(s string, n int) string {
