@@ -11,13 +11,15 @@ import (
 
 // inOrder generates an endless in-order stream over a fixed set of users: every user acts once a
 // minute, in user order, for 20 minutes, then all pause 40 minutes; sessions of 20 events close
-// at each pause (and at midnight).
+// at each pause (and at midnight). Like a consumer's decoded records, consecutive events of a user
+// carry equal user IDs in different memory (two copies, alternating), so comparing them reads bytes.
 type inOrder struct {
-	evs  []event.Interaction
-	step int64 // ms between consecutive users' events
-	lap  int64
-	i    int
-	base int64
+	evs   []event.Interaction
+	users [2][]string
+	step  int64 // ms between consecutive users' events
+	lap   int64
+	i     int
+	base  int64
 }
 
 func newInOrder(users int) *inOrder {
@@ -26,9 +28,14 @@ func newInOrder(users int) *inOrder {
 		step: 60_000 / int64(users),
 		base: time.Date(2023, 7, 1, 0, 0, 0, 0, time.UTC).UnixMilli(),
 	}
+	for c := range g.users {
+		g.users[c] = make([]string, users)
+		for u := range users {
+			g.users[c][u] = fmt.Sprintf("u%07d", u)
+		}
+	}
 	for u := range g.evs {
 		g.evs[u] = event.Interaction{
-			UserID:     fmt.Sprintf("u%07d", u),
 			Action:     event.Actions[u%len(event.Actions)],
 			PageID:     fmt.Sprintf("p%d", u%97),
 			DurationMs: int64(u % 30_000),
@@ -45,6 +52,7 @@ func (g *inOrder) next() *event.Interaction {
 		g.lap++
 	}
 	ev := &g.evs[g.i]
+	ev.UserID = g.users[g.lap%2][g.i]
 	ev.Time = g.base + g.lap/20*3_600_000 + g.lap%20*60_000 + int64(g.i)*g.step
 	g.i++
 	return ev
