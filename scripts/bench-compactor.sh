@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# bench-compactor.sh: a year of interactions (datagen, default flags: 20k users, 365 days) produced
-# into one bin/broker, then `compactor run` into a file:// lake from scratch, with wall time and peak
-# RSS from /usr/bin/time. When DUCKDB (a duckdb CLI) is set, DuckDB computes the same gold from the
-# same CSV in the same run. Usage: scripts/bench-compactor.sh   (env USERS, DAYS, PARALLEL, DUCKDB)
+# bench-compactor.sh: a year of interactions (datagen --clean: 20k users, 365 days, ~4.9M rows)
+# produced into one bin/broker, then `compactor run` into a file:// lake from scratch and a full
+# `compactor backfill`, then DuckDB (tools/duckcheck, cgo, its own module) computing the same gold from
+# the same CSV files, reading every lake table and comparing the gold tables row for row. Wall time
+# and peak RSS from /usr/bin/time. Usage: scripts/bench-compactor.sh   (env USERS, DAYS, PARALLEL)
 set -euo pipefail
 USERS=${USERS:-20000}
 DAYS=${DAYS:-365}
@@ -18,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-bin/datagen --users "$USERS" --days "$DAYS" --out "$tmp" --quiet
+bin/datagen --users "$USERS" --days "$DAYS" --out "$tmp" --quiet --clean
 echo "interactions: $(($(wc -l <"$tmp/user_interactions.csv") - 1)) rows, $(du -h "$tmp/user_interactions.csv" | cut -f1)"
 
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -37,7 +38,6 @@ measure "compactor run (bronze+silver+gold)" bin/compactor run --brokers "$addr"
 echo "lake: $(du -sh "$tmp/lake" | cut -f1), $(find "$tmp/lake" -name '*.parquet' | wc -l) objects"
 measure "compactor backfill (silver+gold of every day)" bin/compactor backfill --lake "file://$tmp/lake" --parallel "$PARALLEL"
 
-if [[ -n ${DUCKDB:-} ]]; then
-	sed "s|@DIR@|$tmp|g" scripts/bench-compactor.sql >"$tmp/gold.sql"
-	measure "duckdb gold from CSV" "$DUCKDB" -c ".read $tmp/gold.sql"
-fi
+(cd tools/duckcheck && CGO_ENABLED=1 go build -o ../../bin/duckcheck .)
+measure "duckdb gold from CSV" bin/duckcheck --csv "$tmp"
+bin/duckcheck --csv "$tmp" --lake "$tmp/lake"
