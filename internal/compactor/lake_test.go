@@ -170,21 +170,36 @@ func TestRunMatchesReference(t *testing.T) {
 	src := newMemSource()
 	ds.loadUsers(src)
 	ds.load(src, 0, len(ds.rows))
-	dir := t.TempDir()
-	store, err := lake.NewDir(dir)
-	if err != nil {
-		t.Fatal(err)
+	for _, zone := range []string{"UTC", "Asia/Kolkata", "America/New_York"} {
+		t.Run(zone, func(t *testing.T) {
+			loc, err := time.LoadLocation(zone)
+			if err != nil {
+				t.Skip(err)
+			}
+			dir := t.TempDir()
+			store, err := lake.NewDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, err := New(Config{Chunk: 3000, Location: loc, Logger: slog.New(slog.DiscardHandler)}, store, src)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sum, err := c.Run(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if sum.BronzeRows != int64(len(ds.rows)) || sum.UserRows != int64(len(ds.users)) || sum.Undecodable != 0 {
+				t.Fatalf("summary %+v for %d rows and %d users", sum, len(ds.rows), len(ds.users))
+			}
+			ref := reference.ComputeRows(ds.rows, ds.users, loc)
+			checkGold(t, dir, ref, expectedLate(src, 5*time.Minute, loc))
+		})
 	}
-	sum := run(t, store, src)
-	if sum.BronzeRows != int64(len(ds.rows)) || sum.UserRows != int64(len(ds.users)) || sum.Undecodable != 0 {
-		t.Fatalf("summary %+v for %d rows and %d users", sum, len(ds.rows), len(ds.users))
-	}
-	ref := reference.ComputeRows(ds.rows, ds.users, time.UTC)
-	checkGold(t, dir, ref, expectedLate(src, 5*time.Minute))
 }
 
 // expectedLate counts late valid events per day the slow way: per partition in offset order.
-func expectedLate(src *memSource, lateness time.Duration) map[string]int64 {
+func expectedLate(src *memSource, lateness time.Duration, loc *time.Location) map[string]int64 {
 	late := map[string]int64{}
 	seen := map[[4]string]bool{}
 	for _, p := range slices.Sorted(func(yield func(int32) bool) {
@@ -213,7 +228,7 @@ func expectedLate(src *memSource, lateness time.Duration) map[string]int64 {
 			}
 			seen[k] = true
 			if isLate {
-				late[time.UnixMilli(in.Time).UTC().Format(time.DateOnly)]++
+				late[time.UnixMilli(in.Time).In(loc).Format(time.DateOnly)]++
 			}
 		}
 	}
@@ -405,7 +420,7 @@ func TestNewRecordsForOldDate(t *testing.T) {
 		t.Fatalf("second run rewrote daily metrics of %d days, want the windows after the old days: %+v", sum.GoldDays, sum)
 	}
 	ref := reference.ComputeRows(ds.rows, ds.users, time.UTC)
-	checkGold(t, dir, ref, expectedLate(src, 5*time.Minute))
+	checkGold(t, dir, ref, expectedLate(src, 5*time.Minute, time.UTC))
 
 	// Silver and gold equal a single run's over the same records.
 	cleanDir := t.TempDir()
