@@ -179,16 +179,20 @@ func TestCompose(t *testing.T) {
 }
 
 // program is the notestream binary a service runs and its subcommand, if any: from its command, or from
-// the line of its sh -c entrypoint that names a directory under cmd/.
+// the simple command of its sh -c entrypoint that names a directory under cmd/.
 func program(root string, s service) (bin string, sub []string) {
 	words := s.Command
 	if len(s.Entrypoint) == 3 && s.Entrypoint[0] == "sh" && s.Entrypoint[1] == "-c" {
-		words = strings.FieldsFunc(s.Entrypoint[2], func(r rune) bool { return strings.ContainsRune(" ;|&()", r) })
-		for len(words) > 0 {
-			if st, err := os.Stat(filepath.Join(root, "cmd", words[0])); err == nil && st.IsDir() {
+		words = nil
+		for _, simple := range regexp.MustCompile(`;|&&|\|\||\||[{}()]|\bdo\b|\bthen\b`).Split(s.Entrypoint[2], -1) {
+			w := strings.Fields(simple)
+			if len(w) == 0 {
+				continue
+			}
+			if st, err := os.Stat(filepath.Join(root, "cmd", w[0])); err == nil && st.IsDir() {
+				words = w
 				break
 			}
-			words = words[1:]
 		}
 	}
 	if len(words) == 0 {
