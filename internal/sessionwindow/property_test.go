@@ -3,6 +3,7 @@ package sessionwindow
 import (
 	"cmp"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -236,6 +237,7 @@ func TestPropertyStreamEqualsBatch(t *testing.T) {
 			// Any disorder: the sessions are the batch ones over the events that were not late.
 			wild := wildShuffle(r, sorted)
 			reasons, got := feed(t, cfg, wild, nil, rand.New(rand.NewPCG(seed, 5)))
+			checkLateRule(t, wild, reasons, lateness.Milliseconds())
 			var accepted []event.Interaction
 			for i, ev := range wild {
 				if reasons[i] != event.Late {
@@ -302,4 +304,21 @@ func wildShuffle(r *rand.Rand, sorted []event.Interaction) []event.Interaction {
 		wild[i], wild[j] = wild[j], wild[i]
 	}
 	return wild
+}
+
+// checkLateRule checks the rule the compactor relies on to flag late events without a window: an event
+// is late iff it passes event.Check and its time is below (the highest time of the earlier events
+// that passed it) − lateness.
+func checkLateRule(t *testing.T, evs []event.Interaction, reasons []event.Reason, lateness int64) {
+	t.Helper()
+	high := int64(math.MinInt64)
+	for i, ev := range evs {
+		if event.Check(&ev) != event.OK {
+			continue
+		}
+		if late := high > math.MinInt64+lateness && ev.Time < high-lateness; late != (reasons[i] == event.Late) {
+			t.Fatalf("event %d at %d, highest earlier %d: reason %v", i, ev.Time, high, reasons[i])
+		}
+		high = max(high, ev.Time)
+	}
 }
