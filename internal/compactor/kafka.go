@@ -78,6 +78,9 @@ func (k *Kafka) Read(ctx context.Context, topic string, from, to map[int32]int64
 	opts := append(k.opts[:len(k.opts):len(k.opts)],
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: at}),
 		kgo.FetchMaxWait(500*time.Millisecond),
+		// Transaction markers take offsets too, possibly the last of a range: seeing them is how a
+		// read knows it reached the end. (Compaction never removes the newest record of a log.)
+		kgo.KeepControlRecords(),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -101,6 +104,13 @@ func (k *Kafka) Read(ctx context.Context, topic string, from, to map[int32]int64
 		for it := fetches.RecordIter(); !it.Done(); {
 			r := it.Next()
 			if done[r.Partition] || r.Offset >= to[r.Partition] {
+				continue
+			}
+			if r.Attrs.IsControl() {
+				if r.Offset+1 >= to[r.Partition] {
+					done[r.Partition] = true
+					left--
+				}
 				continue
 			}
 			rec = Record{Partition: r.Partition, Offset: r.Offset, Value: r.Value}
