@@ -59,9 +59,21 @@ func (g *inOrder) next() *event.Interaction {
 }
 
 func BenchmarkAddInOrder(b *testing.B) {
+	for _, zone := range []string{"UTC", "Europe/Berlin"} {
+		b.Run("zone="+zone, func(b *testing.B) {
+			loc, err := time.LoadLocation(zone)
+			if err != nil {
+				b.Fatal(err)
+			}
+			benchmarkAddInOrder(b, loc)
+		})
+	}
+}
+
+func benchmarkAddInOrder(b *testing.B, loc *time.Location) {
 	const users = 100_000
 	g := newInOrder(users)
-	w, _ := New(Config{})
+	w, _ := New(Config{Location: loc})
 	var out []Session
 	// Warm up through two pauses so that slots, key slices and the map have their steady size.
 	for range 2 * 20 * users {

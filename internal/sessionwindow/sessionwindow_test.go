@@ -223,11 +223,26 @@ func TestDrainOrder(t *testing.T) {
 
 func TestDay(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, zone := range append(propertyZones, "Pacific/Chatham", "America/Havana", "Asia/Tehran") {
+	for _, zone := range append(propertyZones, "Pacific/Chatham", "America/Havana", "Asia/Tehran", "America/St_Johns", "Pacific/Apia") {
 		loc := mustZone(t, zone)
 		d := newDays(loc)
+		// Random instants from 1938 to 2096, and instants around every transition from 1970 to 2037.
+		var instants []int64
 		for range 20000 {
-			ms := r.Int64N(4e12) - 1e12
+			instants = append(instants, r.Int64N(4e12)-1e12)
+		}
+		for tm := time.Date(1970, 1, 1, 0, 0, 0, 0, loc); tm.Year() < 2037; {
+			_, end := tm.ZoneBounds()
+			if end.IsZero() || !end.After(tm) {
+				break
+			}
+			z := end.UnixMilli()
+			for _, delta := range []int64{-3_600_000, -1_800_000, -1, 0, 1, 1_800_000, 3_600_000} {
+				instants = append(instants, z+delta)
+			}
+			tm = end
+		}
+		for _, ms := range instants {
 			tm := time.UnixMilli(ms).In(loc)
 			want := time.Date(tm.Year(), tm.Month(), tm.Day(), 0, 0, 0, 0, time.UTC).Unix() / 86400
 			if got := Day(ms, loc); int64(got) != want {
