@@ -69,6 +69,13 @@ func (w *Window) latenessCode() uint64 {
 	return uint64(w.lateness) + 1
 }
 
+func latenessString(code uint64) string {
+	if code == 0 {
+		return "unbounded"
+	}
+	return fmt.Sprintf("%dms", code-1)
+}
+
 // Restore rebuilds a window from AppendSnapshot's bytes. cfg must equal the config the snapshot was
 // made with (after defaults): sessions were cut by it. Every invariant of the open state is checked,
 // so corrupt bytes give an error, never a panic or a window that differs from some real history.
@@ -90,8 +97,8 @@ func Restore(cfg Config, b []byte) (*Window, error) {
 		return nil, d.err
 	}
 	if gap != uint64(w.gap) || lateness != w.latenessCode() || string(zone) != w.loc.String() {
-		return nil, fmt.Errorf("sessionwindow: snapshot made with gap %dms, lateness code %d, zone %q; window has %dms, %d, %q",
-			gap, lateness, zone, w.gap, w.latenessCode(), w.loc.String())
+		return nil, fmt.Errorf("sessionwindow: snapshot made with gap %dms, lateness %s, zone %q; config has %dms, %s, %q",
+			gap, latenessString(lateness), zone, w.gap, latenessString(w.latenessCode()), w.loc.String())
 	}
 	w.maxTime = d.varint()
 	n := d.uvarint()
