@@ -206,57 +206,63 @@ func (c *stringColumn) column(name string) Column {
 	}
 	keys := slices.Sorted(maps.Keys(c.counts))
 	col.Min, col.Max = keys[0], keys[len(keys)-1]
-	col.Top = top(c.counts, func(s string) string { return s }, cmp.Compare[string])
+	col.Top = top(c.counts)
 	return col
 }
 
-// intColumn is stringColumn for numbers and times, ordered numerically.
+// intColumn is stringColumn for numbers and times, ordered numerically. It keeps the values in a slice
+// (8 bytes each) rather than a map of counts: timestamps are nearly all distinct, where a map costs
+// five times as much.
 type intColumn struct {
-	counts map[int64]int64
+	values []int64
 }
 
-func (c *intColumn) add(v int64) {
-	if c.counts == nil {
-		c.counts = map[int64]int64{}
-	}
-	c.counts[v]++
-}
+func (c *intColumn) add(v int64) { c.values = append(c.values, v) }
 
 func (c *intColumn) column(name string, format func(int64) string) Column {
-	col := Column{Name: name, Distinct: int64(len(c.counts))}
-	if len(c.counts) == 0 {
+	col := Column{Name: name}
+	if len(c.values) == 0 {
 		return col
 	}
-	lo, hi := int64(1<<63-1), int64(-1<<63)
-	for v := range c.counts {
-		lo, hi = min(lo, v), max(hi, v)
+	slices.Sort(c.values)
+	col.Min, col.Max = format(c.values[0]), format(c.values[len(c.values)-1])
+	// Runs of equal values: count them, and keep the TopN longest (ties: smallest value, met first).
+	var best []ValueCount
+	var bestValues []int64
+	for i := 0; i < len(c.values); {
+		j := i + 1
+		for j < len(c.values) && c.values[j] == c.values[i] {
+			j++
+		}
+		col.Distinct++
+		n := int64(j - i)
+		if len(best) < TopN || n > best[len(best)-1].Count {
+			k := len(best)
+			for k > 0 && best[k-1].Count < n {
+				k--
+			}
+			best = slices.Insert(best, k, ValueCount{Count: n})
+			bestValues = slices.Insert(bestValues, k, c.values[i])
+			best, bestValues = best[:min(len(best), TopN)], bestValues[:min(len(bestValues), TopN)]
+		}
+		i = j
 	}
-	col.Min, col.Max = format(lo), format(hi)
-	col.Top = top(c.counts, format, cmp.Compare[int64])
+	for k := range best {
+		best[k].Value = format(bestValues[k])
+	}
+	col.Top = best
+	c.values = nil
 	return col
 }
 
 // top lists the TopN most frequent values, ties broken by value so the output is deterministic.
-func top[K comparable](counts map[K]int64, format func(K) string, compare func(a, b K) int) []ValueCount {
-	type kv struct {
-		k K
-		n int64
+func top(counts map[string]int64) []ValueCount {
+	all := make([]ValueCount, 0, len(counts))
+	for v, n := range counts {
+		all = append(all, ValueCount{v, n})
 	}
-	all := make([]kv, 0, len(counts))
-	for k, n := range counts {
-		all = append(all, kv{k, n})
-	}
-	slices.SortFunc(all, func(a, b kv) int {
-		if c := cmp.Compare(b.n, a.n); c != 0 {
-			return c
-		}
-		return compare(a.k, b.k)
-	})
-	out := make([]ValueCount, 0, min(TopN, len(all)))
-	for _, e := range all[:min(TopN, len(all))] {
-		out = append(out, ValueCount{Value: format(e.k), Count: e.n})
-	}
-	return out
+	slices.SortFunc(all, func(a, b ValueCount) int { return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.Value, b.Value)) })
+	return all[:min(TopN, len(all))]
 }
 
 type histogram struct {

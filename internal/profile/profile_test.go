@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -165,4 +166,19 @@ func equalMaps(a, b map[string]int64) bool {
 		}
 	}
 	return true
+}
+
+func TestIntColumn(t *testing.T) {
+	var c intColumn
+	for _, v := range []int64{5, 3, 5, 9, 3, 1, 5, 12, 11, 10, 8, 7, 6, 4, 2, 13} {
+		c.add(v)
+	}
+	col := c.column("n", formatInt)
+	if col.Distinct != 13 || col.Min != "1" || col.Max != "13" {
+		t.Fatalf("distinct %d min %s max %s, want 13 1 13", col.Distinct, col.Min, col.Max)
+	}
+	want := []ValueCount{{"5", 3}, {"3", 2}, {"1", 1}, {"2", 1}, {"4", 1}, {"6", 1}, {"7", 1}, {"8", 1}, {"9", 1}, {"10", 1}}
+	if !slices.Equal(col.Top, want) {
+		t.Fatalf("top %v, want %v", col.Top, want)
+	}
 }
