@@ -20,6 +20,31 @@ func Day(t int64, loc *time.Location) int32 {
 	return int32(floorDiv(t+int64(off)*1000, msPerDay))
 }
 
+// Days is Day for a stream of times in one zone: it caches the span of the last day seen, found
+// exactly even where a zone skips midnight (time.Date's midnight can then be an hour early).
+type Days struct {
+	days days
+	day  int32
+}
+
+// NewDays returns a Day cache for loc; nil means UTC.
+func NewDays(loc *time.Location) *Days {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return &Days{days: newDays(loc)}
+}
+
+// Day is Day(t, loc). t must lie within years 0000..9999.
+func (c *Days) Day(t int64) int32 {
+	if c.days.lo <= t && t < c.days.hi {
+		return c.day
+	}
+	c.days.end(t)
+	c.day = Day(t, c.days.loc)
+	return c.day
+}
+
 func floorDiv(a, b int64) int64 {
 	q := a / b
 	if a%b != 0 && (a < 0) != (b < 0) {

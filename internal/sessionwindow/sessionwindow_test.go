@@ -226,6 +226,7 @@ func TestDay(t *testing.T) {
 	for _, zone := range append(propertyZones, "Pacific/Chatham", "America/Havana", "Asia/Tehran", "America/St_Johns", "Pacific/Apia") {
 		loc := mustZone(t, zone)
 		d := newDays(loc)
+		cache := NewDays(loc)
 		// Random instants from 1938 to 2096, and instants around every transition from 1970 to 2037.
 		var instants []int64
 		for range 20000 {
@@ -237,7 +238,8 @@ func TestDay(t *testing.T) {
 				break
 			}
 			z := end.UnixMilli()
-			for _, delta := range []int64{-3_600_000, -1_800_000, -1, 0, 1, 1_800_000, 3_600_000} {
+			// Forwards, then backwards across the transition, for the cache.
+			for _, delta := range []int64{-3_600_000, -1_800_000, -1, 0, 1, 1_800_000, 3_600_000, 1_800_000, 1, 0, -1, -1_800_000, -3_600_000} {
 				instants = append(instants, z+delta)
 			}
 			tm = end
@@ -247,6 +249,9 @@ func TestDay(t *testing.T) {
 			want := time.Date(tm.Year(), tm.Month(), tm.Day(), 0, 0, 0, 0, time.UTC).Unix() / 86400
 			if got := Day(ms, loc); int64(got) != want {
 				t.Fatalf("Day(%v, %s) = %d, want %d", tm, zone, got, want)
+			}
+			if got := cache.Day(ms); int64(got) != want {
+				t.Fatalf("Days.Day(%v, %s) = %d, want %d", tm, zone, got, want)
 			}
 			// The interval end is the first later instant on another date.
 			end := d.end(ms)
