@@ -246,7 +246,9 @@ func TestRenderInBrowser(t *testing.T) {
 		base := []string{"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
 			"--disable-background-networking", "--disable-component-update", "--disable-sync",
 			"--user-data-dir=" + t.TempDir()}
-		cmd := exec.Command(chromium, append(append(base, args...), "file://"+path)...)
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute) // a busy machine, not a hang
+		defer cancel()
+		cmd := exec.CommandContext(ctx, chromium, append(append(base, args...), "file://"+path)...)
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		out, err := cmd.Output()
