@@ -55,9 +55,13 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 			return nil, fmt.Errorf("read %s: %w", key, err)
 		}
 	}
-	// Input order: duplicates keep the first event, and session ties break by it.
+	// Each user's events in time order, ties in input order (partition, offset). The window sees
+	// every user's events in the order they would have in input order sorted stably by time, so
+	// duplicates keep the first event and sessions come out as from input order; and the valid
+	// events come out already sorted for silver.
 	slices.SortFunc(bronze, func(a, b BronzeInteraction) int {
-		return cmp.Or(cmp.Compare(a.KafkaPartition, b.KafkaPartition), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
+		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp),
+			cmp.Compare(a.KafkaPartition, b.KafkaPartition), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
 	})
 
 	win, err := sessionwindow.New(sessionwindow.Config{Lateness: sessionwindow.Unbounded, Location: c.cfg.Location})
@@ -99,10 +103,6 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 	win.Flush()
 	closed := win.Drain(nil)
 
-	// Sorted by (user_id, timestamp); the stable sort keeps input order among equal timestamps.
-	slices.SortStableFunc(valid, func(a, b SilverInteraction) int {
-		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp))
-	})
 	act := &activity{}
 	for i, ev := range valid {
 		if i == 0 || ev.UserID != valid[i-1].UserID {

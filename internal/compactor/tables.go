@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -53,7 +54,7 @@ const MaxRowsPerRowGroup = 1 << 20
 
 // zstdCodec is shared by every writer: a codec keeps a pool of encoders, several MiB each, which a
 // codec per file would allocate again and again.
-var zstdCodec = &zstd.Codec{Level: zstd.SpeedDefault}
+var zstdCodec = &zstd.Codec{Level: zstd.SpeedFastest}
 
 // writeParquet writes rows (already sorted) as one zstd Parquet file.
 func writeParquet[T any](w io.Writer, rows []T) error {
@@ -80,7 +81,7 @@ func readParquet[T any](dst []T, b []byte) ([]T, error) {
 	r := parquet.NewGenericReader[T](f)
 	defer r.Close()
 	n := len(dst)
-	dst = append(dst, make([]T, r.NumRows())...)
+	dst = slices.Grow(dst, int(r.NumRows()))[:n+int(r.NumRows())]
 	if _, err := r.Read(dst[n:]); err != nil && err != io.EOF {
 		return dst[:n], fmt.Errorf("read parquet: %w", err)
 	}
