@@ -201,8 +201,14 @@ func (w *Window) place(ev *event.Interaction) event.Reason {
 		w.index.set(pos, tag, w.open(ev.UserID, dayEnd, key, ev.DurationMs, -1))
 		return event.OK
 	}
+	// prev is the user's last session starting at or before t. The end is checked first: in order,
+	// t is past it, and the end's key is where the event goes, while the start's may be a cache
+	// miss of its own.
 	prev, next := int32(-1), head
-	for next >= 0 && w.slots[next].start() <= t {
+	for next >= 0 {
+		if s := &w.slots[next]; t < s.end() && t < s.start() {
+			break
+		}
 		prev, next = next, w.slots[next].next
 	}
 	joinPrev := prev >= 0 && w.slots[prev].dayEnd == dayEnd && t-w.slots[prev].end() < w.gap
