@@ -27,12 +27,26 @@ const MaxDurationMs = 7_200_000
 var Actions = [...]string{"page_view", "edit", "create", "delete", "share"}
 
 // CanonicalAction returns the stored form of action, compared case-insensitively, and whether it is known.
-// It does not allocate: the result is one of Actions.
+// It does not allocate. The length picks the one candidate, so exact lower-case input costs one compare.
 func CanonicalAction(action string) (string, bool) {
-	for _, a := range Actions {
-		if equalFold(action, a) {
-			return a, true
+	var a string
+	switch len(action) {
+	case 4:
+		a = "edit"
+	case 5:
+		a = "share"
+	case 6:
+		a = "delete"
+		if action[0]|0x20 == 'c' {
+			a = "create"
 		}
+	case 9:
+		a = "page_view"
+	default:
+		return "", false
+	}
+	if action == a || equalFold(action, a) {
+		return a, true
 	}
 	return "", false
 }

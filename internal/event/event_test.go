@@ -39,3 +39,32 @@ func TestReasonRoundTrip(t *testing.T) {
 		t.Fatal("reason tiers are wrong")
 	}
 }
+
+func BenchmarkCanonicalAction(b *testing.B) {
+	inputs := []string{"page_view", "edit", "create", "delete", "share", "Page_View", "bogus"}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		CanonicalAction(inputs[i%len(inputs)])
+	}
+}
+
+func TestCanonicalActionEveryCase(t *testing.T) {
+	for _, a := range Actions {
+		upper := []byte(a)
+		for i := range upper {
+			if 'a' <= upper[i] && upper[i] <= 'z' {
+				upper[i] -= 'a' - 'A'
+			}
+		}
+		for _, in := range []string{a, string(upper)} {
+			if got, ok := CanonicalAction(in); !ok || got != a {
+				t.Fatalf("CanonicalAction(%q) = %q, %v", in, got, ok)
+			}
+		}
+	}
+	for _, in := range []string{"edit ", "cr3ate", "delet", "page-view", "shar\x00", "EDIT\u212a"} {
+		if _, ok := CanonicalAction(in); ok {
+			t.Fatalf("CanonicalAction(%q) accepted", in)
+		}
+	}
+}
