@@ -45,6 +45,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 
 		prefix := fmt.Sprintf("bench%d:", i)
 		c := newConsumer(b, fmt.Sprintf("bench%d", i), k, r.URL, prefix, prefix)
+		c.args = append(c.args, "--checkpoint-interval", "1s", "--log-level", "warn") // the defaults
 		start = time.Now()
 		c.start()
 		waitDone(b, c, k, rdb, prefix, 5*time.Minute)

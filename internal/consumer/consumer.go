@@ -260,7 +260,13 @@ func (c *Consumer) poll(ctx context.Context) error {
 		work = work[:0]
 		c.mu.Lock()
 		fetches.EachPartition(func(ftp kgo.FetchTopicPartition) {
-			if part, ok := c.parts[ftp.Partition]; ok && len(ftp.Records) > 0 {
+			part, ok := c.parts[ftp.Partition]
+			if !ok {
+				return
+			}
+			// The fetch's high watermark makes readiness exact at once; trackEnds covers idle partitions.
+			part.raiseEnd(ftp.HighWatermark)
+			if len(ftp.Records) > 0 {
 				work = append(work, handoff{part, ftp.Records})
 			}
 		})
@@ -363,7 +369,7 @@ func (c *Consumer) trackEnds(ctx context.Context) {
 			c.mu.Lock()
 			for p, part := range c.parts {
 				if o, ok := ends.Lookup(c.cfg.TopicInteractions, p); ok && o.Err == nil {
-					part.end.Store(o.Offset)
+					part.raiseEnd(o.Offset)
 					c.metrics.lag.WithLabelValues(fmt.Sprint(p)).Set(float64(max(0, o.Offset-part.next.Load())))
 				}
 			}

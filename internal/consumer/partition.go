@@ -97,6 +97,16 @@ func newPartition(c *Consumer, id int32, cp rtstore.Checkpoint) (*partition, err
 	return p, nil
 }
 
+// raiseEnd records a newly seen end offset of the partition; the end never moves back.
+func (p *partition) raiseEnd(end int64) {
+	for {
+		cur := p.end.Load()
+		if end <= cur || p.end.CompareAndSwap(cur, end) {
+			return
+		}
+	}
+}
+
 // run handles batches and checkpoints until stopped.
 func (p *partition) run() {
 	defer close(p.done)
