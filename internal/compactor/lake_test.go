@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -446,24 +447,33 @@ func TestNewRecordsForOldDate(t *testing.T) {
 // crashingStore fails every operation after a number of successful writes, like a process that dies.
 type crashingStore struct {
 	lake.Store
+	mu     sync.Mutex
 	writes int
+}
+
+func (s *crashingStore) write() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.writes <= 0 {
+		return false
+	}
+	s.writes--
+	return true
 }
 
 var errCrash = fmt.Errorf("test: crashed")
 
 func (s *crashingStore) Put(ctx context.Context, key string, write func(io.Writer) error) error {
-	if s.writes <= 0 {
+	if !s.write() {
 		return errCrash
 	}
-	s.writes--
 	return s.Store.Put(ctx, key, write)
 }
 
 func (s *crashingStore) Delete(ctx context.Context, key string) error {
-	if s.writes <= 0 {
+	if !s.write() {
 		return errCrash
 	}
-	s.writes--
 	return s.Store.Delete(ctx, key)
 }
 
