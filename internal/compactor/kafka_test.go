@@ -115,9 +115,13 @@ func TestKillNineThenRerun(t *testing.T) {
 	want := snapshot(t, cleanDir)
 
 	rng := rand.New(rand.NewPCG(8, 8))
-	for i := range 6 {
+	// Kill at random points until five kills have interrupted a run (a kill may come too late).
+	for i, interrupted := 0, 0; interrupted < 5; i++ {
+		if i == 15 {
+			t.Fatalf("only %d of %d kills interrupted a run", interrupted, i)
+		}
 		dir := t.TempDir()
-		after := time.Duration(rng.Int64N(int64(took) * 9 / 10))
+		after := time.Duration(rng.Int64N(int64(took) * 8 / 10))
 		cmd := compact(dir)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -126,7 +130,9 @@ func TestKillNineThenRerun(t *testing.T) {
 		cmd.Process.Signal(syscall.SIGKILL)
 		if err := cmd.Wait(); err == nil {
 			t.Logf("kill %d after %v: the run had finished", i, after)
+			continue
 		}
+		interrupted++
 		if out, err := compact(dir).CombinedOutput(); err != nil {
 			t.Fatalf("rerun after kill at %v: %v\n%s", after, err, out)
 		}
