@@ -41,7 +41,7 @@ type Config struct {
 	UsersTopic        string         // default "users"
 	Location          *time.Location // reporting time zone of days; default UTC
 	Lateness          time.Duration  // the stream's allowed lateness, for late counts; default 5m
-	Chunk             int64          // offsets per bronze range, which bounds memory; default 500,000
+	Chunk             int64          // records of a topic held before they go to bronze (bounds memory); default 500,000
 	Parallel          int            // days built at a time; default 2
 	Uploads           int            // objects written at a time; default 8
 	Logger            *slog.Logger   // default slog.Default()
