@@ -119,6 +119,7 @@ type consumerProc struct {
 	t    testing.TB
 	name string
 	args []string
+	env  []string // added to the environment
 	http string
 	log  string
 	cmd  *exec.Cmd
@@ -127,8 +128,11 @@ type consumerProc struct {
 func newConsumer(t testing.TB, name string, k *testenv.Kafka, redisURL, prefix, group string) *consumerProc {
 	t.Helper()
 	c := &consumerProc{t: t, name: name, http: freeAddr(t), log: filepath.Join(t.TempDir(), name+".log")}
-	c.args = []string{"--brokers", k.Addr, "--redis", redisURL, "--redis-prefix", prefix, "--group", group,
+	c.args = []string{"--brokers", k.Addr, "--redis-prefix", prefix, "--group", group,
 		"--http", c.http, "--checkpoint-interval", "200ms", "--log-level", "info"}
+	if redisURL != "" {
+		c.args = append(c.args, "--redis", redisURL)
+	}
 	t.Cleanup(func() {
 		c.kill()
 		if t.Failed() {
@@ -150,6 +154,7 @@ func (c *consumerProc) start() {
 	}
 	defer logf.Close()
 	c.cmd = exec.Command(testenv.Binary(c.t, "./cmd/consumer"), c.args...)
+	c.cmd.Env = append(os.Environ(), c.env...)
 	c.cmd.Stdout, c.cmd.Stderr = logf, logf
 	if err := c.cmd.Start(); err != nil {
 		c.t.Fatal(err)
@@ -276,12 +281,23 @@ func dates(from string, n int) []string {
 
 func TestAPIMatchesReference(t *testing.T) {
 	k := testenv.StartKafka(t)
+	// With AUTH: the password comes in the URL, from the environment, and never shows in the log.
 	r := testenv.StartRedis(t)
+	if err := redisClient(t, r.URL).ConfigSet(context.Background(), "requirepass", "s3cret-pw").Err(); err != nil {
+		t.Fatal(err)
+	}
+	url := "redis://:s3cret-pw@" + r.Addr
 	interactions, users := dataset(t, 3000, 150_000, 4, 1)
 	produce(t, k, "--users", users, "--interactions", interactions)
-	c := newConsumer(t, "consumer", k, r.URL, "ns:", "g")
+	c := newConsumer(t, "consumer", k, "", "ns:", "g")
+	c.env = []string{"NOTESTREAM_REDIS=" + url}
 	c.start()
-	waitDone(t, c, k, redisClient(t, r.URL), "ns:", time.Minute)
+	waitDone(t, c, k, redisClient(t, url), "ns:", time.Minute)
+	defer func() {
+		if log, _ := os.ReadFile(c.log); strings.Contains(string(log), "s3cret") {
+			t.Errorf("the Redis password is in the log:\n%s", log)
+		}
+	}()
 
 	fi, _ := os.Open(interactions)
 	defer fi.Close()

@@ -290,6 +290,8 @@ func (c *Consumer) assigned(ctx context.Context, offsets map[string]map[int32]kg
 		}
 		part, err := newPartition(c, p, cp)
 		if err != nil {
+			// A snapshot this build cannot read would fail the same way on every rejoin.
+			c.fail(err)
 			return nil, err
 		}
 		c.mu.Lock()
