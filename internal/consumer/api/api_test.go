@@ -102,3 +102,37 @@ func TestAnswersDecode(t *testing.T) {
 		t.Fatalf("%s: %+v %v", rec.Body, got, err)
 	}
 }
+
+// FuzzQuery checks that any query string gives a JSON answer: 200 for a valid question, else 400
+// with an error, never a panic.
+func FuzzQuery(f *testing.F) {
+	for _, q := range []string{"date=2023-07-01", "month=2023-07&country=US", "date=2023-07-01&date=x",
+		"date=0000-01-01", "month=9999-12", "date=2023-07-01&subscription_type=%00", "%zz"} {
+		f.Add("mau", q)
+	}
+	srv := New(&fakeStore{}, func() error { return nil }, http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	f.Fuzz(func(t *testing.T, endpoint, query string) {
+		switch endpoint {
+		case "dau", "wau", "mau", "sessions":
+		default:
+			endpoint = "dau"
+		}
+		req := httptest.NewRequest(http.MethodGet, "/v1/"+endpoint, nil)
+		req.URL.RawQuery = query
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, req)
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%s?%s: %d %q is not JSON", endpoint, query, rec.Code, rec.Body)
+		}
+		switch rec.Code {
+		case http.StatusOK:
+		case http.StatusBadRequest:
+			if msg, _ := body["error"].(string); msg == "" {
+				t.Fatalf("%s?%s: 400 without an error: %s", endpoint, query, rec.Body)
+			}
+		default:
+			t.Fatalf("%s?%s: status %d", endpoint, query, rec.Code)
+		}
+	})
+}
