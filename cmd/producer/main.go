@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -33,6 +34,7 @@ func run() int {
 		parts    = fs.Int("partitions", 8, "partitions of the topics this creates")
 		repl     = fs.Int("replication", 1, "replication factor of the topics this creates")
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
+		cpuProf  = fs.String("cpuprofile", "", "write a CPU profile of the replay to this file")
 	)
 	fs.StringVar(&cfg.UsersFile, "users", "", "user_metadata CSV file, replayed first")
 	fs.StringVar(&cfg.InteractionsFile, "interactions", "", `user_interactions CSV file, or "-" for stdin`)
@@ -77,6 +79,20 @@ func run() int {
 		cfg.Reporter = &producer.BarReporter{W: os.Stderr}
 	} else {
 		cfg.Reporter = &producer.LogReporter{Log: log}
+	}
+
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "producer: --cpuprofile:", err)
+			return 2
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "producer: --cpuprofile:", err)
+			return 2
+		}
+		defer pprof.StopCPUProfile()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
