@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 
@@ -116,7 +119,7 @@ func readTable[T any](ctx context.Context, lake Lake, table, key string, set fun
 		if err != nil {
 			return nil, fmt.Errorf("report: read %s: %w", k, err)
 		}
-		got, err := parquet.Read[T](bytes.NewReader(b), int64(len(b)))
+		got, err := decode[T](b)
 		if err != nil {
 			return nil, fmt.Errorf("report: decode %s: %w", k, err)
 		}
@@ -126,6 +129,32 @@ func readTable[T any](ctx context.Context, lake Lake, table, key string, set fun
 		rows = append(rows, got...)
 	}
 	return rows, nil
+}
+
+// decode reads every row of one Parquet file. It reads in small batches rather than trusting the
+// footer's row count for one allocation: a corrupt footer must give an error, not exhaust memory.
+func decode[T any](b []byte) (rows []T, err error) {
+	// parquet-go v0.32.0 allocates the footer length it reads before checking it against the file size.
+	if len(b) < 12 || int64(binary.LittleEndian.Uint32(b[len(b)-8:])) > int64(len(b)-12) {
+		return nil, errors.New("not a parquet file: too short for its footer")
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, err
+	}
+	r := parquet.NewGenericReader[T](f)
+	defer r.Close()
+	batch := make([]T, 256)
+	for {
+		n, err := r.Read(batch)
+		rows = append(rows, batch[:n]...)
+		if err == io.EOF {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
 }
 
 // Through drops the rows after date (YYYY-MM-DD), and the months after date's month, so the report ends
