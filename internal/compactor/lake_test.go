@@ -559,3 +559,29 @@ func TestUndecodableRecordsAreSkipped(t *testing.T) {
 	}
 	checkGold(t, dir, reference.ComputeRows(ds.rows, ds.users, time.UTC), expectedLate(src, 5*time.Minute, time.UTC))
 }
+
+func TestUserMovesCountry(t *testing.T) {
+	src := newMemSource()
+	u := event.User{UserID: "u1", JoinDate: "2022-01-15", Country: "FR", DeviceType: "iPad", SubscriptionType: "free"}
+	src.append("users", testPartitions, u.UserID, record.AppendUser(nil, &u), "")
+	in := event.Interaction{UserID: "u1", Time: time.Date(2023, 7, 1, 10, 0, 0, 0, time.UTC).UnixMilli(), Action: "edit", PageID: "p1", DurationMs: 5}
+	src.append("interactions", testPartitions, in.UserID, record.AppendInteraction(nil, &in), "")
+	dir := t.TempDir()
+	store, _ := lake.NewDir(dir)
+	run(t, store, src)
+
+	u.Country = "DE"
+	src.append("users", testPartitions, u.UserID, record.AppendUser(nil, &u), "")
+	in.Time += 3600_000
+	src.append("interactions", testPartitions, in.UserID, record.AppendInteraction(nil, &in), "")
+	run(t, store, src)
+
+	users := readTable[SilverUser](t, dir, SilverUsers)
+	if len(users) != 1 || len(users["DE"]) != 1 || users["DE"][0].UserID != "u1" || *users["DE"][0].JoinDate != 19007 {
+		t.Fatalf("silver users = %+v", users)
+	}
+	segs := readTable[DailySegment](t, dir, GoldDailySegments)["2023-07-01"]
+	if !slices.ContainsFunc(segs, func(s DailySegment) bool { return s.Dimension == "country" && s.Value == "DE" && s.DAU == 1 && s.Sessions == 2 }) {
+		t.Fatalf("the rebuilt day has the user's new country: %+v", segs)
+	}
+}

@@ -95,10 +95,16 @@ func (d *Dir) List(_ context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
-// Delete implements Store.
+// Delete implements Store. Directories left empty go too, like prefixes in an object store.
 func (d *Dir) Delete(_ context.Context, key string) error {
-	if err := os.Remove(d.path(key)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	p := d.path(key)
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("lake: delete %s: %w", key, err)
+	}
+	for dir := filepath.Dir(p); dir != filepath.Clean(d.root) && strings.HasPrefix(dir, filepath.Clean(d.root)); dir = filepath.Dir(dir) {
+		if os.Remove(dir) != nil {
+			break // not empty, or a concurrent writer's
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
@@ -132,5 +133,19 @@ func TestOpenRejects(t *testing.T) {
 		if _, err := Open(context.Background(), u, S3Config{Endpoint: "http://127.0.0.1:1"}); err == nil {
 			t.Errorf("Open(%q) succeeded", u)
 		}
+	}
+}
+
+func TestDirDeleteRemovesEmptyDirectories(t *testing.T) {
+	root := t.TempDir()
+	s, _ := NewDir(root)
+	put(t, s, "t/country=FR/part-0.parquet", "x")
+	put(t, s, "t/country=DE/part-0.parquet", "y")
+	if err := s.Delete(context.Background(), "t/country=FR/part-0.parquet"); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(root + "/t")
+	if err != nil || len(entries) != 1 || entries[0].Name() != "country=DE" {
+		t.Fatalf("after delete: %v %v", entries, err)
 	}
 }
