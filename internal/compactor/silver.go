@@ -96,8 +96,8 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 			dq.DurationOutOfRange++
 		case event.Duplicate:
 			dq.Duplicate++
-		default:
-			return nil, fmt.Errorf("day %s: unexpected reason %v", Date(d), reason)
+		default: // a time the window cannot place (outside years 0 to 9999): no metric can count it
+			c.log.Warn("skipping event", "date", Date(d), "partition", row.KafkaPartition, "offset", row.KafkaOffset, "reason", reason)
 		}
 	}
 	win.Flush()
