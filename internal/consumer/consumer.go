@@ -43,6 +43,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
@@ -183,9 +184,6 @@ func New(cfg Config, store *rtstore.Store) (*Consumer, error) {
 	c.adm = kadm.NewClient(c.usersCl)
 	return c, nil
 }
-
-// Users is the metadata table (for tests and metrics).
-func (c *Consumer) Users() *Users { return c.users }
 
 func (c *Consumer) windowConfig() sessionwindow.Config {
 	return sessionwindow.Config{Lateness: c.cfg.Lateness, Location: c.cfg.Location}
@@ -422,7 +420,7 @@ func (c *Consumer) ensureLateTopic(ctx context.Context) error {
 	if err == nil {
 		err = resp.Err
 	}
-	if err != nil && !errors.Is(err, kerrTopicExists) {
+	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("consumer: create %s: %w", c.cfg.TopicLate, err)
 	}
 	return nil

@@ -99,7 +99,7 @@ func TestDeltasCells(t *testing.T) {
 		}
 	}
 	d.reset()
-	if !d.empty() || len(d.free) != 8 {
+	if len(d.cells) != 0 || len(d.free) != 8 {
 		t.Fatalf("after reset: %d cells, %d free", len(d.cells), len(d.free))
 	}
 	d.addUser(12, segs, "b")

@@ -126,5 +126,3 @@ func (d *deltas) reset() {
 		delete(d.cells, k)
 	}
 }
-
-func (d *deltas) empty() bool { return len(d.cells) == 0 }

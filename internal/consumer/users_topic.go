@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/notestream/notestream/internal/event"
@@ -18,7 +19,7 @@ func (c *Consumer) readUsers(ctx context.Context) error {
 		return fmt.Errorf("consumer: list end offsets of %s: %w", c.cfg.TopicUsers, err)
 	}
 	remaining := map[int32]int64{}
-	ends.Each(func(o kadmListedOffset) {
+	ends.Each(func(o kadm.ListedOffset) {
 		if o.Err == nil && o.Offset > 0 {
 			remaining[o.Partition] = o.Offset
 		}

@@ -167,9 +167,6 @@ type Counts struct {
 	UnknownAction, DurationOutOfRange, Duplicate int64
 }
 
-// IsZero reports whether every count is zero.
-func (c *Counts) IsZero() bool { return *c == Counts{} }
-
 // Cell is one day and segment's change since the previous checkpoint.
 type Cell struct {
 	Day     int32

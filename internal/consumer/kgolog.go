@@ -4,14 +4,8 @@ import (
 	"context"
 	"log/slog"
 
-	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-type kadmListedOffset = kadm.ListedOffset
-
-var kerrTopicExists = kerr.TopicAlreadyExists
 
 // kgoLogger passes franz-go's warnings and errors to slog.
 type kgoLogger struct{ log *slog.Logger }
