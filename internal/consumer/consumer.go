@@ -94,8 +94,11 @@ func (c *Config) Validate() error {
 	setDefault(&c.CheckpointRecords, 200_000)
 	setDefault(&c.FinalCheckpointTimeout, 10*time.Second)
 	setDefault(&c.LagInterval, time.Second)
-	if c.Lateness < 0 || c.CheckpointInterval < 0 || c.CheckpointRecords < 0 || c.FinalCheckpointTimeout < 0 || c.LagInterval < 0 {
-		return errors.New("consumer: lateness, checkpoint and lag settings must be positive")
+	if c.Lateness < 0 || c.CheckpointRecords < 0 || c.FinalCheckpointTimeout < 0 || c.LagInterval < 0 || c.SessionTimeout < 0 {
+		return errors.New("consumer: lateness, checkpoint, lag and session settings must be positive")
+	}
+	if c.CheckpointInterval < 10*time.Millisecond {
+		return fmt.Errorf("consumer: checkpoint interval %v: at least 10ms", c.CheckpointInterval)
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

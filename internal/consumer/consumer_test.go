@@ -182,3 +182,22 @@ func BenchmarkHandle(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(i), "ns/event")
 }
+
+func TestConfigValidate(t *testing.T) {
+	f := func(cfg Config, ok bool) {
+		t.Helper()
+		if err := cfg.Validate(); (err == nil) != ok {
+			t.Errorf("Validate(%+v) = %v, want ok %v", cfg, err, ok)
+		}
+	}
+	f(Config{}, true)
+	f(Config{CheckpointInterval: time.Millisecond}, false)
+	f(Config{Lateness: -time.Second}, false)
+	f(Config{CheckpointRecords: -1}, false)
+	var cfg Config
+	cfg.Validate()
+	if cfg.Group != "notestream-consumer" || cfg.TopicLate != "interactions.late" || cfg.Lateness != 5*time.Minute ||
+		cfg.CheckpointInterval != time.Second || cfg.Location != time.UTC || cfg.SessionTimeout != 10*time.Second {
+		t.Errorf("defaults: %+v", cfg)
+	}
+}
