@@ -31,9 +31,9 @@ func BenchmarkEndToEnd(b *testing.B) {
 	produce(b, k, "--users", users, "--interactions", interactions)
 	total := countRecords(b, k)
 
-	var plain, full time.Duration
+	var plain, full, plainCPU, fullCPU time.Duration
 	for i := 0; b.Loop(); i++ {
-		start := time.Now()
+		start, startCPU := time.Now(), cpuTime(b, os.Getpid())
 		cl := k.Client(b, kgo.ConsumeTopics("interactions"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 			kgo.FetchMaxBytes(32<<20))
 		for n := int64(0); n < total; {
@@ -41,6 +41,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 			n += int64(fs.NumRecords())
 		}
 		plain += time.Since(start)
+		plainCPU += cpuTime(b, os.Getpid()) - startCPU
 		cl.Close()
 
 		prefix := fmt.Sprintf("bench%d:", i)
@@ -50,11 +51,28 @@ func BenchmarkEndToEnd(b *testing.B) {
 		c.start()
 		waitDone(b, c, k, rdb, prefix, 5*time.Minute)
 		full += time.Since(start)
+		fullCPU += cpuTime(b, c.cmd.Process.Pid)
 		b.ReportMetric(float64(vmHWM(b, c.cmd.Process.Pid))/1024, "peak-RSS-MiB")
 		c.kill()
 	}
 	b.ReportMetric(float64(events)*float64(b.N)/plain.Seconds(), "plain-franz-go-events/s")
 	b.ReportMetric(float64(events)*float64(b.N)/full.Seconds(), "consumer-events/s")
+	// CPU per event does not depend on what else runs on the machine, unlike the rates.
+	b.ReportMetric(plainCPU.Seconds()/float64(b.N), "plain-CPU-s/1M")
+	b.ReportMetric(fullCPU.Seconds()/float64(b.N), "consumer-CPU-s/1M")
+}
+
+// cpuTime is the user and system CPU time a process has used so far, from /proc/<pid>/stat.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	// The fields after the command name's closing parenthesis; utime and stime are the 12th and 13th.
+	f := strings.Fields(string(data[strings.LastIndexByte(string(data), ')')+1:]))
+	utime, _ := strconv.ParseInt(f[11], 10, 64)
+	stime, _ := strconv.ParseInt(f[12], 10, 64)
+	return time.Duration(utime+stime) * time.Second / 100 // USER_HZ is 100 on Linux
 }
 
 // BenchmarkOpenSessions measures the consumer's peak RSS holding a million open sessions: one event
