@@ -1,9 +1,13 @@
 package e2e
 
 import (
+	"flag"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -33,42 +37,109 @@ func TestREADMEDiagrams(t *testing.T) {
 	}
 }
 
-// TestREADMEFlags checks that the README's configuration section documents every flag of every binary,
-// with its environment variable.
+var update = flag.Bool("update", false, "rewrite the README's generated flag tables")
+
+// flagsBegin and flagsEnd enclose the README's flag tables, generated from every binary's -h.
+const (
+	flagsBegin = "<!-- flags:begin (generated: go test ./e2e -run TestREADMEFlags -update) -->\n"
+	flagsEnd   = "<!-- flags:end -->\n"
+)
+
+// binaryOrder is the order of the README's flag tables; binaries not listed follow in name order.
+var binaryOrder = []string{"producer", "consumer", "compactor", "broker", "datagen", "profile", "report"}
+
+// binaryNotes precede a binary's table.
+var binaryNotes = map[string]string{
+	"compactor": "`compactor run` and `compactor backfill` take the same flags; `--brokers` matters to `run`, " +
+		"`--from`/`--to`/`--parallel` to `backfill`.",
+}
+
+// TestREADMEFlags checks that the README's flag tables are what every binary's -h says today: each flag
+// with its environment variable, default and meaning. -update rewrites them.
 func TestREADMEFlags(t *testing.T) {
 	root := repoRoot(t)
-	readme, err := os.ReadFile(filepath.Join(root, "README.md"))
+	path := filepath.Join(root, "README.md")
+	readme, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, config, ok := strings.Cut(string(readme), "\n## Configuration\n")
-	if !ok {
-		t.Fatal("README has no Configuration section")
+	before, rest, ok1 := strings.Cut(string(readme), flagsBegin)
+	old, after, ok2 := strings.Cut(rest, flagsEnd)
+	if !ok1 || !ok2 {
+		t.Fatalf("README has no %q … %q block", flagsBegin, flagsEnd)
 	}
-	config, _, _ = strings.Cut(config, "\n## ")
-	cmds, err := os.ReadDir(filepath.Join(root, "cmd"))
+	entries, err := os.ReadDir(filepath.Join(root, "cmd"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, c := range cmds {
-		i := strings.Index(config, "\n### `"+c.Name()+"`")
-		if i < 0 {
-			t.Errorf("README's Configuration has no section ### `%s`", c.Name())
-			continue
+	var names []string
+	for _, e := range entries {
+		if e.IsDir() && !slices.Contains(binaryOrder, e.Name()) {
+			names = append(names, e.Name())
 		}
-		section := config[i+1:]
-		if j := strings.Index(section, "\n### "); j >= 0 {
-			section = section[:j]
+	}
+	for _, name := range slices.Backward(binaryOrder) {
+		if _, err := os.Stat(filepath.Join(root, "cmd", name)); err == nil {
+			names = slices.Insert(names, 0, name)
 		}
+	}
+	var b strings.Builder
+	for _, name := range names {
 		var sub []string
-		if c.Name() == "compactor" {
+		if name == "compactor" {
 			sub = []string{"run"}
 		}
-		for flag := range flagNames(t, testenv.Binary(t, "./cmd/"+c.Name()), sub) {
-			env := "NOTESTREAM_" + strings.ReplaceAll(strings.ToUpper(flag), "-", "_")
-			if !strings.Contains(section, "`--"+flag+"`") || !strings.Contains(section, "`"+env+"`") {
-				t.Errorf("README section %s lacks `--%s` / `%s`", c.Name(), flag, env)
+		out, _ := exec.Command(testenv.Binary(t, "./cmd/"+name), append(sub, "-h")...).CombinedOutput()
+		fmt.Fprintf(&b, "\n### `%s`\n\n", name)
+		if note := binaryNotes[name]; note != "" {
+			b.WriteString(note + "\n\n")
+		}
+		b.WriteString("| flag | environment | default | meaning |\n|---|---|---|---|\n")
+		for _, f := range parseDefaults(string(out)) {
+			env := "NOTESTREAM_" + strings.ReplaceAll(strings.ToUpper(f.name), "-", "_")
+			def := ""
+			if f.def != "" {
+				def = "`" + f.def + "`"
 			}
+			fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", f.name, env, def, strings.ReplaceAll(f.usage, "|", `\|`))
 		}
 	}
+	b.WriteString("\n")
+	if b.String() == old {
+		return
+	}
+	if *update {
+		if err := os.WriteFile(path, []byte(before+flagsBegin+b.String()+flagsEnd+after), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	t.Errorf("README's flag tables differ from the binaries' -h; run go test ./e2e -run TestREADMEFlags -update\n--- README\n%s\n--- binaries\n%s", old, b.String())
+}
+
+type flagDoc struct{ name, def, usage string }
+
+// parseDefaults reads the flag package's PrintDefaults format: "  -name type" then tab-indented usage
+// lines, the last ending in "(default …)" when the default is not the zero value.
+func parseDefaults(out string) []flagDoc {
+	var docs []flagDoc
+	head := regexp.MustCompile(`^  -([a-z][a-z0-9-]*)(?: \S+)?$`)
+	for _, line := range strings.Split(out, "\n") {
+		if m := head.FindStringSubmatch(line); m != nil {
+			docs = append(docs, flagDoc{name: m[1]})
+			continue
+		}
+		if u, ok := strings.CutPrefix(line, "    \t"); ok && len(docs) > 0 {
+			d := &docs[len(docs)-1]
+			d.usage = strings.TrimSpace(d.usage + " " + strings.TrimSpace(u))
+		}
+	}
+	def := regexp.MustCompile(` \(default (.*)\)$`)
+	for i := range docs {
+		if m := def.FindStringSubmatchIndex(docs[i].usage); m != nil {
+			docs[i].def = docs[i].usage[m[2]:m[3]]
+			docs[i].usage = docs[i].usage[:m[0]]
+		}
+	}
+	return docs
 }
