@@ -1,18 +1,23 @@
 // Package producer replays the user metadata and interactions CSV exports into Kafka topics.
 //
 // Topics: users rows go to the users topic and interaction rows to the interactions topic, keyed by
-// user_id with the event time as record timestamp and headers source (file name) and line; unreadable
-// rows of either file go to the dead-letter topic with the raw line as value and headers reason,
-// source and line. Control records (record.ControlHeader) on every interactions partition carry the
-// maximum event time read so far (progress) and mark the end of the replay (end).
+// user_id with the event time as record timestamp; users records also carry the headers source (file
+// name) and line, events none (they are the hot path: the headers were a fifth of their bytes).
+// Unreadable rows of either file go to the dead-letter topic with the raw line as value and headers
+// reason, source and line. Control records (record.ControlHeader) on every interactions partition carry
+// the maximum event time read so far (progress) and mark the end of the replay (end); they also carry
+// source and line, line being a line up to which every row meant for the partition precedes them.
 //
 // Resume keeps no local state. Records are placed on partitions explicitly (events by the Kafka
 // murmur2 hash of the key, exactly franz-go's default; dead letters by line number), and with
 // idempotent producing a partition holds a gapless prefix, in file order, of the rows meant for it:
 // franz-go fails every later buffered record of a partition once one fails (recBuf.failAllRecords in
-// kgo/sink.go). So the line header of the last record of this source on a partition (control records
-// carry one too) says which of its rows are there; on --resume a row is skipped when its line is at
-// most that line. The source is the file's base name: resume assumes the same file.
+// kgo/sink.go). On the dead-letter and users topics the line header of the last record of this source
+// on a partition says which of its rows are there. On the interactions topic a replay sends a progress
+// control record to a partition before its first event there, so every event follows a control record
+// of its own source: the last such record's line, plus the count of events after it, says which rows
+// are there. On --resume a row is skipped when it is among those. The source is the file's base name:
+// resume assumes the same file.
 package producer
 
 import (
@@ -493,7 +498,8 @@ type replay struct {
 	partitioner kgo.TopicPartitioner
 	nParts      int32
 	nDLQ        int32
-	done        resumePoint // per partition, the line up to which rows are already on the topics
+	done        resumePoint // per partition, the rows already on the topics
+	marked      []bool      // per interactions partition: a control record of this replay precedes its events
 	pace        pacer
 
 	read    atomic.Int64
@@ -520,6 +526,7 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 		rp.pace.speed = 0
 	}
 	rp.nParts = p.partitions[rp.topic]
+	rp.marked = make([]bool, rp.nParts)
 	rp.partitioner = kgo.StickyKeyPartitioner(nil).ForTopic(rp.topic)
 	if p.cfg.Resume {
 		if rp.done, err = p.resumePoint(ctx, in.name, rp.topic); err != nil {
@@ -679,22 +686,24 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 	// The key is never nil (csvin rejects an empty user_id), so this is the Kafka murmur2 key hash, the
 	// same partition franz-go's and Java's default partitioners choose, and stable across runs.
 	part := int32(rp.partitioner.Partition(r, int(rp.nParts)))
-	if line <= rp.done.eventLine(part) {
+	if rp.done.skipEvent(part, line) {
 		rp.skipped++
 		p.recycle(r)
 		return nil
 	}
 	r.Topic, r.Partition = rp.topic, part
-	if in != nil {
-		encodeInteraction(r, in, rp.in.name, line)
-	} else {
+	if rp.users {
 		r.Value = record.AppendUser(r.Value, u)
 		setOrigin(r, rp.in.name, line)
-	}
-	p.cl.Produce(ctx, r, p.promise)
-	if rp.users {
+		p.cl.Produce(ctx, r, p.promise)
 		return nil
 	}
+	if !rp.marked[part] {
+		p.control(ctx, rp, part, record.ControlProgress, line-1)
+	}
+	r.Timestamp = time.UnixMilli(in.Time)
+	r.Value = record.AppendInteraction(r.Value, in)
+	p.cl.Produce(ctx, r, p.promise)
 	if err := rp.pace.wait(ctx, rp.maxEvent); err != nil {
 		return context.Cause(ctx)
 	}
@@ -706,13 +715,6 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 	return nil
 }
 
-// encodeInteraction sets the value, timestamp and origin headers of an event record, reusing r's buffers.
-func encodeInteraction(r *kgo.Record, in *event.Interaction, source string, line int64) {
-	r.Timestamp = time.UnixMilli(in.Time)
-	r.Value = record.AppendInteraction(r.Value, in)
-	setOrigin(r, source, line)
-}
-
 // recycle returns a record, acknowledged or never produced, to the pool with its buffers.
 func (p *producer) recycle(r *kgo.Record) {
 	*r = kgo.Record{Key: r.Key[:0], Value: r.Value[:0], Headers: r.Headers[:0]}
@@ -720,18 +722,28 @@ func (p *producer) recycle(r *kgo.Record) {
 }
 
 // sendControl sends a control record of kind to every interactions partition. Each is produced after
-// the rows read so far, so a consumer sees it after every earlier event of its partition.
+// the rows read so far, so a consumer sees it after every earlier event of its partition. Progress
+// skips a partition still holding rows to skip on --resume (they would precede it).
 func (p *producer) sendControl(ctx context.Context, rp *replay, kind string) error {
 	rp.rowsSince, rp.lastProgress = 0, time.Now()
 	for part := range rp.nParts {
-		r := p.get()
-		r.Topic, r.Partition = rp.topic, part
-		r.Timestamp = time.UnixMilli(rp.maxEvent)
-		r.Value = record.AppendControl(r.Value, record.Control{Kind: kind, EventTime: rp.maxEvent})
-		v := addHeader(r, record.ControlHeader)
-		*v = append(*v, kind...)
-		setOrigin(r, rp.in.name, rp.lastLine)
-		p.cl.Produce(ctx, r, p.promise)
+		if kind == record.ControlProgress && rp.done.pending(part) {
+			continue
+		}
+		p.control(ctx, rp, part, kind, rp.lastLine)
 	}
 	return p.firstErr()
+}
+
+// control produces one control record of kind to part; every row meant for part up to line precedes it.
+func (p *producer) control(ctx context.Context, rp *replay, part int32, kind string, line int64) {
+	rp.marked[part] = true
+	r := p.get()
+	r.Topic, r.Partition = rp.topic, part
+	r.Timestamp = time.UnixMilli(rp.maxEvent)
+	r.Value = record.AppendControl(r.Value, record.Control{Kind: kind, EventTime: rp.maxEvent})
+	v := addHeader(r, record.ControlHeader)
+	*v = append(*v, kind...)
+	setOrigin(r, rp.in.name, line)
+	p.cl.Produce(ctx, r, p.promise)
 }

@@ -4,11 +4,14 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/notestream/notestream/internal/record"
 )
 
 func TestPacer(t *testing.T) {
@@ -83,6 +86,57 @@ func TestOriginHeadersRoundTrip(t *testing.T) {
 		*v = append(*v, "malformed"...)
 	}); n != 0 {
 		t.Fatalf("setOrigin on a recycled record allocates %v times", n)
+	}
+}
+
+// TestTailOfInteractions reads a partition where a.csv was replayed, then b.csv, then a.csv again and
+// interrupted: a.csv's tail is its last control record and the events after it, up to b.csv's.
+func TestTailOfInteractions(t *testing.T) {
+	control := func(source string, line int64) *kgo.Record {
+		r := &kgo.Record{Headers: []kgo.RecordHeader{{Key: record.ControlHeader, Value: []byte(record.ControlProgress)}}}
+		setOrigin(r, source, line)
+		return r
+	}
+	event := &kgo.Record{Value: []byte("{}")}
+	for _, tc := range []struct {
+		name      string
+		recs      []*kgo.Record
+		wantLine  int64
+		wantAfter int64
+		wantFound bool
+	}{
+		{"events of an unknown source", []*kgo.Record{event, event}, 0, 0, false},
+		{"the source's segment", []*kgo.Record{event, control("a.csv", 7), event, event}, 7, 2, true},
+		{"another source follows", []*kgo.Record{control("a.csv", 0), event, control("b.csv", 0), event, event}, 0, 1, true},
+		{"the latest of the source", []*kgo.Record{control("a.csv", 9), event, control("b.csv", 3), event,
+			control("a.csv", 4), event, event, event}, 4, 3, true},
+	} {
+		var tl tail
+		for _, r := range tc.recs {
+			tl.add(r, "a.csv", true)
+		}
+		if tl.line != tc.wantLine || tl.after != tc.wantAfter || tl.found != tc.wantFound {
+			t.Errorf("%s: tail = %+v, want line %d after %d found %v", tc.name, tl, tc.wantLine, tc.wantAfter, tc.wantFound)
+		}
+	}
+}
+
+// TestSkipEvent skips the rows up to the line, then the counted rows after it, then none.
+func TestSkipEvent(t *testing.T) {
+	rp := resumePoint{events: []int64{10, 0}, after: []int64{2, 0}}
+	var got []bool
+	for _, line := range []int64{3, 10, 12, 15, 20} {
+		got = append(got, rp.skipEvent(0, line))
+	}
+	if want := []bool{true, true, true, true, false}; !slices.Equal(got, want) {
+		t.Fatalf("partition 0 skips %v, want %v", got, want)
+	}
+	if rp.pending(0) || rp.skipEvent(1, 1) || rp.skipEvent(5, 1) {
+		t.Fatal("skipped a row not on the topic")
+	}
+	rp = resumePoint{after: []int64{1}}
+	if !rp.pending(0) || !rp.skipEvent(0, 1) || rp.pending(0) {
+		t.Fatal("pending rows not counted down")
 	}
 }
 

@@ -7,17 +7,36 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/notestream/notestream/internal/record"
 )
 
-// resumePoint is, for one source, the line of its last record on each partition of its event topic
-// and of the dead-letter topic; 0 where it has none.
+// resumePoint is, for one source, what its topics already hold: per partition of its event topic and
+// of the dead-letter topic, every row up to a line, and on the interactions topic also the next
+// `after` rows of the partition (events carry no line header; see the package comment).
 type resumePoint struct {
 	events []int64
+	after  []int64 // rows after events[part] already on the partition; counted down by skipEvent
 	dlq    []int64
 }
 
-func (r resumePoint) eventLine(part int32) int64 { return lineAt(r.events, part) }
-func (r resumePoint) dlqLine(part int32) int64   { return lineAt(r.dlq, part) }
+// skipEvent reports whether the row at line, meant for part, is already on the topic.
+func (r *resumePoint) skipEvent(part int32, line int64) bool {
+	if line <= lineAt(r.events, part) {
+		return true
+	}
+	if int(part) < len(r.after) && r.after[part] > 0 {
+		r.after[part]--
+		return true
+	}
+	return false
+}
+
+// pending reports whether rows already on part are still to be skipped: until then a control record
+// on part could not say which rows precede it.
+func (r *resumePoint) pending(part int32) bool { return int(part) < len(r.after) && r.after[part] > 0 }
+
+func (r *resumePoint) dlqLine(part int32) int64 { return lineAt(r.dlq, part) }
 
 func lineAt(lines []int64, part int32) int64 {
 	if int(part) < len(lines) {
@@ -26,27 +45,66 @@ func lineAt(lines []int64, part int32) int64 {
 	return 0
 }
 
+// tail is what the end of a partition holds of one source: the line header of its last record
+// (on the interactions topic, of its last control record) and the events after that control record
+// up to the next control record of another source.
+type tail struct {
+	line, after int64
+	found       bool
+	inSegment   bool // the last control record read was the source's
+}
+
+// add reads the next record of the partition, in offset order.
+func (t *tail) add(r *kgo.Record, source string, byControl bool) {
+	if !byControl {
+		if line, ok := originLine(r, source); ok {
+			*t = tail{line: line, found: true}
+		}
+		return
+	}
+	if len(r.Headers) == 0 || r.Headers[0].Key != record.ControlHeader {
+		if t.inSegment {
+			t.after++
+		}
+		return
+	}
+	line, ok := originLine(r, source)
+	t.inSegment = ok
+	if ok {
+		*t = tail{line: line, found: true, inSegment: true}
+	}
+}
+
 // firstWindow is how many records at the end of a partition are read first. Topics shared by several
 // sources (the dead-letter topic) may need more: the window grows fourfold until it holds a record of
-// the source or covers the partition.
+// the source (a control record on the interactions topic) or covers the partition.
 const firstWindow = 1024
 
-// resumePoint reads back, per partition of topic and of the dead-letter topic, the line header of the
-// last record of source. The last record rather than the highest line: if the file was replayed in
-// full before, the older replay's higher lines must not hide where the latest one stopped.
+// resumePoint reads back, per partition of topic and of the dead-letter topic, where the latest replay
+// of source stopped. The last record rather than the highest line: if the file was replayed in full
+// before, the older replay's higher lines must not hide where the latest one stopped.
 func (p *producer) resumePoint(ctx context.Context, source, topic string) (resumePoint, error) {
 	var rp resumePoint
-	var err error
-	if rp.events, err = p.lastLines(ctx, source, topic); err != nil {
+	tails, err := p.tails(ctx, source, topic, topic == p.cfg.TopicInteractions)
+	if err != nil {
 		return rp, err
 	}
-	if rp.dlq, err = p.lastLines(ctx, source, p.cfg.TopicDLQ); err != nil {
+	for _, t := range tails {
+		rp.events = append(rp.events, t.line)
+		rp.after = append(rp.after, t.after)
+	}
+	if tails, err = p.tails(ctx, source, p.cfg.TopicDLQ, false); err != nil {
 		return rp, err
+	}
+	for _, t := range tails {
+		rp.dlq = append(rp.dlq, t.line)
 	}
 	return rp, nil
 }
 
-func (p *producer) lastLines(ctx context.Context, source, topic string) ([]int64, error) {
+// tails reads the tail of source on every partition of topic; byControl when only control records
+// carry the source and line headers.
+func (p *producer) tails(ctx context.Context, source, topic string, byControl bool) ([]tail, error) {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	starts, err := p.adm.ListStartOffsets(ctx, topic)
@@ -65,64 +123,59 @@ func (p *producer) lastLines(ctx context.Context, source, topic string) ([]int64
 	}
 	defer cl.Close()
 
-	lines := make([]int64, p.partitions[topic])
-	for part := range lines {
+	tails := make([]tail, p.partitions[topic])
+	for part := range tails {
 		s, ok1 := starts.Lookup(topic, int32(part))
 		e, ok2 := ends.Lookup(topic, int32(part))
 		if !ok1 || !ok2 || s.Err != nil || e.Err != nil {
 			return nil, fmt.Errorf("resume: offsets of %s[%d] unknown", topic, part)
 		}
-		hi := e.Offset
-		for window := int64(firstWindow); hi > s.Offset; window *= 4 {
-			lo := max(s.Offset, hi-window)
-			line, found, err := readLines(ctx, cl, source, topic, int32(part), lo, hi)
+		// Every window reaches the end: the events after a control record count too.
+		for window := int64(firstWindow); e.Offset > s.Offset; window *= 4 {
+			lo := max(s.Offset, e.Offset-window)
+			t, err := readTail(ctx, cl, source, topic, int32(part), lo, e.Offset, byControl)
 			if err != nil {
 				return nil, err
 			}
-			if found {
-				lines[part] = line
+			if t.found || lo == s.Offset {
+				tails[part] = t
 				break
 			}
-			hi = lo
 		}
 	}
-	return lines, nil
+	return tails, nil
 }
 
-// readLines returns the line header of the last record of source at offsets [lo, hi).
-func readLines(ctx context.Context, cl *kgo.Client, source, topic string, part int32, lo, hi int64) (int64, bool, error) {
+// readTail reads the tail of source at offsets [lo, hi).
+func readTail(ctx context.Context, cl *kgo.Client, source, topic string, part int32, lo, hi int64, byControl bool) (tail, error) {
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: {part: kgo.NewOffset().At(lo)}})
 	defer cl.RemoveConsumePartitions(map[string][]int32{topic: {part}})
-	var last int64
-	found := false
+	var t tail
 	for next := lo; next < hi; {
 		// A compacted topic may lack the last offsets of the range: stop when the broker has nothing more.
 		pollCtx, cancel := context.WithTimeout(ctx, 2*time.Second)
 		fs := cl.PollFetches(pollCtx)
 		cancel()
 		if ctx.Err() != nil {
-			return 0, false, fmt.Errorf("resume: read %s[%d]: %w", topic, part, ctx.Err())
+			return tail{}, fmt.Errorf("resume: read %s[%d]: %w", topic, part, ctx.Err())
 		}
 		if pollCtx.Err() != nil && fs.NumRecords() == 0 {
 			break
 		}
 		for _, fe := range fs.Errors() {
 			if fe.Err != context.DeadlineExceeded {
-				return 0, false, fmt.Errorf("resume: read %s[%d]: %w", fe.Topic, fe.Partition, fe.Err)
+				return tail{}, fmt.Errorf("resume: read %s[%d]: %w", fe.Topic, fe.Partition, fe.Err)
 			}
 		}
 		fs.EachRecord(func(r *kgo.Record) {
-			if r.Topic != topic || r.Partition != part || r.Offset < lo || r.Offset >= hi {
+			if r.Topic != topic || r.Partition != part || r.Offset < next || r.Offset >= hi {
 				return
 			}
 			next = r.Offset + 1
-			if line, ok := originLine(r, source); ok {
-				found = true
-				last = line
-			}
+			t.add(r, source, byControl)
 		})
 	}
-	return last, found, nil
+	return t, nil
 }
 
 // originLine returns the line header of r if its source header is source.

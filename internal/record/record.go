@@ -14,8 +14,8 @@ import (
 //
 // A control record has a null key, this header with the kind as its value, and the JSON value of
 // AppendControl, for example {"kind":"progress","event_time":"2023-07-01T14:30:15.000Z"}; its record
-// timestamp is the event time. The producer also gives it the source and line headers of the rows,
-// line being the last line read when it was sent.
+// timestamp is the event time. The producer also gives it the source and line headers (event records
+// have no headers): every row of that source up to that line meant for the partition precedes it.
 const ControlHeader = "notestream.control"
 
 // Control kinds, the value of ControlHeader.
