@@ -6,7 +6,7 @@
 set -euo pipefail
 ROWS=${ROWS:-1000000}
 RUNS=${RUNS:-5}
-COMPRESSION=${COMPRESSION:-lz4}
+COMPRESSION=${COMPRESSION:-snappy}
 cd "$(dirname "$0")/.."
 go build -o bin/ ./cmd/broker ./cmd/producer
 

@@ -45,7 +45,7 @@ func run() int {
 	fs.BoolVar(&cfg.Resume, "resume", false, "skip rows an earlier, interrupted replay of the same files already produced")
 	fs.DurationVar(&cfg.ProgressInterval, "progress-interval", time.Second, "send event-time progress control records at least this often")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "give up when the brokers stay unreachable this long")
-	fs.StringVar(&cfg.Compression, "compression", "lz4", "batch compression: none, snappy, lz4 or zstd")
+	fs.StringVar(&cfg.Compression, "compression", "snappy", "batch compression: none, snappy, lz4 or zstd")
 	fs.BoolVar(&sec.TLS, "tls", false, "connect to the brokers with TLS")
 	fs.StringVar(&sec.TLSCA, "tls-ca", "", "PEM file of certificate authorities to trust (implies --tls)")
 	fs.StringVar(&sec.SASLMechanism, "sasl-mechanism", "", "plain, scram-sha-256 or scram-sha-512")
