@@ -79,7 +79,7 @@ func TestDeltasCells(t *testing.T) {
 	d.count(10, segs, event.Late)
 	d.count(11, segs, event.Duplicate)
 	d.addSession(10, segs, 5000, 3)
-	cells := d.appendCells(nil, u.Segment)
+	cells, _ := d.appendCells(nil, nil, u.Segment)
 	if len(cells) != 8 {
 		t.Fatalf("%d cells, want 4 segments × 2 days", len(cells))
 	}

@@ -24,7 +24,6 @@ type cell struct {
 type deltas struct {
 	cells map[cellKey]*cell
 	free  []*cell
-	buf   []byte // Redis encodings of the sketches of one checkpoint
 }
 
 func newDeltas() *deltas { return &deltas{cells: make(map[cellKey]*cell)} }
@@ -91,27 +90,27 @@ func (d *deltas) addSession(day int32, segs segIDs, durationMs, actions int64) {
 	}
 }
 
-// appendCells appends the cells as rtstore cells, naming segments with segment.
-func (d *deltas) appendCells(dst []rtstore.Cell, segment func(uint32) rtstore.Segment) []rtstore.Cell {
-	d.buf = d.buf[:0]
+// appendCells appends the cells as rtstore cells, naming segments with segment, with their sketches
+// encoded into buf; it returns both.
+func (d *deltas) appendCells(dst []rtstore.Cell, buf []byte, segment func(uint32) rtstore.Segment) ([]rtstore.Cell, []byte) {
 	type span struct{ from, to int }
 	spans := make([]span, 0, len(d.cells))
 	start := len(dst)
 	for k, c := range d.cells {
-		from := len(d.buf)
+		from := len(buf)
 		if c.active {
-			d.buf = c.users.AppendRedis(d.buf)
+			buf = c.users.AppendRedis(buf)
 		}
-		spans = append(spans, span{from, len(d.buf)})
+		spans = append(spans, span{from, len(buf)})
 		dst = append(dst, rtstore.Cell{Day: k.day, Segment: segment(k.seg), Counts: c.counts})
 	}
 	// Slice the buffer only once it has stopped growing.
 	for i, s := range spans {
 		if s.to > s.from {
-			dst[start+i].Users = d.buf[s.from:s.to:s.to]
+			dst[start+i].Users = buf[s.from:s.to:s.to]
 		}
 	}
-	return dst
+	return dst, buf
 }
 
 // reset empties the deltas after a checkpoint, keeping the cells for reuse.

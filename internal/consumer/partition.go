@@ -26,7 +26,10 @@ type batch struct {
 }
 
 // partition owns one assigned partition: its session window, its deltas since the last checkpoint and
-// its checkpoints. Only its goroutine touches the window and the deltas.
+// its checkpoints. Only its goroutine touches the window and the deltas; a second goroutine writes
+// the checkpoints it builds, so handling goes on while Redis works. At most one checkpoint is in
+// flight and one more being built: the next waits for the writer (backpressure), and each expects
+// the offset of the one before, so a checkpoint is written only after its predecessor.
 type partition struct {
 	id    int32
 	c     *Consumer
@@ -36,16 +39,19 @@ type partition struct {
 	win      *sessionwindow.Window
 	deltas   *deltas
 	late     *latePublisher
-	stored   int64 // offset of the last checkpoint this owner read or wrote; -1 for none
+	expect   int64 // offset of the last checkpoint this owner read or built; -1 for none
 	pending  int   // records handled since the last checkpoint
 	lastSave time.Time
 	closed   []sessionwindow.Session
-	cells    []rtstore.Cell
-	snap     []byte
 	ev       event.Interaction
 	days     dayCache
 	stats    [numKinds]int64 // per batch, flushed to the metrics
 	dead     bool            // fenced or failed: drops records until stopped
+
+	writes      chan *checkpoint // to the writer
+	free        chan *checkpoint // the two checkpoint buffers not in use
+	writerDone  chan struct{}
+	writeFailed atomic.Bool // the writer was fenced or abandoned a checkpoint
 
 	next      atomic.Int64 // next offset to handle
 	committed atomic.Int64 // next offset as of the last checkpoint
@@ -75,18 +81,21 @@ func newPartition(c *Consumer, id int32, cp rtstore.Checkpoint) (*partition, err
 	var token [8]byte
 	rand.Read(token[:])
 	p := &partition{
-		id:       id,
-		c:        c,
-		owner:    hex.EncodeToString(token[:]),
-		win:      win,
-		deltas:   newDeltas(),
-		late:     newLatePublisher(c.cl, c.cfg.TopicLate),
-		stored:   cp.Offset,
-		lastSave: time.Now(),
-		days:     dayCache{loc: c.cfg.Location},
-		in:       make(chan batch, 1),
-		stopping: make(chan bool, 1),
-		done:     make(chan struct{}),
+		id:         id,
+		c:          c,
+		owner:      hex.EncodeToString(token[:]),
+		win:        win,
+		deltas:     newDeltas(),
+		late:       newLatePublisher(c.cl, c.cfg.TopicLate),
+		expect:     cp.Offset,
+		lastSave:   time.Now(),
+		days:       dayCache{loc: c.cfg.Location},
+		in:         make(chan batch, 1),
+		writes:     make(chan *checkpoint),
+		free:       make(chan *checkpoint, 2),
+		writerDone: make(chan struct{}),
+		stopping:   make(chan bool, 1),
+		done:       make(chan struct{}),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.log = c.log.With("partition", id, "owner", p.owner)
@@ -94,6 +103,8 @@ func newPartition(c *Consumer, id int32, cp rtstore.Checkpoint) (*partition, err
 	p.next.Store(start)
 	p.committed.Store(start)
 	p.end.Store(-1)
+	p.free <- new(checkpoint)
+	p.free <- new(checkpoint)
 	return p, nil
 }
 
@@ -109,12 +120,18 @@ func (p *partition) raiseEnd(end int64) {
 
 // run handles batches and checkpoints until stopped.
 func (p *partition) run() {
-	defer close(p.done)
+	go p.writer()
+	defer func() {
+		close(p.writes)
+		<-p.writerDone
+		close(p.done)
+	}()
 	tick := time.NewTicker(p.c.cfg.CheckpointInterval / 4)
 	defer tick.Stop()
 	for {
 		select {
 		case b := <-p.in:
+			p.dead = p.dead || p.writeFailed.Load()
 			if !p.dead {
 				p.handle(b.recs)
 				if p.pending >= p.c.cfg.CheckpointRecords || time.Since(p.lastSave) >= p.c.cfg.CheckpointInterval {
@@ -219,64 +236,105 @@ func (p *partition) control(kind string, r *kgo.Record) {
 	}
 }
 
-// checkpoint writes the closed sessions, the deltas, the window snapshot and the next offset in one
-// atomic step, retrying with backoff while Redis fails and ctx lasts. A fenced checkpoint means another
-// owner has the partition: this one stops and the process exits, so its state is dropped.
+// checkpoint is one built checkpoint and the buffers it owns.
+type checkpoint struct {
+	commit rtstore.Commit
+	snap   []byte
+	cells  []rtstore.Cell
+	users  []byte // the cells' sketches
+}
+
+// checkpoint builds a checkpoint of the closed sessions, the deltas, the window snapshot and the next
+// offset, and hands it to the writer. It first waits until every late event up to the next offset is
+// on its topic (at least once), and blocks while the writer is still busy with the one before last.
 func (p *partition) checkpoint() {
-	ctx := p.ctx
+	next := p.next.Load()
+	backoff := 100 * time.Millisecond
+	for {
+		err := p.late.flush(p.ctx)
+		if err == nil {
+			break
+		}
+		p.c.metrics.redisErrors.Inc()
+		p.log.Warn("publishing late events failed, retrying", "offset", next, "backoff", backoff, "err", err)
+		if !p.sleep(backoff) {
+			p.dead = true
+			return
+		}
+		backoff = min(2*backoff, 5*time.Second)
+	}
+	var cp *checkpoint
+	select {
+	case cp = <-p.free:
+	case <-p.ctx.Done():
+		p.dead = true
+		return
+	}
 	p.closed = p.win.Drain(p.closed[:0])
 	for i := range p.closed {
 		s := &p.closed[i]
 		p.deltas.addSession(p.days.day(s.Start), p.c.users.Segments(s.UserID), s.End-s.Start, s.Actions)
 	}
 	clear(p.closed) // drop the strings
-	next := p.next.Load()
+	cp.snap = p.win.AppendSnapshot(cp.snap[:0])
+	cp.cells, cp.users = p.deltas.appendCells(cp.cells[:0], cp.users[:0], p.c.users.Segment)
+	cp.commit = rtstore.Commit{Partition: p.id, Expect: p.expect, Offset: next, Owner: p.owner, Snapshot: cp.snap, Cells: cp.cells}
+	p.deltas.reset()
+	p.expect = next
+	p.pending = 0
+	p.lastSave = time.Now()
+	p.writes <- cp
+}
+
+// sleep waits for d; false if the partition is being stopped meanwhile.
+func (p *partition) sleep(d time.Duration) bool {
+	select {
+	case <-p.ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
+}
+
+// writer writes checkpoints in order, each in one atomic step, retrying with backoff while Redis
+// fails. A fenced checkpoint means another owner has the partition: the process exits, dropping this
+// state. A checkpoint abandoned because the partition stops is never written later, nor is any after
+// it, as each builds on the one before.
+func (p *partition) writer() {
+	defer close(p.writerDone)
+	for cp := range p.writes {
+		if !p.writeFailed.Load() {
+			p.write(cp)
+		}
+		clear(cp.cells)
+		p.free <- cp
+	}
+}
+
+func (p *partition) write(cp *checkpoint) {
 	backoff := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
-		err := p.tryCheckpoint(ctx, next)
+		start := time.Now()
+		err := p.c.store.Commit(p.ctx, &cp.commit)
 		if err == nil {
-			break
+			p.c.metrics.checkpointSeconds.Observe(time.Since(start).Seconds())
+			p.committed.Store(cp.commit.Offset)
+			return
 		}
 		p.c.metrics.redisErrors.Inc()
 		if errors.Is(err, rtstore.ErrFenced) {
-			p.dead = true
+			p.writeFailed.Store(true)
 			p.c.fail(fmt.Errorf("partition %d: %w", p.id, err))
 			return
 		}
-		p.log.Warn("checkpoint failed, retrying", "offset", next, "attempt", attempt, "backoff", backoff, "err", err)
-		select {
-		case <-ctx.Done():
-			// Never write these deltas later, after a state they are not the successor of.
-			p.dead = true
-			p.log.Warn("checkpoint abandoned", "offset", next, "err", ctx.Err())
+		p.log.Warn("checkpoint failed, retrying", "offset", cp.commit.Offset, "attempt", attempt, "backoff", backoff, "err", err)
+		if !p.sleep(backoff) {
+			p.writeFailed.Store(true)
+			p.log.Warn("checkpoint abandoned", "offset", cp.commit.Offset, "err", p.ctx.Err())
 			return
-		case <-time.After(backoff):
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
-	p.deltas.reset()
-	p.stored = next
-	p.committed.Store(next)
-	p.pending = 0
-	p.lastSave = time.Now()
-}
-
-func (p *partition) tryCheckpoint(ctx context.Context, next int64) error {
-	// At least once: every late event up to next is on its topic before the offset moves past it.
-	if err := p.late.flush(ctx); err != nil {
-		return err
-	}
-	start := time.Now()
-	p.snap = p.win.AppendSnapshot(p.snap[:0])
-	p.cells = p.deltas.appendCells(p.cells[:0], p.c.users.Segment)
-	err := p.c.store.Commit(ctx, &rtstore.Commit{
-		Partition: p.id, Expect: p.stored, Offset: next, Owner: p.owner, Snapshot: p.snap, Cells: p.cells,
-	})
-	clear(p.cells)
-	if err == nil {
-		p.c.metrics.checkpointSeconds.Observe(time.Since(start).Seconds())
-	}
-	return err
 }
 
 // dayCache maps event times to days (days since 1970-01-01 of the calendar date in the reporting zone,
