@@ -21,9 +21,12 @@
 // replayed from Kafka onto exactly the state it was computed from; a retried script whose reply was
 // lost is recognised by its offset and owner token and not applied twice.
 //
-// Redis outages: a failed checkpoint keeps its deltas and is retried with backoff (up to 5 s
-// apart); the partition's goroutine, and so the poll loop, wait meanwhile. Nothing partial is ever
-// written. Revoked partitions get a last checkpoint (best effort, FinalCheckpointTimeout); lost ones
+// Checkpoints are written by a second goroutine per partition, one at a time and in order, while
+// the partition goes on handling records; the next checkpoint waits for the one in flight.
+//
+// Redis outages: a failed checkpoint is retried as built, with backoff (up to 5 s apart); the
+// partition's goroutine, and so the poll loop, wait once the next checkpoint is due. Nothing partial
+// is ever written. Revoked partitions get a last checkpoint (best effort, FinalCheckpointTimeout); lost ones
 // do not.
 //
 // Control records (record.ControlHeader): progress advances the window's event time, end flushes
