@@ -61,6 +61,23 @@ func TestAppendTime(t *testing.T) {
 	f("2023-07-01T14:30:15.040Z")
 }
 
+// TestAppendTimeMatchesTimeFormat compares every day of years 0000 to 9999, at a time of day that
+// varies, and the first and last millisecond of each, with the time package's formatting.
+func TestAppendTimeMatchesTimeFormat(t *testing.T) {
+	const layout = "2006-01-02T15:04:05.000Z"
+	first := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	last := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).UnixMilli()
+	var buf []byte
+	for day := first; day <= last; day += 86_400_000 {
+		for _, ms := range []int64{day, day + (day/86_400_000*7_919_993)%86_400_000, day + 86_399_999} {
+			want := time.UnixMilli(ms).UTC().Format(layout)
+			if buf = AppendTime(buf[:0], ms); string(buf) != want {
+				t.Fatalf("AppendTime(%d) = %s, want %s", ms, buf, want)
+			}
+		}
+	}
+}
+
 // TestAppendStringMatchesEncodingJSON checks the escaping against encoding/json without HTML escaping.
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	f := func(s string) {
