@@ -625,17 +625,22 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 			}
 		}
 	}
-	rd := csvin.NewInteractionReader(rp.in.r)
-	var in event.Interaction
-	for {
-		reason, err := rd.Next(&in)
-		if err != nil {
-			return p.readEnd(ctx, rp, err)
+	stop := make(chan struct{})
+	defer close(stop)
+	full, free := parseInteractions(rp.in.r, stop)
+	for b := range full {
+		for i := range b.rows {
+			row := &b.rows[i]
+			if err := p.row(ctx, rp, row.reason, row.line, row.raw, nil, &row.in); err != nil {
+				return err
+			}
 		}
-		if err := p.row(ctx, rp, reason, rd.Line(), rd.Raw(), nil, &in); err != nil {
-			return err
+		if b.err != nil {
+			return p.readEnd(ctx, rp, b.err)
 		}
+		free <- b
 	}
+	return p.readEnd(ctx, rp, io.ErrUnexpectedEOF) // unreachable: the last batch carries the error
 }
 
 func (p *producer) readEnd(ctx context.Context, rp *replay, err error) error {

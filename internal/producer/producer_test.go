@@ -2,15 +2,19 @@ package producer
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/record"
 )
 
@@ -97,7 +101,7 @@ func TestTailOfInteractions(t *testing.T) {
 		setOrigin(r, source, line)
 		return r
 	}
-	event := &kgo.Record{Value: []byte("{}")}
+	ev := &kgo.Record{Value: []byte("{}")}
 	for _, tc := range []struct {
 		name      string
 		recs      []*kgo.Record
@@ -105,11 +109,11 @@ func TestTailOfInteractions(t *testing.T) {
 		wantAfter int64
 		wantFound bool
 	}{
-		{"events of an unknown source", []*kgo.Record{event, event}, 0, 0, false},
-		{"the source's segment", []*kgo.Record{event, control("a.csv", 7), event, event}, 7, 2, true},
-		{"another source follows", []*kgo.Record{control("a.csv", 0), event, control("b.csv", 0), event, event}, 0, 1, true},
-		{"the latest of the source", []*kgo.Record{control("a.csv", 9), event, control("b.csv", 3), event,
-			control("a.csv", 4), event, event, event}, 4, 3, true},
+		{"events of an unknown source", []*kgo.Record{ev, ev}, 0, 0, false},
+		{"the source's segment", []*kgo.Record{ev, control("a.csv", 7), ev, ev}, 7, 2, true},
+		{"another source follows", []*kgo.Record{control("a.csv", 0), ev, control("b.csv", 0), ev, ev}, 0, 1, true},
+		{"the latest of the source", []*kgo.Record{control("a.csv", 9), ev, control("b.csv", 3), ev,
+			control("a.csv", 4), ev, ev, ev}, 4, 3, true},
 	} {
 		var tl tail
 		for _, r := range tc.recs {
@@ -197,4 +201,46 @@ func btoi(b bool) int {
 		return 1
 	}
 	return 0
+}
+
+// TestParseInteractions hands over every row in order with the raw line of unreadable ones, and stops
+// parsing when told.
+func TestParseInteractions(t *testing.T) {
+	var sb strings.Builder
+	const rows = 1000
+	for i := range rows {
+		if i%100 == 0 {
+			fmt.Fprintf(&sb, "u%d,bad,edit,p1,1,1\n", i)
+			continue
+		}
+		fmt.Fprintf(&sb, "u%d,2023-07-01 10:00:00,edit,p1,1,1\n", i)
+	}
+	stop := make(chan struct{})
+	full, free := parseInteractions(strings.NewReader(sb.String()), stop)
+	line := int64(0)
+	for b := range full {
+		for _, r := range b.rows {
+			line++
+			if r.line != line || (r.reason != event.OK) != (line%100 == 1) {
+				t.Fatalf("row %+v, want line %d", r, line)
+			}
+			if want := fmt.Sprintf("u%d,bad,edit,p1,1,1", line-1); r.reason != event.OK && string(r.raw) != want {
+				t.Fatalf("raw %q, want %q", r.raw, want)
+			}
+		}
+		if b.err != nil {
+			if b.err != io.EOF || line != rows {
+				t.Fatalf("ended with %v after %d rows", b.err, line)
+			}
+			break
+		}
+		free <- b
+	}
+
+	stop2 := make(chan struct{})
+	full, _ = parseInteractions(strings.NewReader(strings.Repeat("u1,2023-07-01 10:00:00,edit,p1,1,1\n", 10*parseBatchRows*parseBatches)), stop2)
+	<-full
+	close(stop2)
+	for range full { // closed once the goroutine returns
+	}
 }
