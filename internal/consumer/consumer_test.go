@@ -18,28 +18,6 @@ import (
 	"github.com/notestream/notestream/internal/sessionwindow"
 )
 
-func TestDayCacheMatchesSessionwindow(t *testing.T) {
-	for _, zone := range []string{"UTC", "America/New_York", "Asia/Kolkata", "Pacific/Chatham"} {
-		loc, err := time.LoadLocation(zone)
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := dayCache{loc: loc}
-		rng := rand.New(rand.NewPCG(1, 2))
-		// Across the 2023 DST changes, in time order and at random.
-		t0 := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
-		for ms := t0; ms < t0+300*86400_000; ms += 1_800_000 + rng.Int64N(60_000) {
-			if got, want := d.day(ms), sessionwindow.Day(ms, loc); got != want {
-				t.Fatalf("%s: day(%d) = %d, want %d", zone, ms, got, want)
-			}
-			r := t0 + rng.Int64N(400*86400_000)
-			if got, want := d.day(r), sessionwindow.Day(r, loc); got != want {
-				t.Fatalf("%s: day(%d) = %d, want %d", zone, r, got, want)
-			}
-		}
-	}
-}
-
 func TestUsersSegments(t *testing.T) {
 	u := NewUsers()
 	u.Put(&event.User{UserID: "a", Country: "US", DeviceType: "iPad", SubscriptionType: "free"})

@@ -44,7 +44,7 @@ type partition struct {
 	lastSave time.Time
 	closed   []sessionwindow.Session
 	ev       event.Interaction
-	days     dayCache
+	days     *sessionwindow.Days
 	stats    [numKinds]int64 // per batch, flushed to the metrics
 	dead     bool            // fenced or failed: drops records until stopped
 
@@ -89,7 +89,7 @@ func newPartition(c *Consumer, id int32, cp rtstore.Checkpoint) (*partition, err
 		late:       newLatePublisher(c.cl, c.cfg.TopicLate),
 		expect:     cp.Offset,
 		lastSave:   time.Now(),
-		days:       dayCache{loc: c.cfg.Location},
+		days:       sessionwindow.NewDays(c.cfg.Location),
 		in:         make(chan batch, 1),
 		writes:     make(chan *checkpoint),
 		free:       make(chan *checkpoint, 2),
@@ -192,7 +192,7 @@ func (p *partition) handleRecord(r *kgo.Record) {
 		return
 	}
 	reason := p.win.Add(&p.ev)
-	day := p.days.day(p.ev.Time)
+	day := p.days.Day(p.ev.Time)
 	segs := p.c.users.Segments(p.ev.UserID)
 	p.deltas.count(day, segs, reason)
 	switch reason {
@@ -273,7 +273,7 @@ func (p *partition) checkpoint() {
 	p.closed = p.win.Drain(p.closed[:0])
 	for i := range p.closed {
 		s := &p.closed[i]
-		p.deltas.addSession(p.days.day(s.Start), p.c.users.Segments(s.UserID), s.End-s.Start, s.Actions)
+		p.deltas.addSession(p.days.Day(s.Start), p.c.users.Segments(s.UserID), s.End-s.Start, s.Actions)
 	}
 	clear(p.closed) // drop the strings
 	cp.snap = p.win.AppendSnapshot(cp.snap[:0])
@@ -335,25 +335,4 @@ func (p *partition) write(cp *checkpoint) {
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}
-}
-
-// dayCache maps event times to days (days since 1970-01-01 of the calendar date in the reporting zone,
-// as sessionwindow.Day), recomputing only across midnights.
-type dayCache struct {
-	loc      *time.Location
-	from, to int64 // [from, to) in Unix ms is the cached day
-	cached   int32
-	valid    bool
-}
-
-func (d *dayCache) day(t int64) int32 {
-	if d.valid && d.from <= t && t < d.to {
-		return d.cached
-	}
-	y, m, dd := time.UnixMilli(t).In(d.loc).Date()
-	d.from = time.Date(y, m, dd, 0, 0, 0, 0, d.loc).UnixMilli()
-	d.to = time.Date(y, m, dd+1, 0, 0, 0, 0, d.loc).UnixMilli()
-	d.cached = int32(time.Date(y, m, dd, 0, 0, 0, 0, time.UTC).Unix() / 86400)
-	d.valid = true
-	return d.cached
 }
