@@ -78,6 +78,19 @@ func TestAppendTimeMatchesTimeFormat(t *testing.T) {
 	}
 }
 
+// FuzzAppendTime compares AppendTime with the time package's formatting for any millisecond.
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(0))
+	f.Add(int64(-62_167_219_200_001))
+	f.Add(int64(253_402_300_800_000))
+	f.Fuzz(func(t *testing.T, ms int64) {
+		want := time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
+		if got := string(AppendTime(nil, ms)); got != want {
+			t.Fatalf("AppendTime(%d) = %s, want %s", ms, got, want)
+		}
+	})
+}
+
 // TestAppendStringMatchesEncodingJSON checks the escaping against encoding/json without HTML escaping.
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	f := func(s string) {
