@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # bench-producer.sh replays a ROWS-row interactions CSV with bin/producer (parsing, validation, JSON,
 # keys and headers included) and sends the same lines with `kcat -P -l`, against one bin/broker in the
-# same run, RUNS times each, alternating; it prints every time and the ratio of the medians
-# (kcat / producer). Usage: scripts/bench-producer.sh [file.csv]   (env ROWS, RUNS, COMPRESSION)
+# same run, RUNS times each, alternating; it prints every time with the CPU seconds of the client and
+# of the broker meanwhile, and the ratio of the median times (kcat / producer).
+# Usage: scripts/bench-producer.sh [file.csv]   (env ROWS, RUNS, COMPRESSION)
 set -euo pipefail
 ROWS=${ROWS:-1000000}
 RUNS=${RUNS:-5}
@@ -42,18 +43,26 @@ broker_pid=$!
 for _ in $(seq 100); do kcat -L -b "$addr" >/dev/null 2>&1 && break; sleep 0.1; done
 
 now() { date +%s.%N; }
+tck=$(getconf CLK_TCK)
+broker_cpu() { awk -v t="$tck" '{printf "%.2f", ($14 + $15) / t}' "/proc/$broker_pid/stat"; }
+client_cpu() { awk '{printf "%.2f", $1 + $2}' "$tmp/cpu"; }
 ours=() theirs=()
 for i in $(seq "$RUNS"); do
+	b0=$(broker_cpu)
 	t0=$(now)
-	bin/producer --brokers "$addr" --interactions "$data" --compression "$COMPRESSION" \
+	/usr/bin/time -f '%U %S' -o "$tmp/cpu" bin/producer --brokers "$addr" --interactions "$data" --compression "$COMPRESSION" \
 		--topic-interactions "bench.ours.$i" --topic-dlq "bench.dlq.$i" --topic-users "bench.users.$i" \
 		--topic-late "bench.late.$i" >"$tmp/summary" 2>"$tmp/producer.log"
 	t1=$(now)
-	kcat -P -l -b "$addr" -t "bench.kcat.$i" "$data"
+	b1=$(broker_cpu)
+	ours_cpu=$(client_cpu)
+	/usr/bin/time -f '%U %S' -o "$tmp/cpu" kcat -P -l -b "$addr" -t "bench.kcat.$i" "$data"
 	t2=$(now)
+	b2=$(broker_cpu)
 	ours+=("$(echo "$t1 - $t0" | bc)")
 	theirs+=("$(echo "$t2 - $t1" | bc)")
-	printf 'run %d: producer %.3f s, kcat %.3f s\n' "$i" "${ours[-1]}" "${theirs[-1]}"
+	printf 'run %d: producer %.3f s (cpu %s s, broker %.2f s), kcat %.3f s (cpu %s s, broker %.2f s)\n' "$i" \
+		"${ours[-1]}" "$ours_cpu" "$(echo "$b1 - $b0" | bc)" "${theirs[-1]}" "$(client_cpu)" "$(echo "$b2 - $b1" | bc)"
 done
 cat "$tmp/summary"
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
