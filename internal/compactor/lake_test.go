@@ -581,7 +581,9 @@ func TestUserMovesCountry(t *testing.T) {
 		t.Fatalf("silver users = %+v", users)
 	}
 	segs := readTable[DailySegment](t, dir, GoldDailySegments)["2023-07-01"]
-	if !slices.ContainsFunc(segs, func(s DailySegment) bool { return s.Dimension == "country" && s.Value == "DE" && s.DAU == 1 && s.Sessions == 2 }) {
+	if !slices.ContainsFunc(segs, func(s DailySegment) bool {
+		return s.Dimension == "country" && s.Value == "DE" && s.DAU == 1 && s.Sessions == 2
+	}) {
 		t.Fatalf("the rebuilt day has the user's new country: %+v", segs)
 	}
 }

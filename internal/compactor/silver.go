@@ -43,6 +43,7 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		return nil, err
 	}
 	var bronze []BronzeInteraction
+	runs := []int{0} // bronze[runs[i]:runs[i+1]] is one object's rows
 	for _, key := range keys {
 		if !strings.HasSuffix(key, ".parquet") {
 			continue
@@ -54,15 +55,13 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		if bronze, err = readParquet(bronze, b); err != nil {
 			return nil, fmt.Errorf("read %s: %w", key, err)
 		}
+		runs = append(runs, len(bronze))
 	}
 	// Each user's events in time order, ties in input order (partition, offset). The window sees
 	// every user's events in the order they would have in input order sorted stably by time, so
 	// duplicates keep the first event and sessions come out as from input order; and the valid
 	// events come out already sorted for silver.
-	slices.SortFunc(bronze, func(a, b BronzeInteraction) int {
-		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp),
-			cmp.Compare(a.KafkaPartition, b.KafkaPartition), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
-	})
+	bronze = mergeRuns(bronze, runs)
 
 	win, err := sessionwindow.New(sessionwindow.Config{Lateness: sessionwindow.Unbounded, Location: c.cfg.Location})
 	if err != nil {
@@ -184,6 +183,54 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		return nil, fmt.Errorf("write day %s: %w", Date(d), err)
 	}
 	return act, nil
+}
+
+// compareBronze orders bronze rows by user, time, then input order (partition, offset).
+func compareBronze(a, b *BronzeInteraction) int {
+	return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp),
+		cmp.Compare(a.KafkaPartition, b.KafkaPartition), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
+}
+
+// mergeRuns sorts rows by compareBronze, given the boundaries of runs of rows (one per bronze
+// object). A bronze object is written sorted, so merging the runs pairwise costs O(n log runs)
+// moves instead of a full sort's O(n log n); a run that is not sorted is sorted first. The result
+// may be rows or a new slice.
+func mergeRuns(rows []BronzeInteraction, runs []int) []BronzeInteraction {
+	cmpRows := func(a, b BronzeInteraction) int { return compareBronze(&a, &b) }
+	for i := 1; i < len(runs); i++ {
+		if run := rows[runs[i-1]:runs[i]]; !slices.IsSortedFunc(run, cmpRows) {
+			slices.SortFunc(run, cmpRows)
+		}
+	}
+	buf := make([]BronzeInteraction, len(rows))
+	for len(runs) > 2 {
+		next := []int{0}
+		for i := 2; i < len(runs); i += 2 {
+			mergeTwo(buf[runs[i-2]:runs[i]], rows[runs[i-2]:runs[i-1]], rows[runs[i-1]:runs[i]])
+			next = append(next, runs[i])
+		}
+		if len(runs)%2 == 0 { // an odd run out is copied as it is
+			lo := runs[len(runs)-2]
+			copy(buf[lo:], rows[lo:])
+			next = append(next, runs[len(runs)-1])
+		}
+		rows, buf, runs = buf, rows, next
+	}
+	return rows
+}
+
+// mergeTwo merges the sorted a and b into dst, a first on ties.
+func mergeTwo(dst, a, b []BronzeInteraction) {
+	i, j := 0, 0
+	for k := range dst {
+		if j == len(b) || (i < len(a) && compareBronze(&a[i], &b[j]) <= 0) {
+			dst[k] = a[i]
+			i++
+		} else {
+			dst[k] = b[j]
+			j++
+		}
+	}
 }
 
 func compareKeys(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) }
