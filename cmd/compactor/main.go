@@ -10,6 +10,8 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -51,11 +53,18 @@ func main() {
 	from := fs.String("from", "", "first day to rebuild, YYYY-MM-DD (backfill; default: the lake's first)")
 	to := fs.String("to", "", "last day to rebuild, YYYY-MM-DD (backfill; default: the lake's last)")
 	attempts := fs.Int("storage-attempts", 6, "tries per storage operation before giving up")
+	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
 	fs.Parse(os.Args[2:])
+	if os.Getenv("GOGC") == "" {
+		// Most of the heap is rows on their way to Parquet. Collecting at three times the live heap
+		// rather than twice cuts a year's run from 17.6 to 15.5 s of user CPU, at 0.75 GB peak RSS
+		// instead of 0.5 GB. GOGC in the environment still wins.
+		debug.SetGCPercent(200)
+	}
 	if err := cli.EnvFlags(fs); err != nil {
 		slog.Error("compactor: flags", "err", err)
 		os.Exit(2)
@@ -89,6 +98,19 @@ func main() {
 	}
 	retrying := lake.NewRetrying(store, lake.RetryConfig{Attempts: *attempts})
 
+	if *cpuProf != "" {
+		f, err := os.Create(*cpuProf)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			slog.Error("compactor: --cpuprofile", "err", err)
+			os.Exit(2)
+		}
+		// Stopped before every exit below: os.Exit skips deferred calls.
+		defer pprof.StopCPUProfile()
+	}
+
 	start := time.Now()
 	var sum compactor.Summary
 	switch cmd {
@@ -98,6 +120,7 @@ func main() {
 		sum, err = backfill(ctx, cfg, retrying, *from, *to)
 	}
 	cfg.Progress.(*progress).finish()
+	pprof.StopCPUProfile()
 	if err != nil {
 		slog.Error("compactor "+cmd+" failed; nothing half-committed, rerun to finish", "err", err)
 		os.Exit(1)
