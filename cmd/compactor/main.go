@@ -107,8 +107,6 @@ func main() {
 			slog.Error("compactor: --cpuprofile", "err", err)
 			os.Exit(2)
 		}
-		// Stopped before every exit below: os.Exit skips deferred calls.
-		defer pprof.StopCPUProfile()
 	}
 
 	start := time.Now()
@@ -120,7 +118,7 @@ func main() {
 		sum, err = backfill(ctx, cfg, retrying, *from, *to)
 	}
 	cfg.Progress.(*progress).finish()
-	pprof.StopCPUProfile()
+	pprof.StopCPUProfile() // here, not deferred: os.Exit skips deferred calls
 	if err != nil {
 		slog.Error("compactor "+cmd+" failed; nothing half-committed, rerun to finish", "err", err)
 		os.Exit(1)
