@@ -44,6 +44,7 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 	}
 	var bronze []BronzeInteraction
 	runs := []int{0} // bronze[runs[i]:runs[i+1]] is one object's rows
+	strs := map[string]string{}
 	for _, key := range keys {
 		if !strings.HasSuffix(key, ".parquet") {
 			continue
@@ -52,7 +53,7 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		if err != nil {
 			return nil, err
 		}
-		if bronze, err = readParquet(bronze, b); err != nil {
+		if bronze, err = readBronze(bronze, b, strs); err != nil {
 			return nil, fmt.Errorf("read %s: %w", key, err)
 		}
 		runs = append(runs, len(bronze))
