@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -84,6 +85,10 @@ func (k *Kafka) Client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
 
 // Stop kills the broker (SIGKILL) by PID and waits for it.
 func (k *Kafka) Stop() { k.p.stop() }
+
+// Shutdown stops the broker gracefully (SIGTERM: it saves its state, idempotent producers' sequence
+// numbers included) and waits for it. Stop is the crash; Shutdown is the orderly restart.
+func (k *Kafka) Shutdown() { k.p.terminate(30 * time.Second) }
 
 // Start restarts a stopped broker on the same port and data directory.
 func (k *Kafka) Start() {

@@ -141,6 +141,23 @@ func (p *proc) stop() {
 	p.cmd = nil
 }
 
+// terminate asks the process to exit with SIGTERM and waits for it, killing it after grace.
+func (p *proc) terminate(grace time.Duration) {
+	if p.cmd == nil {
+		return
+	}
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		p.t.Errorf("testenv: terminate %s pid %d: %v", p.name, p.cmd.Process.Pid, err)
+	}
+	select {
+	case <-p.exited:
+		p.cmd = nil
+	case <-time.After(grace):
+		p.t.Errorf("testenv: %s did not exit within %s of SIGTERM; killing it", p.name, grace)
+		p.stop()
+	}
+}
+
 // printLog logs the tail of the process's log.
 func (p *proc) printLog() {
 	const max = 32 << 10
