@@ -480,3 +480,24 @@ func TestSpeedAndProgress(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeOnFreshTopics: --resume against topics the same run creates produces everything (there is
+// nothing to resume from), and a second --resume produces nothing.
+func TestResumeOnFreshTopics(t *testing.T) {
+	k := testenv.StartKafka(t)
+	data := generate(t, 1000)
+	run := func() string {
+		t.Helper()
+		stdout, stderr, err := runProducer(t, nil, "--brokers", k.Addr, "--interactions", data, "--resume")
+		if err != nil {
+			t.Fatalf("--resume: %v\n%s\n%s", err, stdout, stderr)
+		}
+		return stdout
+	}
+	if out := run(); !strings.Contains(out, "read 1000, produced 989, dead-lettered 11") || strings.Contains(out, "skipped") {
+		t.Fatalf("first --resume on fresh topics: %s", out)
+	}
+	if out := run(); !strings.Contains(out, "read 1000, produced 0, dead-lettered 0, skipped on resume 1000") {
+		t.Fatalf("second --resume: %s", out)
+	}
+}

@@ -260,6 +260,7 @@ type producer struct {
 	cancel  context.CancelCauseFunc
 
 	partitions map[string]int32 // partition count per topic
+	created    map[string]bool  // topics this run created: empty, so nothing to resume from
 
 	ackedEvents, ackedDLQ, ackedControl, failedRecords atomic.Int64
 	ackedByReason                                      [event.BadDate + 1]atomic.Int64 // dead letters
@@ -338,6 +339,7 @@ func (p *producer) ensureTopics(ctx context.Context) error {
 	c := p.cfg
 	topics := []string{c.TopicInteractions, c.TopicUsers, c.TopicDLQ, c.TopicLate}
 	p.partitions = make(map[string]int32, len(topics))
+	p.created = make(map[string]bool, len(topics))
 	// kgo caches metadata answers for MetadataMinAge (5 s), so a second ListTopics right after creating
 	// would still miss the new topics: the counts come from this listing and the create responses.
 	details, err := p.adm.ListTopics(ctx, topics...)
@@ -373,6 +375,7 @@ func (p *producer) ensureTopics(ctx context.Context) error {
 		if resp.NumPartitions > 0 {
 			p.partitions[t] = resp.NumPartitions
 		}
+		p.created[t] = true
 		c.Logger.Info("created topic", "topic", t, "partitions", p.partitions[t], "replication", c.Replication)
 	}
 	return nil

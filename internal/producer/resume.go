@@ -105,6 +105,11 @@ func (p *producer) resumePoint(ctx context.Context, source, topic string) (resum
 // tails reads the tail of source on every partition of topic; byControl when only control records
 // carry the source and line headers.
 func (p *producer) tails(ctx context.Context, source, topic string, byControl bool) ([]tail, error) {
+	tails := make([]tail, p.partitions[topic])
+	if p.created[topic] {
+		// Listing its offsets could fail: kgo's metadata cache may not know the topic yet.
+		return tails, nil
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	starts, err := p.adm.ListStartOffsets(ctx, topic)
@@ -123,7 +128,6 @@ func (p *producer) tails(ctx context.Context, source, topic string, byControl bo
 	}
 	defer cl.Close()
 
-	tails := make([]tail, p.partitions[topic])
 	for part := range tails {
 		s, ok1 := starts.Lookup(topic, int32(part))
 		e, ok2 := ends.Lookup(topic, int32(part))
