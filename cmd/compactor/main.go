@@ -48,7 +48,7 @@ func main() {
 	lateness := fs.Duration("lateness", 5*time.Minute, "the stream's allowed lateness, to count late events")
 	interactions := fs.String("interactions-topic", "interactions", "interactions topic")
 	users := fs.String("users-topic", "users", "users topic")
-	chunk := fs.Int64("chunk", 500_000, "records of a topic held in memory before they are written to bronze (bounds memory)")
+	chunk := fs.Int64("chunk", 250_000, "records of a topic read before they are written to bronze; at most twice this many are held in memory, one chunk read while the previous one is written")
 	parallel := fs.Int("parallel", 2, "days built at a time")
 	from := fs.String("from", "", "first day to rebuild, YYYY-MM-DD (backfill; default: the lake's first)")
 	to := fs.String("to", "", "last day to rebuild, YYYY-MM-DD (backfill; default: the lake's last)")

@@ -7,13 +7,17 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/record"
 )
 
 // bronzeWriter turns a plan's records into bronze objects, one per (range, partition value), and
-// reproduces the stream's late flags on the way.
+// reproduces the stream's late flags on the way. The ranges read are written in the background
+// while the next ones are read, so decoding and Parquet encoding use both cores.
 type bronzeWriter struct {
 	c       *Compactor
 	ctx     context.Context
@@ -21,7 +25,11 @@ type bronzeWriter struct {
 	queue   map[int32][]Range    // the plan's ranges of each partition, in offset order
 	bufs    map[int32]*rangeRows // rows of each partition's current range
 	maxTime map[int32]int64      // per interactions partition, from events and progress records
-	touched map[int32]bool       // days written
+	writes  *errgroup.Group      // ranges being written, at most one per partition
+	wctx    context.Context      // cancelled when a write fails
+
+	mu      sync.Mutex     // guards touched and sum's bronze counts, which the writes update
+	touched map[int32]bool // days written
 	sum     *Summary
 }
 
@@ -49,29 +57,45 @@ func (b *bronzeWriter) read(topic string, ranges []Range) error {
 			from[r.Partition] = r.From
 		}
 		b.queue[r.Partition] = append(b.queue[r.Partition], r)
-		b.bufs[r.Partition] = &rangeRows{}
 		to[r.Partition] = r.To
 	}
-	if err := b.c.src.Read(b.ctx, topic, from, to, b.add); err != nil {
-		return fmt.Errorf("read %s: %w", topic, err)
+	for p, q := range b.queue {
+		b.bufs[p] = b.newRangeRows(q[0])
 	}
-	// Ranges that ended in offsets with no record (or whose last record was a control record).
-	for _, p := range slices.Sorted(maps.Keys(b.queue)) {
-		for len(b.queue[p]) > 0 {
-			if err := b.flush(p); err != nil {
-				return err
+	b.writes, b.wctx = errgroup.WithContext(b.ctx)
+	b.writes.SetLimit(max(1, len(b.queue)))
+	err := b.c.src.Read(b.wctx, topic, from, to, b.add)
+	if err == nil {
+		// Ranges that ended in offsets with no record (or whose last record was a control record).
+		for _, p := range slices.Sorted(maps.Keys(b.queue)) {
+			for len(b.queue[p]) > 0 {
+				b.flush(p)
 			}
 		}
 	}
+	// A failed write cancels the read: its error is the one to report.
+	if werr := b.writes.Wait(); werr != nil {
+		return werr
+	}
+	if err != nil {
+		return fmt.Errorf("read %s: %w", topic, err)
+	}
 	return nil
+}
+
+// newRangeRows returns the buffer of a range's rows, sized for the range.
+func (b *bronzeWriter) newRangeRows(r Range) *rangeRows {
+	n := min(r.To-r.From, 1<<20)
+	if r.Topic == b.c.cfg.UsersTopic {
+		return &rangeRows{users: make([]bronzeUserRow, 0, n)}
+	}
+	return &rangeRows{inter: make([]BronzeInteraction, 0, n)}
 }
 
 func (b *bronzeWriter) add(rec *Record) error {
 	q := b.queue[rec.Partition]
 	for len(q) > 0 && rec.Offset >= q[0].To {
-		if err := b.flush(rec.Partition); err != nil {
-			return err
-		}
+		b.flush(rec.Partition)
 		q = b.queue[rec.Partition]
 	}
 	if len(q) == 0 || rec.Offset < q[0].From {
@@ -139,14 +163,21 @@ func (b *bronzeWriter) undecodable(rec *Record, err error) {
 	b.c.log.Warn("skipping undecodable record", "topic", b.topic, "partition", rec.Partition, "offset", rec.Offset, "err", err)
 }
 
-// flush writes the partition's current range to bronze and moves to its next range.
-func (b *bronzeWriter) flush(p int32) error {
+// flush starts writing the partition's current range to bronze and moves to its next range. It
+// waits while every partition has a range being written, so a topic's rows in memory are at most
+// the ranges being read plus those being written: twice Config.Chunk.
+func (b *bronzeWriter) flush(p int32) {
 	r := b.queue[p][0]
 	b.queue[p] = b.queue[p][1:]
 	buf := b.bufs[p]
-	inter, users := buf.inter, buf.users
-	defer func() { buf.inter, buf.users = inter[:0], users[:0] }()
+	if len(b.queue[p]) > 0 {
+		b.bufs[p] = b.newRangeRows(b.queue[p][0])
+	}
+	b.writes.Go(func() error { return b.write(r, buf.inter, buf.users) })
+}
 
+// write writes one range's rows to bronze.
+func (b *bronzeWriter) write(r Range, inter []BronzeInteraction, users []bronzeUserRow) error {
 	byDay := map[int32][]BronzeInteraction{}
 	for _, row := range inter {
 		d := DayOf(row.Timestamp, b.c.cfg.Location)
@@ -159,7 +190,6 @@ func (b *bronzeWriter) flush(p int32) error {
 			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
 		})
 		objs = append(objs, object{bronzeKey(BronzeInteractions, "date="+Date(d), r), func(w io.Writer) error { return writeParquet(w, rows) }})
-		b.touched[d] = true
 	}
 	byCountry := map[string][]BronzeUser{}
 	for _, u := range users {
@@ -172,8 +202,13 @@ func (b *bronzeWriter) flush(p int32) error {
 		})
 		objs = append(objs, object{bronzeKey(BronzeUsers, countryPartition(country), r), func(w io.Writer) error { return writeParquet(w, rows) }})
 	}
-	if err := b.c.putAll(b.ctx, objs); err != nil {
+	if err := b.c.putAll(b.wctx, objs); err != nil {
 		return fmt.Errorf("write bronze %s: %w", r, err)
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for d := range byDay {
+		b.touched[d] = true
 	}
 	b.sum.BronzeRows += int64(len(inter))
 	b.sum.UserRows += int64(len(users))

@@ -41,7 +41,7 @@ type Config struct {
 	UsersTopic        string         // default "users"
 	Location          *time.Location // reporting time zone of days; default UTC
 	Lateness          time.Duration  // the stream's allowed lateness, for late counts; default 5m
-	Chunk             int64          // records of a topic held before they go to bronze (bounds memory); default 500,000
+	Chunk             int64          // records of a topic read before they go to bronze; twice this is held at most (one chunk read while the previous is written); default 250,000
 	Parallel          int            // days built at a time; default 2
 	Uploads           int            // objects written at a time; default 8
 	Logger            *slog.Logger   // default slog.Default()
@@ -63,7 +63,7 @@ func (c *Config) Validate() error {
 		c.Lateness = 5 * time.Minute
 	}
 	if c.Chunk == 0 {
-		c.Chunk = 500_000
+		c.Chunk = 250_000
 	}
 	if c.Parallel == 0 {
 		c.Parallel = 2
