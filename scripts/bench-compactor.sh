@@ -3,13 +3,17 @@
 # produced into one bin/broker, then `compactor run` into a file:// lake from scratch and a full
 # `compactor backfill`, then DuckDB (tools/duckcheck, cgo, its own module) computing the same gold from
 # the same CSV files, reading every lake table and comparing the gold tables row for row. Wall time
-# and peak RSS from /usr/bin/time. Usage: scripts/bench-compactor.sh   (env USERS, DAYS, PARALLEL)
+# and peak RSS from /usr/bin/time. RUNS>1 alternates `compactor run` (each into a new lake) and DuckDB
+# that many times, for figures less at the mercy of a shared machine's load.
+# Usage: scripts/bench-compactor.sh   (env USERS, DAYS, PARALLEL, RUNS)
 set -euo pipefail
 USERS=${USERS:-20000}
 DAYS=${DAYS:-365}
 PARALLEL=${PARALLEL:-2}
+RUNS=${RUNS:-1}
 cd "$(dirname "$0")/.."
 go build -o bin/ ./cmd/broker ./cmd/datagen ./cmd/producer ./cmd/compactor
+(cd tools/duckcheck && CGO_ENABLED=1 go build -o ../../bin/duckcheck .)
 
 tmp=$(mktemp -d)
 broker_pid=
@@ -34,10 +38,13 @@ measure() { # label, command...
 	shift
 	/usr/bin/time -f "$label: %e s wall, %U s user, %S s sys, %M KiB peak RSS" "$@"
 }
-measure "compactor run (bronze+silver+gold)" bin/compactor run --brokers "$addr" --lake "file://$tmp/lake" --parallel "$PARALLEL"
-echo "lake: $(du -sh "$tmp/lake" | cut -f1), $(find "$tmp/lake" -name '*.parquet' | wc -l) objects"
-measure "compactor backfill (silver+gold of every day)" bin/compactor backfill --lake "file://$tmp/lake" --parallel "$PARALLEL"
-
-(cd tools/duckcheck && CGO_ENABLED=1 go build -o ../../bin/duckcheck .)
-measure "duckdb gold from CSV" bin/duckcheck --csv "$tmp"
-bin/duckcheck --csv "$tmp" --lake "$tmp/lake"
+# Every run writes a lake of its own, all removed at the end: deleting thousands of files just
+# before a run slows ext4's creation of the next ones (it skips recently freed inodes).
+for run in $(seq "$RUNS"); do
+	lake=$tmp/lake$run
+	measure "compactor run (bronze+silver+gold)" bin/compactor run --brokers "$addr" --lake "file://$lake" --parallel "$PARALLEL"
+	measure "duckdb gold from CSV" bin/duckcheck --csv "$tmp"
+done
+echo "lake: $(du -sh "$lake" | cut -f1), $(find "$lake" -name '*.parquet' | wc -l) objects"
+measure "compactor backfill (silver+gold of every day)" bin/compactor backfill --lake "file://$lake" --parallel "$PARALLEL"
+bin/duckcheck --csv "$tmp" --lake "$lake"
