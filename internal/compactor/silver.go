@@ -123,14 +123,14 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 	}
 	for _, s := range closed {
 		if DayOf(s.Start, c.cfg.Location) != d {
-			return nil, fmt.Errorf("day %s: session %s starts on %s", Date(d), s.ID, Date(DayOf(s.Start, c.cfg.Location)))
+			return nil, fmt.Errorf("day %s: session %s starts on %s", Date(d), s.ID(), Date(DayOf(s.Start, c.cfg.Location)))
 		}
 		u, ok := users[s.UserID]
 		if !ok {
 			u = unknownUser
 		}
 		sessions = append(sessions, SilverSession{
-			SessionID: s.ID, UserID: s.UserID, Start: s.Start, End: s.End,
+			SessionID: s.ID(), UserID: s.UserID, Start: s.Start, End: s.End,
 			DurationS: metric.DurationS(s.Start, s.End), Actions: s.Actions, EngagedMs: s.EngagedMs,
 			Country: u.segments[0], DeviceType: u.segments[1], SubscriptionType: u.segments[2],
 		})

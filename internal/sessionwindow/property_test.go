@@ -44,7 +44,7 @@ func naiveSessions(evs []event.Interaction, loc *time.Location, gap time.Duratio
 				if cur != nil {
 					out = append(out, *cur)
 				}
-				cur = &Session{ID: ID(user, ev.Time), UserID: user, Start: ev.Time}
+				cur = &Session{UserID: user, Start: ev.Time}
 			}
 			cur.End = ev.Time
 			cur.Actions++

@@ -52,7 +52,6 @@ func (c Config) Validate() error {
 
 // Session is one closed session.
 type Session struct {
-	ID        string // ID(UserID, Start)
 	UserID    string
 	Start     int64 // Unix ms
 	End       int64 // Unix ms
@@ -339,7 +338,6 @@ func (w *Window) emitDue() {
 		s := &w.slots[slot]
 		start := s.start()
 		w.done = append(w.done, Session{
-			ID:        ID(s.user, start),
 			UserID:    s.user,
 			Start:     start,
 			End:       s.end(),
@@ -406,5 +404,9 @@ func ID(userID string, start int64) string {
 	hex.Encode(out[:], sum[:8])
 	return string(out[:])
 }
+
+// ID is the session's session_id, ID(UserID, Start). It is computed on demand: the stream never needs
+// it, and a string per closed session would be the window's only allocation.
+func (s Session) ID() string { return ID(s.UserID, s.Start) }
 
 var errCorrupt = errors.New("sessionwindow: corrupt snapshot")

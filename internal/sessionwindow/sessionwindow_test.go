@@ -99,9 +99,12 @@ func TestSessionFields(t *testing.T) {
 	loc := time.UTC
 	t0 := at(t, loc, "2023-07-01 14:30:15.000")
 	got := sessionize(t, Config{}, view("u123", t0))
-	want := []Session{{ID: "33957f7baafac4dc", UserID: "u123", Start: t0, End: t0, Actions: 1, EngagedMs: 1000}}
+	want := []Session{{UserID: "u123", Start: t0, End: t0, Actions: 1, EngagedMs: 1000}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("single event: %+v, want %+v", got, want)
+	}
+	if got[0].ID() != "33957f7baafac4dc" {
+		t.Fatalf("Session.ID = %s", got[0].ID())
 	}
 	if ID("u123", t0) != "33957f7baafac4dc" { // printf 'u123@1688221815000' | sha256sum
 		t.Fatalf("ID = %s", ID("u123", t0))
@@ -126,8 +129,8 @@ func TestSessionFields(t *testing.T) {
 	w.Flush()
 	got = w.Drain(nil)
 	want = []Session{
-		{ID: ID("u", t0), UserID: "u", Start: t0, End: t0, Actions: 3, EngagedMs: 110},
-		{ID: ID("v", t0), UserID: "v", Start: t0, End: t0, Actions: 1, EngagedMs: 160},
+		{UserID: "u", Start: t0, End: t0, Actions: 3, EngagedMs: 110},
+		{UserID: "v", Start: t0, End: t0, Actions: 1, EngagedMs: 160},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("equal timestamps: %+v, want %+v", got, want)
