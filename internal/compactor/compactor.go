@@ -226,7 +226,13 @@ func (c *Compactor) Backfill(ctx context.Context, from, to int32) (Summary, erro
 		return sum, err
 	}
 	sum.Users = len(users)
-	return sum, c.rebuild(ctx, PlanRebuild(days, st.First, st.Last), users, &sum)
+	if err := c.rebuild(ctx, PlanRebuild(days, st.First, st.Last), users, &sum); err != nil {
+		return sum, err
+	}
+	if err := c.store.Sync(ctx); err != nil {
+		return sum, fmt.Errorf("backfill: %w", err)
+	}
+	return sum, nil
 }
 
 func (c *Compactor) users(ctx context.Context, rebuild bool) (map[string]userInfo, error) {
@@ -311,6 +317,11 @@ func (c *Compactor) plan(ctx context.Context, st *State) (Plan, bool, error) {
 	if err := c.store.Put(ctx, PlanKey, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
 		return Plan{}, false, fmt.Errorf("write plan: %w", err)
 	}
+	// Durable before any bronze object it names: a plan lost to a power failure would be planned
+	// again with other ranges, and the bronze already written would count twice.
+	if err := c.store.Sync(ctx); err != nil {
+		return Plan{}, false, fmt.Errorf("write plan: %w", err)
+	}
 	return p, false, nil
 }
 
@@ -332,12 +343,20 @@ func (c *Compactor) loadState(ctx context.Context) (*State, error) {
 	return st, nil
 }
 
+// putState commits st: every object written before it is made durable first, and st itself before
+// anything that follows it.
 func (c *Compactor) putState(ctx context.Context, st *State) error {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
 		return err
 	}
-	return c.store.Put(ctx, StateKey, func(w io.Writer) error { _, err := w.Write(b); return err })
+	if err := c.store.Sync(ctx); err != nil {
+		return err
+	}
+	if err := c.store.Put(ctx, StateKey, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+		return err
+	}
+	return c.store.Sync(ctx)
 }
 
 // object is a lake object to write.

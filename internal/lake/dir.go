@@ -10,18 +10,28 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Dir is a Store in a local directory. Put writes a hidden temporary file next to the target and
-// renames it into place, which is atomic on POSIX file systems.
-type Dir struct{ root string }
+// renames it into place, which is atomic on POSIX file systems. Sync fsyncs the files and their
+// directories since the last Sync together: an fsync per Put cost a year's compactor run a fifth of
+// its time.
+type Dir struct {
+	root string
+
+	mu       sync.Mutex
+	unsynced map[string]bool // files and directories written since the last Sync
+}
 
 // NewDir returns a store rooted at dir, creating it if needed.
 func NewDir(dir string) (*Dir, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("lake: create %s: %w", dir, err)
 	}
-	return &Dir{root: dir}, nil
+	return &Dir{root: dir, unsynced: map[string]bool{}}, nil
 }
 
 func (d *Dir) path(key string) string { return filepath.Join(d.root, filepath.FromSlash(key)) }
@@ -40,16 +50,72 @@ func (d *Dir) Put(_ context.Context, key string, write func(io.Writer) error) er
 	if err := write(f); err != nil {
 		return errors.Join(fmt.Errorf("lake: put %s: %w", key, err), f.Close(), os.Remove(f.Name()))
 	}
-	if err := f.Sync(); err != nil {
-		return errors.Join(fmt.Errorf("lake: put %s: %w", key, err), f.Close(), os.Remove(f.Name()))
-	}
+	startWriteback(f)
 	if err := f.Close(); err != nil {
 		return errors.Join(fmt.Errorf("lake: put %s: %w", key, err), os.Remove(f.Name()))
 	}
 	if err := os.Rename(f.Name(), p); err != nil {
 		return errors.Join(fmt.Errorf("lake: put %s: %w", key, err), os.Remove(f.Name()))
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.unsynced[p] = true
+	// The new name is durable once its directory is, and so on up for directories just created.
+	for dir := filepath.Dir(p); !d.unsynced[dir] && strings.HasPrefix(dir, filepath.Clean(d.root)); dir = filepath.Dir(dir) {
+		d.unsynced[dir] = true
+	}
 	return nil
+}
+
+// Sync implements Store. Files go before directories, many at a time: fsyncs issued together share
+// the file system's journal commits.
+func (d *Dir) Sync(ctx context.Context) error {
+	d.mu.Lock()
+	paths := d.unsynced
+	d.unsynced = map[string]bool{}
+	d.mu.Unlock()
+	var files, dirs []string
+	for p := range paths {
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			dirs = append(dirs, p)
+		} else {
+			files = append(files, p)
+		}
+	}
+	for _, batch := range [][]string{files, dirs} {
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(16)
+		for _, p := range batch {
+			g.Go(func() error {
+				if err := gctx.Err(); err != nil {
+					return err
+				}
+				return syncPath(p)
+			})
+		}
+		if err := g.Wait(); err != nil {
+			// What was not synced is synced by the next Sync.
+			d.mu.Lock()
+			for p := range paths {
+				d.unsynced[p] = true
+			}
+			d.mu.Unlock()
+			return fmt.Errorf("lake: sync: %w", err)
+		}
+	}
+	return nil
+}
+
+// syncPath fsyncs a file or directory. One replaced or deleted since it was written needs nothing.
+func syncPath(p string) error {
+	f, err := os.Open(p)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return errors.Join(f.Sync(), f.Close())
 }
 
 // Get implements Store.

@@ -17,9 +17,12 @@ var ErrNotExist = errors.New("lake: object does not exist")
 //
 // Put makes an object visible atomically: a reader sees the previous object or the complete new one,
 // never part of it. write may be called more than once (a retry starts over), so it must produce the
-// same bytes each time.
+// same bytes each time. An object is durable once a later Sync returns: a power failure may undo
+// (or, on a file system, empty) the objects Put since the last Sync.
 type Store interface {
 	Put(ctx context.Context, key string, write func(w io.Writer) error) error
+	// Sync makes every object Put so far durable. Stores whose Put is durable do nothing.
+	Sync(ctx context.Context) error
 	Get(ctx context.Context, key string) ([]byte, error)
 	// List returns the keys under prefix, sorted.
 	List(ctx context.Context, prefix string) ([]string, error)

@@ -149,3 +149,33 @@ func TestDirDeleteRemovesEmptyDirectories(t *testing.T) {
 		t.Fatalf("after delete: %v %v", entries, err)
 	}
 }
+
+func TestDirSync(t *testing.T) {
+	ctx := context.Background()
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Sync(ctx); err != nil {
+		t.Fatalf("sync of nothing: %v", err)
+	}
+	put(t, d, "t/date=2024-01-01/part-0.parquet", "one")
+	put(t, d, "t/date=2024-01-02/part-0.parquet", "two")
+	put(t, d, "t/date=2024-01-02/part-0.parquet", "three") // replaced before it was synced
+	put(t, d, "gone/x", "x")
+	if err := d.Delete(ctx, "gone/x"); err != nil { // deleted, directory and all, before it was synced
+		t.Fatal(err)
+	}
+	if len(d.unsynced) == 0 {
+		t.Fatal("nothing waits for Sync after Put")
+	}
+	if err := d.Sync(ctx); err != nil {
+		t.Fatalf("sync: %v", err)
+	}
+	if len(d.unsynced) != 0 {
+		t.Errorf("still unsynced after Sync: %v", d.unsynced)
+	}
+	if b, err := d.Get(ctx, "t/date=2024-01-02/part-0.parquet"); err != nil || string(b) != "three" {
+		t.Errorf("get after sync: %q %v", b, err)
+	}
+}

@@ -65,6 +65,11 @@ func (r *Retrying) Put(ctx context.Context, key string, write func(io.Writer) er
 }
 
 // Get implements Store.
+// Sync implements Store.
+func (r *Retrying) Sync(ctx context.Context) error {
+	return r.do(ctx, func() error { return r.Store.Sync(ctx) })
+}
+
 func (r *Retrying) Get(ctx context.Context, key string) (b []byte, err error) {
 	err = r.do(ctx, func() error { b, err = r.Store.Get(ctx, key); return err })
 	return b, err
