@@ -63,6 +63,9 @@ func (p Plan) Records() int64 {
 func NewPlan(st *State, starts, ends map[string]map[int32]int64, chunk int64) Plan {
 	p := Plan{Run: st.Run + 1}
 	for _, topic := range slices.Sorted(maps.Keys(ends)) {
+		if len(ends[topic]) == 0 {
+			continue // no partitions: nothing to read
+		}
 		size := max(1, chunk/int64(len(ends[topic])))
 		for _, part := range slices.Sorted(maps.Keys(ends[topic])) {
 			from := max(st.Offsets[topic][part], starts[topic][part])

@@ -25,6 +25,10 @@ func TestNewPlan(t *testing.T) {
 	if p := NewPlan(st, starts, map[string]map[int32]int64{"interactions": {0: 10, 1: 50}}, 30); len(p.Ranges) != 0 {
 		t.Fatalf("nothing new planned %+v", p)
 	}
+	// A topic without partitions (users before any metadata was produced) plans nothing.
+	if p := NewPlan(st, starts, map[string]map[int32]int64{"interactions": {0: 10, 1: 50}, "users": {}}, 30); len(p.Ranges) != 0 {
+		t.Fatalf("topic without partitions planned %+v", p)
+	}
 }
 
 func TestCommit(t *testing.T) {
