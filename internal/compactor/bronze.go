@@ -145,7 +145,8 @@ func (b *bronzeWriter) add(rec *Record) error {
 }
 
 func (b *bronzeWriter) control(rec *Record) {
-	if rec.Control != record.ControlProgress || b.topic != b.c.cfg.InteractionsTopic {
+	// Both kinds carry event time, which the consumer applies before closing sessions at an end.
+	if (rec.Control != record.ControlProgress && rec.Control != record.ControlEnd) || b.topic != b.c.cfg.InteractionsTopic {
 		return
 	}
 	c, err := record.DecodeControl(rec.Value)

@@ -43,12 +43,17 @@ func (m *memSource) append(topic string, partitions int32, key string, value []b
 
 // progress appends a progress control record to every partition, as the producer does.
 func (m *memSource) progress(topic string, partitions int32, t int64) {
+	m.control(topic, partitions, record.ControlProgress, t)
+}
+
+// control appends a control record of kind to every partition.
+func (m *memSource) control(topic string, partitions int32, kind string, t int64) {
 	if m.topics[topic] == nil {
 		m.topics[topic] = map[int32][]Record{}
 	}
 	for p := range partitions {
-		v := record.AppendControl(nil, record.Control{Kind: record.ControlProgress, EventTime: t})
-		m.topics[topic][p] = append(m.topics[topic][p], Record{Partition: p, Offset: int64(len(m.topics[topic][p])), Value: v, Control: record.ControlProgress})
+		v := record.AppendControl(nil, record.Control{Kind: kind, EventTime: t})
+		m.topics[topic][p] = append(m.topics[topic][p], Record{Partition: p, Offset: int64(len(m.topics[topic][p])), Value: v, Control: kind})
 	}
 }
 
@@ -131,7 +136,8 @@ func genData(seed uint64, nUsers, days, sessions int) dataset {
 
 const testPartitions = 3
 
-// load appends rows[from:to] to the source, with a progress record every 500 events.
+// load appends rows[from:to] to the source, with a progress record every 500 events and an end record
+// carrying the maximum event time, as a replay does.
 func (ds dataset) load(src *memSource, from, to int) {
 	var maxTime int64
 	for i, in := range ds.rows[from:to] {
@@ -141,6 +147,7 @@ func (ds dataset) load(src *memSource, from, to int) {
 			src.progress("interactions", testPartitions, maxTime)
 		}
 	}
+	src.control("interactions", testPartitions, record.ControlEnd, maxTime)
 }
 
 func (ds dataset) loadUsers(src *memSource) {
@@ -585,5 +592,33 @@ func TestUserMovesCountry(t *testing.T) {
 		return s.Dimension == "country" && s.Value == "DE" && s.DAU == 1 && s.Sessions == 2
 	}) {
 		t.Fatalf("the rebuilt day has the user's new country: %+v", segs)
+	}
+}
+
+// TestEndRecordAdvancesEventTime: an end record's event time counts for lateness like a progress
+// record's, as in the consumer, which applies it before closing every session.
+func TestEndRecordAdvancesEventTime(t *testing.T) {
+	src := newMemSource()
+	at := func(hour int) event.Interaction {
+		return event.Interaction{UserID: "a", Time: time.Date(2023, 7, 1, hour, 0, 0, 0, time.UTC).UnixMilli(),
+			Action: "edit", PageID: fmt.Sprint("p", hour), DurationMs: 5}
+	}
+	for _, in := range []event.Interaction{at(10)} {
+		src.append("interactions", testPartitions, in.UserID, record.AppendInteraction(nil, &in), "")
+	}
+	// The replay's maximum came from another partition; the next replay brings an older event.
+	src.control("interactions", testPartitions, record.ControlEnd, at(12).Time)
+	late := at(11)
+	src.append("interactions", testPartitions, late.UserID, record.AppendInteraction(nil, &late), "")
+
+	dir := t.TempDir()
+	store, _ := lake.NewDir(dir)
+	run(t, store, src)
+	q := readTable[DataQuality](t, dir, GoldDataQuality)["2023-07-01"]
+	if len(q) != 1 || q[0].ValidEvents != 2 || q[0].Late != 1 {
+		t.Fatalf("data quality = %+v, want 2 valid events, 1 late", q)
+	}
+	if want := expectedLate(src, 5*time.Minute, time.UTC)["2023-07-01"]; want != 1 {
+		t.Fatalf("expectedLate = %d, want 1", want)
 	}
 }
