@@ -28,34 +28,21 @@ func countryOf(key string) (string, error) {
 // rebuildUsers replaces silver/users with the latest bronze row of every user (by partition and
 // offset; a user's records share a partition, as the key is user_id) and returns their segments.
 func (c *Compactor) rebuildUsers(ctx context.Context) (map[string]userInfo, error) {
-	keys, err := c.store.List(ctx, BronzeUsers+"/")
-	if err != nil {
-		return nil, err
-	}
 	type latest struct {
 		BronzeUser
 		country string
 	}
 	byUser := map[string]latest{}
-	var rows []BronzeUser
-	for _, key := range keys {
-		country, err := countryOf(key)
-		if err != nil {
-			return nil, err
-		}
-		b, err := c.store.Get(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		if rows, err = readParquet(rows[:0], b); err != nil {
-			return nil, fmt.Errorf("read %s: %w", key, err)
-		}
+	err := readCountries(ctx, c, BronzeUsers, func(country string, rows []BronzeUser) {
 		for _, r := range rows {
 			old, ok := byUser[r.UserID]
 			if !ok || cmp.Or(cmp.Compare(r.KafkaPartition, old.KafkaPartition), cmp.Compare(r.KafkaOffset, old.KafkaOffset)) > 0 {
 				byUser[r.UserID] = latest{r, country}
 			}
 		}
+	})
+	if err != nil {
+		return nil, err
 	}
 	byCountry := map[string][]SilverUser{}
 	users := make(map[string]userInfo, len(byUser))
@@ -94,27 +81,36 @@ func (c *Compactor) rebuildUsers(ctx context.Context) (map[string]userInfo, erro
 
 // loadUsers reads the segments of every user from silver/users.
 func (c *Compactor) loadUsers(ctx context.Context) (map[string]userInfo, error) {
-	keys, err := c.store.List(ctx, SilverUsers+"/")
-	if err != nil {
-		return nil, err
-	}
 	users := map[string]userInfo{}
-	var rows []SilverUser
-	for _, key := range keys {
-		country, err := countryOf(key)
-		if err != nil {
-			return nil, err
-		}
-		b, err := c.store.Get(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		if rows, err = readParquet(rows[:0], b); err != nil {
-			return nil, fmt.Errorf("read %s: %w", key, err)
-		}
+	err := readCountries(ctx, c, SilverUsers, func(country string, rows []SilverUser) {
 		for _, r := range rows {
 			users[r.UserID] = userInfo{segments: [len(Dimensions)]string{country, r.DeviceType, r.SubscriptionType}}
 		}
+	})
+	return users, err
+}
+
+// readCountries reads every object of a country-partitioned table and hands fn each one's rows, which
+// fn must not keep: the slice is reused.
+func readCountries[T any](ctx context.Context, c *Compactor, table string, fn func(country string, rows []T)) error {
+	keys, err := c.store.List(ctx, table+"/")
+	if err != nil {
+		return err
 	}
-	return users, nil
+	var rows []T
+	for _, key := range keys {
+		country, err := countryOf(key)
+		if err != nil {
+			return err
+		}
+		b, err := c.store.Get(ctx, key)
+		if err != nil {
+			return err
+		}
+		if rows, err = readParquet(rows[:0], b); err != nil {
+			return fmt.Errorf("read %s: %w", key, err)
+		}
+		fn(country, rows)
+	}
+	return nil
 }
