@@ -3,6 +3,7 @@ package compactor
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -107,37 +108,58 @@ func TestKillNineThenRerun(t *testing.T) {
 	}
 
 	cleanDir := t.TempDir()
-	start := time.Now()
 	if out, err := compact(cleanDir).CombinedOutput(); err != nil {
 		t.Fatalf("clean run: %v\n%s", err, out)
 	}
-	took := time.Since(start)
 	want := snapshot(t, cleanDir)
+	objects := countFiles(t, cleanDir)
 
 	rng := rand.New(rand.NewPCG(8, 8))
-	// Kill at random points until five kills have interrupted a run (a kill may come too late).
+	// Kill at random points of a run's progress, measured in files written (wall time varies too much
+	// with the machine's load to aim by the clock), until five kills have interrupted a run.
 	for i, interrupted := 0, 0; interrupted < 5; i++ {
 		if i == 15 {
 			t.Fatalf("only %d of %d kills interrupted a run", interrupted, i)
 		}
 		dir := t.TempDir()
-		after := time.Duration(rng.Int64N(int64(took) * 8 / 10))
+		after := rng.IntN(objects * 9 / 10)
 		cmd := compact(dir)
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		time.Sleep(after)
+		for countFiles(t, dir) < after {
+			time.Sleep(time.Millisecond)
+		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		if err := cmd.Wait(); err == nil {
-			t.Logf("kill %d after %v: the run had finished", i, after)
+			t.Logf("kill %d after %d files: the run had finished", i, after)
 			continue
 		}
 		interrupted++
 		if out, err := compact(dir).CombinedOutput(); err != nil {
-			t.Fatalf("rerun after kill at %v: %v\n%s", after, err, out)
+			t.Fatalf("rerun after kill at %d files: %v\n%s", after, err, out)
 		}
-		t.Run(fmt.Sprintf("kill-%d-after-%v", i, after.Round(time.Millisecond)), func(t *testing.T) {
+		t.Run(fmt.Sprintf("kill-%d-after-%d-files", i, after), func(t *testing.T) {
 			diffSnapshots(t, snapshot(t, dir), want)
 		})
 	}
+}
+
+// countFiles counts the files under dir, temporary ones included: a run's progress.
+func countFiles(t *testing.T, dir string) int {
+	t.Helper()
+	n := 0
+	err := filepath.WalkDir(dir, func(_ string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return nil // a file renamed or removed while walking
+		}
+		if !d.IsDir() {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
 }

@@ -105,8 +105,11 @@ func TestMinIOStoppedMidRun(t *testing.T) {
 			t.Fatalf("error shows the secret: %v", err)
 		}
 		m.Start()
-		if b, err := s3.Get(ctx, StateKey); err != nil || string(b) != string(committed) {
-			t.Fatalf("stopped after %d writes: state changed:\n%s", n, b)
+		// Read through retries, as the compactor does: a MinIO that has just answered its liveness
+		// probe can still refuse the first requests while it starts.
+		reader := lake.NewRetrying(s3, lake.RetryConfig{Attempts: 6, Base: 100 * time.Millisecond})
+		if b, err := reader.Get(ctx, StateKey); err != nil || string(b) != string(committed) {
+			t.Fatalf("stopped after %d writes: state changed (err %v):\n%s", n, err, b)
 		}
 	}
 	run(t, s3, src)
