@@ -21,6 +21,7 @@ import (
 
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/compactor"
+	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/lake"
 )
 
@@ -58,6 +59,7 @@ func main() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
 	}
+	auth := kafkaauth.Flags(fs)
 	fs.Parse(os.Args[2:])
 	if os.Getenv("GOGC") == "" {
 		// Most of the heap is rows on their way to Parquet. Collecting at three times the live heap
@@ -113,7 +115,7 @@ func main() {
 	var sum compactor.Summary
 	switch cmd {
 	case "run":
-		sum, err = run(ctx, cfg, retrying, strings.Split(*brokers, ","))
+		sum, err = run(ctx, cfg, retrying, strings.Split(*brokers, ","), auth)
 	case "backfill":
 		sum, err = backfill(ctx, cfg, retrying, *from, *to)
 	}
@@ -128,8 +130,12 @@ func main() {
 		sum.BronzeObjects, sum.SilverDays, sum.GoldDays, sum.Months, sum.Users)
 }
 
-func run(ctx context.Context, cfg compactor.Config, store lake.Store, brokers []string) (compactor.Summary, error) {
-	src, err := compactor.NewKafka(brokers)
+func run(ctx context.Context, cfg compactor.Config, store lake.Store, brokers []string, auth *kafkaauth.Config) (compactor.Summary, error) {
+	opts, err := auth.Opts()
+	if err != nil {
+		return compactor.Summary{}, err
+	}
+	src, err := compactor.NewKafka(brokers, opts...)
 	if err != nil {
 		return compactor.Summary{}, err
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/consumer"
 	"github.com/notestream/notestream/internal/consumer/api"
+	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/rtstore"
 )
 
@@ -58,6 +59,7 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.Lateness, "lateness", 5*time.Minute, "allowed lateness of events (event time)")
 	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", time.Second, "checkpoint each partition at least this often while it changes")
 	fs.IntVar(&cfg.CheckpointRecords, "checkpoint-records", 200_000, "and after this many records")
+	auth := kafkaauth.Flags(fs)
 	fs.Parse(args)
 	if err := cli.EnvFlags(fs); err != nil {
 		return err
@@ -88,6 +90,9 @@ func run(args []string) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	cfg.Brokers = strings.Split(*brokers, ",")
+	if cfg.ClientOpts, err = auth.Opts(); err != nil {
+		return err
+	}
 	cfg.Location = loc
 	cfg.Logger = log
 	cfg.Registerer = reg

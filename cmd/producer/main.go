@@ -17,6 +17,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/notestream/notestream/internal/cli"
+	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/producer"
 )
 
@@ -28,7 +29,6 @@ func run() int {
 	fs := flag.NewFlagSet("producer", flag.ExitOnError)
 	var (
 		cfg      producer.Config
-		sec      = &cfg.Security
 		brokers  = fs.String("brokers", "127.0.0.1:9092", "comma-separated seed brokers")
 		speed    = fs.String("speed", "max", `"max", or a factor of event time over wall time (3600 plays an hour per second)`)
 		parts    = fs.Int("partitions", 8, "partitions of the topics this creates")
@@ -46,16 +46,13 @@ func run() int {
 	fs.DurationVar(&cfg.ProgressInterval, "progress-interval", time.Second, "send event-time progress control records at least this often")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "give up when the brokers stay unreachable this long")
 	fs.StringVar(&cfg.Compression, "compression", "snappy", "batch compression: none, snappy, lz4 or zstd")
-	fs.BoolVar(&sec.TLS, "tls", false, "connect to the brokers with TLS")
-	fs.StringVar(&sec.TLSCA, "tls-ca", "", "PEM file of certificate authorities to trust (implies --tls)")
-	fs.StringVar(&sec.SASLMechanism, "sasl-mechanism", "", "plain, scram-sha-256 or scram-sha-512")
-	fs.StringVar(&sec.SASLUser, "sasl-user", "", "SASL user")
-	fs.StringVar(&sec.SASLPassword, "sasl-password", "", "SASL password (better: NOTESTREAM_SASL_PASSWORD)")
+	auth := kafkaauth.Flags(fs)
 	if err := cli.EnvFlags(fs); err != nil {
 		fmt.Fprintln(os.Stderr, "producer:", err)
 		return 2
 	}
 	_ = fs.Parse(os.Args[1:])
+	cfg.Security = *auth
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {

@@ -40,6 +40,7 @@ import (
 
 	"github.com/notestream/notestream/internal/csvin"
 	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/record"
 )
 
@@ -72,9 +73,9 @@ type Config struct {
 	Partitions        int32  // for topics this creates (default 8)
 	Replication       int16  // for topics this creates (default 1)
 
-	Compression string    // none, snappy, lz4 or zstd (default snappy)
-	Security    Security  // TLS and SASL
-	ClientOpts  []kgo.Opt // other client options
+	Compression string           // none, snappy, lz4 or zstd (default snappy)
+	Security    kafkaauth.Config // TLS and SASL
+	ClientOpts  []kgo.Opt        // other client options
 	Logger      *slog.Logger
 	Reporter    Reporter // nil for none
 }

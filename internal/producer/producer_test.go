@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -144,20 +142,6 @@ func TestSkipEvent(t *testing.T) {
 	}
 }
 
-func TestSecurityValidate(t *testing.T) {
-	f := func(s Security, ok bool) {
-		t.Helper()
-		if err := s.Validate(); (err == nil) != ok {
-			t.Fatalf("Validate(%+v) = %v", s, err)
-		}
-	}
-	f(Security{}, true)
-	f(Security{SASLMechanism: "scram-sha-512", SASLUser: "u"}, true)
-	f(Security{SASLMechanism: "scram-sha-1", SASLUser: "u"}, false)
-	f(Security{SASLMechanism: "plain"}, false)
-	f(Security{SASLUser: "u"}, false)
-}
-
 func TestConfigValidate(t *testing.T) {
 	c := Config{InteractionsFile: "x.csv"}
 	if err := c.Validate(); err != nil {
@@ -171,36 +155,6 @@ func TestConfigValidate(t *testing.T) {
 			t.Fatalf("Validate accepted %+v", bad)
 		}
 	}
-}
-
-func TestSecurityOpts(t *testing.T) {
-	dir := t.TempDir()
-	notPEM := filepath.Join(dir, "ca.pem")
-	if err := os.WriteFile(notPEM, []byte("not a certificate"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	for _, s := range []Security{{TLSCA: filepath.Join(dir, "missing.pem")}, {TLSCA: notPEM}} {
-		if _, err := s.Opts(); err == nil {
-			t.Fatalf("Opts(%+v) accepted a bad CA file", s)
-		}
-	}
-	for _, s := range []Security{{}, {TLS: true}, {SASLMechanism: "plain", SASLUser: "u", SASLPassword: "p"},
-		{SASLMechanism: "scram-sha-256", SASLUser: "u"}, {SASLMechanism: "scram-sha-512", SASLUser: "u"}} {
-		opts, err := s.Opts()
-		if err != nil {
-			t.Fatalf("Opts(%+v): %v", s, err)
-		}
-		if want := btoi(s.TLS) + btoi(s.SASLMechanism != ""); len(opts) != want {
-			t.Fatalf("Opts(%+v) gave %d options, want %d", s, len(opts), want)
-		}
-	}
-}
-
-func btoi(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // TestParseInteractions hands over every row in order with the raw line of unreadable ones, and stops

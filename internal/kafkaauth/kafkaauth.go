@@ -1,8 +1,10 @@
-package producer
+// Package kafkaauth configures TLS and SASL for the binaries' Kafka clients.
+package kafkaauth
 
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"flag"
 	"fmt"
 	"os"
 
@@ -11,8 +13,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
-// Security configures TLS and SASL for a Kafka client.
-type Security struct {
+// Config configures TLS and SASL for a Kafka client.
+type Config struct {
 	TLS           bool   // dial brokers with TLS (implied by TLSCA)
 	TLSCA         string // PEM file of CAs to trust instead of the system pool
 	SASLMechanism string // "", "plain", "scram-sha-256" or "scram-sha-512"
@@ -21,7 +23,7 @@ type Security struct {
 }
 
 // Validate checks the mechanism and that credentials come with it.
-func (s Security) Validate() error {
+func (s Config) Validate() error {
 	switch s.SASLMechanism {
 	case "":
 		if s.SASLUser != "" {
@@ -39,7 +41,7 @@ func (s Security) Validate() error {
 }
 
 // Opts returns the kgo options for s.
-func (s Security) Opts() ([]kgo.Opt, error) {
+func (s Config) Opts() ([]kgo.Opt, error) {
 	if err := s.Validate(); err != nil {
 		return nil, err
 	}
@@ -67,4 +69,15 @@ func (s Security) Opts() ([]kgo.Opt, error) {
 		opts = append(opts, kgo.SASL(scram.Auth{User: s.SASLUser, Pass: s.SASLPassword}.AsSha512Mechanism()))
 	}
 	return opts, nil
+}
+
+// Flags defines --tls, --tls-ca, --sasl-mechanism, --sasl-user and --sasl-password on fs.
+func Flags(fs *flag.FlagSet) *Config {
+	var c Config
+	fs.BoolVar(&c.TLS, "tls", false, "connect to the brokers with TLS")
+	fs.StringVar(&c.TLSCA, "tls-ca", "", "PEM file of certificate authorities to trust (implies --tls)")
+	fs.StringVar(&c.SASLMechanism, "sasl-mechanism", "", "plain, scram-sha-256 or scram-sha-512")
+	fs.StringVar(&c.SASLUser, "sasl-user", "", "SASL user")
+	fs.StringVar(&c.SASLPassword, "sasl-password", "", "SASL password (better: NOTESTREAM_SASL_PASSWORD)")
+	return &c
 }
