@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -135,7 +134,7 @@ type consumerProc struct {
 
 func (p *pipeline) startConsumer(t *testing.T) consumerProc {
 	t.Helper()
-	addr := freeAddr(t)
+	addr := testenv.FreeAddr(t)
 	c := consumerProc{api: "http://" + addr}
 	c.proc = start(t, p.consumer, "--brokers", p.kafka.Addr, "--redis", p.redis.URL, "--http", addr, "--tz", "UTC")
 	waitHTTP(t, c.api+"/healthz", 30*time.Second)
@@ -507,14 +506,4 @@ func gauge(api, name string) float64 {
 func lastLines(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }

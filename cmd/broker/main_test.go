@@ -18,16 +18,6 @@ import (
 	"github.com/notestream/notestream/internal/testenv"
 )
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
 // runBroker starts the binary with env and args; the returned func sends SIGTERM and waits, failing
 // the test unless the broker exits 0 within 10 s.
 func runBroker(t *testing.T, env []string, args ...string) (stop func() string) {
@@ -86,7 +76,7 @@ func client(t *testing.T, addr string, opts ...kgo.Opt) *kgo.Client {
 // TestEnvFlagsAndCleanShutdown configures the broker only through NOTESTREAM_ variables, stops it
 // with SIGTERM and starts it again from flags on the same data directory.
 func TestEnvFlagsAndCleanShutdown(t *testing.T) {
-	addr, dir := freeAddr(t), filepath.Join(t.TempDir(), "broker")
+	addr, dir := testenv.FreeAddr(t), filepath.Join(t.TempDir(), "broker")
 	stop := runBroker(t, []string{"NOTESTREAM_LISTEN=" + addr, "NOTESTREAM_DATA_DIR=" + dir, "NOTESTREAM_PARTITIONS=4"})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -104,16 +103,6 @@ func dataset(t testing.TB, users, events int, days int, seed uint64) (interactio
 	return f.Name(), metadata
 }
 
-func freeAddr(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // consumerProc is one consumer process that can be killed and started again with the same flags.
 type consumerProc struct {
 	t    testing.TB
@@ -127,7 +116,7 @@ type consumerProc struct {
 
 func newConsumer(t testing.TB, name string, k *testenv.Kafka, redisURL, prefix, group string) *consumerProc {
 	t.Helper()
-	c := &consumerProc{t: t, name: name, http: freeAddr(t), log: filepath.Join(t.TempDir(), name+".log")}
+	c := &consumerProc{t: t, name: name, http: testenv.FreeAddr(t), log: filepath.Join(t.TempDir(), name+".log")}
 	c.args = []string{"--brokers", k.Addr, "--redis-prefix", prefix, "--group", group,
 		"--http", c.http, "--checkpoint-interval", "200ms", "--log-level", "info"}
 	if redisURL != "" {

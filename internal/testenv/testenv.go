@@ -185,6 +185,12 @@ func freePort(t testing.TB) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
+// FreeAddr returns a loopback host:port that was free a moment ago, for a process the test starts.
+func FreeAddr(t testing.TB) string {
+	t.Helper()
+	return loopback(freePort(t))
+}
+
 func loopback(port int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(port)) }
 
 // toolDir is where scripts/setup.sh installs tools that apt does not have (MinIO).
