@@ -14,6 +14,7 @@ type pacer struct {
 	started    bool
 	startWall  time.Time
 	startEvent int64
+	idle       func() (time.Duration, error) // called before sleeping; may be nil
 }
 
 // minSleep avoids a timer per event: the replay runs slightly ahead and catches up in one sleep.
@@ -32,6 +33,11 @@ func (p *pacer) wait(ctx context.Context, maxEvent int64) error {
 	d := target.Sub(p.now())
 	if d < minSleep {
 		return nil
+	}
+	if p.idle != nil {
+		if _, err := p.idle(); err != nil {
+			return err
+		}
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -8,11 +8,13 @@
 // the maximum event time read so far (progress) and mark the end of the replay (end); they also carry
 // source and line, line being a line up to which every row meant for the partition precedes them.
 //
+// Records are written by internal/kwrite, which builds the record batches itself: franz-go's producer
+// spent most of a replay's CPU on per-record bookkeeping.
+//
 // Resume keeps no local state. Records are placed on partitions explicitly (events by the Kafka
 // murmur2 hash of the key, exactly franz-go's default; dead letters by line number), and with
 // idempotent producing a partition holds a gapless prefix, in file order, of the rows meant for it:
-// franz-go fails every later buffered record of a partition once one fails (recBuf.failAllRecords in
-// kgo/sink.go). On the dead-letter and users topics the line header of the last record of this source
+// kwrite sends nothing more once a batch fails. On the dead-letter and users topics the line header of the last record of this source
 // on a partition says which of its rows are there. On the interactions topic a replay sends a progress
 // control record to a partition before its first event there, so every event follows a control record
 // of its own source: the last such record's line, plus the count of events after it, says which rows
@@ -30,7 +32,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -41,6 +42,7 @@ import (
 	"github.com/notestream/notestream/internal/csvin"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/kafkaauth"
+	"github.com/notestream/notestream/internal/kwrite"
 	"github.com/notestream/notestream/internal/record"
 )
 
@@ -193,15 +195,6 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 	cfg.ClientOpts = append(secOpts, cfg.ClientOpts...)
 	opts := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.RecordPartitioner(kgo.ManualPartitioner()),
-		kgo.ProducerBatchCompression(comp),
-		// Measured on loopback with 1M rows: a small buffer keeps the recycled records in cache (user CPU
-		// 1.3 s with 100k buffered, 0.5 s with 4k), and with little buffered lingering only adds latency.
-		// Batches still fill while earlier requests are in flight. Produce blocks once the buffer is
-		// full: backpressure with bounded memory.
-		kgo.ProducerLinger(0),
-		kgo.MaxBufferedRecords(4096),
-		kgo.MaxBufferedBytes(32 << 20),
 		// After a broker restart the client refreshes metadata before producing again; the default
 		// minimum age of 5 s made every outage last at least that long.
 		kgo.MetadataMinAge(500 * time.Millisecond),
@@ -213,8 +206,6 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 	}
 	defer cl.Close()
 	p := &producer{cfg: cfg, cl: cl, adm: kadm.NewClient(cl)}
-	p.pool.New = func() any { return &kgo.Record{Headers: make([]kgo.RecordHeader, 0, 3)} }
-	p.promise = p.onAck
 
 	if err := p.connect(ctx); err != nil {
 		return nil, err
@@ -222,18 +213,14 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 	if err := p.ensureTopics(ctx); err != nil {
 		return nil, err
 	}
-
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	p.cancel = cancel
-	watchDone := make(chan struct{})
-	defer func() { <-watchDone }()
-	watchCtx, stopWatch := context.WithCancel(ctx)
-	defer stopWatch()
-	go func() {
-		defer close(watchDone)
-		p.watchAcks(watchCtx)
-	}()
+	p.w, err = kwrite.New(ctx, kwrite.Config{Client: cl, Compression: comp, Timeout: cfg.Timeout, Logger: cfg.Logger})
+	if err != nil {
+		return nil, unreachable(err)
+	}
+	defer p.w.Close()
+	if err := p.loadTopics(ctx); err != nil {
+		return nil, err
+	}
 
 	var sums []FileSummary
 	for _, f := range []struct {
@@ -252,22 +239,54 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 	return sums, nil
 }
 
+// Tallies the writer counts acknowledged records in.
+const (
+	tallyProduced   = iota // events and users
+	tallyControl           // control records
+	tallyDeadLetter        // dead letters, plus their reason
+)
+
 type producer struct {
-	cfg     Config
-	cl      *kgo.Client
-	adm     *kadm.Client
-	pool    sync.Pool
-	promise func(*kgo.Record, error)
-	cancel  context.CancelCauseFunc
+	cfg Config
+	cl  *kgo.Client
+	adm *kadm.Client
+	w   *kwrite.Writer
 
 	partitions map[string]int32 // partition count per topic
 	created    map[string]bool  // topics this run created: empty, so nothing to resume from
+	topics     map[string]*kwrite.Topic
 
-	ackedEvents, ackedDLQ, ackedControl, failedRecords atomic.Int64
-	ackedByReason                                      [event.BadDate + 1]atomic.Int64 // dead letters
-	errOnce                                            sync.Once
-	err                                                error // first produce error, set once
-	failed                                             atomic.Bool
+	// The record being appended, reused: its key, value and header values point into these buffers.
+	rec                             kwrite.Record
+	headers                         [3]kwrite.Header
+	key, value, source, line, label []byte
+	keyed                           kgo.Record // for the partitioner
+}
+
+// unreachable marks a writer that acknowledged nothing for the timeout as ErrUnreachable.
+func unreachable(err error) error {
+	if errors.Is(err, kwrite.ErrTimeout) {
+		return fmt.Errorf("%w: %w", ErrUnreachable, err)
+	}
+	return err
+}
+
+// loadTopics gives the writer every topic it appends to.
+func (p *producer) loadTopics(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+	defer cancel()
+	p.topics = map[string]*kwrite.Topic{}
+	for _, name := range []string{p.cfg.TopicInteractions, p.cfg.TopicUsers, p.cfg.TopicDLQ} {
+		t, err := p.w.Topic(ctx, name)
+		if err != nil {
+			return err
+		}
+		if t.Partitions() != p.partitions[name] {
+			return fmt.Errorf("topic %s: metadata lists %d partitions, the topic listing %d", name, t.Partitions(), p.partitions[name])
+		}
+		p.topics[name] = t
+	}
+	return nil
 }
 
 // connect waits up to Timeout for a broker to answer. A rejected login fails at once.
@@ -382,95 +401,30 @@ func (p *producer) ensureTopics(ctx context.Context) error {
 	return nil
 }
 
-// fail records the first produce error and stops the replay.
-func (p *producer) fail(err error) {
-	p.errOnce.Do(func() {
-		p.err = err
-		p.failed.Store(true)
-		p.cancel(err)
-	})
-}
+// acked is the number of acknowledged records counted in tally.
+func (p *producer) acked(tally int) int64 { return p.w.Acked(uint8(tally)) }
 
-func (p *producer) firstErr() error {
-	if p.failed.Load() {
-		return p.err
+// deadLettered is the number of acknowledged dead letters.
+func (p *producer) deadLettered() int64 {
+	var n int64
+	for r := event.Malformed; r <= event.BadDate; r++ {
+		n += p.acked(tallyDeadLetter + int(r))
 	}
-	return nil
+	return n
 }
 
-// onAck is the promise of every record: count it and recycle the record.
-func (p *producer) onAck(r *kgo.Record, err error) {
-	switch {
-	case err != nil:
-		p.failedRecords.Add(1)
-		p.fail(fmt.Errorf("produce to %s[%d]: %w", r.Topic, r.Partition, err))
-	case len(r.Headers) > 0 && r.Headers[0].Key == record.ControlHeader:
-		p.ackedControl.Add(1)
-	case r.Topic == p.cfg.TopicDLQ:
-		p.ackedDLQ.Add(1)
-		for _, h := range r.Headers {
-			if h.Key != HeaderReason {
-				continue
-			}
-			if reason, err := event.ParseReason(string(h.Value)); err == nil && reason.Unreadable() {
-				p.ackedByReason[reason].Add(1)
-			}
-		}
-	default:
-		p.ackedEvents.Add(1)
-	}
-	p.recycle(r)
+// append appends p.rec, after setHeaders, to part of topic.
+func (p *producer) append(topic string, part int32, tally int, nHeaders int) error {
+	p.rec.Headers = p.headers[:nHeaders]
+	return p.topics[topic].Append(part, uint8(tally), &p.rec)
 }
 
-func (p *producer) acked() int64 {
-	return p.ackedEvents.Load() + p.ackedDLQ.Load() + p.ackedControl.Load() + p.failedRecords.Load()
-}
-
-// watchAcks fails the replay when records are buffered but nothing is acknowledged for Timeout: the
-// brokers are unreachable, and franz-go would otherwise retry forever.
-func (p *producer) watchAcks(ctx context.Context) {
-	tick := time.NewTicker(time.Second)
-	defer tick.Stop()
-	last, lastChange := p.acked(), time.Now()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case now := <-tick.C:
-			if n := p.acked(); n != last || p.cl.BufferedProduceRecords() == 0 {
-				last, lastChange = n, now
-				continue
-			}
-			if now.Sub(lastChange) >= p.cfg.Timeout {
-				p.fail(fmt.Errorf("%w: nothing acknowledged for %s (%d records buffered)",
-					ErrUnreachable, p.cfg.Timeout, p.cl.BufferedProduceRecords()))
-				return
-			}
-		}
-	}
-}
-
-func (p *producer) get() *kgo.Record { return p.pool.Get().(*kgo.Record) }
-
-// addHeader appends a header, reusing the value buffer a recycled record already has in that slot.
-func addHeader(r *kgo.Record, key string) *[]byte {
-	n := len(r.Headers)
-	if n < cap(r.Headers) {
-		r.Headers = r.Headers[:n+1]
-	} else {
-		r.Headers = append(r.Headers, kgo.RecordHeader{})
-	}
-	h := &r.Headers[n]
-	h.Key = key
-	h.Value = h.Value[:0]
-	return &h.Value
-}
-
-func setOrigin(r *kgo.Record, source string, line int64) {
-	v := addHeader(r, HeaderSource)
-	*v = append(*v, source...)
-	v = addHeader(r, HeaderLine)
-	*v = strconv.AppendInt(*v, line, 10)
+// setOrigin sets the source and line headers at i and i+1.
+func (p *producer) setOrigin(i int, source string, line int64) {
+	p.source = append(p.source[:0], source...)
+	p.line = strconv.AppendInt(p.line[:0], line, 10)
+	p.headers[i] = kwrite.Header{Key: HeaderSource, Value: p.source}
+	p.headers[i+1] = kwrite.Header{Key: HeaderLine, Value: p.line}
 }
 
 // input is an open CSV file with its byte count for progress.
@@ -526,7 +480,7 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 		defer in.closer.Close()
 	}
 	rp := &replay{in: in, users: users, topic: p.cfg.TopicInteractions, nDLQ: p.partitions[p.cfg.TopicDLQ],
-		pace: pacer{speed: p.cfg.Speed, now: time.Now}, lastProgress: time.Now()}
+		pace: pacer{speed: p.cfg.Speed, now: time.Now, idle: p.linger}, lastProgress: time.Now()}
 	if users {
 		rp.topic = p.cfg.TopicUsers
 		rp.pace.speed = 0
@@ -542,32 +496,33 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 			"last_lines", rp.done.events, "last_dlq_lines", rp.done.dlq)
 	}
 
-	startEvents, startDLQ := p.ackedEvents.Load(), p.ackedDLQ.Load()
+	startProduced := p.acked(tallyProduced)
 	var startByReason [event.BadDate + 1]int64
 	for r := range startByReason {
-		startByReason[r] = p.ackedByReason[r].Load()
+		startByReason[r] = p.acked(tallyDeadLetter + r)
 	}
+	startDLQ := p.deadLettered()
 	start := time.Now()
 	status := func() Status {
-		return Status{File: in.name, Read: rp.read.Load(), Produced: p.ackedEvents.Load() - startEvents,
-			DeadLetter: p.ackedDLQ.Load() - startDLQ, Bytes: in.r.n.Load(), TotalBytes: in.size,
+		return Status{File: in.name, Read: rp.read.Load(), Produced: p.acked(tallyProduced) - startProduced,
+			DeadLetter: p.deadLettered() - startDLQ, Bytes: in.r.n.Load(), TotalBytes: in.size,
 			Elapsed: time.Since(start)}
 	}
 	stopReport := p.report(status)
 
 	err = p.readRows(ctx, rp)
 	if err == nil && !users {
-		err = p.sendControl(ctx, rp, record.ControlEnd)
+		err = p.sendControl(rp, record.ControlEnd)
 	}
 	if err == nil {
 		err = p.flush(ctx)
 	}
 	stopReport()
 
-	sum := FileSummary{File: in.name, Read: rp.read.Load(), Produced: p.ackedEvents.Load() - startEvents,
-		DeadLettered: p.ackedDLQ.Load() - startDLQ, Skipped: rp.skipped, ByReason: map[string]int64{}}
+	sum := FileSummary{File: in.name, Read: rp.read.Load(), Produced: p.acked(tallyProduced) - startProduced,
+		DeadLettered: p.deadLettered() - startDLQ, Skipped: rp.skipped, ByReason: map[string]int64{}}
 	for r := range startByReason {
-		if n := p.ackedByReason[r].Load() - startByReason[r]; n > 0 {
+		if n := p.acked(tallyDeadLetter+r) - startByReason[r]; n > 0 {
 			sum.ByReason[event.Reason(r).String()] = n
 		}
 	}
@@ -603,15 +558,15 @@ func (p *producer) report(status func() Status) (stop func()) {
 	return func() { close(done); <-finished }
 }
 
-// flush waits until every buffered record is acknowledged or the replay fails.
+// flush waits until every appended record is acknowledged or the replay fails.
 func (p *producer) flush(ctx context.Context) error {
-	if err := p.cl.Flush(ctx); err != nil {
-		if e := p.firstErr(); e != nil {
-			return e
-		}
-		return fmt.Errorf("flush: %w", err)
-	}
-	return p.firstErr()
+	return unreachable(p.w.Flush(ctx))
+}
+
+// linger lets the writer send batches that have waited long enough; the replay is about to wait.
+func (p *producer) linger() (time.Duration, error) {
+	next, err := p.w.Linger()
+	return next, unreachable(err)
 }
 
 // readRows reads the file and produces every row.
@@ -632,7 +587,14 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 	stop := make(chan struct{})
 	defer close(stop)
 	full, free := parseInteractions(rp.in.r, stop)
-	for b := range full {
+	for {
+		b, err := p.nextBatch(ctx, full)
+		if err != nil {
+			return err
+		}
+		if b == nil {
+			return p.readEnd(ctx, rp, io.ErrUnexpectedEOF) // unreachable: the last batch carries the error
+		}
 		for i := range b.rows {
 			row := &b.rows[i]
 			if err := p.row(ctx, rp, row.reason, row.line, row.raw, nil, &row.in); err != nil {
@@ -644,14 +606,51 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 		}
 		free <- b
 	}
-	return p.readEnd(ctx, rp, io.ErrUnexpectedEOF) // unreachable: the last batch carries the error
+}
+
+// nextBatch receives the next parsed batch (nil once full is closed). When none is ready yet, the
+// input is slower than the writer (a pipe, a paced source): batches that have lingered long enough
+// are sent meanwhile.
+func (p *producer) nextBatch(ctx context.Context, full <-chan *parsedBatch) (*parsedBatch, error) {
+	select {
+	case b := <-full:
+		return b, nil
+	default:
+	}
+	for {
+		next, err := p.linger()
+		if err != nil {
+			return nil, err
+		}
+		var timeout <-chan time.Time
+		var t *time.Timer
+		if next > 0 {
+			t = time.NewTimer(next)
+			timeout = t.C
+		}
+		select {
+		case b := <-full:
+			stopTimer(t)
+			return b, nil
+		case <-ctx.Done():
+			stopTimer(t)
+			return nil, context.Cause(ctx)
+		case <-timeout:
+		}
+	}
+}
+
+func stopTimer(t *time.Timer) {
+	if t != nil {
+		t.Stop()
+	}
 }
 
 func (p *producer) readEnd(ctx context.Context, rp *replay, err error) error {
 	if err == io.EOF {
-		return p.firstErr()
+		return p.writerErr()
 	}
-	if e := p.firstErr(); e != nil {
+	if e := p.writerErr(); e != nil {
 		return e
 	}
 	if ctx.Err() != nil {
@@ -660,12 +659,11 @@ func (p *producer) readEnd(ctx context.Context, rp *replay, err error) error {
 	return fmt.Errorf("read %s: %w", rp.in.name, err)
 }
 
+func (p *producer) writerErr() error { return unreachable(p.w.Err()) }
+
 // row produces one row: an interaction (in), a user (u), or a dead letter when reason is not OK.
 func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, line int64, raw []byte,
 	u *event.User, in *event.Interaction) error {
-	if p.failed.Load() {
-		return p.err
-	}
 	if ctx.Err() != nil {
 		return context.Cause(ctx)
 	}
@@ -677,84 +675,81 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 			rp.skipped++
 			return nil
 		}
-		r := p.get()
-		r.Topic, r.Partition = p.cfg.TopicDLQ, part
-		r.Value = append(r.Value, raw...)
-		setOrigin(r, rp.in.name, line)
-		v := addHeader(r, HeaderReason)
-		*v = append(*v, reason.String()...)
-		p.cl.Produce(ctx, r, p.promise)
-		return nil
+		p.value = append(p.value[:0], raw...)
+		p.rec = kwrite.Record{Value: p.value, Timestamp: time.Now().UnixMilli()} // when it was rejected
+		p.setOrigin(0, rp.in.name, line)
+		p.label = append(p.label[:0], reason.String()...)
+		p.headers[2] = kwrite.Header{Key: HeaderReason, Value: p.label}
+		return unreachable(p.append(p.cfg.TopicDLQ, part, tallyDeadLetter+int(reason), 3))
 	}
 
-	r := p.get()
 	if in != nil {
-		r.Key = append(r.Key, in.UserID...)
+		p.key = append(p.key[:0], in.UserID...)
 		rp.maxEvent = max(rp.maxEvent, in.Time)
 	} else {
-		r.Key = append(r.Key, u.UserID...)
+		p.key = append(p.key[:0], u.UserID...)
 	}
-	// The key is never nil (csvin rejects an empty user_id), so this is the Kafka murmur2 key hash, the
-	// same partition franz-go's and Java's default partitioners choose, and stable across runs.
-	part := int32(rp.partitioner.Partition(r, int(rp.nParts)))
+	// The key is never empty (csvin rejects an empty user_id), so this is the Kafka murmur2 key hash,
+	// the same partition franz-go's and Java's default partitioners choose, and stable across runs.
+	p.keyed.Key = p.key
+	part := int32(rp.partitioner.Partition(&p.keyed, int(rp.nParts)))
 	if rp.done.skipEvent(part, line) {
 		rp.skipped++
-		p.recycle(r)
 		return nil
 	}
-	r.Topic, r.Partition = rp.topic, part
 	if rp.users {
-		r.Value = record.AppendUser(r.Value, u)
-		setOrigin(r, rp.in.name, line)
-		p.cl.Produce(ctx, r, p.promise)
-		return nil
+		p.value = record.AppendUser(p.value[:0], u)
+		p.rec = kwrite.Record{Key: p.key, Value: p.value, Timestamp: time.Now().UnixMilli()}
+		p.setOrigin(0, rp.in.name, line)
+		return unreachable(p.append(rp.topic, part, tallyProduced, 2))
 	}
 	if !rp.marked[part] {
-		p.control(ctx, rp, part, record.ControlProgress, line-1)
+		if err := p.control(rp, part, record.ControlProgress, line-1); err != nil {
+			return err
+		}
 	}
-	r.Timestamp = time.UnixMilli(in.Time)
-	r.Value = record.AppendInteraction(r.Value, in)
-	p.cl.Produce(ctx, r, p.promise)
+	p.value = record.AppendInteraction(p.value[:0], in)
+	p.rec = kwrite.Record{Key: p.key, Value: p.value, Timestamp: in.Time}
+	if err := p.append(rp.topic, part, tallyProduced, 0); err != nil {
+		return unreachable(err)
+	}
 	if err := rp.pace.wait(ctx, rp.maxEvent); err != nil {
-		return context.Cause(ctx)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		return unreachable(err)
 	}
 	rp.rowsSince++
 	if rp.rowsSince >= p.cfg.ProgressRows || (rp.rowsSince&255 == 0 && time.Since(rp.lastProgress) >= p.cfg.ProgressInterval) ||
 		(rp.pace.speed > 0 && time.Since(rp.lastProgress) >= p.cfg.ProgressInterval) {
-		return p.sendControl(ctx, rp, record.ControlProgress)
+		return p.sendControl(rp, record.ControlProgress)
 	}
 	return nil
 }
 
-// recycle returns a record, acknowledged or never produced, to the pool with its buffers.
-func (p *producer) recycle(r *kgo.Record) {
-	*r = kgo.Record{Key: r.Key[:0], Value: r.Value[:0], Headers: r.Headers[:0]}
-	p.pool.Put(r)
-}
-
-// sendControl sends a control record of kind to every interactions partition. Each is produced after
+// sendControl sends a control record of kind to every interactions partition. Each is appended after
 // the rows read so far, so a consumer sees it after every earlier event of its partition. Progress
 // skips a partition still holding rows to skip on --resume (they would precede it).
-func (p *producer) sendControl(ctx context.Context, rp *replay, kind string) error {
+func (p *producer) sendControl(rp *replay, kind string) error {
 	rp.rowsSince, rp.lastProgress = 0, time.Now()
 	for part := range rp.nParts {
 		if kind == record.ControlProgress && rp.done.pending(part) {
 			continue
 		}
-		p.control(ctx, rp, part, kind, rp.lastLine)
+		if err := p.control(rp, part, kind, rp.lastLine); err != nil {
+			return err
+		}
 	}
-	return p.firstErr()
+	return nil
 }
 
-// control produces one control record of kind to part; every row meant for part up to line precedes it.
-func (p *producer) control(ctx context.Context, rp *replay, part int32, kind string, line int64) {
+// control appends one control record of kind to part; every row meant for part up to line precedes it.
+func (p *producer) control(rp *replay, part int32, kind string, line int64) error {
 	rp.marked[part] = true
-	r := p.get()
-	r.Topic, r.Partition = rp.topic, part
-	r.Timestamp = time.UnixMilli(rp.maxEvent)
-	r.Value = record.AppendControl(r.Value, record.Control{Kind: kind, EventTime: rp.maxEvent})
-	v := addHeader(r, record.ControlHeader)
-	*v = append(*v, kind...)
-	setOrigin(r, rp.in.name, line)
-	p.cl.Produce(ctx, r, p.promise)
+	p.value = record.AppendControl(p.value[:0], record.Control{Kind: kind, EventTime: rp.maxEvent})
+	p.rec = kwrite.Record{Value: p.value, Timestamp: rp.maxEvent}
+	p.label = append(p.label[:0], kind...)
+	p.headers[0] = kwrite.Header{Key: record.ControlHeader, Value: p.label}
+	p.setOrigin(1, rp.in.name, line)
+	return unreachable(p.append(rp.topic, part, tallyControl, 3))
 }

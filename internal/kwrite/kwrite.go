@@ -1,0 +1,648 @@
+// Package kwrite produces records to Kafka idempotently by building the record batches itself.
+//
+// franz-go's producer spends most of a fast replay's CPU on per-record bookkeeping (a promise, a
+// buffered record, a callback each). A Writer appends records straight into one open batch per
+// partition, seals a batch when it is full, compresses and checksums it on its own goroutine, and sends
+// the oldest unacknowledged batch of every partition in one produce request per leader, with acks from
+// all in-sync replicas. The producer ID and per-partition sequence numbers make a resent batch a no-op
+// at the broker, so a batch is resent unchanged after any retriable error until it is acknowledged or
+// Config.Timeout passes without progress. At most one batch per partition is in flight, so a partition
+// always holds a prefix, in append order, of what was appended to it; after the first non-retriable
+// error nothing more is sent.
+//
+// One goroutine appends (Topic.Append, Linger, Flush); acknowledgements are counted per tally.
+package kwrite
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Tallies is the number of counters acknowledgements are counted in (Topic.Append's tally).
+const Tallies = 16
+
+// ErrTimeout means nothing was acknowledged for Config.Timeout while records were waiting.
+var ErrTimeout = errors.New("kwrite: nothing acknowledged")
+
+// Header is a record header.
+type Header struct {
+	Key   string
+	Value []byte
+}
+
+// Record is one record to append. A nil Key is a null key.
+type Record struct {
+	Key, Value []byte
+	Timestamp  int64 // unix milliseconds
+	Headers    []Header
+}
+
+// Config configures a Writer. Zero values take the defaults in Validate.
+type Config struct {
+	Client      *kgo.Client          // connections, TLS and SASL; its RequiredAcks must be all (the default)
+	Compression kgo.CompressionCodec // default none
+	BatchBytes  int                  // uncompressed bytes per batch (default 1,000,000, under Kafka's message.max.bytes)
+	MaxBuffered int                  // bytes of sealed batches not yet acknowledged before Append blocks (default 32 MiB)
+	Linger      time.Duration        // how long Linger lets an open batch wait (default 10 ms)
+	Timeout     time.Duration        // fail when nothing is acknowledged this long (default 30 s)
+	Logger      *slog.Logger
+}
+
+// Validate fills defaults and checks the configuration.
+func (c *Config) Validate() error {
+	if c.Client == nil {
+		return errors.New("kwrite: no client")
+	}
+	if c.BatchBytes == 0 {
+		c.BatchBytes = 1_000_000
+	}
+	if c.MaxBuffered == 0 {
+		c.MaxBuffered = 32 << 20
+	}
+	if c.Linger == 0 {
+		c.Linger = 10 * time.Millisecond
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 30 * time.Second
+	}
+	if c.BatchBytes < 0 || c.MaxBuffered < 0 || c.Linger < 0 || c.Timeout < 0 {
+		return errors.New("kwrite: negative size or duration")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return nil
+}
+
+// Writer appends records to batches and produces them. Create it with New, stop it with Close.
+type Writer struct {
+	cfg        Config
+	producerID int64
+	epoch      int16
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	toCompress chan *batch
+	work       chan struct{} // a batch became ready to send (capacity 1)
+	acked      [Tallies]atomic.Int64
+	failed     atomic.Bool
+
+	mu       sync.Mutex
+	err      error // first failure; guarded by mu, published by failed
+	changed  chan struct{}
+	topics   []*Topic
+	buffered int      // raw bytes of sealed, unacknowledged batches
+	free     []*batch // recycled batches
+}
+
+// Topic is a topic a Writer appends to.
+type Topic struct {
+	w     *Writer
+	name  string
+	id    [16]byte
+	parts []partition
+}
+
+type partition struct {
+	topic *Topic
+	id    int32
+	open  *batch // owned by the appending goroutine
+	seq   int32  // next sequence number; owned by the appending goroutine
+
+	// guarded by Writer.mu
+	queue    []*batch // sealed, unacknowledged, in sequence order
+	inFlight bool
+	leader   int32
+}
+
+// New starts a Writer: it obtains a producer ID and starts the compressing and sending goroutines.
+func New(ctx context.Context, cfg Config) (*Writer, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	comp, err := kgo.DefaultCompressor(cfg.Compression)
+	if err != nil {
+		return nil, fmt.Errorf("kwrite: compressor: %w", err)
+	}
+	w := &Writer{cfg: cfg, toCompress: make(chan *batch, 64), work: make(chan struct{}, 1), changed: make(chan struct{})}
+	if err := w.initProducerID(ctx); err != nil {
+		return nil, err
+	}
+	w.ctx, w.cancel = context.WithCancel(context.Background())
+	w.wg.Add(2)
+	go func() { defer w.wg.Done(); w.compressLoop(comp) }()
+	go func() { defer w.wg.Done(); w.sendLoop() }()
+	return w, nil
+}
+
+func (w *Writer) initProducerID(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
+	defer cancel()
+	for {
+		req := kmsg.NewPtrInitProducerIDRequest()
+		req.TransactionTimeoutMillis = 60_000
+		resp, err := req.RequestWith(ctx, w.cfg.Client)
+		if err == nil {
+			err = kerr.ErrorForCode(resp.ErrorCode)
+		}
+		if err == nil {
+			w.producerID, w.epoch = resp.ProducerID, resp.ProducerEpoch
+			return nil
+		}
+		if !kerr.IsRetriable(err) || ctx.Err() != nil {
+			return fmt.Errorf("kwrite: init producer id: %w", err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// Topic loads the topic's partitions and leaders. Call it before appending, from the appending goroutine.
+func (w *Writer) Topic(ctx context.Context, name string) (*Topic, error) {
+	t := &Topic{w: w, name: name}
+	var mt kmsg.MetadataResponseTopic
+	for {
+		meta, err := w.metadata(ctx, name)
+		if err != nil {
+			return nil, err
+		}
+		mt = meta[0]
+		err = kerr.ErrorForCode(mt.ErrorCode)
+		if err == nil && len(mt.Partitions) > 0 {
+			break
+		}
+		if err == nil {
+			err = errors.New("no partitions")
+		}
+		// A topic created a moment ago may not be in every broker's metadata yet.
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("kwrite: topic %s: %w", name, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	t.id = mt.TopicID
+	t.parts = make([]partition, len(mt.Partitions))
+	for i := range t.parts {
+		t.parts[i] = partition{topic: t, id: int32(i), leader: -1}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	t.setLeaders(mt)
+	w.topics = append(w.topics, t)
+	return t, nil
+}
+
+// Partitions is the topic's partition count when it was loaded.
+func (t *Topic) Partitions() int32 { return int32(len(t.parts)) }
+
+func (w *Writer) metadata(ctx context.Context, topics ...string) ([]kmsg.MetadataResponseTopic, error) {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, name := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(name)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := req.RequestWith(ctx, w.cfg.Client)
+	if err != nil {
+		return nil, fmt.Errorf("kwrite: metadata: %w", err)
+	}
+	out := make([]kmsg.MetadataResponseTopic, len(topics))
+	for i, name := range topics {
+		out[i].ErrorCode = kerr.UnknownTopicOrPartition.Code
+		for _, mt := range resp.Topics {
+			if mt.Topic != nil && *mt.Topic == name {
+				out[i] = mt
+			}
+		}
+	}
+	return out, nil
+}
+
+// setLeaders records the partitions' leaders; w.mu is held.
+func (t *Topic) setLeaders(mt kmsg.MetadataResponseTopic) {
+	for _, mp := range mt.Partitions {
+		if mp.Partition >= 0 && int(mp.Partition) < len(t.parts) {
+			leader := mp.Leader
+			if mp.ErrorCode != 0 {
+				leader = -1
+			}
+			t.parts[mp.Partition].leader = leader
+		}
+	}
+}
+
+// Append adds r to partition part of the topic. It blocks while too much is waiting for
+// acknowledgement, and returns the Writer's first failure once there is one. tally (< Tallies) names
+// the counter that counts r once it is acknowledged. The Writer keeps no reference to r.
+func (t *Topic) Append(part int32, tally uint8, r *Record) error {
+	if t.w.failed.Load() {
+		return t.w.Err()
+	}
+	p := &t.parts[part]
+	b := p.open
+	if b == nil {
+		var err error
+		if b, err = t.w.openBatch(p, r.Timestamp); err != nil {
+			return err
+		}
+	}
+	delta := r.Timestamp - b.firstTime
+	size := recordLen(r, delta, b.n)
+	if b.n > 0 && len(b.raw)+size+varintLen(int64(size)) > t.w.cfg.BatchBytes+headerLen {
+		if err := t.w.seal(p); err != nil {
+			return err
+		}
+		var err error
+		if b, err = t.w.openBatch(p, r.Timestamp); err != nil {
+			return err
+		}
+		delta = 0
+		size = recordLen(r, 0, 0)
+	}
+	b.add(r, size, delta)
+	b.tally[tally]++
+	return nil
+}
+
+func (w *Writer) openBatch(p *partition, firstTime int64) (*batch, error) {
+	w.mu.Lock()
+	var b *batch
+	if n := len(w.free); n > 0 {
+		b, w.free = w.free[n-1], w.free[:n-1]
+	}
+	w.mu.Unlock()
+	if b == nil {
+		b = &batch{raw: make([]byte, 0, w.cfg.BatchBytes+headerLen+1024)}
+	}
+	b.reset()
+	b.part, b.firstTime, b.maxTime, b.openedAt = p, firstTime, firstTime, time.Now().UnixNano()
+	p.open = b
+	return b, nil
+}
+
+// seal closes p's open batch and queues it for compression, waiting while too much is buffered.
+func (w *Writer) seal(p *partition) error {
+	b := p.open
+	p.open = nil
+	b.seal(w.producerID, w.epoch, p.seq)
+	p.seq = int32((int64(p.seq) + int64(b.n)) & (1<<31 - 1)) // sequences wrap to 0 after MaxInt32
+	w.mu.Lock()
+	for w.buffered > 0 && w.buffered+len(b.raw) > w.cfg.MaxBuffered && w.err == nil {
+		changed := w.changed
+		w.mu.Unlock()
+		<-changed
+		w.mu.Lock()
+	}
+	if err := w.err; err != nil {
+		w.mu.Unlock()
+		return err
+	}
+	w.buffered += len(b.raw)
+	p.queue = append(p.queue, b)
+	w.mu.Unlock()
+	select {
+	case w.toCompress <- b:
+		return nil
+	case <-w.ctx.Done():
+		return w.Err()
+	}
+}
+
+// Linger seals every open batch that has waited for Config.Linger and returns how long until the next
+// one will have (0 when none is open). The appending goroutine calls it when it is about to wait.
+func (w *Writer) Linger() (time.Duration, error) {
+	now := time.Now().UnixNano()
+	next := time.Duration(0)
+	for _, t := range w.topics {
+		for i := range t.parts {
+			p := &t.parts[i]
+			if p.open == nil {
+				continue
+			}
+			left := time.Duration(p.open.openedAt + int64(w.cfg.Linger) - now)
+			if left > 0 {
+				if next == 0 || left < next {
+					next = left
+				}
+				continue
+			}
+			if err := w.seal(p); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return next, nil
+}
+
+// Flush seals every open batch and waits until all are acknowledged, the Writer fails, or ctx ends.
+func (w *Writer) Flush(ctx context.Context) error {
+	for _, t := range w.topics {
+		for i := range t.parts {
+			if t.parts[i].open != nil {
+				if err := w.seal(&t.parts[i]); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	for {
+		w.mu.Lock()
+		pending := w.buffered > 0
+		err, changed := w.err, w.changed
+		w.mu.Unlock()
+		if err != nil {
+			return err
+		}
+		if !pending {
+			return nil
+		}
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			return fmt.Errorf("kwrite: flush: %w", context.Cause(ctx))
+		}
+	}
+}
+
+// Acked is the number of acknowledged records counted in tally.
+func (w *Writer) Acked(tally uint8) int64 { return w.acked[tally].Load() }
+
+// Err is the Writer's first failure, or nil.
+func (w *Writer) Err() error {
+	if !w.failed.Load() {
+		return nil
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// Close stops the Writer's goroutines; batches not yet acknowledged are abandoned. It is idempotent.
+func (w *Writer) Close() {
+	w.fail(errors.New("kwrite: closed"))
+	w.cancel()
+	w.wg.Wait()
+}
+
+// fail records the first failure and wakes every waiter.
+func (w *Writer) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return
+	}
+	w.err = err
+	w.failed.Store(true)
+	w.broadcast()
+}
+
+// broadcast wakes whoever waits on changed; w.mu is held.
+func (w *Writer) broadcast() {
+	close(w.changed)
+	w.changed = make(chan struct{})
+}
+
+// compressLoop compresses and checksums sealed batches in the order they were sealed.
+func (w *Writer) compressLoop(comp kgo.Compressor) {
+	var compress compressFunc
+	if comp != nil {
+		var buf bytes.Buffer
+		compress = func(src []byte) ([]byte, int8) {
+			buf.Reset()
+			out, codec := comp.Compress(&buf, src)
+			return out, int8(codec)
+		}
+	}
+	for {
+		select {
+		case <-w.ctx.Done():
+			return
+		case b := <-w.toCompress:
+			b.finish(compress)
+			w.mu.Lock()
+			b.ready = true
+			w.mu.Unlock()
+			select {
+			case w.work <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// compressFunc compresses src and returns the codec used (0 when it did not compress).
+type compressFunc func(src []byte) ([]byte, int8)
+
+// produce is one request to one leader.
+type produce struct {
+	leader  int32
+	batches []*batch
+	resp    *kmsg.ProduceResponse
+	err     error
+}
+
+// sendLoop sends, per leader, the oldest unacknowledged batch of every partition that has one ready,
+// waits for every answer, and repeats.
+func (w *Writer) sendLoop() {
+	var stuckSince time.Time // first failure since the last acknowledgement
+	backoff := time.Duration(0)
+	for {
+		reqs := w.nextRequests()
+		if len(reqs) == 0 {
+			select {
+			case <-w.ctx.Done():
+				return
+			case <-w.work:
+				continue
+			}
+		}
+		var wg sync.WaitGroup
+		for _, pr := range reqs {
+			wg.Go(func() { w.send(pr) })
+		}
+		wg.Wait()
+		progress, retry, err := w.handle(reqs)
+		if err != nil {
+			w.fail(err)
+			return
+		}
+		if progress {
+			stuckSince, backoff = time.Time{}, 0
+		}
+		if retry == nil {
+			continue
+		}
+		if stuckSince.IsZero() {
+			stuckSince = time.Now()
+		}
+		if time.Since(stuckSince) >= w.cfg.Timeout {
+			w.fail(fmt.Errorf("%w for %s: %w", ErrTimeout, w.cfg.Timeout, retry))
+			return
+		}
+		w.cfg.Logger.Debug("retrying produce", "err", retry)
+		backoff = min(max(2*backoff, 50*time.Millisecond), time.Second)
+		select {
+		case <-w.ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		w.refreshLeaders()
+	}
+}
+
+// nextRequests takes the ready head batch of every partition with nothing in flight, per leader.
+func (w *Writer) nextRequests() []*produce {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var reqs []*produce
+	for _, t := range w.topics {
+		for i := range t.parts {
+			p := &t.parts[i]
+			if p.inFlight || len(p.queue) == 0 || !p.queue[0].ready {
+				continue
+			}
+			j := slices.IndexFunc(reqs, func(pr *produce) bool { return pr.leader == p.leader })
+			if j < 0 {
+				j = len(reqs)
+				reqs = append(reqs, &produce{leader: p.leader})
+			}
+			p.inFlight = true
+			reqs[j].batches = append(reqs[j].batches, p.queue[0])
+		}
+	}
+	return reqs
+}
+
+func (w *Writer) send(pr *produce) {
+	if pr.leader < 0 {
+		pr.err = kerr.LeaderNotAvailable
+		return
+	}
+	req := kmsg.NewPtrProduceRequest()
+	req.Acks = -1
+	req.TimeoutMillis = int32(min(w.cfg.Timeout, 30*time.Second).Milliseconds())
+	for _, b := range pr.batches {
+		t := b.part.topic
+		i := slices.IndexFunc(req.Topics, func(rt kmsg.ProduceRequestTopic) bool { return rt.Topic == t.name })
+		if i < 0 {
+			i = len(req.Topics)
+			rt := kmsg.NewProduceRequestTopic()
+			rt.Topic, rt.TopicID = t.name, t.id
+			req.Topics = append(req.Topics, rt)
+		}
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Partition, rp.Records = b.part.id, b.wire
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, w.cfg.Timeout)
+	defer cancel()
+	resp, err := w.cfg.Client.Broker(int(pr.leader)).Request(ctx, req)
+	if err != nil {
+		pr.err = err
+		return
+	}
+	pr.resp = resp.(*kmsg.ProduceResponse)
+}
+
+// handle applies the answers: acknowledged batches leave their queues; a retriable error leaves the
+// batch at its queue's head to be resent (returned as retry); anything else is the Writer's failure.
+func (w *Writer) handle(reqs []*produce) (progress bool, retry, fatal error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, pr := range reqs {
+		for _, b := range pr.batches {
+			err := pr.err
+			if err == nil {
+				err = partitionError(pr.resp, b)
+			}
+			p := b.part
+			p.inFlight = false
+			switch {
+			case err == nil || errors.Is(err, kerr.DuplicateSequenceNumber):
+				p.queue = p.queue[1:]
+				w.buffered -= len(b.raw)
+				for i, n := range b.tally {
+					if n > 0 {
+						w.acked[i].Add(int64(n))
+					}
+				}
+				b.part = nil
+				w.free = append(w.free, b)
+				progress = true
+			case errors.Is(err, kerr.OutOfOrderSequenceNumber) || errors.Is(err, kerr.UnknownProducerID):
+				fatal = fmt.Errorf("produce to %s[%d]: the broker lost this producer's sequence state (a broker crash?); nothing after the last acknowledged record was written to this partition: %w",
+					p.topic.name, p.id, err)
+			case isRetriable(err):
+				retry = fmt.Errorf("produce to %s[%d]: %w", p.topic.name, p.id, err)
+			default:
+				fatal = fmt.Errorf("produce to %s[%d]: %w", p.topic.name, p.id, err)
+			}
+		}
+	}
+	if progress {
+		w.broadcast()
+	}
+	return progress, retry, fatal
+}
+
+func isRetriable(err error) bool {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Retriable
+	}
+	return true // connection and request errors: the batch is resent
+}
+
+func partitionError(resp *kmsg.ProduceResponse, b *batch) error {
+	t := b.part.topic
+	for _, rt := range resp.Topics {
+		if rt.Topic != t.name && (rt.Topic != "" || rt.TopicID != t.id) {
+			continue
+		}
+		for _, rp := range rt.Partitions {
+			if rp.Partition == b.part.id {
+				return kerr.ErrorForCode(rp.ErrorCode)
+			}
+		}
+	}
+	return fmt.Errorf("kwrite: no answer for %s[%d]", t.name, b.part.id)
+}
+
+// refreshLeaders reloads every topic's leaders after a retriable error.
+func (w *Writer) refreshLeaders() {
+	w.mu.Lock()
+	topics := slices.Clone(w.topics)
+	w.mu.Unlock()
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.name
+	}
+	ctx, cancel := context.WithTimeout(w.ctx, w.cfg.Timeout)
+	defer cancel()
+	meta, err := w.metadata(ctx, names...)
+	if err != nil {
+		w.cfg.Logger.Debug("refresh leaders", "err", err)
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for i, t := range topics {
+		t.setLeaders(meta[i])
+	}
+}
