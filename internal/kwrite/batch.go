@@ -57,13 +57,6 @@ func varintLen(v int64) int {
 	return (bits.Len64(u|1) + 6) / 7
 }
 
-func bytesLen(b []byte) int {
-	if b == nil {
-		return 1 // -1: null
-	}
-	return varintLen(int64(len(b))) + len(b)
-}
-
 func appendBytes(dst, b []byte) []byte {
 	if b == nil {
 		return binary.AppendVarint(dst, -1)
@@ -72,25 +65,25 @@ func appendBytes(dst, b []byte) []byte {
 	return append(dst, b...)
 }
 
-// recordLen is the encoded length of r in a batch, without its own length prefix.
-func recordLen(r *Record, timeDelta int64, offsetDelta int32) int {
-	n := 1 + varintLen(timeDelta) + varintLen(int64(offsetDelta)) + bytesLen(r.Key) + bytesLen(r.Value) +
-		varintLen(int64(len(r.Headers)))
-	for i := range r.Headers {
-		h := &r.Headers[i]
-		n += varintLen(int64(len(h.Key))) + len(h.Key) + bytesLen(h.Value)
-	}
-	return n
-}
-
-// add appends r, whose encoded length is size.
-func (b *batch) add(r *Record, size int, timeDelta int64) {
-	buf := binary.AppendVarint(b.raw, int64(size))
-	buf = append(buf, 0) // attributes
+// add appends r. The record's length and its value's length precede them, so each gets two bytes,
+// the varint size of lengths from 64 to 8191, and is moved only when its varint turns out shorter or
+// longer: the value is then encoded straight into the batch.
+func (b *batch) add(r *Record, timeDelta int64) {
+	start := len(b.raw)
+	buf := append(b.raw, 0, 0, 0) // record length, attributes
 	buf = binary.AppendVarint(buf, timeDelta)
 	buf = binary.AppendVarint(buf, int64(b.n))
 	buf = appendBytes(buf, r.Key)
-	buf = appendBytes(buf, r.Value)
+	switch {
+	case r.AppendValue != nil:
+		at := len(buf)
+		buf = r.AppendValue(append(buf, 0, 0))
+		buf = putLength(buf, at, len(buf)-at-2)
+	case r.Value == nil:
+		buf = binary.AppendVarint(buf, -1)
+	default:
+		buf = appendBytes(buf, r.Value)
+	}
 	buf = binary.AppendVarint(buf, int64(len(r.Headers)))
 	for i := range r.Headers {
 		h := &r.Headers[i]
@@ -98,9 +91,27 @@ func (b *batch) add(r *Record, size int, timeDelta int64) {
 		buf = append(buf, h.Key...)
 		buf = appendBytes(buf, h.Value)
 	}
-	b.raw = buf
+	b.raw = putLength(buf, start, len(buf)-start-2)
 	b.n++
 	b.maxTime = max(b.maxTime, r.Timestamp)
+}
+
+// putLength writes n as a varint into the two bytes reserved at buf[at:], moving what follows them
+// when the varint is not two bytes long.
+func putLength(buf []byte, at, n int) []byte {
+	if z := uint64(n) << 1; z >= 1<<7 && z < 1<<14 {
+		buf[at], buf[at+1] = byte(z)|0x80, byte(z>>7)
+		return buf
+	}
+	var v [binary.MaxVarintLen64]byte
+	l := binary.PutVarint(v[:], int64(n))
+	tail := len(buf) - at - 2
+	if l > 2 {
+		buf = append(buf, v[:l-2]...) // room to move the tail right
+	}
+	copy(buf[at+l:], buf[at+2:at+2+tail])
+	copy(buf[at:], v[:l])
+	return buf[:at+l+tail]
 }
 
 // seal writes the header fields known before compression.

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -41,11 +42,14 @@ type Header struct {
 	Value []byte
 }
 
-// Record is one record to append. A nil Key is a null key.
+// Record is one record to append. A nil Key or Value is null.
 type Record struct {
 	Key, Value []byte
-	Timestamp  int64 // unix milliseconds
-	Headers    []Header
+	// AppendValue, when set, appends the value to dst in place of Value, so that it is encoded
+	// straight into the batch. It may be called twice for one record and must append the same bytes.
+	AppendValue func(dst []byte) []byte
+	Timestamp   int64 // unix milliseconds
+	Headers     []Header
 }
 
 // Config configures a Writer. Zero values take the defaults in Validate.
@@ -53,7 +57,7 @@ type Config struct {
 	Client      *kgo.Client          // connections, TLS and SASL; its RequiredAcks must be all (the default)
 	Compression kgo.CompressionCodec // default none
 	BatchBytes  int                  // uncompressed bytes per batch (default 1,000,000, under Kafka's message.max.bytes)
-	MaxBuffered int                  // bytes of sealed batches not yet acknowledged before Append blocks (default 32 MiB)
+	MaxBuffered int                  // bytes of sealed batches not yet acknowledged before Append blocks (default 8 MiB)
 	Linger      time.Duration        // how long Linger lets an open batch wait (default 10 ms)
 	Timeout     time.Duration        // fail when nothing is acknowledged this long (default 30 s)
 	Logger      *slog.Logger
@@ -68,7 +72,7 @@ func (c *Config) Validate() error {
 		c.BatchBytes = 1_000_000
 	}
 	if c.MaxBuffered == 0 {
-		c.MaxBuffered = 32 << 20
+		c.MaxBuffered = 8 << 20
 	}
 	if c.Linger == 0 {
 		c.Linger = 10 * time.Millisecond
@@ -142,9 +146,12 @@ func New(ctx context.Context, cfg Config) (*Writer, error) {
 		return nil, err
 	}
 	w.ctx, w.cancel = context.WithCancel(context.Background())
-	w.wg.Add(2)
-	go func() { defer w.wg.Done(); w.compressLoop(comp) }()
-	go func() { defer w.wg.Done(); w.sendLoop() }()
+	// A compressing goroutine per core: compression is most of the Writer's CPU, and at the end of a
+	// replay every partition's last batch is sealed at once.
+	for range runtime.GOMAXPROCS(0) {
+		w.wg.Go(func() { w.compressLoop(comp) })
+	}
+	w.wg.Go(w.sendLoop)
 	return w, nil
 }
 
@@ -262,9 +269,11 @@ func (t *Topic) Append(part int32, tally uint8, r *Record) error {
 			return err
 		}
 	}
-	delta := r.Timestamp - b.firstTime
-	size := recordLen(r, delta, b.n)
-	if b.n > 0 && len(b.raw)+size+varintLen(int64(size)) > t.w.cfg.BatchBytes+headerLen {
+	start, maxTime := len(b.raw), b.maxTime
+	b.add(r, r.Timestamp-b.firstTime)
+	if len(b.raw) > t.w.cfg.BatchBytes+headerLen && b.n > 1 {
+		// r does not fit: it starts the next batch.
+		b.raw, b.n, b.maxTime = b.raw[:start], b.n-1, maxTime
 		if err := t.w.seal(p); err != nil {
 			return err
 		}
@@ -272,10 +281,8 @@ func (t *Topic) Append(part int32, tally uint8, r *Record) error {
 		if b, err = t.w.openBatch(p, r.Timestamp); err != nil {
 			return err
 		}
-		delta = 0
-		size = recordLen(r, 0, 0)
+		b.add(r, 0)
 	}
-	b.add(r, size, delta)
 	b.tally[tally]++
 	return nil
 }
@@ -418,7 +425,8 @@ func (w *Writer) broadcast() {
 	w.changed = make(chan struct{})
 }
 
-// compressLoop compresses and checksums sealed batches in the order they were sealed.
+// compressLoop compresses and checksums sealed batches. Batches of a partition may finish out of
+// order; the sender waits for the oldest.
 func (w *Writer) compressLoop(comp kgo.Compressor) {
 	var compress compressFunc
 	if comp != nil {

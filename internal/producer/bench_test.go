@@ -7,7 +7,6 @@ import (
 
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/kwrite"
-	"github.com/notestream/notestream/internal/record"
 )
 
 // BenchmarkEventRecord measures the producer's own work per readable row once csvin has parsed it:
@@ -23,7 +22,7 @@ func BenchmarkEventRecord(b *testing.B) {
 		p.key = append(p.key[:0], in.UserID...)
 		p.keyed.Key = p.key
 		parts += int32(part.Partition(&p.keyed, 8))
-		p.value = record.AppendInteraction(p.value[:0], &in)
+		p.value = p.enc.AppendInteraction(p.value[:0], &in)
 		p.rec = kwrite.Record{Key: p.key, Value: p.value, Timestamp: in.Time}
 	}
 	_ = parts

@@ -24,7 +24,7 @@ type parsedBatch struct {
 }
 
 const (
-	parseBatchRows = 256 // rows per handoff: amortises the channel operations
+	parseBatchRows = 256 // rows per handoff: amortises the channel operations and goroutine wake-ups
 	parseBatches   = 4   // batches in flight: bounds memory
 )
 

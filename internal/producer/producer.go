@@ -206,6 +206,7 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 	}
 	defer cl.Close()
 	p := &producer{cfg: cfg, cl: cl, adm: kadm.NewClient(cl)}
+	p.eventValue = p.appendEvent
 
 	if err := p.connect(ctx); err != nil {
 		return nil, err
@@ -261,7 +262,13 @@ type producer struct {
 	headers                         [3]kwrite.Header
 	key, value, source, line, label []byte
 	keyed                           kgo.Record // for the partitioner
+	enc                             record.Encoder
+	event                           *event.Interaction // the event being appended
+	eventValue                      func(dst []byte) []byte
 }
+
+// appendEvent is the AppendValue of events: their JSON is encoded straight into the batch.
+func (p *producer) appendEvent(dst []byte) []byte { return p.enc.AppendInteraction(dst, p.event) }
 
 // unreachable marks a writer that acknowledged nothing for the timeout as ErrUnreachable.
 func unreachable(err error) error {
@@ -413,10 +420,10 @@ func (p *producer) deadLettered() int64 {
 	return n
 }
 
-// append appends p.rec, after setHeaders, to part of topic.
-func (p *producer) append(topic string, part int32, tally int, nHeaders int) error {
+// append appends p.rec with the first nHeaders of p.headers to part of t.
+func (p *producer) append(t *kwrite.Topic, part int32, tally int, nHeaders int) error {
 	p.rec.Headers = p.headers[:nHeaders]
-	return p.topics[topic].Append(part, uint8(tally), &p.rec)
+	return t.Append(part, uint8(tally), &p.rec)
 }
 
 // setOrigin sets the source and line headers at i and i+1.
@@ -456,6 +463,7 @@ type replay struct {
 	users       bool
 	topic       string
 	partitioner kgo.TopicPartitioner
+	out, dlq    *kwrite.Topic // the event topic and the dead-letter topic
 	nParts      int32
 	nDLQ        int32
 	done        resumePoint // per partition, the rows already on the topics
@@ -485,6 +493,7 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 		rp.topic = p.cfg.TopicUsers
 		rp.pace.speed = 0
 	}
+	rp.out, rp.dlq = p.topics[rp.topic], p.topics[p.cfg.TopicDLQ]
 	rp.nParts = p.partitions[rp.topic]
 	rp.marked = make([]bool, rp.nParts)
 	rp.partitioner = kgo.StickyKeyPartitioner(nil).ForTopic(rp.topic)
@@ -680,7 +689,7 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 		p.setOrigin(0, rp.in.name, line)
 		p.label = append(p.label[:0], reason.String()...)
 		p.headers[2] = kwrite.Header{Key: HeaderReason, Value: p.label}
-		return unreachable(p.append(p.cfg.TopicDLQ, part, tallyDeadLetter+int(reason), 3))
+		return unreachable(p.append(rp.dlq, part, tallyDeadLetter+int(reason), 3))
 	}
 
 	if in != nil {
@@ -701,16 +710,16 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 		p.value = record.AppendUser(p.value[:0], u)
 		p.rec = kwrite.Record{Key: p.key, Value: p.value, Timestamp: time.Now().UnixMilli()}
 		p.setOrigin(0, rp.in.name, line)
-		return unreachable(p.append(rp.topic, part, tallyProduced, 2))
+		return unreachable(p.append(rp.out, part, tallyProduced, 2))
 	}
 	if !rp.marked[part] {
 		if err := p.control(rp, part, record.ControlProgress, line-1); err != nil {
 			return err
 		}
 	}
-	p.value = record.AppendInteraction(p.value[:0], in)
-	p.rec = kwrite.Record{Key: p.key, Value: p.value, Timestamp: in.Time}
-	if err := p.append(rp.topic, part, tallyProduced, 0); err != nil {
+	p.event = in
+	p.rec = kwrite.Record{Key: p.key, AppendValue: p.eventValue, Timestamp: in.Time}
+	if err := p.append(rp.out, part, tallyProduced, 0); err != nil {
 		return unreachable(err)
 	}
 	if err := rp.pace.wait(ctx, rp.maxEvent); err != nil {
@@ -751,5 +760,5 @@ func (p *producer) control(rp *replay, part int32, kind string, line int64) erro
 	p.label = append(p.label[:0], kind...)
 	p.headers[0] = kwrite.Header{Key: record.ControlHeader, Value: p.label}
 	p.setOrigin(1, rp.in.name, line)
-	return unreachable(p.append(rp.topic, part, tallyControl, 3))
+	return unreachable(p.append(rp.out, part, tallyControl, 3))
 }

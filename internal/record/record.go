@@ -42,10 +42,25 @@ var (
 //
 // Times must lie in years 0000 to 9999 (all that the CSV formats can express).
 func AppendInteraction(dst []byte, in *event.Interaction) []byte {
+	var e Encoder
+	return e.AppendInteraction(dst, in)
+}
+
+// Encoder appends values like the package's functions, remembering the date of the last time it
+// wrote: consecutive events mostly share a day, and the calendar arithmetic is most of a timestamp's
+// cost. The zero value is ready to use.
+type Encoder struct {
+	day  int64    // days since 1970-01-01 written in date
+	date [11]byte // such as "2023-07-01T"
+	set  bool
+}
+
+// AppendInteraction is the package's AppendInteraction.
+func (e *Encoder) AppendInteraction(dst []byte, in *event.Interaction) []byte {
 	dst = append(dst, `{"user_id":`...)
 	dst = appendString(dst, in.UserID)
 	dst = append(dst, `,"timestamp":"`...)
-	dst = AppendTime(dst, in.Time)
+	dst = e.AppendTime(dst, in.Time)
 	dst = append(dst, `","action_type":`...)
 	dst = appendString(dst, in.Action)
 	dst = append(dst, `,"page_id":`...)
@@ -87,6 +102,12 @@ func AppendControl(dst []byte, c Control) []byte {
 // AppendTime appends ms (Unix milliseconds) as RFC 3339 UTC with exactly three fractional digits,
 // such as 2023-07-01T14:30:15.000Z. Years outside 0000 to 9999 are written with more digits or a sign.
 func AppendTime(dst []byte, ms int64) []byte {
+	var e Encoder
+	return e.AppendTime(dst, ms)
+}
+
+// AppendTime is the package's AppendTime.
+func (e *Encoder) AppendTime(dst []byte, ms int64) []byte {
 	const (
 		msPerDay = 86_400_000
 		minMs    = -62_167_219_200_000 // 0000-01-01T00:00:00Z
@@ -101,18 +122,23 @@ func AppendTime(dst []byte, ms int64) []byte {
 	if ms%msPerDay < 0 {
 		days--
 	}
-	year, month, day := civil(days)
+	if !e.set || days != e.day {
+		year, month, day := civil(days)
+		e.day, e.set = days, true
+		e.date = [11]byte{
+			byte('0' + year/1000), byte('0' + year/100%10), byte('0' + year/10%10), byte('0' + year%10), '-',
+			byte('0' + month/10), byte('0' + month%10), '-',
+			byte('0' + day/10), byte('0' + day%10), 'T',
+		}
+	}
 	t := int(ms - days*msPerDay)
 	hour, minute, sec, frac := t/3_600_000, t/60_000%60, t/1000%60, t%1000
-	b := [24]byte{
-		byte('0' + year/1000), byte('0' + year/100%10), byte('0' + year/10%10), byte('0' + year%10), '-',
-		byte('0' + month/10), byte('0' + month%10), '-',
-		byte('0' + day/10), byte('0' + day%10), 'T',
-		byte('0' + hour/10), byte('0' + hour%10), ':',
-		byte('0' + minute/10), byte('0' + minute%10), ':',
-		byte('0' + sec/10), byte('0' + sec%10), '.',
-		byte('0' + frac/100), byte('0' + frac/10%10), byte('0' + frac%10), 'Z',
-	}
+	var b [24]byte
+	copy(b[:], e.date[:])
+	b[11], b[12], b[13] = byte('0'+hour/10), byte('0'+hour%10), ':'
+	b[14], b[15], b[16] = byte('0'+minute/10), byte('0'+minute%10), ':'
+	b[17], b[18], b[19] = byte('0'+sec/10), byte('0'+sec%10), '.'
+	b[20], b[21], b[22], b[23] = byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10), 'Z'
 	return append(dst, b[:]...)
 }
 

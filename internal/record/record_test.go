@@ -68,25 +68,36 @@ func TestAppendTimeMatchesTimeFormat(t *testing.T) {
 	first := time.Date(0, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
 	last := time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC).UnixMilli()
 	var buf []byte
+	var e Encoder // its cached date is reused within a day and replaced at the next
 	for day := first; day <= last; day += 86_400_000 {
 		for _, ms := range []int64{day, day + (day/86_400_000*7_919_993)%86_400_000, day + 86_399_999} {
 			want := time.UnixMilli(ms).UTC().Format(layout)
 			if buf = AppendTime(buf[:0], ms); string(buf) != want {
 				t.Fatalf("AppendTime(%d) = %s, want %s", ms, buf, want)
 			}
+			if buf = e.AppendTime(buf[:0], ms); string(buf) != want {
+				t.Fatalf("Encoder.AppendTime(%d) = %s, want %s", ms, buf, want)
+			}
 		}
 	}
 }
 
-// FuzzAppendTime compares AppendTime with the time package's formatting for any millisecond.
+// FuzzAppendTime compares AppendTime, and an Encoder writing two times in a row, with the time
+// package's formatting for any millisecond.
 func FuzzAppendTime(f *testing.F) {
-	f.Add(int64(0))
-	f.Add(int64(-62_167_219_200_001))
-	f.Add(int64(253_402_300_800_000))
-	f.Fuzz(func(t *testing.T, ms int64) {
+	f.Add(int64(0), int64(86_399_999))
+	f.Add(int64(-62_167_219_200_001), int64(-1))
+	f.Add(int64(253_402_300_800_000), int64(253_402_300_799_999))
+	f.Fuzz(func(t *testing.T, ms, next int64) {
 		want := time.UnixMilli(ms).UTC().Format("2006-01-02T15:04:05.000Z")
 		if got := string(AppendTime(nil, ms)); got != want {
 			t.Fatalf("AppendTime(%d) = %s, want %s", ms, got, want)
+		}
+		var e Encoder
+		e.AppendTime(nil, ms)
+		want = time.UnixMilli(next).UTC().Format("2006-01-02T15:04:05.000Z")
+		if got := string(e.AppendTime(nil, next)); got != want {
+			t.Fatalf("Encoder.AppendTime(%d) after %d = %s, want %s", next, ms, got, want)
 		}
 	})
 }
