@@ -137,9 +137,9 @@ func New(ctx context.Context, cfg Config) (*Writer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	comp, err := kgo.DefaultCompressor(cfg.Compression)
+	compress, err := newCompressor(cfg.Compression)
 	if err != nil {
-		return nil, fmt.Errorf("kwrite: compressor: %w", err)
+		return nil, err
 	}
 	w := &Writer{cfg: cfg, toCompress: make(chan *batch, 64), work: make(chan struct{}, 1), changed: make(chan struct{})}
 	if err := w.initProducerID(ctx); err != nil {
@@ -149,7 +149,7 @@ func New(ctx context.Context, cfg Config) (*Writer, error) {
 	// A compressing goroutine per core: compression is most of the Writer's CPU, and at the end of a
 	// replay every partition's last batch is sealed at once.
 	for range runtime.GOMAXPROCS(0) {
-		w.wg.Go(func() { w.compressLoop(comp) })
+		w.wg.Go(func() { w.compressLoop(compress()) })
 	}
 	w.wg.Go(w.sendLoop)
 	return w, nil
@@ -427,16 +427,7 @@ func (w *Writer) broadcast() {
 
 // compressLoop compresses and checksums sealed batches. Batches of a partition may finish out of
 // order; the sender waits for the oldest.
-func (w *Writer) compressLoop(comp kgo.Compressor) {
-	var compress compressFunc
-	if comp != nil {
-		var buf bytes.Buffer
-		compress = func(src []byte) ([]byte, int8) {
-			buf.Reset()
-			out, codec := comp.Compress(&buf, src)
-			return out, int8(codec)
-		}
-	}
+func (w *Writer) compressLoop(compress compressFunc) {
 	for {
 		select {
 		case <-w.ctx.Done():
@@ -452,6 +443,35 @@ func (w *Writer) compressLoop(comp kgo.Compressor) {
 			}
 		}
 	}
+}
+
+// newCompressor returns a constructor of the compressFunc of each compressing goroutine: nil for none,
+// framed snappy (appendSnappy), or franz-go's compressor for the other codecs.
+func newCompressor(codec kgo.CompressionCodec) (func() compressFunc, error) {
+	switch codec {
+	case kgo.NoCompression():
+		return func() compressFunc { return nil }, nil
+	case kgo.SnappyCompression():
+		return func() compressFunc {
+			var buf []byte
+			return func(src []byte) ([]byte, int8) {
+				buf = appendSnappy(buf[:0], src)
+				return buf, int8(kgo.CodecSnappy)
+			}
+		}, nil
+	}
+	comp, err := kgo.DefaultCompressor(codec)
+	if err != nil {
+		return nil, fmt.Errorf("kwrite: compressor: %w", err)
+	}
+	return func() compressFunc {
+		var buf bytes.Buffer
+		return func(src []byte) ([]byte, int8) {
+			buf.Reset()
+			out, codec := comp.Compress(&buf, src)
+			return out, int8(codec)
+		}
+	}, nil
 }
 
 // compressFunc compresses src and returns the codec used (0 when it did not compress).
