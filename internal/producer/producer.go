@@ -470,7 +470,8 @@ type replay struct {
 	marked      []bool      // per interactions partition: a control record of this replay precedes its events
 	pace        pacer
 
-	read    atomic.Int64
+	rows    int64        // rows read
+	read    atomic.Int64 // rows, published for the progress reporter
 	skipped int64
 
 	maxEvent     int64
@@ -528,7 +529,7 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 	}
 	stopReport()
 
-	sum := FileSummary{File: in.name, Read: rp.read.Load(), Produced: p.acked(tallyProduced) - startProduced,
+	sum := FileSummary{File: in.name, Read: rp.rows, Produced: p.acked(tallyProduced) - startProduced,
 		DeadLettered: p.deadLettered() - startDLQ, Skipped: rp.skipped, ByReason: map[string]int64{}}
 	for r := range startByReason {
 		if n := p.acked(tallyDeadLetter+r) - startByReason[r]; n > 0 {
@@ -578,8 +579,10 @@ func (p *producer) linger() (time.Duration, error) {
 	return next, unreachable(err)
 }
 
-// readRows reads the file and produces every row.
+// readRows reads the file and produces every row. It checks for cancellation and publishes the row
+// count every few hundred rows: per row, both cost more than a row's partitioning.
 func (p *producer) readRows(ctx context.Context, rp *replay) error {
+	defer func() { rp.read.Store(rp.rows) }()
 	if rp.users {
 		rd := csvin.NewUserReader(rp.in.r)
 		var u event.User
@@ -590,6 +593,12 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 			}
 			if err := p.row(ctx, rp, reason, rd.Line(), rd.Raw(), &u, nil); err != nil {
 				return err
+			}
+			if rp.rows%parseBatchRows == 0 {
+				rp.read.Store(rp.rows)
+				if ctx.Err() != nil {
+					return context.Cause(ctx)
+				}
 			}
 		}
 	}
@@ -609,6 +618,10 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 			if err := p.row(ctx, rp, row.reason, row.line, row.raw, nil, &row.in); err != nil {
 				return err
 			}
+		}
+		rp.read.Store(rp.rows)
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
 		}
 		if b.err != nil {
 			return p.readEnd(ctx, rp, b.err)
@@ -673,10 +686,7 @@ func (p *producer) writerErr() error { return unreachable(p.w.Err()) }
 // row produces one row: an interaction (in), a user (u), or a dead letter when reason is not OK.
 func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, line int64, raw []byte,
 	u *event.User, in *event.Interaction) error {
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	rp.read.Add(1)
+	rp.rows++
 	rp.lastLine = line
 	if reason != event.OK {
 		part := int32(line % int64(rp.nDLQ))
