@@ -214,7 +214,8 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 	if err := p.ensureTopics(ctx); err != nil {
 		return nil, err
 	}
-	p.w, err = kwrite.New(ctx, kwrite.Config{Client: cl, Compression: comp, Timeout: cfg.Timeout, Logger: cfg.Logger})
+	p.w, err = kwrite.New(ctx, kwrite.Config{Client: cl, Compression: comp, Linger: linger, Timeout: cfg.Timeout,
+		Logger: cfg.Logger})
 	if err != nil {
 		return nil, unreachable(err)
 	}
@@ -239,6 +240,10 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 	}
 	return sums, nil
 }
+
+// linger is how long a batch waits for more records when the input or the pacing pauses: at full
+// speed batches fill up, and when the input trickles records still reach the brokers this soon.
+const linger = 10 * time.Millisecond
 
 // Tallies the writer counts acknowledged records in.
 const (
@@ -630,41 +635,39 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 	}
 }
 
-// nextBatch receives the next parsed batch (nil once full is closed). When none is ready yet, the
-// input is slower than the writer (a pipe, a paced source): batches that have lingered long enough
-// are sent meanwhile.
+// nextBatch receives the next parsed batch (nil once full is closed). When the input has nothing for
+// the linger time (a pipe, a slow source), the batches it filled so far are sent meanwhile.
 func (p *producer) nextBatch(ctx context.Context, full <-chan *parsedBatch) (*parsedBatch, error) {
 	select {
 	case b := <-full:
 		return b, nil
 	default:
 	}
+	wait := linger
 	for {
+		t := time.NewTimer(wait)
+		select {
+		case b := <-full:
+			t.Stop()
+			return b, nil
+		case <-ctx.Done():
+			t.Stop()
+			return nil, context.Cause(ctx)
+		case <-t.C:
+		}
 		next, err := p.linger()
 		if err != nil {
 			return nil, err
 		}
-		var timeout <-chan time.Time
-		var t *time.Timer
-		if next > 0 {
-			t = time.NewTimer(next)
-			timeout = t.C
+		if next == 0 {
+			select {
+			case b := <-full:
+				return b, nil
+			case <-ctx.Done():
+				return nil, context.Cause(ctx)
+			}
 		}
-		select {
-		case b := <-full:
-			stopTimer(t)
-			return b, nil
-		case <-ctx.Done():
-			stopTimer(t)
-			return nil, context.Cause(ctx)
-		case <-timeout:
-		}
-	}
-}
-
-func stopTimer(t *time.Timer) {
-	if t != nil {
-		t.Stop()
+		wait = next
 	}
 }
 
