@@ -1,4 +1,5 @@
-// Package kafkaauth configures TLS and SASL for the binaries' Kafka clients.
+// Package kafkaauth configures TLS and SASL for the binaries' Kafka clients and checks that the brokers
+// accept them.
 package kafkaauth
 
 import (
