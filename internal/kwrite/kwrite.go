@@ -488,7 +488,7 @@ type produce struct {
 // sendLoop sends, per leader, the oldest unacknowledged batch of every partition that has one ready,
 // waits for every answer, and repeats.
 func (w *Writer) sendLoop() {
-	var stuckSince time.Time // first failure since the last acknowledgement
+	var stuckSince time.Time // when the first failed request since the last acknowledgement was sent
 	backoff := time.Duration(0)
 	for {
 		reqs := w.nextRequests()
@@ -500,6 +500,7 @@ func (w *Writer) sendLoop() {
 				continue
 			}
 		}
+		sent := time.Now()
 		var wg sync.WaitGroup
 		for _, pr := range reqs {
 			wg.Go(func() { w.send(pr) })
@@ -517,7 +518,7 @@ func (w *Writer) sendLoop() {
 			continue
 		}
 		if stuckSince.IsZero() {
-			stuckSince = time.Now()
+			stuckSince = sent
 		}
 		if time.Since(stuckSince) >= w.cfg.Timeout {
 			w.fail(fmt.Errorf("%w for %s: %w", ErrTimeout, w.cfg.Timeout, retry))
