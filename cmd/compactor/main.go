@@ -55,6 +55,7 @@ func main() {
 	to := fs.String("to", "", "last day to rebuild, YYYY-MM-DD (backfill; default: the lake's last)")
 	attempts := fs.Int("storage-attempts", 6, "tries per storage operation before giving up")
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	timeout := fs.Duration("timeout", 30*time.Second, "give up when the brokers stay unreachable this long (run)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -115,7 +116,7 @@ func main() {
 	var sum compactor.Summary
 	switch cmd {
 	case "run":
-		sum, err = run(ctx, cfg, retrying, strings.Split(*brokers, ","), auth)
+		sum, err = run(ctx, cfg, retrying, strings.Split(*brokers, ","), auth, *timeout)
 	case "backfill":
 		sum, err = backfill(ctx, cfg, retrying, *from, *to)
 	}
@@ -130,9 +131,13 @@ func main() {
 		sum.BronzeObjects, sum.SilverDays, sum.GoldDays, sum.Months, sum.Users)
 }
 
-func run(ctx context.Context, cfg compactor.Config, store lake.Store, brokers []string, auth *kafkaauth.Config) (compactor.Summary, error) {
+func run(ctx context.Context, cfg compactor.Config, store lake.Store, brokers []string, auth *kafkaauth.Config, timeout time.Duration) (compactor.Summary, error) {
 	opts, err := auth.Opts()
 	if err != nil {
+		return compactor.Summary{}, err
+	}
+	// Listing offsets would report a rejected login as a bare EOF.
+	if err := auth.Ping(ctx, brokers, timeout); err != nil {
 		return compactor.Summary{}, err
 	}
 	src, err := compactor.NewKafka(brokers, opts...)

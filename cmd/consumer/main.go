@@ -47,6 +47,7 @@ func run(args []string) error {
 		httpAddr = fs.String("http", "127.0.0.1:8080", "HTTP API listen address")
 		tz       = fs.String("tz", "UTC", "reporting time zone (IANA name), the same as the compactor's")
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
+		timeout  = fs.Duration("timeout", 30*time.Second, "give up at start-up when the brokers stay unreachable this long")
 	)
 	fs.StringVar(&store.Prefix, "redis-prefix", "ns:", "prefix of every Redis key")
 	fs.DurationVar(&store.Retention, "retention", 400*24*time.Hour, "TTL of daily Redis keys, renewed on every update")
@@ -93,6 +94,12 @@ func run(args []string) error {
 	if cfg.ClientOpts, err = auth.Opts(); err != nil {
 		return err
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Here, not in the group: its clients would report a rejected login as a bare EOF, or retry forever.
+	if err := auth.Ping(ctx, cfg.Brokers, *timeout); err != nil {
+		return err
+	}
 	cfg.Location = loc
 	cfg.Logger = log
 	cfg.Registerer = reg
@@ -115,8 +122,6 @@ func run(args []string) error {
 	}
 	log.Info("consumer starting", "http", ln.Addr().String(), "brokers", *brokers, "group", cfg.Group, "tz", loc.String())
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
