@@ -151,6 +151,29 @@ func NewInteractionReader(r io.Reader) *InteractionReader {
 //
 // The row's strings share one allocation; Action is kept as written (event.Check canonicalises it).
 func (r *InteractionReader) Next(row *event.Interaction) (event.Reason, error) {
+	var f InteractionFields
+	reason, err := r.NextFields(&f)
+	if err != nil || reason != event.OK {
+		return reason, err
+	}
+	t := &r.t
+	t.str = append(append(append(append(t.str[:0], f.UserID...), f.Action...), f.PageID...), f.AppVersion...)
+	s := string(t.str)
+	a, p := len(f.UserID), len(f.UserID)+len(f.Action)
+	v := p + len(f.PageID)
+	*row = event.Interaction{UserID: s[:a], Time: f.Time, Action: s[a:p], PageID: s[p:v], DurationMs: f.DurationMs, AppVersion: s[v:]}
+	return event.OK, nil
+}
+
+// InteractionFields is a readable interactions row whose text fields are trimmed slices of the
+// reader's buffer, valid until the next call: for readers that copy them anyway.
+type InteractionFields struct {
+	UserID, Action, PageID, AppVersion []byte
+	Time, DurationMs                   int64 // Unix milliseconds UTC; milliseconds
+}
+
+// NextFields is Next without allocating: it fills *row only for a readable row.
+func (r *InteractionReader) NextFields(row *InteractionFields) (event.Reason, error) {
 	t := &r.t
 	ok, err := t.next()
 	if err != nil {
@@ -174,11 +197,7 @@ func (r *InteractionReader) Next(row *event.Interaction) (event.Reason, error) {
 	if !ok {
 		return event.BadDuration, nil
 	}
-	t.str = append(append(append(append(t.str[:0], user...), action...), page...), version...)
-	s := string(t.str)
-	a, p := len(user), len(user)+len(action)
-	v := p + len(page)
-	*row = event.Interaction{UserID: s[:a], Time: ms, Action: s[a:p], PageID: s[p:v], DurationMs: d, AppVersion: s[v:]}
+	*row = InteractionFields{UserID: user, Action: action, PageID: page, AppVersion: version, Time: ms, DurationMs: d}
 	return event.OK, nil
 }
 

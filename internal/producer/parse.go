@@ -12,7 +12,8 @@ type parsed struct {
 	reason event.Reason
 	line   int64
 	in     event.Interaction
-	raw    []byte // the input line of an unreadable row, in its batch's arena
+	raw    []byte    // the input line of an unreadable row, in its batch's arena
+	lens   [4]uint16 // lengths of in's strings, until they are cut from the batch's text
 }
 
 // parsedBatch is a run of rows handed from the parsing goroutine to the producing one; err ends the
@@ -20,6 +21,7 @@ type parsed struct {
 type parsedBatch struct {
 	rows  []parsed
 	arena []byte
+	text  []byte // the rows' text fields, made into one string per batch rather than one per row
 	err   error
 }
 
@@ -47,11 +49,12 @@ func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBa
 			case <-stop:
 				return
 			}
-			b.rows, b.arena = b.rows[:0], b.arena[:0]
+			b.rows, b.arena, b.text = b.rows[:0], b.arena[:0], b.text[:0]
+			var f csvin.InteractionFields
 			for len(b.rows) < parseBatchRows && b.err == nil {
 				b.rows = append(b.rows, parsed{})
 				row := &b.rows[len(b.rows)-1]
-				row.reason, b.err = rd.Next(&row.in)
+				row.reason, b.err = rd.NextFields(&f)
 				if b.err != nil {
 					b.rows = b.rows[:len(b.rows)-1]
 					break
@@ -61,8 +64,13 @@ func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBa
 					start := len(b.arena)
 					b.arena = append(b.arena, rd.Raw()...)
 					row.raw = b.arena[start:len(b.arena):len(b.arena)]
+					continue
 				}
+				row.in.Time, row.in.DurationMs = f.Time, f.DurationMs
+				row.lens = [4]uint16{uint16(len(f.UserID)), uint16(len(f.Action)), uint16(len(f.PageID)), uint16(len(f.AppVersion))}
+				b.text = append(append(append(append(b.text, f.UserID...), f.Action...), f.PageID...), f.AppVersion...)
 			}
+			b.cutText()
 			end := b.err != nil
 			select {
 			case fullc <- b:
@@ -75,4 +83,21 @@ func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBa
 		}
 	}()
 	return fullc, freec
+}
+
+// cutText sets the rows' strings, slices of one string of the batch's text.
+func (b *parsedBatch) cutText() {
+	text := string(b.text)
+	for i := range b.rows {
+		row := &b.rows[i]
+		if row.reason != event.OK {
+			continue
+		}
+		cut := func(n uint16) string {
+			s := text[:n]
+			text = text[n:]
+			return s
+		}
+		row.in.UserID, row.in.Action, row.in.PageID, row.in.AppVersion = cut(row.lens[0]), cut(row.lens[1]), cut(row.lens[2]), cut(row.lens[3])
+	}
 }

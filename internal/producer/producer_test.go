@@ -1,9 +1,11 @@
 package producer
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/notestream/notestream/internal/csvin"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/record"
 )
@@ -201,5 +204,48 @@ func TestParseInteractions(t *testing.T) {
 	<-full
 	close(stop2)
 	for range full { // closed once the goroutine returns
+	}
+}
+
+// TestParseInteractionsMatchesReader compares the parsing goroutine's batches, whose strings are cut
+// from one string per batch, with csvin's row-by-row reading of the sample's dirty rows.
+func TestParseInteractionsMatchesReader(t *testing.T) {
+	data, err := os.ReadFile("../../data/user_interactions.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	defer close(stop)
+	full, free := parseInteractions(bytes.NewReader(data), stop)
+	rd := csvin.NewInteractionReader(bytes.NewReader(data))
+	rows := 0
+	for b := range full {
+		for _, got := range b.rows {
+			var want event.Interaction
+			reason, err := rd.Next(&want)
+			if err != nil {
+				t.Fatalf("row %d: reader: %v", rows, err)
+			}
+			if got.reason != reason || got.line != rd.Line() {
+				t.Fatalf("row %d: reason %v line %d, want %v line %d", rows, got.reason, got.line, reason, rd.Line())
+			}
+			if reason == event.OK && got.in != want {
+				t.Fatalf("line %d: %+v, want %+v", got.line, got.in, want)
+			}
+			if reason != event.OK && string(got.raw) != string(rd.Raw()) {
+				t.Fatalf("line %d: raw %q, want %q", got.line, got.raw, rd.Raw())
+			}
+			rows++
+		}
+		if b.err != nil {
+			if b.err != io.EOF {
+				t.Fatal(b.err)
+			}
+			break
+		}
+		free <- b
+	}
+	if _, err := rd.Next(new(event.Interaction)); err != io.EOF || rows < 20_000 {
+		t.Fatalf("%d rows, then reader says %v", rows, err)
 	}
 }
