@@ -13,6 +13,7 @@ import (
 
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/record"
+	"github.com/notestream/notestream/internal/tables"
 )
 
 // bronzeWriter turns a plan's records into bronze objects, one per (range, partition value), and
@@ -35,12 +36,12 @@ type bronzeWriter struct {
 
 // rangeRows holds the rows read so far of one partition's current range.
 type rangeRows struct {
-	inter []BronzeInteraction
+	inter []tables.BronzeInteraction
 	users []bronzeUserRow
 }
 
 type bronzeUserRow struct {
-	BronzeUser
+	tables.BronzeUser
 	country string
 }
 
@@ -89,7 +90,7 @@ func (b *bronzeWriter) newRangeRows(r Range) *rangeRows {
 	if r.Topic == b.c.cfg.UsersTopic {
 		return &rangeRows{users: make([]bronzeUserRow, 0, n)}
 	}
-	return &rangeRows{inter: make([]BronzeInteraction, 0, n)}
+	return &rangeRows{inter: make([]tables.BronzeInteraction, 0, n)}
 }
 
 func (b *bronzeWriter) add(rec *Record) error {
@@ -114,7 +115,7 @@ func (b *bronzeWriter) add(rec *Record) error {
 			return nil
 		}
 		buf := b.bufs[rec.Partition]
-		buf.users = append(buf.users, bronzeUserRow{BronzeUser{
+		buf.users = append(buf.users, bronzeUserRow{tables.BronzeUser{
 			UserID: u.UserID, JoinDate: u.JoinDate, DeviceType: u.DeviceType, SubscriptionType: u.SubscriptionType,
 			KafkaPartition: rec.Partition, KafkaOffset: rec.Offset,
 		}, u.Country})
@@ -125,7 +126,7 @@ func (b *bronzeWriter) add(rec *Record) error {
 		b.undecodable(rec, err)
 		return nil
 	}
-	row := BronzeInteraction{
+	row := tables.BronzeInteraction{
 		UserID: in.UserID, Timestamp: in.Time, ActionType: in.Action, PageID: in.PageID,
 		DurationMs: in.DurationMs, AppVersion: in.AppVersion,
 		KafkaPartition: rec.Partition, KafkaOffset: rec.Offset,
@@ -178,8 +179,8 @@ func (b *bronzeWriter) flush(p int32) {
 }
 
 // write writes one range's rows to bronze.
-func (b *bronzeWriter) write(r Range, inter []BronzeInteraction, users []bronzeUserRow) error {
-	byDay := map[int32][]BronzeInteraction{}
+func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []bronzeUserRow) error {
+	byDay := map[int32][]tables.BronzeInteraction{}
 	for _, row := range inter {
 		d := DayOf(row.Timestamp, b.c.cfg.Location)
 		byDay[d] = append(byDay[d], row)
@@ -187,21 +188,21 @@ func (b *bronzeWriter) write(r Range, inter []BronzeInteraction, users []bronzeU
 	var objs []object
 	for _, d := range slices.Sorted(maps.Keys(byDay)) {
 		rows := byDay[d]
-		slices.SortFunc(rows, func(a, b BronzeInteraction) int {
+		slices.SortFunc(rows, func(a, b tables.BronzeInteraction) int {
 			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
 		})
-		objs = append(objs, object{bronzeKey(BronzeInteractions, "date="+Date(d), r), func(w io.Writer) error { return writeParquet(w, rows) }})
+		objs = append(objs, object{bronzeKey(tables.BronzeInteractions, "date="+Date(d), r), func(w io.Writer) error { return writeParquet(w, rows) }})
 	}
-	byCountry := map[string][]BronzeUser{}
+	byCountry := map[string][]tables.BronzeUser{}
 	for _, u := range users {
 		byCountry[u.country] = append(byCountry[u.country], u.BronzeUser)
 	}
 	for _, country := range slices.Sorted(maps.Keys(byCountry)) {
 		rows := byCountry[country]
-		slices.SortFunc(rows, func(a, b BronzeUser) int {
+		slices.SortFunc(rows, func(a, b tables.BronzeUser) int {
 			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
 		})
-		objs = append(objs, object{bronzeKey(BronzeUsers, countryPartition(country), r), func(w io.Writer) error { return writeParquet(w, rows) }})
+		objs = append(objs, object{bronzeKey(tables.BronzeUsers, countryPartition(country), r), func(w io.Writer) error { return writeParquet(w, rows) }})
 	}
 	if err := b.c.putAll(b.wctx, objs); err != nil {
 		return fmt.Errorf("write bronze %s: %w", r, err)

@@ -8,6 +8,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/notestream/notestream/internal/metric"
+	"github.com/notestream/notestream/internal/tables"
 )
 
 // writeGold writes daily_metrics for rb.Gold and monthly_metrics for rb.Months. built holds the
@@ -72,7 +73,7 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 		}
 		a := days[i]
 		dau := int64(len(a.users))
-		row := DailyMetrics{
+		row := tables.DailyMetrics{
 			DAU:                  dau,
 			WAU:                  wau.n,
 			MAU:                  mau.n,
@@ -84,8 +85,8 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 			P95SessionDurationS:  metric.NearestRank(a.durations, 0.95),
 			SessionsPerUser:      metric.Ratio(a.sessions.Count, dau),
 		}
-		objs = append(objs, object{dayKey(GoldDailyMetrics, d), func(w io.Writer) error {
-			return writeParquet(w, []DailyMetrics{row})
+		objs = append(objs, object{dayKey(tables.GoldDailyMetrics, d), func(w io.Writer) error {
+			return writeParquet(w, []tables.DailyMetrics{row})
 		}})
 	}
 
@@ -100,14 +101,14 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 			sessions.DurationMs += s.DurationMs
 			sessions.Actions += s.Actions
 		}
-		row := MonthlyMetrics{
+		row := tables.MonthlyMetrics{
 			MAU:                  month.n,
 			Sessions:             sessions.Count,
 			AvgSessionDurationS:  sessions.AvgDurationS(),
 			AvgActionsPerSession: sessions.AvgActions(),
 		}
-		key := GoldMonthlyMetrics + "/month=" + m + "/" + partFile
-		objs = append(objs, object{key, func(w io.Writer) error { return writeParquet(w, []MonthlyMetrics{row}) }})
+		key := tables.GoldMonthlyMetrics + "/month=" + m + "/" + partFile
+		objs = append(objs, object{key, func(w io.Writer) error { return writeParquet(w, []tables.MonthlyMetrics{row}) }})
 	}
 	if err := c.putAll(ctx, objs); err != nil {
 		return fmt.Errorf("write daily and monthly metrics: %w", err)

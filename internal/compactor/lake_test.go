@@ -22,6 +22,7 @@ import (
 	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/record"
 	"github.com/notestream/notestream/internal/reference"
+	"github.com/notestream/notestream/internal/tables"
 )
 
 // memSource is a Source over records kept in memory, partitioned by key like the producer does.
@@ -273,11 +274,11 @@ func readTable[T any](t *testing.T, dir, table string) map[string][]T {
 
 func checkGold(t *testing.T, dir string, ref *reference.Result, late map[string]int64) {
 	t.Helper()
-	daily := readTable[DailyMetrics](t, dir, GoldDailyMetrics)
-	quality := readTable[DataQuality](t, dir, GoldDataQuality)
-	segments := readTable[DailySegment](t, dir, GoldDailySegments)
-	sketches := readTable[DailySketch](t, dir, GoldDailySketches)
-	sessions := readTable[SilverSession](t, dir, SilverSessions)
+	daily := readTable[tables.DailyMetrics](t, dir, tables.GoldDailyMetrics)
+	quality := readTable[tables.DataQuality](t, dir, tables.GoldDataQuality)
+	segments := readTable[tables.DailySegment](t, dir, tables.GoldDailySegments)
+	sketches := readTable[tables.DailySketch](t, dir, tables.GoldDailySketches)
+	sessions := readTable[tables.SilverSession](t, dir, tables.SilverSessions)
 	if len(daily) != len(ref.Days) || len(quality) != len(ref.Days) {
 		t.Fatalf("gold has %d daily and %d quality partitions, reference %d days", len(daily), len(quality), len(ref.Days))
 	}
@@ -287,7 +288,7 @@ func checkGold(t *testing.T, dir string, ref *reference.Result, late map[string]
 			t.Fatalf("%s: %d daily rows", date, len(rows))
 		}
 		got := rows[0]
-		exp := DailyMetrics{
+		exp := tables.DailyMetrics{
 			DAU: int64(want.DAU), WAU: int64(want.WAU), MAU: int64(want.MAU), Stickiness: want.Stickiness,
 			Sessions: want.Sessions.Count, AvgSessionDurationS: want.Sessions.AvgDurationS(),
 			AvgActionsPerSession: want.Sessions.AvgActions(), P50SessionDurationS: want.P50,
@@ -297,12 +298,12 @@ func checkGold(t *testing.T, dir string, ref *reference.Result, late map[string]
 			t.Errorf("%s daily metrics:\n got %+v\nwant %+v", date, got, exp)
 		}
 		q := want.Quality
-		expQ := DataQuality{BronzeRows: q.BronzeRows, ValidEvents: q.ValidEvents, UnknownAction: q.UnknownAction,
+		expQ := tables.DataQuality{BronzeRows: q.BronzeRows, ValidEvents: q.ValidEvents, UnknownAction: q.UnknownAction,
 			DurationOutOfRange: q.DurationOutOfRange, Duplicate: q.Duplicate, Late: late[date]}
 		if len(quality[date]) != 1 || quality[date][0] != expQ {
 			t.Errorf("%s data quality: got %+v, want %+v", date, quality[date], expQ)
 		}
-		gotSeg := map[reference.Segment]DailySegment{}
+		gotSeg := map[reference.Segment]tables.DailySegment{}
 		for _, s := range segments[date] {
 			gotSeg[reference.Segment{Dimension: s.Dimension, Value: s.Value}] = s
 		}
@@ -310,7 +311,7 @@ func checkGold(t *testing.T, dir string, ref *reference.Result, late map[string]
 			t.Errorf("%s: %d segments, want %d", date, len(gotSeg), len(want.Segments))
 		}
 		for seg, ws := range want.Segments {
-			exp := DailySegment{Dimension: seg.Dimension, Value: seg.Value, DAU: int64(ws.DAU), Sessions: ws.Sessions.Count,
+			exp := tables.DailySegment{Dimension: seg.Dimension, Value: seg.Value, DAU: int64(ws.DAU), Sessions: ws.Sessions.Count,
 				AvgSessionDurationS: ws.Sessions.AvgDurationS(), AvgActionsPerSession: ws.Sessions.AvgActions()}
 			if gotSeg[seg] != exp {
 				t.Errorf("%s segment %v: got %+v, want %+v", date, seg, gotSeg[seg], exp)
@@ -340,12 +341,12 @@ func checkGold(t *testing.T, dir string, ref *reference.Result, late map[string]
 	if !slices.Equal(got, want) {
 		t.Errorf("silver has %d sessions, reference %d; they differ", len(got), len(want))
 	}
-	monthly := readTable[MonthlyMetrics](t, dir, GoldMonthlyMetrics)
+	monthly := readTable[tables.MonthlyMetrics](t, dir, tables.GoldMonthlyMetrics)
 	if len(monthly) != len(ref.Months) {
 		t.Fatalf("gold has %d months, reference %d", len(monthly), len(ref.Months))
 	}
 	for m, want := range ref.Months {
-		exp := MonthlyMetrics{MAU: int64(want.MAU), Sessions: want.Sessions.Count,
+		exp := tables.MonthlyMetrics{MAU: int64(want.MAU), Sessions: want.Sessions.Count,
 			AvgSessionDurationS: want.Sessions.AvgDurationS(), AvgActionsPerSession: want.Sessions.AvgActions()}
 		if len(monthly[m]) != 1 || monthly[m][0] != exp {
 			t.Errorf("%s monthly: got %+v, want %+v", m, monthly[m], exp)
@@ -583,12 +584,12 @@ func TestUserMovesCountry(t *testing.T) {
 	src.append("interactions", testPartitions, in.UserID, record.AppendInteraction(nil, &in), "")
 	run(t, store, src)
 
-	users := readTable[SilverUser](t, dir, SilverUsers)
+	users := readTable[tables.SilverUser](t, dir, tables.SilverUsers)
 	if len(users) != 1 || len(users["DE"]) != 1 || users["DE"][0].UserID != "u1" || *users["DE"][0].JoinDate != 19007 {
 		t.Fatalf("silver users = %+v", users)
 	}
-	segs := readTable[DailySegment](t, dir, GoldDailySegments)["2023-07-01"]
-	if !slices.ContainsFunc(segs, func(s DailySegment) bool {
+	segs := readTable[tables.DailySegment](t, dir, tables.GoldDailySegments)["2023-07-01"]
+	if !slices.ContainsFunc(segs, func(s tables.DailySegment) bool {
 		return s.Dimension == "country" && s.Value == "DE" && s.DAU == 1 && s.Sessions == 2
 	}) {
 		t.Fatalf("the rebuilt day has the user's new country: %+v", segs)
@@ -614,7 +615,7 @@ func TestEndRecordAdvancesEventTime(t *testing.T) {
 	dir := t.TempDir()
 	store, _ := lake.NewDir(dir)
 	run(t, store, src)
-	q := readTable[DataQuality](t, dir, GoldDataQuality)["2023-07-01"]
+	q := readTable[tables.DataQuality](t, dir, tables.GoldDataQuality)["2023-07-01"]
 	if len(q) != 1 || q[0].ValidEvents != 2 || q[0].Late != 1 {
 		t.Fatalf("data quality = %+v, want 2 valid events, 1 late", q)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/metric"
 	"github.com/notestream/notestream/internal/sessionwindow"
+	"github.com/notestream/notestream/internal/tables"
 )
 
 // Dimensions are the segment dimensions of gold/daily_segments.
@@ -38,11 +39,11 @@ type activity struct {
 // buildDay rebuilds a day's silver interactions and sessions and its day-local gold (data_quality,
 // daily_segments, daily_sketches) from the day's bronze objects.
 func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]userInfo) (*activity, error) {
-	keys, err := c.store.List(ctx, dayPrefix(BronzeInteractions, d))
+	keys, err := c.store.List(ctx, dayPrefix(tables.BronzeInteractions, d))
 	if err != nil {
 		return nil, err
 	}
-	var bronze []BronzeInteraction
+	var bronze []tables.BronzeInteraction
 	runs := []int{0} // bronze[runs[i]:runs[i+1]] is one object's rows
 	strs := map[string]string{}
 	for _, key := range keys {
@@ -68,8 +69,8 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 	if err != nil {
 		return nil, fmt.Errorf("session window: %w", err)
 	}
-	dq := DataQuality{BronzeRows: int64(len(bronze))}
-	valid := make([]SilverInteraction, 0, len(bronze))
+	dq := tables.DataQuality{BronzeRows: int64(len(bronze))}
+	valid := make([]tables.SilverInteraction, 0, len(bronze))
 	for i := range bronze {
 		row := &bronze[i]
 		in := event.Interaction{
@@ -86,7 +87,7 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 			if row.Late {
 				dq.Late++
 			}
-			valid = append(valid, SilverInteraction{
+			valid = append(valid, tables.SilverInteraction{
 				UserID: in.UserID, Timestamp: in.Time, ActionType: in.Action, PageID: in.PageID,
 				DurationMs: in.DurationMs, AppVersion: in.AppVersion,
 			})
@@ -110,13 +111,13 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		}
 	}
 
-	sessions := make([]SilverSession, 0, len(closed))
-	segs := map[[2]string]*DailySegment{}
+	sessions := make([]tables.SilverSession, 0, len(closed))
+	segs := map[[2]string]*tables.DailySegment{}
 	segSessions := map[[2]string]*metric.Sessions{}
-	segment := func(dim, value string) ([2]string, *DailySegment) {
+	segment := func(dim, value string) ([2]string, *tables.DailySegment) {
 		k := [2]string{dim, value}
 		if segs[k] == nil {
-			segs[k] = &DailySegment{Dimension: dim, Value: value}
+			segs[k] = &tables.DailySegment{Dimension: dim, Value: value}
 			segSessions[k] = &metric.Sessions{}
 		}
 		return k, segs[k]
@@ -129,7 +130,7 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		if !ok {
 			u = unknownUser
 		}
-		sessions = append(sessions, SilverSession{
+		sessions = append(sessions, tables.SilverSession{
 			SessionID: s.ID(), UserID: s.UserID, Start: s.Start, End: s.End,
 			DurationS: metric.DurationS(s.Start, s.End), Actions: s.Actions, EngagedMs: s.EngagedMs,
 			Country: u.segments[0], DeviceType: u.segments[1], SubscriptionType: u.segments[2],
@@ -141,7 +142,7 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 			segSessions[k].Add(s.End-s.Start, s.Actions)
 		}
 	}
-	slices.SortFunc(sessions, func(a, b SilverSession) int {
+	slices.SortFunc(sessions, func(a, b tables.SilverSession) int {
 		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Start, b.Start))
 	})
 
@@ -161,24 +162,24 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 			sketches[k].AddString(id)
 		}
 	}
-	segRows := make([]DailySegment, 0, len(segs))
+	segRows := make([]tables.DailySegment, 0, len(segs))
 	for _, k := range slices.SortedFunc(maps.Keys(segs), compareKeys) {
 		s := segs[k]
 		m := segSessions[k]
 		s.Sessions, s.AvgSessionDurationS, s.AvgActionsPerSession = m.Count, m.AvgDurationS(), m.AvgActions()
 		segRows = append(segRows, *s)
 	}
-	sketchRows := make([]DailySketch, 0, len(sketches))
+	sketchRows := make([]tables.DailySketch, 0, len(sketches))
 	for _, k := range slices.SortedFunc(maps.Keys(sketches), compareKeys) {
-		sketchRows = append(sketchRows, DailySketch{Dimension: k[0], Value: k[1], HLL: sketches[k].AppendRedis(nil)})
+		sketchRows = append(sketchRows, tables.DailySketch{Dimension: k[0], Value: k[1], HLL: sketches[k].AppendRedis(nil)})
 	}
 
 	err = c.putAll(ctx, []object{
-		{dayKey(SilverInteractions, d), func(w io.Writer) error { return writeParquet(w, valid) }},
-		{dayKey(SilverSessions, d), func(w io.Writer) error { return writeParquet(w, sessions) }},
-		{dayKey(GoldDataQuality, d), func(w io.Writer) error { return writeParquet(w, []DataQuality{dq}) }},
-		{dayKey(GoldDailySegments, d), func(w io.Writer) error { return writeParquet(w, segRows) }},
-		{dayKey(GoldDailySketches, d), func(w io.Writer) error { return writeParquet(w, sketchRows) }},
+		{dayKey(tables.SilverInteractions, d), func(w io.Writer) error { return writeParquet(w, valid) }},
+		{dayKey(tables.SilverSessions, d), func(w io.Writer) error { return writeParquet(w, sessions) }},
+		{dayKey(tables.GoldDataQuality, d), func(w io.Writer) error { return writeParquet(w, []tables.DataQuality{dq}) }},
+		{dayKey(tables.GoldDailySegments, d), func(w io.Writer) error { return writeParquet(w, segRows) }},
+		{dayKey(tables.GoldDailySketches, d), func(w io.Writer) error { return writeParquet(w, sketchRows) }},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("write day %s: %w", Date(d), err)
@@ -187,7 +188,7 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 }
 
 // compareBronze orders bronze rows by user, time, then input order (partition, offset).
-func compareBronze(a, b *BronzeInteraction) int {
+func compareBronze(a, b *tables.BronzeInteraction) int {
 	return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp),
 		cmp.Compare(a.KafkaPartition, b.KafkaPartition), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
 }
@@ -196,14 +197,14 @@ func compareBronze(a, b *BronzeInteraction) int {
 // object). A bronze object is written sorted, so merging the runs pairwise costs O(n log runs)
 // moves instead of a full sort's O(n log n); a run that is not sorted is sorted first. The result
 // may be rows or a new slice.
-func mergeRuns(rows []BronzeInteraction, runs []int) []BronzeInteraction {
-	cmpRows := func(a, b BronzeInteraction) int { return compareBronze(&a, &b) }
+func mergeRuns(rows []tables.BronzeInteraction, runs []int) []tables.BronzeInteraction {
+	cmpRows := func(a, b tables.BronzeInteraction) int { return compareBronze(&a, &b) }
 	for i := 1; i < len(runs); i++ {
 		if run := rows[runs[i-1]:runs[i]]; !slices.IsSortedFunc(run, cmpRows) {
 			slices.SortFunc(run, cmpRows)
 		}
 	}
-	buf := make([]BronzeInteraction, len(rows))
+	buf := make([]tables.BronzeInteraction, len(rows))
 	for len(runs) > 2 {
 		next := []int{0}
 		for i := 2; i < len(runs); i += 2 {
@@ -221,7 +222,7 @@ func mergeRuns(rows []BronzeInteraction, runs []int) []BronzeInteraction {
 }
 
 // mergeTwo merges the sorted a and b into dst, a first on ties.
-func mergeTwo(dst, a, b []BronzeInteraction) {
+func mergeTwo(dst, a, b []tables.BronzeInteraction) {
 	i, j := 0, 0
 	for k := range dst {
 		if j == len(b) || (i < len(a) && compareBronze(&a[i], &b[j]) <= 0) {
@@ -247,7 +248,7 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32) (*activity, err
 		Actions int64 `parquet:"actions"`
 	}
 	act := &activity{}
-	b, err := c.store.Get(ctx, dayKey(SilverInteractions, d))
+	b, err := c.store.Get(ctx, dayKey(tables.SilverInteractions, d))
 	if err != nil {
 		return nil, err
 	}
@@ -260,7 +261,7 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32) (*activity, err
 			act.users = append(act.users, u.UserID)
 		}
 	}
-	if b, err = c.store.Get(ctx, dayKey(SilverSessions, d)); err != nil {
+	if b, err = c.store.Get(ctx, dayKey(tables.SilverSessions, d)); err != nil {
 		return nil, err
 	}
 	sessions, err := readParquet([]sessionCols(nil), b)

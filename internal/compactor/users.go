@@ -10,6 +10,8 @@ import (
 	"path"
 	"slices"
 	"strings"
+
+	"github.com/notestream/notestream/internal/tables"
 )
 
 // countryOf reads the country back from a key's country=... directory.
@@ -29,11 +31,11 @@ func countryOf(key string) (string, error) {
 // offset; a user's records share a partition, as the key is user_id) and returns their segments.
 func (c *Compactor) rebuildUsers(ctx context.Context) (map[string]userInfo, error) {
 	type latest struct {
-		BronzeUser
+		tables.BronzeUser
 		country string
 	}
 	byUser := map[string]latest{}
-	err := readCountries(ctx, c, BronzeUsers, func(country string, rows []BronzeUser) {
+	err := readCountries(ctx, c, tables.BronzeUsers, func(country string, rows []tables.BronzeUser) {
 		for _, r := range rows {
 			old, ok := byUser[r.UserID]
 			if !ok || cmp.Or(cmp.Compare(r.KafkaPartition, old.KafkaPartition), cmp.Compare(r.KafkaOffset, old.KafkaOffset)) > 0 {
@@ -44,10 +46,10 @@ func (c *Compactor) rebuildUsers(ctx context.Context) (map[string]userInfo, erro
 	if err != nil {
 		return nil, err
 	}
-	byCountry := map[string][]SilverUser{}
+	byCountry := map[string][]tables.SilverUser{}
 	users := make(map[string]userInfo, len(byUser))
 	for id, u := range byUser {
-		row := SilverUser{UserID: id, DeviceType: u.DeviceType, SubscriptionType: u.SubscriptionType}
+		row := tables.SilverUser{UserID: id, DeviceType: u.DeviceType, SubscriptionType: u.SubscriptionType}
 		if d, err := ParseDate(u.JoinDate); err == nil {
 			row.JoinDate = &d
 		}
@@ -57,15 +59,15 @@ func (c *Compactor) rebuildUsers(ctx context.Context) (map[string]userInfo, erro
 	written := map[string]bool{}
 	for _, country := range slices.Sorted(maps.Keys(byCountry)) {
 		rows := byCountry[country]
-		slices.SortFunc(rows, func(a, b SilverUser) int { return cmp.Compare(a.UserID, b.UserID) })
-		key := SilverUsers + "/" + countryPartition(country) + "/" + partFile
+		slices.SortFunc(rows, func(a, b tables.SilverUser) int { return cmp.Compare(a.UserID, b.UserID) })
+		key := tables.SilverUsers + "/" + countryPartition(country) + "/" + partFile
 		if err := c.store.Put(ctx, key, func(w io.Writer) error { return writeParquet(w, rows) }); err != nil {
 			return nil, fmt.Errorf("write silver users: %w", err)
 		}
 		written[key] = true
 	}
 	// Countries left by every user (whose users moved) go after the new partitions are in place.
-	old, err := c.store.List(ctx, SilverUsers+"/")
+	old, err := c.store.List(ctx, tables.SilverUsers+"/")
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +84,7 @@ func (c *Compactor) rebuildUsers(ctx context.Context) (map[string]userInfo, erro
 // loadUsers reads the segments of every user from silver/users.
 func (c *Compactor) loadUsers(ctx context.Context) (map[string]userInfo, error) {
 	users := map[string]userInfo{}
-	err := readCountries(ctx, c, SilverUsers, func(country string, rows []SilverUser) {
+	err := readCountries(ctx, c, tables.SilverUsers, func(country string, rows []tables.SilverUser) {
 		for _, r := range rows {
 			users[r.UserID] = userInfo{segments: [len(Dimensions)]string{country, r.DeviceType, r.SubscriptionType}}
 		}

@@ -12,52 +12,32 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/notestream/notestream/internal/tables"
 )
 
-// Day is one row of gold/daily_metrics. Columns the report does not draw are ignored.
+// Day is one row of gold/daily_metrics with its date partition.
 type Day struct {
-	Date                 string  `parquet:"-"`
-	DAU                  int64   `parquet:"dau"`
-	WAU                  int64   `parquet:"wau"`
-	MAU                  int64   `parquet:"mau"`
-	Stickiness           float64 `parquet:"stickiness"`
-	Sessions             int64   `parquet:"sessions"`
-	AvgSessionDurationS  float64 `parquet:"avg_session_duration_s"`
-	AvgActionsPerSession float64 `parquet:"avg_actions_per_session"`
-	P50SessionDurationS  float64 `parquet:"p50_session_duration_s"`
-	P95SessionDurationS  float64 `parquet:"p95_session_duration_s"`
-	SessionsPerUser      float64 `parquet:"sessions_per_user"`
+	Date string `parquet:"-"`
+	tables.DailyMetrics
 }
 
-// SegmentDay is one row of gold/daily_segments.
+// SegmentDay is one row of gold/daily_segments with its date partition.
 type SegmentDay struct {
-	Date                 string  `parquet:"-"`
-	Dimension            string  `parquet:"dimension"`
-	Value                string  `parquet:"value"`
-	DAU                  int64   `parquet:"dau"`
-	Sessions             int64   `parquet:"sessions"`
-	AvgSessionDurationS  float64 `parquet:"avg_session_duration_s"`
-	AvgActionsPerSession float64 `parquet:"avg_actions_per_session"`
+	Date string `parquet:"-"`
+	tables.DailySegment
 }
 
-// Month is one row of gold/monthly_metrics.
+// Month is one row of gold/monthly_metrics with its month partition.
 type Month struct {
-	Month                string  `parquet:"-"`
-	MAU                  int64   `parquet:"mau"`
-	Sessions             int64   `parquet:"sessions"`
-	AvgSessionDurationS  float64 `parquet:"avg_session_duration_s"`
-	AvgActionsPerSession float64 `parquet:"avg_actions_per_session"`
+	Month string `parquet:"-"`
+	tables.MonthlyMetrics
 }
 
-// Quality is one row of gold/data_quality.
+// Quality is one row of gold/data_quality with its date partition.
 type Quality struct {
-	Date               string `parquet:"-"`
-	BronzeRows         int64  `parquet:"bronze_rows"`
-	ValidEvents        int64  `parquet:"valid_events"`
-	UnknownAction      int64  `parquet:"unknown_action"`
-	DurationOutOfRange int64  `parquet:"duration_out_of_range"`
-	Duplicate          int64  `parquet:"duplicate"`
-	Late               int64  `parquet:"late"`
+	Date string `parquet:"-"`
+	tables.DataQuality
 }
 
 // Gold holds the gold tables the report draws, each sorted by its partition (then segment).
@@ -80,16 +60,16 @@ type Lake interface {
 func Load(ctx context.Context, lake Lake) (*Gold, error) {
 	var g Gold
 	var err error
-	if g.Days, err = readTable(ctx, lake, "gold/daily_metrics", "date", func(d *Day, p string) { d.Date = p }); err != nil {
+	if g.Days, err = readTable(ctx, lake, tables.GoldDailyMetrics, "date", func(d *Day, p string) { d.Date = p }); err != nil {
 		return nil, err
 	}
-	if g.Segments, err = readTable(ctx, lake, "gold/daily_segments", "date", func(s *SegmentDay, p string) { s.Date = p }); err != nil {
+	if g.Segments, err = readTable(ctx, lake, tables.GoldDailySegments, "date", func(s *SegmentDay, p string) { s.Date = p }); err != nil {
 		return nil, err
 	}
-	if g.Months, err = readTable(ctx, lake, "gold/monthly_metrics", "month", func(m *Month, p string) { m.Month = p }); err != nil {
+	if g.Months, err = readTable(ctx, lake, tables.GoldMonthlyMetrics, "month", func(m *Month, p string) { m.Month = p }); err != nil {
 		return nil, err
 	}
-	if g.Quality, err = readTable(ctx, lake, "gold/data_quality", "date", func(q *Quality, p string) { q.Date = p }); err != nil {
+	if g.Quality, err = readTable(ctx, lake, tables.GoldDataQuality, "date", func(q *Quality, p string) { q.Date = p }); err != nil {
 		return nil, err
 	}
 	slices.SortStableFunc(g.Days, func(a, b Day) int { return cmp.Compare(a.Date, b.Date) })
@@ -133,6 +113,11 @@ func readTable[T any](ctx context.Context, lake Lake, table, key string, set fun
 
 // decode reads every row of one Parquet file. It reads in small batches rather than trusting the
 // footer's row count for one allocation: a corrupt footer must give an error, not exhaust memory.
+//
+// Columns match by name, so their order and columns the report does not know do not matter: the contract
+// lists the columns a table has at least, and a lake outlives the binary that wrote it. A column of T that
+// the file lacks is an error, though, where parquet-go would read zeros: T is the schema the compactor
+// writes (package tables), there is no older gold schema to read, so the file is foreign or broken.
 func decode[T any](b []byte) (rows []T, err error) {
 	// parquet-go v0.32.0 allocates the footer length it reads before checking it against the file size.
 	if len(b) < 12 || int64(binary.LittleEndian.Uint32(b[len(b)-8:])) > int64(len(b)-12) {
@@ -144,6 +129,15 @@ func decode[T any](b []byte) (rows []T, err error) {
 	}
 	r := parquet.NewGenericReader[T](f)
 	defer r.Close()
+	var missing []string
+	for _, col := range r.Schema().Columns() {
+		if _, ok := f.Schema().Lookup(col...); !ok {
+			missing = append(missing, strings.Join(col, "."))
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("no column %s", strings.Join(missing, ", "))
+	}
 	batch := make([]T, 256)
 	for {
 		n, err := r.Read(batch)

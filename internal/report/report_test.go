@@ -17,6 +17,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
+
+	"github.com/notestream/notestream/internal/tables"
 )
 
 // The test lake's rows carry their columns in another order than the report's structs, plus columns the
@@ -149,8 +151,8 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("rows: %d days, %d segments, %d months, %d quality", len(g.Days), len(g.Segments), len(g.Months), len(g.Quality))
 	}
 	d := g.Days[testDays-1]
-	want := Day{Date: "2023-03-31", DAU: 189, WAU: 567, MAU: 1512, Stickiness: 0.125, Sessions: 378, AvgSessionDurationS: 389,
-		AvgActionsPerSession: 4.5, P50SessionDurationS: 200, P95SessionDurationS: 900, SessionsPerUser: 2}
+	want := Day{Date: "2023-03-31", DailyMetrics: tables.DailyMetrics{DAU: 189, WAU: 567, MAU: 1512, Stickiness: 0.125, Sessions: 378,
+		AvgSessionDurationS: 389, AvgActionsPerSession: 4.5, P50SessionDurationS: 200, P95SessionDurationS: 900, SessionsPerUser: 2}}
 	if d != want {
 		t.Fatalf("last day\n got %+v\nwant %+v", d, want)
 	}
@@ -176,6 +178,22 @@ func TestLoad(t *testing.T) {
 	}
 	if _, err := Load(t.Context(), dirLake(dir)); err == nil || !strings.Contains(err.Error(), "date=2023-01-01") {
 		t.Fatalf("corrupt file: err = %v, want one naming the file", err)
+	}
+}
+
+// TestLoadRejectsMissingColumn checks that a file lacking a column of the gold schema, such as one
+// renamed by its writer, fails to load instead of drawing zeros.
+func TestLoadRejectsMissingColumn(t *testing.T) {
+	dir := t.TempDir()
+	writeLake(t, dir)
+	type renamed struct {
+		DAU int64   `parquet:"dau"`
+		P95 float64 `parquet:"p95_duration_s"`
+	}
+	write(t, dir, "gold/daily_metrics/date=2023-02-01", []renamed{{DAU: 1, P95: 900}})
+	_, err := Load(t.Context(), dirLake(dir))
+	if err == nil || !strings.Contains(err.Error(), "date=2023-02-01") || !strings.Contains(err.Error(), "p95_session_duration_s") {
+		t.Fatalf("err = %v, want one naming the file and the missing column", err)
 	}
 }
 
@@ -297,7 +315,8 @@ func TestRenderInBrowser(t *testing.T) {
 func TestSegmentChartsCapBars(t *testing.T) {
 	var rows []SegmentDay
 	for i := range 20 {
-		rows = append(rows, SegmentDay{Date: "2023-01-01", Dimension: "country", Value: fmt.Sprintf("c%02d", i), DAU: int64(100 - i), Sessions: 1})
+		rows = append(rows, SegmentDay{Date: "2023-01-01",
+			DailySegment: tables.DailySegment{Dimension: "country", Value: fmt.Sprintf("c%02d", i), DAU: int64(100 - i), Sessions: 1}})
 	}
 	charts := segmentCharts(rows)
 	if len(charts) != 1 {
