@@ -54,7 +54,7 @@ const (
 )
 
 // ErrUnreachable means the brokers did not answer, or acknowledged nothing, for Config.Timeout.
-var ErrUnreachable = errors.New("producer: brokers unreachable")
+var ErrUnreachable = kafkaauth.ErrUnreachable
 
 // Config configures a replay. Zero values take the documented defaults in Validate.
 type Config struct {
@@ -208,7 +208,7 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 	p := &producer{cfg: cfg, cl: cl, adm: kadm.NewClient(cl)}
 	p.eventValue = p.appendEvent
 
-	if err := p.connect(ctx); err != nil {
+	if err := cfg.Security.Ping(ctx, cfg.Brokers, cfg.Timeout); err != nil {
 		return nil, err
 	}
 	if err := p.ensureTopics(ctx); err != nil {
@@ -299,50 +299,6 @@ func (p *producer) loadTopics(ctx context.Context) error {
 		p.topics[name] = t
 	}
 	return nil
-}
-
-// connect waits up to Timeout for a broker to answer. A rejected login fails at once.
-func (p *producer) connect(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	defer cancel()
-	var last error
-	eofs := 0
-	for {
-		// Short attempts, so the cause (refused, TLS, SASL) is reported rather than only the deadline.
-		attempt, cancelAttempt := context.WithTimeout(ctx, min(p.cfg.Timeout, 2*time.Second))
-		err := p.cl.Ping(attempt)
-		cancelAttempt()
-		if err == nil {
-			return nil
-		}
-		if !errors.Is(err, context.DeadlineExceeded) || last == nil {
-			last = err
-		}
-		p.cfg.Logger.Debug("ping brokers", "err", err)
-		if isAuthError(err) {
-			return fmt.Errorf("brokers %s rejected the SASL login: %w", strings.Join(p.cfg.Brokers, ","), err)
-		}
-		// Some brokers (kfake among them) close the connection on a failed login instead of answering
-		// SASL_AUTHENTICATION_FAILED; a connection that opens and then closes right away says the same.
-		if p.cfg.Security.SASLMechanism != "" && errors.Is(err, io.EOF) {
-			if eofs++; eofs == 3 {
-				return fmt.Errorf("brokers %s closed the connection during the SASL login: check --sasl-user, the password and --sasl-mechanism (%s): %w",
-					strings.Join(p.cfg.Brokers, ","), p.cfg.Security.SASLMechanism, err)
-			}
-		}
-		if ctx.Err() != nil {
-			return fmt.Errorf("%w: %s for %s: %w", ErrUnreachable, strings.Join(p.cfg.Brokers, ","), p.cfg.Timeout, last)
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(250 * time.Millisecond):
-		}
-	}
-}
-
-func isAuthError(err error) bool {
-	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.IllegalSaslState) ||
-		errors.Is(err, kerr.UnsupportedSaslMechanism)
 }
 
 // waitPartitions lists topic until its metadata shows partitions (a topic just created elsewhere may
