@@ -20,6 +20,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/notestream/notestream/internal/kwrite"
+	"github.com/notestream/notestream/internal/testenv"
 )
 
 // These tests run a Writer against in-process kfake clusters and read what reached the partitions back
@@ -983,4 +984,72 @@ func TestLinger(t *testing.T) {
 	}
 	a.checkAcked(t, w)
 	checkExactly(t, readBack(t, c, "t"), a.want)
+}
+
+// TestKcatReads: librdkafka (kcat), a foreign client stricter about framing than franz-go, reads the
+// batches of every codec back: keys, null keys, values, empty and null values, headers, timestamps older
+// than their batch's first, per-partition order. Each codec's Writer has two partitions of one topic, so
+// that one kcat run (half a second) reads them all.
+func TestKcatReads(t *testing.T) {
+	c := newCluster(t, kfake.NumBrokers(1))
+	const topic = "kcat"
+	createTopic(t, c, topic, int32(2*len(codecs)), nil)
+	type line struct{ ts, keyLen, key, valueLen, headers, value string }
+	want := map[int32][]line{}
+	for ci, codec := range codecs {
+		w := newWriter(t, c, kwrite.Config{Compression: codec.codec, BatchBytes: 2000, Timeout: 10 * time.Second})
+		a := newAppender(t, w, topic)
+		for i := range 400 {
+			r := kwrite.Record{Timestamp: 1_700_000_000_000 + int64(i%7)*1000 - int64(i%3)*5000}
+			l := line{ts: fmt.Sprint(r.Timestamp), keyLen: "-1", valueLen: "-1"}
+			if i%5 != 0 {
+				r.Key = []byte(fmt.Sprintf("key-%d", i))
+				l.keyLen, l.key = fmt.Sprint(len(r.Key)), string(r.Key)
+			}
+			switch {
+			case i%11 == 0: // null value
+			case i%13 == 0:
+				r.Value = []byte{}
+				l.valueLen = "0"
+			default:
+				r.Value = []byte(fmt.Sprintf("%s value %d %s", codec.name, i, strings.Repeat("compressible ", i%40)))
+				l.valueLen, l.value = fmt.Sprint(len(r.Value)), string(r.Value)
+			}
+			if i%4 == 0 {
+				r.Headers = []kwrite.Header{{Key: "h1", Value: []byte(fmt.Sprint(i))}, {Key: "h2", Value: []byte("x")}}
+				l.headers = fmt.Sprintf("h1=%d,h2=x", i)
+			}
+			part := int32(2*ci + i%2)
+			a.mustAppend(t, topic, part, 0, r)
+			want[part] = append(want[part], l)
+		}
+		if err := w.Flush(testCtx(t, 20*time.Second)); err != nil {
+			t.Fatalf("%s: %v", codec.name, err)
+		}
+	}
+	out := testenv.Kcat(t, nil, "-C", "-b", strings.Join(c.ListenAddrs(), ","), "-t", topic, "-e", "-q",
+		"-f", "%p|%o|%T|%K|%k|%S|%h|%s\n")
+	got := map[int32][]line{}
+	for _, s := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		f := strings.SplitN(s, "|", 8)
+		var part int32
+		if _, err := fmt.Sscan(f[0], &part); err != nil || len(f) != 8 {
+			t.Fatalf("kcat printed %q", s)
+		}
+		if f[1] != fmt.Sprint(len(got[part])) {
+			t.Fatalf("partition %d: offset %s after %d records", part, f[1], len(got[part]))
+		}
+		got[part] = append(got[part], line{ts: f[2], keyLen: f[3], key: f[4], valueLen: f[5], headers: f[6], value: f[7]})
+	}
+	for part, w := range want {
+		codec := codecs[part/2].name
+		if len(got[part]) != len(w) {
+			t.Fatalf("partition %d (%s): kcat read %d records, want %d", part, codec, len(got[part]), len(w))
+		}
+		for i := range w {
+			if got[part][i] != w[i] {
+				t.Fatalf("partition %d (%s) offset %d: kcat read %+v, want %+v", part, codec, i, got[part][i], w[i])
+			}
+		}
+	}
 }
