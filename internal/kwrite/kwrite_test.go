@@ -1053,3 +1053,73 @@ func TestKcatReads(t *testing.T) {
 		}
 	}
 }
+
+// TestTimeoutRetriableForever: a broker answering every produce request with NOT_LEADER_FOR_PARTITION
+// (quickly, unlike TestTimeout's) fails Flush with ErrTimeout naming the partition about Config.Timeout
+// after the first failed request, not never.
+func TestTimeoutRetriableForever(t *testing.T) {
+	c := newCluster(t, kfake.NumBrokers(1), kfake.SeedTopics(1, "t"))
+	const timeout = time.Second
+	w := newWriter(t, c, kwrite.Config{Timeout: timeout})
+	a := newAppender(t, w, "t")
+	var answered atomic.Int32
+	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
+		c.KeepControl()
+		answered.Add(1)
+		return errorResponse(kreq.(*kmsg.ProduceRequest), kerr.NotLeaderForPartition.Code), nil, true
+	})
+	a.mustAppend(t, "t", 0, 0, kwrite.Record{Value: []byte("v")})
+	start := time.Now()
+	err := w.Flush(testCtx(t, 30*time.Second))
+	took := time.Since(start)
+	if !errors.Is(err, kwrite.ErrTimeout) || !errors.Is(err, kerr.NotLeaderForPartition) || !strings.Contains(err.Error(), "t[0]") {
+		t.Fatalf("Flush: %v; want ErrTimeout wrapping NOT_LEADER_FOR_PARTITION for t[0]", err)
+	}
+	// Retries back off up to a second, so the failure comes at most about a second after Timeout.
+	if took < timeout || took > timeout+2*time.Second {
+		t.Errorf("Flush failed after %v (%d requests); Timeout is %v", took, answered.Load(), timeout)
+	}
+	if answered.Load() < 2 {
+		t.Errorf("%d produce requests: the batch was not retried", answered.Load())
+	}
+}
+
+// TestConfigValidate: defaults fill zero values; negative sizes and durations and a missing client are
+// errors.
+func TestConfigValidate(t *testing.T) {
+	cl := new(kgo.Client)
+	cfg := kwrite.Config{Client: cl}
+	if err := cfg.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BatchBytes <= 0 || cfg.MaxBuffered < cfg.BatchBytes || cfg.Linger <= 0 || cfg.Timeout <= 0 || cfg.Logger == nil {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+	set := kwrite.Config{Client: cl, BatchBytes: 5, MaxBuffered: 7, Linger: time.Minute, Timeout: time.Hour}
+	kept := set
+	if err := set.Validate(); err != nil || set.BatchBytes != 5 || set.MaxBuffered != 7 || set.Linger != time.Minute || set.Timeout != time.Hour {
+		t.Fatalf("Validate changed set values: %+v -> %+v (%v)", kept, set, err)
+	}
+	for _, bad := range []kwrite.Config{
+		{},
+		{Client: cl, BatchBytes: -1},
+		{Client: cl, MaxBuffered: -1},
+		{Client: cl, Linger: -time.Millisecond},
+		{Client: cl, Timeout: -time.Second},
+	} {
+		if err := bad.Validate(); err == nil {
+			t.Errorf("Validate accepted %+v", bad)
+		}
+	}
+}
+
+// TestTopicUnknown: loading a topic that does not exist fails once ctx ends, naming the topic.
+func TestTopicUnknown(t *testing.T) {
+	c := newCluster(t, kfake.NumBrokers(1))
+	w := newWriter(t, c, kwrite.Config{})
+	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := w.Topic(ctx, "missing"); err == nil || !strings.Contains(err.Error(), "missing") {
+		t.Fatalf("Topic(missing): %v", err)
+	}
+}
