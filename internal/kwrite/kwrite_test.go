@@ -1123,3 +1123,31 @@ func TestTopicUnknown(t *testing.T) {
 		t.Fatalf("Topic(missing): %v", err)
 	}
 }
+
+// TestFlushRepeatedly: rounds of a few appends then Flush (partial batches, recycled batches, sequence
+// numbers continuing across rounds), with Linger between some appends, all arrive once and in order.
+func TestFlushRepeatedly(t *testing.T) {
+	c := newCluster(t, kfake.NumBrokers(2), kfake.SeedTopics(3, "t"))
+	w := newWriter(t, c, kwrite.Config{Compression: kgo.ZstdCompression(), BatchBytes: 1500, Linger: time.Millisecond, Timeout: 10 * time.Second})
+	a := newAppender(t, w, "t")
+	rng := rand.New(rand.NewPCG(8, 8))
+	for round := range 60 {
+		for i := range rng.IntN(30) {
+			a.mustAppend(t, "t", int32(rng.IntN(3)), uint8(round%kwrite.Tallies), randRecord(rng, 1e12))
+			if i%7 == 6 {
+				if _, err := w.Linger(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		if err := w.Flush(testCtx(t, 10*time.Second)); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		for i, n := range a.tallies {
+			if got := w.Acked(uint8(i)); got != n {
+				t.Fatalf("round %d: Acked(%d) = %d after Flush, appended %d", round, i, got, n)
+			}
+		}
+	}
+	checkExactly(t, readBack(t, c, "t"), a.want)
+}
