@@ -1,5 +1,6 @@
 // Command compactor writes the lake: `run` moves new records from the topics into bronze, silver and
-// gold; `backfill` rebuilds silver and gold of a range of days from bronze.
+// gold; `backfill` rebuilds silver and gold of a range of days from bronze; `reseed` restores Redis's
+// days from the lake.
 package main
 
 import (
@@ -25,11 +26,12 @@ import (
 	"github.com/notestream/notestream/internal/lake"
 )
 
-const usage = `Usage: compactor run|backfill [flags]
+const usage = `Usage: compactor run|backfill|reseed [flags]
 
   run        read everything new on the topics into bronze, then rebuild silver and gold for every
              day touched and the rolling windows and months that depend on it
   backfill   rebuild silver and gold of --from..--to from bronze, --parallel days at a time
+  reseed     restore the real-time API's days from the lake into Redis (compactor reseed -h)
 
 Every flag can also be set as NOTESTREAM_<FLAG> (upper case, - as _). An s3:// lake takes its
 settings from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION.
@@ -37,6 +39,13 @@ settings from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS
 `
 
 func main() {
+	if len(os.Args) >= 2 && os.Args[1] == "reseed" {
+		if err := reseedMain(os.Args[2:]); err != nil {
+			slog.Error("compactor reseed failed", "err", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) < 2 || (os.Args[1] != "run" && os.Args[1] != "backfill") {
 		fmt.Fprint(os.Stderr, usage)
 		os.Exit(2)

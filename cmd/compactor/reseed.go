@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/notestream/notestream/internal/cli"
+	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/reseed"
+	"github.com/notestream/notestream/internal/rtstore"
+)
+
+const reseedUsage = `Usage: compactor reseed [flags]
+
+Restores the real-time API's days from the lake into Redis: each day's gold/daily_sketches and the
+session sums of silver/sessions, under partition 1000000, which no consumer owns. Start the consumers
+first and let them catch up: by default it writes the lake's days before the first day they hold.
+It refuses to write a day a consumer holds unless --force, and replaces what an earlier run wrote.
+
+Every flag can also be set as NOTESTREAM_<FLAG> (upper case, - as _). An s3:// lake takes its
+settings from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION.
+
+`
+
+// reseedMain runs `compactor reseed` with args (after the subcommand).
+func reseedMain(args []string) error {
+	fs := flag.NewFlagSet("compactor reseed", flag.ExitOnError)
+	lakeURL := fs.String("lake", "file://./lake", "lake root: file:///path or s3://bucket/prefix")
+	redisURL := fs.String("redis", "redis://127.0.0.1:6379", "Redis URL, redis:// or rediss:// (TLS), with user:password@ for AUTH (better: NOTESTREAM_REDIS)")
+	var store rtstore.Config
+	fs.StringVar(&store.Prefix, "redis-prefix", "ns:", "prefix of every Redis key, the consumers'")
+	fs.StringVar(&store.Topic, "interactions-topic", "interactions", "interactions topic: the consumers' --topic-interactions, which names their Redis keys")
+	fs.DurationVar(&store.Retention, "retention", 400*24*time.Hour, "TTL of the daily Redis keys written")
+	tz := fs.String("tz", "UTC", "reporting time zone (IANA name): the consumers' and the lake's")
+	var cfg reseed.Config
+	fs.StringVar(&cfg.From, "from", "", "first day to write, YYYY-MM-DD (default: the lake's first)")
+	fs.StringVar(&cfg.Through, "through", "", "last day to write, YYYY-MM-DD (default: the day before the first day a consumer holds, or the lake's last)")
+	fs.BoolVar(&cfg.Force, "force", false, "write days a consumer also holds (their sessions then count twice)")
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), reseedUsage)
+		fs.PrintDefaults()
+	}
+	fs.Parse(args)
+	if err := cli.EnvFlags(fs); err != nil {
+		return err
+	}
+	var err error
+	if cfg.Location, err = time.LoadLocation(*tz); err != nil {
+		return fmt.Errorf("--tz: %w", err)
+	}
+	opt, err := redis.ParseURL(*redisURL)
+	if err != nil {
+		// The URL may hold a password: never repeat it.
+		return errors.New("--redis: not a valid redis:// or rediss:// URL")
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	st, err := rtstore.New(rdb, store)
+	if err != nil {
+		return err
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	lk, err := lake.Open(ctx, *lakeURL, lake.S3Config{
+		Endpoint:  os.Getenv("AWS_ENDPOINT_URL"),
+		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
+		SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+		Region:    os.Getenv("AWS_REGION"),
+	})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	sum, err := reseed.Run(ctx, lake.NewRetrying(lk, lake.RetryConfig{}), st, cfg)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("compactor reseed in %s: ", time.Since(start).Round(time.Millisecond))
+	if sum.Days > 0 {
+		fmt.Printf("wrote %d days of the lake, %s to %s (%d day and segment sketches, %d sessions), to Redis partition %d of %s%s",
+			sum.Days, rtstore.Date(sum.From), rtstore.Date(sum.Through), sum.Cells, sum.Sessions, rtstore.ReseedPartition, store.Prefix, store.Topic)
+	} else {
+		fmt.Print("no day of the lake to write")
+	}
+	fmt.Printf("; removed %d days an earlier reseed wrote", sum.Removed)
+	if sum.ConsumerHolds {
+		fmt.Printf("; consumers hold the lake's days from %s", rtstore.Date(sum.ConsumerFirst))
+	}
+	fmt.Println()
+	return nil
+}

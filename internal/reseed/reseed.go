@@ -1,0 +1,348 @@
+// Package reseed restores the real-time store's days from the lake, for when Redis is lost and Kafka
+// no longer holds the whole history.
+//
+// Each day's gold/daily_sketches (Redis-format HyperLogLogs) and its session sums from silver/sessions
+// go to Redis under rtstore.ReseedPartition, a partition no consumer owns. Readers merge it with the
+// consumers' partitions: a union of sketches is the sketch of the union, and the sums are the integers
+// the consumer keeps (internal/metric), so the API answers a restored day exactly as a consumer that
+// read the whole stream would, except that the lake also counts the late events the stream leaves out
+// of session metrics. A run replaces what the partition held before, so running it twice changes
+// nothing; it reads and checks everything it will write before writing anything.
+package reseed
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+
+	"github.com/notestream/notestream/internal/compactor"
+	"github.com/notestream/notestream/internal/hll"
+	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/tables"
+)
+
+// Store is the real-time store; *rtstore.Store implements it.
+type Store interface {
+	// Partitions returns the partitions readers merge over.
+	Partitions(ctx context.Context) ([]int32, error)
+	// DaysHeld returns the days from from to to for which partition p holds counters.
+	DaysHeld(ctx context.Context, p, from, to int32) ([]int32, error)
+	// ReplaceDay makes partition p's keys of day hold exactly cells; nil deletes the day.
+	ReplaceDay(ctx context.Context, p, day int32, cells []rtstore.Cell) error
+	// Register adds p to the partitions readers merge over.
+	Register(ctx context.Context, p int32) error
+}
+
+// Config says which days to restore.
+type Config struct {
+	// Location is the consumers' reporting time zone; the lake's days must be in it. Default UTC.
+	Location *time.Location
+	// From and Through bound the days written (YYYY-MM-DD, inclusive). Empty From is the lake's first
+	// day; empty Through is the day before the first day the consumers hold, or the lake's last day
+	// when they hold none.
+	From, Through string
+	// Force writes days the consumers also hold. The API adds both: sketches merge harmlessly, but
+	// those days' sessions count twice.
+	Force bool
+}
+
+// Summary is what a run did.
+type Summary struct {
+	From, Through int32 // the range written; From > Through when it was empty
+	Days          int   // days of the lake written
+	Cells         int   // day and segment keys written
+	Sessions      int64 // sessions of everyone over the days written
+	Removed       int   // days an earlier run wrote, outside the range, deleted
+	ConsumerFirst int32 // first day of the lake's range a consumer holds; valid when ConsumerHolds
+	ConsumerHolds bool
+}
+
+// ErrConsumerDays means consumers hold some of the days to write; Config.Force overrides it.
+var ErrConsumerDays = errors.New("reseed: consumers hold days in the range")
+
+// Run restores days from lk into st.
+func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, error) {
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
+	}
+	if err := checkState(ctx, lk, cfg.Location); err != nil {
+		return Summary{}, err
+	}
+	sketchFiles, err := partitions(ctx, lk, tables.GoldDailySketches)
+	if err != nil {
+		return Summary{}, err
+	}
+	sessionFiles, err := partitions(ctx, lk, tables.SilverSessions)
+	if err != nil {
+		return Summary{}, err
+	}
+	for day := range sketchFiles {
+		if sessionFiles[day] == nil {
+			return Summary{}, fmt.Errorf("reseed: the lake has %s for %s but no %s", tables.GoldDailySketches, rtstore.Date(day), tables.SilverSessions)
+		}
+	}
+	for day := range sessionFiles {
+		if sketchFiles[day] == nil {
+			return Summary{}, fmt.Errorf("reseed: the lake has %s for %s but no %s", tables.SilverSessions, rtstore.Date(day), tables.GoldDailySketches)
+		}
+	}
+	days := slices.Sorted(maps.Keys(sketchFiles))
+	first, last := days[0], days[len(days)-1]
+
+	sum := Summary{From: first, Through: last}
+	if cfg.From != "" {
+		if sum.From, err = rtstore.ParseDate(cfg.From); err != nil {
+			return Summary{}, fmt.Errorf("reseed: from %q: want YYYY-MM-DD", cfg.From)
+		}
+	}
+	held, err := consumerDays(ctx, st, first, last)
+	if err != nil {
+		return Summary{}, err
+	}
+	if len(held) > 0 {
+		sum.ConsumerFirst, sum.ConsumerHolds = held[0], true
+	}
+	switch {
+	case cfg.Through != "":
+		if sum.Through, err = rtstore.ParseDate(cfg.Through); err != nil {
+			return Summary{}, fmt.Errorf("reseed: through %q: want YYYY-MM-DD", cfg.Through)
+		}
+	case sum.ConsumerHolds:
+		sum.Through = min(last, sum.ConsumerFirst-1)
+	}
+	if overlap := inRange(held, sum.From, sum.Through); len(overlap) > 0 && !cfg.Force {
+		return Summary{}, fmt.Errorf("%w: %d of them, %s to %s (the API would add the lake's sessions to theirs); write only days before %s (the default without --through), or force it (--force)",
+			ErrConsumerDays, len(overlap), rtstore.Date(overlap[0]), rtstore.Date(overlap[len(overlap)-1]), rtstore.Date(overlap[0]))
+	}
+
+	// Plan: read and check every day before writing any.
+	write := map[int32][]rtstore.Cell{}
+	for _, day := range inRange(days, sum.From, sum.Through) {
+		cells, sessions, err := readDay(ctx, lk, day, sketchFiles[day], sessionFiles[day])
+		if err != nil {
+			return Summary{}, err
+		}
+		write[day] = cells
+		sum.Days++
+		sum.Cells += len(cells)
+		sum.Sessions += sessions
+	}
+	// Days an earlier run wrote and this one does not go, so the partition holds this run's days only.
+	before, err := st.DaysHeld(ctx, rtstore.ReseedPartition, first, last)
+	if err != nil {
+		return Summary{}, err
+	}
+
+	for _, day := range slices.Sorted(maps.Keys(write)) {
+		if err := st.ReplaceDay(ctx, rtstore.ReseedPartition, day, write[day]); err != nil {
+			return sum, err
+		}
+	}
+	for _, day := range before {
+		if write[day] == nil {
+			if err := st.ReplaceDay(ctx, rtstore.ReseedPartition, day, nil); err != nil {
+				return sum, err
+			}
+			sum.Removed++
+		}
+	}
+	// Last, so a first run's days appear to readers together.
+	return sum, st.Register(ctx, rtstore.ReseedPartition)
+}
+
+// checkState refuses a lake that is not the compactor's, whose days are in another zone than the
+// consumers', or that a crashed run left with days still to rebuild.
+func checkState(ctx context.Context, lk lake.Store, loc *time.Location) error {
+	b, err := lk.Get(ctx, compactor.StateKey)
+	if errors.Is(err, lake.ErrNotExist) {
+		return fmt.Errorf("reseed: the lake has no %s: not a lake `compactor run` wrote", compactor.StateKey)
+	}
+	if err != nil {
+		return fmt.Errorf("reseed: read %s: %w", compactor.StateKey, err)
+	}
+	var st compactor.State
+	if err := json.Unmarshal(b, &st); err != nil {
+		return fmt.Errorf("reseed: decode %s: %w", compactor.StateKey, err)
+	}
+	if st.Location != "" && st.Location != loc.String() {
+		return fmt.Errorf("reseed: the lake's days are in time zone %q, not %q (--tz must be the consumers' zone and the lake's)", st.Location, loc)
+	}
+	if len(st.Pending) > 0 || st.Users {
+		return fmt.Errorf("reseed: a compactor run did not finish (%d days still to rebuild): run `compactor run` again first", len(st.Pending))
+	}
+	return nil
+}
+
+// partitions lists a day-partitioned table's data files by day, as readers glob <table>/*/*.parquet.
+func partitions(ctx context.Context, lk lake.Store, table string) (map[int32][]string, error) {
+	keys, err := lk.List(ctx, table+"/")
+	if err != nil {
+		return nil, fmt.Errorf("reseed: list %s: %w", table, err)
+	}
+	files := map[int32][]string{}
+	for _, k := range keys {
+		part, file, ok := strings.Cut(strings.TrimPrefix(k, table+"/"), "/")
+		date, isDay := strings.CutPrefix(part, "date=")
+		if !ok || !isDay || strings.Contains(file, "/") || strings.HasPrefix(file, ".") || !strings.HasSuffix(file, ".parquet") {
+			continue
+		}
+		day, err := rtstore.ParseDate(date)
+		if err != nil {
+			return nil, fmt.Errorf("reseed: %s: partition %q is not a date", k, part)
+		}
+		files[day] = append(files[day], k)
+	}
+	if len(files) == 0 {
+		return nil, fmt.Errorf("reseed: the lake has no %s table (no %s/date=*/*.parquet): run `compactor run` or `compactor backfill` first", table, table)
+	}
+	return files, nil
+}
+
+// consumerDays returns the days from first to last that any consumer partition holds, in order.
+func consumerDays(ctx context.Context, st Store, first, last int32) ([]int32, error) {
+	parts, err := st.Partitions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var days []int32
+	for _, p := range parts {
+		if p == rtstore.ReseedPartition {
+			continue
+		}
+		d, err := st.DaysHeld(ctx, p, first, last)
+		if err != nil {
+			return nil, err
+		}
+		days = append(days, d...)
+	}
+	slices.Sort(days)
+	return slices.Compact(days), nil
+}
+
+// inRange returns the days of sorted days from from to through.
+func inRange(days []int32, from, through int32) []int32 {
+	lo, _ := slices.BinarySearch(days, from)
+	hi, _ := slices.BinarySearch(days, through+1)
+	return days[lo:max(lo, hi)]
+}
+
+// readDay reads a day's sketches and sessions into cells, one per segment, and returns them with the
+// day's session count.
+func readDay(ctx context.Context, lk lake.Store, day int32, sketchKeys, sessionKeys []string) ([]rtstore.Cell, int64, error) {
+	cells := map[rtstore.Segment]*rtstore.Cell{}
+	cell := func(seg rtstore.Segment) *rtstore.Cell {
+		if cells[seg] == nil {
+			cells[seg] = &rtstore.Cell{Day: day, Segment: seg}
+		}
+		return cells[seg]
+	}
+	for _, k := range sketchKeys {
+		rows, err := readFile[tables.DailySketch](ctx, lk, k)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, r := range rows {
+			seg, err := segment(r.Dimension, r.Value)
+			if err != nil {
+				return nil, 0, fmt.Errorf("reseed: %s: %w", k, err)
+			}
+			if _, err := hll.Decode(r.HLL); err != nil {
+				return nil, 0, fmt.Errorf("reseed: %s: sketch of %s: %w", k, seg, err)
+			}
+			c := cell(seg)
+			if c.Users != nil {
+				return nil, 0, fmt.Errorf("reseed: %s: two sketches of %s", k, seg)
+			}
+			c.Users = r.HLL
+		}
+	}
+	for _, k := range sessionKeys {
+		rows, err := readFile[tables.SilverSession](ctx, lk, k)
+		if err != nil {
+			return nil, 0, err
+		}
+		for _, r := range rows {
+			if r.End < r.Start || r.Actions < 1 {
+				return nil, 0, fmt.Errorf("reseed: %s: session %s has start %d, end %d, %d actions", k, r.SessionID, r.Start, r.End, r.Actions)
+			}
+			// The consumer's sums: duration end − start in milliseconds, actions, per segment and for everyone.
+			for _, seg := range [...]rtstore.Segment{
+				{},
+				{Dimension: "country", Value: r.Country},
+				{Dimension: "device_type", Value: r.DeviceType},
+				{Dimension: "subscription_type", Value: r.SubscriptionType},
+			} {
+				cell(seg).Counts.Sessions.Add(r.End-r.Start, r.Actions)
+			}
+		}
+	}
+	out := make([]rtstore.Cell, 0, len(cells))
+	for _, seg := range slices.SortedFunc(maps.Keys(cells), func(a, b rtstore.Segment) int {
+		return strings.Compare(a.String(), b.String())
+	}) {
+		out = append(out, *cells[seg])
+	}
+	var sessions int64
+	if all := cells[rtstore.Segment{}]; all != nil {
+		sessions = all.Counts.Sessions.Count
+	}
+	return out, sessions, nil
+}
+
+// segment names a gold/daily_sketches row's segment; dimension "all" is everyone.
+func segment(dimension, value string) (rtstore.Segment, error) {
+	if dimension == "all" {
+		return rtstore.Segment{}, nil
+	}
+	if !slices.Contains(rtstore.Dimensions[:], dimension) {
+		return rtstore.Segment{}, fmt.Errorf("unknown segment %q=%q", dimension, value)
+	}
+	return rtstore.Segment{Dimension: dimension, Value: value}, nil
+}
+
+// readFile reads every row of one Parquet object. A column of T that the file lacks is an error
+// rather than zeros: T is the schema the compactor writes (package tables).
+func readFile[T any](ctx context.Context, lk lake.Store, key string) ([]T, error) {
+	b, err := lk.Get(ctx, key)
+	if err != nil {
+		return nil, fmt.Errorf("reseed: read %s: %w", key, err)
+	}
+	// parquet-go allocates the footer length it reads before checking it against the file size.
+	if len(b) < 12 || int64(binary.LittleEndian.Uint32(b[len(b)-8:])) > int64(len(b)-12) {
+		return nil, fmt.Errorf("reseed: %s: not a parquet file: too short for its footer", key)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if err != nil {
+		return nil, fmt.Errorf("reseed: %s: %w", key, err)
+	}
+	r := parquet.NewGenericReader[T](f)
+	defer r.Close()
+	for _, col := range r.Schema().Columns() {
+		if _, ok := f.Schema().Lookup(col...); !ok {
+			return nil, fmt.Errorf("reseed: %s: no column %s", key, strings.Join(col, "."))
+		}
+	}
+	var rows []T
+	batch := make([]T, 256)
+	for {
+		n, err := r.Read(batch)
+		rows = append(rows, batch[:n]...)
+		if err == io.EOF {
+			return rows, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reseed: %s: %w", key, err)
+		}
+	}
+}

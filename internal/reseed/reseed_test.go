@@ -1,0 +1,403 @@
+package reseed_test
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/notestream/notestream/internal/compactor"
+	"github.com/notestream/notestream/internal/hll"
+	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/metric"
+	"github.com/notestream/notestream/internal/reseed"
+	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/tables"
+	"github.com/notestream/notestream/internal/testenv"
+)
+
+// user is a test user and its segments.
+type user struct{ id, country, device, plan string }
+
+var users = []user{
+	{"u1", "US", "iPad", "premium"},
+	{"u2", "US", "Android", "free"},
+	{"u3", "DE", "iPad", "free"},
+	{"u4", "unknown", "unknown", "unknown"},
+	{"u|5", "F|R", "Mac", "team"}, // "|" inside values: field names split at the last one
+}
+
+// session is one session of a test day: user index, start offset and duration in ms, actions.
+type session struct {
+	user            int
+	start, duration int64
+	actions         int64
+}
+
+// testDays are three days of sessions, the second without any (a day whose events were all invalid).
+var testDays = map[string][]session{
+	"2023-03-01": {{0, 0, 60_000, 3}, {0, 3_600_000, 0, 1}, {1, 100, 1_234_567, 7}, {4, 5, 999, 2}},
+	"2023-03-02": {},
+	"2023-03-03": {{2, 0, 10, 2}, {3, 50_000, 7_000_001, 11}, {0, 9, 1, 2}},
+}
+
+// writeLake writes a lake as the compactor lays it out: _state/state.json, and per day
+// gold/daily_sketches and silver/sessions built from days.
+func writeLake(t *testing.T, dir string, days map[string][]session) {
+	t.Helper()
+	put(t, filepath.Join(dir, compactor.StateKey), []byte(`{"version":1,"run":1,"tz":"UTC","offsets":{},"max_event_time":{}}`))
+	for date, sessions := range days {
+		day, err := time.Parse(time.DateOnly, date)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sketches := map[[2]string]*hll.Sketch{{"all", "all"}: hll.New()}
+		var rows []tables.SilverSession
+		for i, s := range sessions {
+			u := users[s.user]
+			start := day.UnixMilli() + s.start
+			rows = append(rows, tables.SilverSession{
+				SessionID: fmt.Sprint(i), UserID: u.id, Start: start, End: start + s.duration,
+				DurationS: metric.DurationS(start, start+s.duration), Actions: s.actions, EngagedMs: 1,
+				Country: u.country, DeviceType: u.device, SubscriptionType: u.plan,
+			})
+			for _, k := range [][2]string{{"all", "all"}, {"country", u.country}, {"device_type", u.device}, {"subscription_type", u.plan}} {
+				if sketches[k] == nil {
+					sketches[k] = hll.New()
+				}
+				sketches[k].AddString(u.id)
+			}
+		}
+		var sk []tables.DailySketch
+		for k, s := range sketches {
+			sk = append(sk, tables.DailySketch{Dimension: k[0], Value: k[1], HLL: s.AppendRedis(nil)})
+		}
+		writeParquet(t, filepath.Join(dir, tables.SilverSessions, "date="+date, "part-0.parquet"), rows)
+		writeParquet(t, filepath.Join(dir, tables.GoldDailySketches, "date="+date, "part-0.parquet"), sk)
+	}
+}
+
+func writeParquet[T any](t *testing.T, path string, rows []T) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := parquet.WriteFile(path, rows); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func put(t *testing.T, path string, b []byte) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// env is a lake directory and a Redis server.
+type env struct {
+	dir   string
+	lake  lake.Store
+	rdb   *redis.Client
+	store *rtstore.Store
+}
+
+func newEnv(t *testing.T, days map[string][]session) *env {
+	t.Helper()
+	e := &env{dir: t.TempDir()}
+	writeLake(t, e.dir, days)
+	var err error
+	if e.lake, err = lake.NewDir(e.dir); err != nil {
+		t.Fatal(err)
+	}
+	srv := testenv.StartRedis(t)
+	e.rdb = redis.NewClient(&redis.Options{Addr: srv.Addr})
+	t.Cleanup(func() { e.rdb.Close() })
+	if e.store, err = rtstore.New(e.rdb, rtstore.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *env) run(t *testing.T, cfg reseed.Config) (reseed.Summary, error) {
+	t.Helper()
+	return reseed.Run(t.Context(), e.lake, e.store, cfg)
+}
+
+// dump is every key of Redis with its type and value; daily keys must have a TTL.
+func (e *env) dump(t *testing.T) map[string]string {
+	t.Helper()
+	ctx := t.Context()
+	keys, err := e.rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, k := range keys {
+		typ := e.rdb.Type(ctx, k).Val()
+		var v any
+		switch typ {
+		case "string":
+			v = e.rdb.Get(ctx, k).Val()
+		case "hash":
+			v = e.rdb.HGetAll(ctx, k).Val()
+		case "set":
+			m := e.rdb.SMembers(ctx, k).Val()
+			slices.Sort(m)
+			v = m
+		}
+		out[k] = fmt.Sprintf("%s %q", typ, v)
+		daily := strings.Contains(k, ":u:") || strings.Contains(k, ":c:")
+		if ttl := e.rdb.TTL(ctx, k).Val(); daily && ttl <= 0 {
+			t.Errorf("%s has no TTL (%v)", k, ttl)
+		}
+	}
+	return out
+}
+
+// checkAnswers compares the API's read path with answers computed for days straight from the test sessions: session sums per day and
+// segment, and the distinct users of a day, which the sketch of so few users counts exactly.
+func checkAnswers(t *testing.T, st *rtstore.Store, days map[string][]session) {
+	t.Helper()
+	ctx := t.Context()
+	for date, sessions := range days {
+		day, _ := rtstore.ParseDate(date)
+		want := map[rtstore.Segment]*metric.Sessions{{}: {}}
+		active := map[rtstore.Segment]map[string]bool{{}: {}}
+		for _, s := range sessions {
+			u := users[s.user]
+			for _, seg := range []rtstore.Segment{{}, {Dimension: "country", Value: u.country}, {Dimension: "device_type", Value: u.device}, {Dimension: "subscription_type", Value: u.plan}} {
+				if want[seg] == nil {
+					want[seg], active[seg] = &metric.Sessions{}, map[string]bool{}
+				}
+				want[seg].Add(s.duration, s.actions)
+				active[seg][u.id] = true
+			}
+		}
+		for seg, w := range want {
+			got, err := st.Sessions(ctx, day, seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != *w {
+				t.Errorf("%s %s: sessions %+v, want %+v", date, seg, got, *w)
+			}
+			n, err := st.Active(ctx, day, day, seg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n != uint64(len(active[seg])) {
+				t.Errorf("%s %s: %d active, want %d", date, seg, n, len(active[seg]))
+			}
+		}
+	}
+}
+
+func TestReseedWritesTheLakeAndTwiceChangesNothing(t *testing.T) {
+	e := newEnv(t, testDays)
+	sum, err := e.run(t, reseed.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Days != 3 || sum.Sessions != 7 || rtstore.Date(sum.From) != "2023-03-01" || rtstore.Date(sum.Through) != "2023-03-03" || sum.ConsumerHolds {
+		t.Errorf("summary %+v", sum)
+	}
+	checkAnswers(t, e.store, testDays)
+	// Three days of everyone plus segments: u1, u2, u3, u4 and u|5 across the three days.
+	if n, err := e.store.Active(t.Context(), sum.From, sum.Through, rtstore.Segment{}); err != nil || n != 5 {
+		t.Errorf("active over the three days = %d, %v; want 5", n, err)
+	}
+	first := e.dump(t)
+	sum2, err := e.run(t, reseed.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum2 != sum {
+		t.Errorf("second summary %+v, first %+v", sum2, sum)
+	}
+	if second := e.dump(t); !equal(first, second) {
+		t.Errorf("a second run changed Redis:\nfirst  %v\nsecond %v", first, second)
+	}
+}
+
+func equal(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestReseedReplacesAnEarlierRun: after the lake changes (a backfill), a run leaves Redis as a first
+// run on the new lake would, with no key of the old one left over.
+func TestReseedReplacesAnEarlierRun(t *testing.T) {
+	e := newEnv(t, testDays)
+	if _, err := e.run(t, reseed.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	changed := map[string][]session{
+		"2023-03-01": {{1, 100, 1_234_567, 7}}, // segments of u1 and u|5 gone
+		"2023-03-02": {{2, 0, 5, 2}},
+		"2023-03-03": {{3, 0, 5, 1}},
+	}
+	if err := os.RemoveAll(filepath.Join(e.dir, "gold")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(e.dir, "silver")); err != nil {
+		t.Fatal(err)
+	}
+	writeLake(t, e.dir, changed)
+	sum, err := e.run(t, reseed.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Days != 3 || sum.Removed != 0 {
+		t.Errorf("summary %+v", sum)
+	}
+	checkAnswers(t, e.store, changed)
+
+	fresh := newEnv(t, changed)
+	if _, err := fresh.run(t, reseed.Config{}); err != nil {
+		t.Fatal(err)
+	}
+	got, want := e.dump(t), fresh.dump(t)
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("left over from the earlier run: %s", k)
+		}
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("%s = %s, a fresh run writes %s", k, got[k], v)
+		}
+	}
+
+	// A narrower range removes the days it no longer writes.
+	sum, err = e.run(t, reseed.Config{Through: "2023-03-01"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Days != 1 || sum.Removed != 2 {
+		t.Errorf("summary of --through 2023-03-01: %+v", sum)
+	}
+	day2, _ := rtstore.ParseDate("2023-03-02")
+	if s, err := e.store.Sessions(t.Context(), day2, rtstore.Segment{}); err != nil || s.Count != 0 {
+		t.Errorf("2023-03-02 after --through 2023-03-01: %+v, %v", s, err)
+	}
+}
+
+// consumerCheckpoint writes what a consumer owning partition 3 writes for day date.
+func consumerCheckpoint(t *testing.T, st *rtstore.Store, date string) {
+	t.Helper()
+	day, _ := rtstore.ParseDate(date)
+	if _, err := st.Load(t.Context(), 3); err != nil {
+		t.Fatal(err)
+	}
+	var sk hll.Sketch
+	sk.AddString("u1")
+	err := st.Commit(t.Context(), &rtstore.Commit{Partition: 3, Expect: -1, Offset: 5, Owner: "c", Cells: []rtstore.Cell{
+		{Day: day, Users: sk.AppendRedis(nil), Counts: rtstore.Counts{Sessions: metric.Sessions{Count: 1, DurationMs: 10, Actions: 2}, Valid: 2}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestReseedRefusesDaysConsumersHold(t *testing.T) {
+	e := newEnv(t, testDays)
+	consumerCheckpoint(t, e.store, "2023-03-03")
+	before := e.dump(t)
+
+	_, err := e.run(t, reseed.Config{Through: "2023-03-03"})
+	if !errors.Is(err, reseed.ErrConsumerDays) || !strings.Contains(err.Error(), "2023-03-03") {
+		t.Fatalf("run over a day a consumer holds: %v, want ErrConsumerDays naming 2023-03-03", err)
+	}
+	if after := e.dump(t); !equal(before, after) {
+		t.Errorf("a refused run changed Redis:\nbefore %v\nafter  %v", before, after)
+	}
+
+	// Without --through it stops before the consumers' first day.
+	sum, err := e.run(t, reseed.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Days != 2 || rtstore.Date(sum.Through) != "2023-03-02" || !sum.ConsumerHolds || rtstore.Date(sum.ConsumerFirst) != "2023-03-03" {
+		t.Errorf("summary %+v", sum)
+	}
+	day3, _ := rtstore.ParseDate("2023-03-03")
+	if s, err := e.store.Sessions(t.Context(), day3, rtstore.Segment{}); err != nil || s != (metric.Sessions{Count: 1, DurationMs: 10, Actions: 2}) {
+		t.Errorf("2023-03-03 = %+v, %v; want the consumer's alone", s, err)
+	}
+
+	// --force writes it anyway: the sums add up.
+	if _, err := e.run(t, reseed.Config{Force: true, Through: "2023-03-03"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := e.store.Sessions(t.Context(), day3, rtstore.Segment{}); err != nil || s.Count != 1+3 {
+		t.Errorf("2023-03-03 after --force = %+v, %v; want the consumer's and the lake's 3", s, err)
+	}
+}
+
+func TestReseedBadLakeWritesNothing(t *testing.T) {
+	f := func(name, want string, spoil func(dir string)) {
+		t.Helper()
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t, testDays)
+			spoil(e.dir)
+			_, err := e.run(t, reseed.Config{})
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Fatalf("err = %v, want one containing %q", err, want)
+			}
+			if n := e.rdb.DBSize(t.Context()).Val(); n != 0 {
+				t.Errorf("a failed run left %d keys", n)
+			}
+		})
+	}
+	remove := func(rel string) func(string) {
+		return func(dir string) {
+			if err := os.RemoveAll(filepath.Join(dir, rel)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f("no sketches", "the lake has no gold/daily_sketches table", remove("gold/daily_sketches"))
+	f("no sessions", "the lake has no silver/sessions table", remove("silver/sessions"))
+	f("no state", "not a lake `compactor run` wrote", remove("_state"))
+	f("a day without sessions", "the lake has gold/daily_sketches for 2023-03-03 but no silver/sessions", remove("silver/sessions/date=2023-03-03"))
+	f("another zone", `time zone "Europe/Berlin"`, func(dir string) {
+		put(t, filepath.Join(dir, compactor.StateKey), []byte(`{"version":1,"tz":"Europe/Berlin"}`))
+	})
+	f("a crashed run", "did not finish (1 days still to rebuild)", func(dir string) {
+		put(t, filepath.Join(dir, compactor.StateKey), []byte(`{"version":1,"tz":"UTC","pending_days":[19417]}`))
+	})
+	f("a broken file", "silver/sessions/date=2023-03-03/part-0.parquet: not a parquet file", func(dir string) {
+		put(t, filepath.Join(dir, "silver/sessions/date=2023-03-03/part-0.parquet"), []byte("PAR1 not really"))
+	})
+	f("a file lacking a column", "gold/daily_sketches/date=2023-03-03/part-0.parquet: no column hll", func(dir string) {
+		type noHLL struct {
+			Dimension string `parquet:"dimension"`
+			Value     string `parquet:"value"`
+		}
+		writeParquet(t, filepath.Join(dir, "gold/daily_sketches/date=2023-03-03/part-0.parquet"), []noHLL{{"all", "all"}})
+	})
+	f("a bad sketch", "sketch of all", func(dir string) {
+		writeParquet(t, filepath.Join(dir, "gold/daily_sketches/date=2023-03-03/part-0.parquet"), []tables.DailySketch{{Dimension: "all", Value: "all", HLL: []byte("HYLL?")}})
+	})
+	f("an unknown dimension", `unknown segment "os"="ios"`, func(dir string) {
+		writeParquet(t, filepath.Join(dir, "gold/daily_sketches/date=2023-03-03/part-0.parquet"), []tables.DailySketch{{Dimension: "os", Value: "ios", HLL: hll.New().AppendRedis(nil)}})
+	})
+}
