@@ -157,6 +157,9 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 			sum.Removed++
 		}
 	}
+	if len(write) == 0 {
+		return sum, nil
+	}
 	// Last, so a first run's days appear to readers together.
 	return sum, st.Register(ctx, rtstore.ReseedPartition)
 }
