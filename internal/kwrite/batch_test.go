@@ -430,8 +430,8 @@ type appended struct {
 // codec and checks that the batches decode into exactly the appended records, partition by partition,
 // with valid headers, consecutive sequences from firstSeq, tallies that add up, and batches that are
 // full: each batch but a partition's last was sealed only because its successor's first record did not
-// fit in BatchBytes.
-func checkBatches(t *testing.T, codec int, batchBytes, parts int, firstSeq int32, ins []appended) {
+// fit in BatchBytes. It returns the decoded batches.
+func checkBatches(t *testing.T, codec int, batchBytes, parts int, firstSeq int32, ins []appended) []*decodedBatch {
 	t.Helper()
 	w, tp := offlineWriter(t, batchBytes, parts)
 	for i := range tp.parts {
@@ -484,6 +484,7 @@ func checkBatches(t *testing.T, codec int, batchBytes, parts int, firstSeq int32
 		n      int
 	}
 	last := make([]*sealedBatch, parts)
+	var decoded []*decodedBatch
 	for bi, b := range batches {
 		p := b.part.id
 		b.finish(comp)
@@ -529,6 +530,7 @@ func checkBatches(t *testing.T, codec int, batchBytes, parts int, firstSeq int32
 		}
 		last[p] = &sealedBatch{rawLen: len(b.raw), first: d.firstTimestamp, n: int(d.count)}
 		got[p] = append(got[p], d.records...)
+		decoded = append(decoded, d)
 		for i, n := range b.tally {
 			gotTally[i] += int64(n)
 		}
@@ -546,6 +548,7 @@ func checkBatches(t *testing.T, codec int, batchBytes, parts int, firstSeq int32
 	if gotTally != wantTally {
 		t.Fatalf("tallies in batches %v, appended %v", gotTally, wantTally)
 	}
+	return decoded
 }
 
 // randBytes is nil, empty, or random bytes that compress well or not at all.
@@ -657,7 +660,12 @@ func TestBatchLengthBoundaries(t *testing.T) {
 	for c := range codecs {
 		for _, bb := range []int{1, 10_000, 4 << 20} {
 			t.Run(fmt.Sprintf("%s_%d", codecs[c].name, bb), func(t *testing.T) {
-				checkBatches(t, c, bb, 1, 0, ins)
+				for i, d := range checkBatches(t, c, bb, 1, 0, ins) {
+					// Runs of one byte compress tenfold with every codec: big batches must be compressed.
+					if codec := int8(d.attributes & 7); c > 0 && len(d.recordsRaw) >= 1000 && codec != codecs[c].typ {
+						t.Fatalf("batch %d of %d uncompressed bytes went out with codec %d", i, len(d.recordsRaw), codec)
+					}
+				}
 			})
 		}
 	}

@@ -30,12 +30,13 @@ import (
 var codecs = []struct {
 	name  string
 	codec kgo.CompressionCodec
+	typ   int8 // the attributes' compression bits
 }{
-	{"none", kgo.NoCompression()},
-	{"snappy", kgo.SnappyCompression()},
-	{"lz4", kgo.Lz4Compression()},
-	{"zstd", kgo.ZstdCompression()},
-	{"gzip", kgo.GzipCompression()},
+	{"none", kgo.NoCompression(), 0},
+	{"snappy", kgo.SnappyCompression(), 2},
+	{"lz4", kgo.Lz4Compression(), 3},
+	{"zstd", kgo.ZstdCompression(), 4},
+	{"gzip", kgo.GzipCompression(), 1},
 }
 
 func testCtx(t *testing.T, d time.Duration) context.Context {
@@ -346,6 +347,7 @@ type sentBatch struct {
 	baseSeq  int32
 	count    int32
 	producer int64
+	codec    int8 // compression bits of the attributes
 }
 
 func batchesOf(node int32, req *kmsg.ProduceRequest) []sentBatch {
@@ -357,6 +359,7 @@ func batchesOf(node int32, req *kmsg.ProduceRequest) []sentBatch {
 				b.producer = int64(binary.BigEndian.Uint64(r[43:]))
 				b.baseSeq = int32(binary.BigEndian.Uint32(r[53:]))
 				b.count = int32(binary.BigEndian.Uint32(r[57:]))
+				b.codec = int8(r[22] & 7)
 			}
 			out = append(out, b)
 		}
@@ -389,6 +392,7 @@ func TestRoundTrip(t *testing.T) {
 			createTopic(t, c, "gamma", 1, nil)
 			w := newWriter(t, c, kwrite.Config{Compression: codec.codec, BatchBytes: 3000, MaxBuffered: 64 << 10, Timeout: 10 * time.Second})
 			a := newAppender(t, w, "alpha", "beta", "gamma")
+			sent := observe(c, 100_000)
 			rng := rand.New(rand.NewPCG(uint64(ci), 7))
 			base := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC).UnixMilli()
 			edge := []kwrite.Record{
@@ -412,6 +416,22 @@ func TestRoundTrip(t *testing.T) {
 			}
 			a.checkAcked(t, w)
 			checkExactly(t, readBack(t, c, names...), a.want)
+			// A third of the values are runs of "xy": most batches compress.
+			var compressed, batches int
+			for len(sent) > 0 {
+				for _, b := range <-sent {
+					batches++
+					if b.codec != 0 {
+						compressed++
+						if b.codec != codec.typ {
+							t.Fatalf("a batch went out with codec %d", b.codec)
+						}
+					}
+				}
+			}
+			if codec.typ == 0 && compressed > 0 || codec.typ > 0 && compressed < batches/2 {
+				t.Fatalf("%d of %d batches compressed with %s", compressed, batches, codec.name)
+			}
 		})
 	}
 }
