@@ -48,10 +48,16 @@ const (
 // binaryOrder is the order of the README's flag tables; binaries not listed follow in name order.
 var binaryOrder = []string{"producer", "consumer", "compactor", "broker", "datagen", "profile", "report"}
 
-// binaryNotes precede a binary's table.
+// subcommands are the binaries whose flags depend on the subcommand: a table per entry, the first under
+// the binary's name, the others under "<binary> <subcommand>".
+var subcommands = map[string][]string{"compactor": {"run", "reseed"}}
+
+// binaryNotes precede a table.
 var binaryNotes = map[string]string{
 	"compactor": "`compactor run` and `compactor backfill` take the same flags; `--brokers` matters to `run`, " +
 		"`--from`/`--to`/`--parallel` to `backfill`.",
+	"compactor reseed": "`compactor reseed` takes flags of its own (see reseeding, under Operating it); `--redis-prefix`, " +
+		"`--interactions-topic` and `--tz` must be the consumers'.",
 }
 
 // TestREADMEFlags checks that the README's flag tables are what every binary's -h says today: each flag
@@ -85,23 +91,32 @@ func TestREADMEFlags(t *testing.T) {
 	}
 	var b strings.Builder
 	for _, name := range names {
-		var sub []string
-		if name == "compactor" {
-			sub = []string{"run"}
+		subs := subcommands[name]
+		if subs == nil {
+			subs = []string{""}
 		}
-		out, _ := exec.Command(testenv.Binary(t, "./cmd/"+name), append(sub, "-h")...).CombinedOutput()
-		fmt.Fprintf(&b, "\n### `%s`\n\n", name)
-		if note := binaryNotes[name]; note != "" {
-			b.WriteString(note + "\n\n")
-		}
-		b.WriteString("| flag | environment | default | meaning |\n|---|---|---|---|\n")
-		for _, f := range parseDefaults(string(out)) {
-			env := "NOTESTREAM_" + strings.ReplaceAll(strings.ToUpper(f.name), "-", "_")
-			def := ""
-			if f.def != "" {
-				def = "`" + f.def + "`"
+		for i, sub := range subs {
+			title, args := name, []string{"-h"}
+			if sub != "" {
+				args = []string{sub, "-h"}
 			}
-			fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", f.name, env, def, strings.ReplaceAll(f.usage, "|", `\|`))
+			if i > 0 {
+				title += " " + sub
+			}
+			out, _ := exec.Command(testenv.Binary(t, "./cmd/"+name), args...).CombinedOutput()
+			fmt.Fprintf(&b, "\n### `%s`\n\n", title)
+			if note := binaryNotes[title]; note != "" {
+				b.WriteString(note + "\n\n")
+			}
+			b.WriteString("| flag | environment | default | meaning |\n|---|---|---|---|\n")
+			for _, f := range parseDefaults(string(out)) {
+				env := "NOTESTREAM_" + strings.ReplaceAll(strings.ToUpper(f.name), "-", "_")
+				def := ""
+				if f.def != "" {
+					def = "`" + f.def + "`"
+				}
+				fmt.Fprintf(&b, "| `--%s` | `%s` | %s | %s |\n", f.name, env, def, strings.ReplaceAll(f.usage, "|", `\|`))
+			}
 		}
 	}
 	b.WriteString("\n")
