@@ -121,6 +121,9 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 	case sum.ConsumerHolds:
 		sum.Through = min(last, sum.ConsumerFirst-1)
 	}
+	if cfg.From != "" && cfg.Through != "" && sum.From > sum.Through {
+		return Summary{}, fmt.Errorf("reseed: from %s is after through %s", cfg.From, cfg.Through)
+	}
 	if overlap := inRange(held, sum.From, sum.Through); len(overlap) > 0 && !cfg.Force {
 		return Summary{}, fmt.Errorf("%w: %d of them, %s to %s (the API would add the lake's sessions to theirs); write only days before %s (the default without --through), or force it (--force)",
 			ErrConsumerDays, len(overlap), rtstore.Date(overlap[0]), rtstore.Date(overlap[len(overlap)-1]), rtstore.Date(overlap[0]))
@@ -138,7 +141,8 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 		sum.Cells += len(cells)
 		sum.Sessions += sessions
 	}
-	// Days an earlier run wrote and this one does not go, so the partition holds this run's days only.
+	// Days of the lake an earlier run wrote and this one does not are deleted: the partition holds this
+	// run's days only.
 	before, err := st.DaysHeld(ctx, rtstore.ReseedPartition, first, last)
 	if err != nil {
 		return Summary{}, err

@@ -353,12 +353,12 @@ func TestReseedRefusesDaysConsumersHold(t *testing.T) {
 }
 
 func TestReseedBadLakeWritesNothing(t *testing.T) {
-	f := func(name, want string, spoil func(dir string)) {
+	f := func(name, want string, cfg reseed.Config, spoil func(dir string)) {
 		t.Helper()
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, testDays)
 			spoil(e.dir)
-			_, err := e.run(t, reseed.Config{})
+			_, err := e.run(t, cfg)
 			if err == nil || !strings.Contains(err.Error(), want) {
 				t.Fatalf("err = %v, want one containing %q", err, want)
 			}
@@ -374,30 +374,31 @@ func TestReseedBadLakeWritesNothing(t *testing.T) {
 			}
 		}
 	}
-	f("no sketches", "the lake has no gold/daily_sketches table", remove("gold/daily_sketches"))
-	f("no sessions", "the lake has no silver/sessions table", remove("silver/sessions"))
-	f("no state", "not a lake `compactor run` wrote", remove("_state"))
-	f("a day without sessions", "the lake has gold/daily_sketches for 2023-03-03 but no silver/sessions", remove("silver/sessions/date=2023-03-03"))
-	f("another zone", `time zone "Europe/Berlin"`, func(dir string) {
+	f("no sketches", "the lake has no gold/daily_sketches table", reseed.Config{}, remove("gold/daily_sketches"))
+	f("no sessions", "the lake has no silver/sessions table", reseed.Config{}, remove("silver/sessions"))
+	f("no state", "not a lake `compactor run` wrote", reseed.Config{}, remove("_state"))
+	f("a day without sessions", "the lake has gold/daily_sketches for 2023-03-03 but no silver/sessions", reseed.Config{}, remove("silver/sessions/date=2023-03-03"))
+	f("another zone", `time zone "Europe/Berlin"`, reseed.Config{}, func(dir string) {
 		put(t, filepath.Join(dir, compactor.StateKey), []byte(`{"version":1,"tz":"Europe/Berlin"}`))
 	})
-	f("a crashed run", "did not finish (1 days still to rebuild)", func(dir string) {
+	f("a crashed run", "did not finish (1 days still to rebuild)", reseed.Config{}, func(dir string) {
 		put(t, filepath.Join(dir, compactor.StateKey), []byte(`{"version":1,"tz":"UTC","pending_days":[19417]}`))
 	})
-	f("a broken file", "silver/sessions/date=2023-03-03/part-0.parquet: not a parquet file", func(dir string) {
+	f("from after through", "from 2023-03-02 is after through 2023-03-01", reseed.Config{From: "2023-03-02", Through: "2023-03-01"}, func(string) {})
+	f("a broken file", "silver/sessions/date=2023-03-03/part-0.parquet: not a parquet file", reseed.Config{}, func(dir string) {
 		put(t, filepath.Join(dir, "silver/sessions/date=2023-03-03/part-0.parquet"), []byte("PAR1 not really"))
 	})
-	f("a file lacking a column", "gold/daily_sketches/date=2023-03-03/part-0.parquet: no column hll", func(dir string) {
+	f("a file lacking a column", "gold/daily_sketches/date=2023-03-03/part-0.parquet: no column hll", reseed.Config{}, func(dir string) {
 		type noHLL struct {
 			Dimension string `parquet:"dimension"`
 			Value     string `parquet:"value"`
 		}
 		writeParquet(t, filepath.Join(dir, "gold/daily_sketches/date=2023-03-03/part-0.parquet"), []noHLL{{"all", "all"}})
 	})
-	f("a bad sketch", "sketch of all", func(dir string) {
+	f("a bad sketch", "sketch of all", reseed.Config{}, func(dir string) {
 		writeParquet(t, filepath.Join(dir, "gold/daily_sketches/date=2023-03-03/part-0.parquet"), []tables.DailySketch{{Dimension: "all", Value: "all", HLL: []byte("HYLL?")}})
 	})
-	f("an unknown dimension", `unknown segment "os"="ios"`, func(dir string) {
+	f("an unknown dimension", `unknown segment "os"="ios"`, reseed.Config{}, func(dir string) {
 		writeParquet(t, filepath.Join(dir, "gold/daily_sketches/date=2023-03-03/part-0.parquet"), []tables.DailySketch{{Dimension: "os", Value: "ios", HLL: hll.New().AppendRedis(nil)}})
 	})
 }
