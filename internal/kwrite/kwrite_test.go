@@ -1009,15 +1009,27 @@ func TestLinger(t *testing.T) {
 // TestKcatReads: librdkafka (kcat), a foreign client stricter about framing than franz-go, reads the
 // batches of every codec back: keys, null keys, values, empty and null values, headers, timestamps older
 // than their batch's first, per-partition order. Each codec's Writer has two partitions of one topic, so
-// that one kcat run (half a second) reads them all.
+// that one kcat run (half a second) reads them all; a last Writer sends snappy batches of about 1 MB,
+// which kwrite frames in many blocks. kcat checks the CRCs too.
 func TestKcatReads(t *testing.T) {
 	c := newCluster(t, kfake.NumBrokers(1))
 	const topic = "kcat"
-	createTopic(t, c, topic, int32(2*len(codecs)), nil)
+	type writer struct {
+		codec      int
+		batchBytes int
+		valueBytes int
+	}
+	var writers []writer
+	for ci := range codecs {
+		writers = append(writers, writer{ci, 2000, 1})
+	}
+	writers = append(writers, writer{1, 1_000_000, 60}) // snappy: 6 MB in batches of 16 blocks of 64 KiB
+	createTopic(t, c, topic, int32(2*len(writers)), nil)
 	type line struct{ ts, keyLen, key, valueLen, headers, value string }
 	want := map[int32][]line{}
-	for ci, codec := range codecs {
-		w := newWriter(t, c, kwrite.Config{Compression: codec.codec, BatchBytes: 2000, Timeout: 10 * time.Second})
+	for ci, wr := range writers {
+		codec := codecs[wr.codec]
+		w := newWriter(t, c, kwrite.Config{Compression: codec.codec, BatchBytes: wr.batchBytes, Timeout: 10 * time.Second})
 		a := newAppender(t, w, topic)
 		for i := range 400 {
 			r := kwrite.Record{Timestamp: 1_700_000_000_000 + int64(i%7)*1000 - int64(i%3)*5000}
@@ -1032,7 +1044,7 @@ func TestKcatReads(t *testing.T) {
 				r.Value = []byte{}
 				l.valueLen = "0"
 			default:
-				r.Value = []byte(fmt.Sprintf("%s value %d %s", codec.name, i, strings.Repeat("compressible ", i%40)))
+				r.Value = []byte(fmt.Sprintf("%s value %d %s", codec.name, i, strings.Repeat("compressible ", i%40*wr.valueBytes)))
 				l.valueLen, l.value = fmt.Sprint(len(r.Value)), string(r.Value)
 			}
 			if i%4 == 0 {
@@ -1048,7 +1060,7 @@ func TestKcatReads(t *testing.T) {
 		}
 	}
 	out := testenv.Kcat(t, nil, "-C", "-b", strings.Join(c.ListenAddrs(), ","), "-t", topic, "-e", "-q",
-		"-f", "%p|%o|%T|%K|%k|%S|%h|%s\n")
+		"-X", "check.crcs=true", "-f", "%p|%o|%T|%K|%k|%S|%h|%s\n")
 	got := map[int32][]line{}
 	for _, s := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
 		f := strings.SplitN(s, "|", 8)
@@ -1062,7 +1074,7 @@ func TestKcatReads(t *testing.T) {
 		got[part] = append(got[part], line{ts: f[2], keyLen: f[3], key: f[4], valueLen: f[5], headers: f[6], value: f[7]})
 	}
 	for part, w := range want {
-		codec := codecs[part/2].name
+		codec := codecs[writers[part/2].codec].name
 		if len(got[part]) != len(w) {
 			t.Fatalf("partition %d (%s): kcat read %d records, want %d", part, codec, len(got[part]), len(w))
 		}
