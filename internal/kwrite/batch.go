@@ -129,13 +129,13 @@ func (b *batch) seal(producerID int64, epoch int16, sequence int32) {
 	binary.BigEndian.PutUint32(h[offCount:], uint32(b.n))
 }
 
-// finish sets wire to the raw batch or, when compression saves bytes, to the header followed by the
-// compressed records, then writes the length, codec and checksum.
+// finish sets wire to the raw batch or, when compression works and saves bytes, to the header
+// followed by the compressed records, then writes the length, codec and checksum.
 func (b *batch) finish(comp compressFunc) {
 	b.wire = b.raw
 	var codec int8
 	if comp != nil {
-		if out, c := comp(b.raw[headerLen:]); c != 0 && len(out) < len(b.raw)-headerLen {
+		if out, c := comp(b.raw[headerLen:]); c > 0 && len(out) < len(b.raw)-headerLen {
 			b.compBuf = append(append(b.compBuf[:0], b.raw[:headerLen]...), out...)
 			b.wire, codec = b.compBuf, c
 		}

@@ -67,7 +67,7 @@ func sealed(t testing.TB, w *Writer) []*batch {
 	for _, tp := range w.topics {
 		for i := range tp.parts {
 			if tp.parts[i].open != nil {
-				if err := w.seal(&tp.parts[i]); err != nil {
+				if err := w.seal(&tp.parts[i], nil); err != nil {
 					t.Fatal(err)
 				}
 			}

@@ -36,6 +36,9 @@ const Tallies = 16
 // ErrTimeout means nothing was acknowledged for Config.Timeout while records were waiting.
 var ErrTimeout = errors.New("kwrite: nothing acknowledged")
 
+// errStopped is seal's answer when its wait was called off.
+var errStopped = errors.New("kwrite: stopped waiting")
+
 // Header is a record header.
 type Header struct {
 	Key   string
@@ -179,8 +182,14 @@ func (w *Writer) initProducerID(ctx context.Context) error {
 	}
 }
 
-// Topic loads the topic's partitions and leaders. Call it before appending, from the appending goroutine.
+// Topic loads the topic's partitions and leaders, once per name: a topic's partitions number their
+// batches from one sequence. Call it before appending, from the appending goroutine.
 func (w *Writer) Topic(ctx context.Context, name string) (*Topic, error) {
+	for _, t := range w.topics {
+		if t.name == name {
+			return t, nil
+		}
+	}
 	t := &Topic{w: w, name: name}
 	var mt kmsg.MetadataResponseTopic
 	for {
@@ -274,7 +283,7 @@ func (t *Topic) Append(part int32, tally uint8, r *Record) error {
 	if len(b.raw) > t.w.cfg.BatchBytes+headerLen && b.n > 1 {
 		// r does not fit: it starts the next batch.
 		b.raw, b.n, b.maxTime = b.raw[:start], b.n-1, maxTime
-		if err := t.w.seal(p); err != nil {
+		if err := t.w.seal(p, nil); err != nil {
 			return err
 		}
 		var err error
@@ -303,23 +312,28 @@ func (w *Writer) openBatch(p *partition, firstTime int64) (*batch, error) {
 	return b, nil
 }
 
-// seal closes p's open batch and queues it for compression, waiting while too much is buffered.
-func (w *Writer) seal(p *partition) error {
+// seal closes p's open batch and queues it for compression, waiting while too much is buffered or
+// until done is closed (the batch then stays open).
+func (w *Writer) seal(p *partition, done <-chan struct{}) error {
 	b := p.open
-	p.open = nil
-	b.seal(w.producerID, w.epoch, p.seq)
-	p.seq = int32((int64(p.seq) + int64(b.n)) & (1<<31 - 1)) // sequences wrap to 0 after MaxInt32
 	w.mu.Lock()
 	for w.buffered > 0 && w.buffered+len(b.raw) > w.cfg.MaxBuffered && w.err == nil {
 		changed := w.changed
 		w.mu.Unlock()
-		<-changed
+		select {
+		case <-changed:
+		case <-done:
+			return errStopped
+		}
 		w.mu.Lock()
 	}
 	if err := w.err; err != nil {
 		w.mu.Unlock()
 		return err
 	}
+	p.open = nil
+	b.seal(w.producerID, w.epoch, p.seq)
+	p.seq = int32((int64(p.seq) + int64(b.n)) & (1<<31 - 1)) // sequences wrap to 0 after MaxInt32
 	w.buffered += len(b.raw)
 	p.queue = append(p.queue, b)
 	w.mu.Unlock()
@@ -349,7 +363,7 @@ func (w *Writer) Linger() (time.Duration, error) {
 				}
 				continue
 			}
-			if err := w.seal(p); err != nil {
+			if err := w.seal(p, nil); err != nil {
 				return 0, err
 			}
 		}
@@ -362,7 +376,9 @@ func (w *Writer) Flush(ctx context.Context) error {
 	for _, t := range w.topics {
 		for i := range t.parts {
 			if t.parts[i].open != nil {
-				if err := w.seal(&t.parts[i]); err != nil {
+				if err := w.seal(&t.parts[i], ctx.Done()); err == errStopped {
+					return fmt.Errorf("kwrite: flush: %w", context.Cause(ctx))
+				} else if err != nil {
 					return err
 				}
 			}
