@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -45,7 +46,7 @@ const (
 // offlineWriter is a Writer with a producer ID and no goroutines: sealed batches stay in toCompress.
 func offlineWriter(t testing.TB, batchBytes int, parts int) (*Writer, *Topic) {
 	t.Helper()
-	cfg := Config{Client: new(kgo.Client), BatchBytes: batchBytes, MaxBuffered: math.MaxInt}
+	cfg := Config{Client: new(kgo.Client), BatchBytes: batchBytes, MaxBuffered: math.MaxInt, Linger: time.Nanosecond}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}
@@ -64,13 +65,13 @@ func offlineWriter(t testing.TB, batchBytes int, parts int) (*Writer, *Topic) {
 // sealed seals every open batch and returns all sealed batches in sealing order.
 func sealed(t testing.TB, w *Writer) []*batch {
 	t.Helper()
-	for _, tp := range w.topics {
-		for i := range tp.parts {
-			if tp.parts[i].open != nil {
-				if err := w.seal(&tp.parts[i], nil); err != nil {
-					t.Fatal(err)
-				}
-			}
+	for { // Linger seals every batch that has waited Config.Linger, 1 ns here
+		left, err := w.Linger()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if left == 0 {
+			break
 		}
 	}
 	var out []*batch
@@ -686,6 +687,31 @@ func TestVarintLen(t *testing.T) {
 		if got, want := varintLen(v), len(binary.AppendVarint(nil, v)); got != want {
 			t.Errorf("varintLen(%d) = %d, want %d", v, got, want)
 		}
+	}
+}
+
+// TestFinishCompressionError: when the compressor fails (franz-go's Compress returns CodecError, -1, and
+// no bytes), the batch must go out uncompressed, not as an empty body with compression bits 7. The
+// failing compressFunc is built by reflection to fit compressFunc's parameters, whatever they are.
+func TestFinishCompressionError(t *testing.T) {
+	w, tp := offlineWriter(t, 1000, 1)
+	for i := range 5 {
+		if err := tp.Append(0, 0, &Record{Value: bytes.Repeat([]byte{'x'}, 100), Timestamp: int64(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := sealed(t, w)[0]
+	ft := reflect.TypeOf(compressFunc(nil))
+	failing := reflect.MakeFunc(ft, func([]reflect.Value) []reflect.Value {
+		return []reflect.Value{reflect.Zero(ft.Out(0)), reflect.ValueOf(kgo.CodecError).Convert(ft.Out(1))}
+	}).Interface().(compressFunc)
+	b.finish(failing)
+	d, err := decodeBatch(b.wire)
+	if err != nil {
+		t.Fatalf("a batch whose compression failed does not decode: %v (attributes %#x, %d bytes)", err, d.attributes, len(b.wire))
+	}
+	if len(d.records) != 5 {
+		t.Fatalf("%d records, want 5", len(d.records))
 	}
 }
 
