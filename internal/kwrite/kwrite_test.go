@@ -1260,3 +1260,29 @@ func TestTopicTwice(t *testing.T) {
 	}
 	checkPrefix(t, k, got, want, len(want))
 }
+
+// TestFlushContextWhileWaiting: a Flush whose context ends while the sealed batches wait for their
+// acknowledgement returns the context's error; nothing is lost, and a later Flush completes.
+func TestFlushContextWhileWaiting(t *testing.T) {
+	c := newCluster(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
+	w := newWriter(t, c, kwrite.Config{Timeout: 30 * time.Second})
+	a := newAppender(t, w, "t")
+	held, release := holdFirstProduce(t, c)
+	for i := range 20 {
+		a.mustAppend(t, "t", int32(i%2), 0, kwrite.Record{Value: []byte(fmt.Sprint(i))})
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	flushed := make(chan error, 1)
+	go func() { flushed <- w.Flush(ctx) }()
+	wait(t, held, "the first produce request")
+	cancel()
+	if err := wait(t, flushed, "Flush after its context was canceled"); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Flush: %v, want context.Canceled", err)
+	}
+	release()
+	if err := w.Flush(testCtx(t, 10*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	a.checkAcked(t, w)
+	checkExactly(t, readBack(t, c, "t"), a.want)
+}
