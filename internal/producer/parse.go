@@ -26,7 +26,7 @@ type parsedBatch struct {
 }
 
 const (
-	parseBatchRows = 256 // rows per handoff: amortises the channel operations and goroutine wake-ups
+	parseBatchRows = 1024 // rows per handoff: amortises the channel operations and goroutine wake-ups
 	parseBatches   = 4   // batches in flight: bounds memory
 )
 
