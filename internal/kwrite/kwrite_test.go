@@ -394,7 +394,7 @@ func TestRoundTrip(t *testing.T) {
 				{Value: []byte("v"), Timestamp: base - 1, Headers: []kwrite.Header{{Key: "a"}, {Key: "", Value: []byte{}}, {Key: "a", Value: []byte("second a")}}},
 			}
 			names := []string{"alpha", "beta", "gamma"}
-			for i := range 4000 {
+			for i := range 2500 {
 				name := names[rng.IntN(len(names))]
 				part := int32(rng.IntN(int(a.topics[name].Partitions())))
 				r := randRecord(rng, base)
