@@ -12,6 +12,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -762,5 +763,47 @@ func FuzzBatch(f *testing.F) {
 			ins = append(ins, appended{part: int32(flags) % int32(parts), tally: flags % Tallies, rec: r})
 		}
 		checkBatches(t, codec, batchBytes, parts, int32(binary.LittleEndian.Uint32(append(slices.Clone(data), 0, 0, 0, 0))>>1), ins)
+	})
+}
+
+// TestLingerTimes: in a synctest bubble (no network: the offline Writer), Linger seals a batch exactly
+// when it has waited Config.Linger since its first record, and reports exactly the time left until
+// the next open batch has.
+func TestLingerTimes(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const linger = 100 * time.Millisecond
+		w, tp := offlineWriter(t, 1000, 2)
+		w.cfg.Linger = linger
+		queued := func() int { return len(w.toCompress) }
+		linger1 := func(wantLeft time.Duration, wantQueued int) {
+			t.Helper()
+			left, err := w.Linger()
+			if err != nil || left != wantLeft || queued() != wantQueued {
+				t.Fatalf("Linger = %v, %v with %d batches sealed; want %v with %d", left, err, queued(), wantLeft, wantQueued)
+			}
+		}
+		appendTo := func(part int32) {
+			t.Helper()
+			if err := tp.Append(part, 0, &Record{Value: []byte("v")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		linger1(0, 0) // nothing open
+		appendTo(0)
+		linger1(linger, 0)
+		time.Sleep(40 * time.Millisecond)
+		appendTo(1)
+		appendTo(0) // a later record does not restart partition 0's wait
+		linger1(60*time.Millisecond, 0)
+		time.Sleep(60*time.Millisecond - 1)
+		linger1(1, 0)
+		time.Sleep(1) // partition 0's batch has waited 100 ms: sealed; partition 1's has 40 ms left
+		linger1(40*time.Millisecond, 1)
+		time.Sleep(40 * time.Millisecond)
+		linger1(0, 2)
+		b := <-w.toCompress
+		if b.part.id != 0 || b.n != 2 {
+			t.Fatalf("first sealed batch: partition %d with %d records; want partition 0 with 2", b.part.id, b.n)
+		}
 	})
 }
