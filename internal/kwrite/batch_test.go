@@ -8,7 +8,6 @@ import (
 	"hash/crc32"
 	"math"
 	"math/rand/v2"
-	"reflect"
 	"slices"
 	"sync"
 	"testing"
@@ -104,48 +103,16 @@ func compressor(codec int) compressFunc { return compressors()[codec]() }
 // SetAppendValue is setAppendValue for the tests in package kwrite_test.
 var SetAppendValue = setAppendValue
 
-// setAppendValue makes r's value come from r.AppendValue, which appends value to the batch. It is built
-// by reflection so that it fits AppendValue's signature whatever its parameters after dst; when one is
-// a callback func(at, from, n int) reporting repeated spans, it reports the value's spans that repeat
-// bytes earlier in dst, and a few spans that do not (which the Writer must check and ignore).
+// setAppendValue makes r's value come from r.AppendValue, which appends value to the batch.
 // *calledAfter is set when the Writer calls it after Append returned (when *returned is set).
 func setAppendValue(t testing.TB, r *Record, value []byte, returned, calledAfter *bool) {
 	t.Helper()
-	field := reflect.ValueOf(r).Elem().FieldByName("AppendValue")
-	ft := field.Type()
-	if ft.Kind() != reflect.Func || ft.NumIn() < 1 || ft.NumOut() != 1 || ft.In(0) != reflect.TypeOf([]byte(nil)) || ft.Out(0) != ft.In(0) {
-		t.Fatalf("Record.AppendValue is a %v; the test knows func(dst []byte, ...) []byte", ft)
-	}
-	fn := func(args []reflect.Value) []reflect.Value {
+	r.AppendValue = func(dst []byte) []byte {
 		if *returned {
 			*calledAfter = true
 		}
-		dst := args[0].Bytes()
-		at := len(dst)
-		dst = append(dst, value...)
-		for _, cb := range args[1:] {
-			if cb.Kind() != reflect.Func || cb.IsNil() || cb.Type().NumIn() != 3 {
-				continue
-			}
-			repeat := func(at, from, n int) {
-				cb.Call([]reflect.Value{reflect.ValueOf(at), reflect.ValueOf(from), reflect.ValueOf(n)})
-			}
-			// Spans of the value found earlier in dst, as an encoder of repeated JSON keys would report.
-			for i := 0; i+8 <= len(value); i += 8 {
-				n := min(len(value)-i, 40)
-				if from := bytes.LastIndex(dst[:at+i], value[i:i+n]); from >= 0 && from+n <= at+i {
-					repeat(at+i, from, n)
-				}
-			}
-			if len(value) >= 12 { // wrong ones: nothing may change but the compression ratio
-				repeat(at+4, at+3, 8)
-				repeat(at, 0, len(value))
-				repeat(at+len(value)-4, at, 8)
-			}
-		}
-		return []reflect.Value{reflect.ValueOf(dst)}
+		return append(dst, value...)
 	}
-	field.Set(reflect.MakeFunc(ft, fn))
 }
 
 // decodedBatch is a record batch as the protocol describes it.
@@ -692,8 +659,7 @@ func TestVarintLen(t *testing.T) {
 }
 
 // TestFinishCompressionError: when the compressor fails (franz-go's Compress returns CodecError, -1, and
-// no bytes), the batch must go out uncompressed, not as an empty body with compression bits 7. The
-// failing compressFunc is built by reflection to fit compressFunc's parameters, whatever they are.
+// no bytes), the batch must go out uncompressed, not as an empty body with compression bits 7.
 func TestFinishCompressionError(t *testing.T) {
 	w, tp := offlineWriter(t, 1000, 1)
 	for i := range 5 {
@@ -702,11 +668,7 @@ func TestFinishCompressionError(t *testing.T) {
 		}
 	}
 	b := sealed(t, w)[0]
-	ft := reflect.TypeOf(compressFunc(nil))
-	failing := reflect.MakeFunc(ft, func([]reflect.Value) []reflect.Value {
-		return []reflect.Value{reflect.Zero(ft.Out(0)), reflect.ValueOf(kgo.CodecError).Convert(ft.Out(1))}
-	}).Interface().(compressFunc)
-	b.finish(failing)
+	b.finish(func([]byte) ([]byte, int8) { return nil, int8(kgo.CodecError) })
 	d, err := decodeBatch(b.wire)
 	if err != nil {
 		t.Fatalf("a batch whose compression failed does not decode: %v (attributes %#x, %d bytes)", err, d.attributes, len(b.wire))
