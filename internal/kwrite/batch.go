@@ -135,9 +135,10 @@ func (b *batch) finish(comp compressFunc) {
 	b.wire = b.raw
 	var codec int8
 	if comp != nil {
-		if out, c := comp(b.raw[headerLen:]); c > 0 && len(out) < len(b.raw)-headerLen {
-			b.compBuf = append(append(b.compBuf[:0], b.raw[:headerLen]...), out...)
-			b.wire, codec = b.compBuf, c
+		out, c := comp(append(b.compBuf[:0], b.raw[:headerLen]...), b.raw[headerLen:])
+		b.compBuf = out
+		if c > 0 && len(out) < len(b.raw) {
+			b.wire, codec = out, c
 		}
 	}
 	w := b.wire

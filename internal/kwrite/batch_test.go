@@ -668,7 +668,7 @@ func TestFinishCompressionError(t *testing.T) {
 		}
 	}
 	b := sealed(t, w)[0]
-	b.finish(func([]byte) ([]byte, int8) { return nil, int8(kgo.CodecError) })
+	b.finish(func(dst, _ []byte) ([]byte, int8) { return dst, int8(kgo.CodecError) })
 	d, err := decodeBatch(b.wire)
 	if err != nil {
 		t.Fatalf("a batch whose compression failed does not decode: %v (attributes %#x, %d bytes)", err, d.attributes, len(b.wire))

@@ -469,11 +469,7 @@ func newCompressor(codec kgo.CompressionCodec) (func() compressFunc, error) {
 		return func() compressFunc { return nil }, nil
 	case kgo.SnappyCompression():
 		return func() compressFunc {
-			var buf []byte
-			return func(src []byte) ([]byte, int8) {
-				buf = appendSnappy(buf[:0], src)
-				return buf, int8(kgo.CodecSnappy)
-			}
+			return func(dst, src []byte) ([]byte, int8) { return appendSnappy(dst, src), int8(kgo.CodecSnappy) }
 		}, nil
 	}
 	comp, err := kgo.DefaultCompressor(codec)
@@ -482,16 +478,17 @@ func newCompressor(codec kgo.CompressionCodec) (func() compressFunc, error) {
 	}
 	return func() compressFunc {
 		var buf bytes.Buffer
-		return func(src []byte) ([]byte, int8) {
+		return func(dst, src []byte) ([]byte, int8) {
 			buf.Reset()
 			out, codec := comp.Compress(&buf, src)
-			return out, int8(codec)
+			return append(dst, out...), int8(codec)
 		}
 	}, nil
 }
 
-// compressFunc compresses src and returns the codec used (0 when it did not compress).
-type compressFunc func(src []byte) ([]byte, int8)
+// compressFunc appends src compressed to dst and returns the codec used (0 or less when it did not
+// compress).
+type compressFunc func(dst, src []byte) ([]byte, int8)
 
 // produce is one request to one leader.
 type produce struct {
