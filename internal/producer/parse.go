@@ -27,7 +27,7 @@ type parsedBatch struct {
 
 const (
 	parseBatchRows = 1024 // rows per handoff: amortises the channel operations and goroutine wake-ups
-	parseBatches   = 4   // batches in flight: bounds memory
+	parseBatches   = 4    // batches in flight: bounds memory
 )
 
 // parseInteractions reads rows on its own goroutine, so CSV parsing overlaps record building and
