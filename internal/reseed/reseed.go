@@ -11,19 +11,14 @@
 package reseed
 
 import (
-	"bytes"
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"slices"
 	"strings"
 	"time"
-
-	"github.com/parquet-go/parquet-go"
 
 	"github.com/notestream/notestream/internal/compactor"
 	"github.com/notestream/notestream/internal/hll"
@@ -318,38 +313,15 @@ func segment(dimension, value string) (rtstore.Segment, error) {
 	return rtstore.Segment{Dimension: dimension, Value: value}, nil
 }
 
-// readFile reads every row of one Parquet object. A column of T that the file lacks is an error
-// rather than zeros: T is the schema the compactor writes (package tables).
+// readFile reads every row of one Parquet object of a table whose rows are T.
 func readFile[T any](ctx context.Context, lk lake.Store, key string) ([]T, error) {
 	b, err := lk.Get(ctx, key)
 	if err != nil {
 		return nil, fmt.Errorf("reseed: read %s: %w", key, err)
 	}
-	// parquet-go allocates the footer length it reads before checking it against the file size.
-	if len(b) < 12 || int64(binary.LittleEndian.Uint32(b[len(b)-8:])) > int64(len(b)-12) {
-		return nil, fmt.Errorf("reseed: %s: not a parquet file: too short for its footer", key)
-	}
-	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	rows, err := tables.Read[T](b)
 	if err != nil {
 		return nil, fmt.Errorf("reseed: %s: %w", key, err)
 	}
-	r := parquet.NewGenericReader[T](f)
-	defer r.Close()
-	for _, col := range r.Schema().Columns() {
-		if _, ok := f.Schema().Lookup(col...); !ok {
-			return nil, fmt.Errorf("reseed: %s: no column %s", key, strings.Join(col, "."))
-		}
-	}
-	var rows []T
-	batch := make([]T, 256)
-	for {
-		n, err := r.Read(batch)
-		rows = append(rows, batch[:n]...)
-		if err == io.EOF {
-			return rows, nil
-		}
-		if err != nil {
-			return nil, fmt.Errorf("reseed: %s: %w", key, err)
-		}
-	}
+	return rows, nil
 }
