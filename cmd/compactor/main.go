@@ -89,12 +89,7 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	store, err := lake.Open(ctx, *lakeURL, lake.S3Config{
-		Endpoint:  os.Getenv("AWS_ENDPOINT_URL"),
-		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
-		SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		Region:    os.Getenv("AWS_REGION"),
-	})
+	store, err := lake.Open(ctx, *lakeURL, lake.S3ConfigFromEnv())
 	if err != nil {
 		slog.Error("compactor: open lake", "err", err)
 		os.Exit(2)

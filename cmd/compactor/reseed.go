@@ -70,12 +70,7 @@ func reseedMain(args []string) error {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	lk, err := lake.Open(ctx, *lakeURL, lake.S3Config{
-		Endpoint:  os.Getenv("AWS_ENDPOINT_URL"),
-		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
-		SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		Region:    os.Getenv("AWS_REGION"),
-	})
+	lk, err := lake.Open(ctx, *lakeURL, lake.S3ConfigFromEnv())
 	if err != nil {
 		return err
 	}

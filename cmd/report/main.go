@@ -36,12 +36,7 @@ func main() {
 }
 
 func run(ctx context.Context, lakeURL, out, through string) error {
-	store, err := lake.Open(ctx, lakeURL, lake.S3Config{
-		Endpoint:  os.Getenv("AWS_ENDPOINT_URL"),
-		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
-		SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		Region:    os.Getenv("AWS_REGION"),
-	})
+	store, err := lake.Open(ctx, lakeURL, lake.S3ConfigFromEnv())
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"os"
 	"strings"
 )
 
@@ -36,6 +37,16 @@ type S3Config struct {
 	AccessKey string
 	SecretKey string
 	Region    string
+}
+
+// S3ConfigFromEnv reads AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION.
+func S3ConfigFromEnv() S3Config {
+	return S3Config{
+		Endpoint:  os.Getenv("AWS_ENDPOINT_URL"),
+		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
+		SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
+		Region:    os.Getenv("AWS_REGION"),
+	}
 }
 
 // Open returns the store for a lake URL: file:///path or s3://bucket/prefix.
