@@ -14,8 +14,8 @@
 // Resume keeps no local state. Records are placed on partitions explicitly (events by the Kafka
 // murmur2 hash of the key, exactly franz-go's default; dead letters by line number), and with
 // idempotent producing a partition holds a gapless prefix, in file order, of the rows meant for it:
-// kwrite sends nothing more once a batch fails. On the dead-letter and users topics the line header of the last record of this source
-// on a partition says which of its rows are there. On the interactions topic a replay sends a progress
+// kwrite sends nothing more once a batch fails. On the dead-letter and users topics the line header of
+// the last record of this source on a partition says which of its rows are there. On the interactions topic a replay sends a progress
 // control record to a partition before its first event there, so every event follows a control record
 // of its own source: the last such record's line, plus the count of events after it, says which rows
 // are there. On --resume a row is skipped when it is among those. The source is the file's base name:
