@@ -205,7 +205,7 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
 	defer cl.Close()
-	p := &producer{cfg: cfg, cl: cl, adm: kadm.NewClient(cl)}
+	p := &producer{cfg: cfg, adm: kadm.NewClient(cl)}
 	p.eventValue = p.appendEvent
 
 	if err := cfg.Security.Ping(ctx, cfg.Brokers, cfg.Timeout); err != nil {
@@ -254,7 +254,6 @@ const (
 
 type producer struct {
 	cfg Config
-	cl  *kgo.Client
 	adm *kadm.Client
 	w   *kwrite.Writer
 
