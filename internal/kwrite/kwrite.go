@@ -271,13 +271,13 @@ func (t *Topic) Append(part int32, tally uint8, r *Record) error {
 	if t.w.failed.Load() {
 		return t.w.Err()
 	}
+	if part < 0 || int(part) >= len(t.parts) {
+		return fmt.Errorf("kwrite: %s has no partition %d", t.name, part)
+	}
 	p := &t.parts[part]
 	b := p.open
 	if b == nil {
-		var err error
-		if b, err = t.w.openBatch(p, r.Timestamp); err != nil {
-			return err
-		}
+		b = t.w.openBatch(p, r.Timestamp)
 	}
 	start, maxTime := len(b.raw), b.maxTime
 	b.add(r, r.Timestamp-b.firstTime)
@@ -287,17 +287,15 @@ func (t *Topic) Append(part int32, tally uint8, r *Record) error {
 		if err := t.w.seal(p, nil); err != nil {
 			return err
 		}
-		var err error
-		if b, err = t.w.openBatch(p, r.Timestamp); err != nil {
-			return err
-		}
+		b = t.w.openBatch(p, r.Timestamp)
 		b.add(r, 0)
 	}
 	b.tally[tally]++
 	return nil
 }
 
-func (w *Writer) openBatch(p *partition, firstTime int64) (*batch, error) {
+// openBatch makes a recycled or new batch p's open one.
+func (w *Writer) openBatch(p *partition, firstTime int64) *batch {
 	w.mu.Lock()
 	var b *batch
 	if n := len(w.free); n > 0 {
@@ -310,7 +308,7 @@ func (w *Writer) openBatch(p *partition, firstTime int64) (*batch, error) {
 	b.reset()
 	b.part, b.firstTime, b.maxTime, b.openedAt = p, firstTime, firstTime, time.Now().UnixNano()
 	p.open = b
-	return b, nil
+	return b
 }
 
 // seal closes p's open batch and queues it for compression, waiting while too much is buffered or
