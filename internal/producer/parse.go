@@ -42,7 +42,9 @@ func (r *parsed) fields(text []byte) (csvin.InteractionFields, []byte) {
 
 const (
 	parseBatchRows = 1024 // rows per handoff: amortises the channel operations and goroutine wake-ups
-	parseBatches   = 4    // batches in flight: bounds memory
+	// Batches in flight, about 3 MB: bounds memory, and lets the parsing goroutine run ahead while
+	// the producing one waits (4 replayed 1M rows 5% slower, 64 no faster than 32).
+	parseBatches = 32
 )
 
 // parseInteractions reads rows on its own goroutine, so CSV parsing overlaps record building and
