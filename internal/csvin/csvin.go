@@ -138,7 +138,10 @@ func equalFold(b []byte, lower string) bool {
 }
 
 // InteractionReader streams user_interactions rows.
-type InteractionReader struct{ t table }
+type InteractionReader struct {
+	t     table
+	dates dateCache
+}
 
 // NewInteractionReader reads interactions CSV from r.
 func NewInteractionReader(r io.Reader) *InteractionReader {
@@ -189,7 +192,7 @@ func (r *InteractionReader) NextFields(row *InteractionFields) (event.Reason, er
 	if len(user) == 0 {
 		return event.MissingUserID, nil
 	}
-	ms, ok := ParseTimestamp(ts)
+	ms, ok := parseTimestamp(ts, &r.dates)
 	if !ok {
 		return event.BadTimestamp, nil
 	}

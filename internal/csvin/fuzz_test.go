@@ -141,6 +141,25 @@ func FuzzParseTimestamp(f *testing.F) {
 	})
 }
 
+// FuzzParseTimestampCached checks that a reader's date cache changes no answer: b parsed after a
+// (which fills the cache when valid) reads as b parsed alone.
+func FuzzParseTimestampCached(f *testing.F) {
+	f.Add("2023-07-01 14:30:15", "2023-07-01 23:59:59.5Z")
+	f.Add("2023-07-01 14:30:15", "2023-07-02 00:00:00")
+	f.Add("2024-02-29 10:00:00", "2023-02-29 10:00:00")
+	f.Add("2023-07-01 14:30:15", "2023-07-01 25:30:15")
+	f.Add("bad", "2023-07-01T14:30:15+02:00")
+	f.Fuzz(func(t *testing.T, a, b string) {
+		var dates dateCache
+		parseTimestamp([]byte(a), &dates)
+		got, gotOK := parseTimestamp([]byte(b), &dates)
+		want, wantOK := ParseTimestamp([]byte(b))
+		if got != want || gotOK != wantOK {
+			t.Fatalf("after %q: %q = %d, %v; alone %d, %v", a, b, got, gotOK, want, wantOK)
+		}
+	})
+}
+
 func TestTimestampAgainstTimePackage(t *testing.T) {
 	// Every day over four centuries, at a time that exercises each field.
 	for days := int64(-146097); days < 2*146097; days += 1 {

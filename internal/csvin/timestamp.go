@@ -3,11 +3,14 @@ package csvin
 // ParseTimestamp parses every timestamp form of the contract into Unix milliseconds, UTC:
 // YYYY-MM-DD, then ' ' or 'T', then HH:MM:SS, optional fractional seconds (truncated to milliseconds),
 // optional 'Z' or ±hh:mm. Without an offset the time is UTC. Every part is range-checked.
-func ParseTimestamp(s []byte) (int64, bool) {
+func ParseTimestamp(s []byte) (int64, bool) { return parseTimestamp(s, nil) }
+
+// parseTimestamp is ParseTimestamp with the date looked up in dates (nil for none).
+func parseTimestamp(s []byte, dates *dateCache) (int64, bool) {
 	if len(s) < 19 || (s[10] != ' ' && s[10] != 'T') || s[13] != ':' || s[16] != ':' {
 		return 0, false
 	}
-	days, ok := parseDate(s[:10])
+	days, ok := dates.parse(s[:10])
 	hh, ok1 := num2(s[11:13])
 	mm, ok2 := num2(s[14:16])
 	ss, ok3 := num2(s[17:19])
@@ -50,6 +53,26 @@ func ParseTimestamp(s []byte) (int64, bool) {
 	}
 	sec := days*86400 + int64(hh*3600+mm*60+ss) - offset
 	return sec*1000 + ms, true
+}
+
+// dateCache remembers the last valid date parsed: consecutive rows of a file mostly share a day, and
+// checking and converting the date was the larger part of a timestamp's cost.
+type dateCache struct {
+	date [10]byte
+	days int64
+	set  bool
+}
+
+// parse is parseDate of a 10-byte s, answered from the cache when s is its date; c may be nil.
+func (c *dateCache) parse(s []byte) (int64, bool) {
+	if c != nil && c.set && string(s) == string(c.date[:]) {
+		return c.days, true
+	}
+	days, ok := parseDate(s)
+	if ok && c != nil {
+		c.date, c.days, c.set = [10]byte(s), days, true
+	}
+	return days, ok
 }
 
 // validDate reports whether s is a valid YYYY-MM-DD date.
