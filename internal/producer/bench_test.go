@@ -5,7 +5,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/notestream/notestream/internal/csvin"
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/kwrite"
 )
 
@@ -14,15 +14,15 @@ import (
 func BenchmarkEventRecord(b *testing.B) {
 	p := &producer{}
 	part := kgo.StickyKeyPartitioner(nil).ForTopic("interactions")
-	in := csvin.InteractionFields{UserID: []byte("u123456"), Time: 1688221815000, Action: []byte("page_view"),
-		PageID: []byte("p456789"), DurationMs: 12000, AppVersion: []byte("5.7.3")}
+	in := event.Interaction{UserID: "u123456", Time: 1688221815000, Action: "page_view", PageID: "p456789",
+		DurationMs: 12000, AppVersion: "5.7.3"}
 	b.ReportAllocs()
 	var parts int32
 	for b.Loop() {
 		p.key = append(p.key[:0], in.UserID...)
 		p.keyed.Key = p.key
 		parts += int32(part.Partition(&p.keyed, 8))
-		p.value = p.enc.AppendInteractionFields(p.value[:0], &in)
+		p.value = p.enc.AppendInteraction(p.value[:0], &in)
 		p.rec = kwrite.Record{Key: p.key, Value: p.value, Timestamp: in.Time}
 	}
 	_ = parts

@@ -9,11 +9,11 @@ import (
 
 // parsed is one interactions row as read by csvin.
 type parsed struct {
-	reason           event.Reason
-	line             int64
-	time, durationMs int64
-	raw              []byte    // the input line of an unreadable row, in its batch's arena
-	lens             [4]uint16 // lengths of the row's user_id, action, page_id and app_version in text
+	reason event.Reason
+	line   int64
+	in     event.Interaction
+	raw    []byte    // the input line of an unreadable row, in its batch's arena
+	lens   [4]uint16 // lengths of in's strings, until they are cut from the batch's text
 }
 
 // parsedBatch is a run of rows handed from the parsing goroutine to the producing one; err ends the
@@ -21,23 +21,8 @@ type parsed struct {
 type parsedBatch struct {
 	rows  []parsed
 	arena []byte
-	// The readable rows' text fields, one after another. Bytes, not strings: the JSON is encoded
-	// from bytes, and a string per batch cost a copy and garbage.
-	text []byte
-	err  error
-}
-
-// fields returns a readable row's fields, cut from the front of text (its batch's text after the
-// earlier readable rows' fields), and the rest of text.
-func (r *parsed) fields(text []byte) (csvin.InteractionFields, []byte) {
-	cut := func(n uint16) []byte {
-		s := text[:n:n]
-		text = text[n:]
-		return s
-	}
-	f := csvin.InteractionFields{UserID: cut(r.lens[0]), Action: cut(r.lens[1]), PageID: cut(r.lens[2]),
-		AppVersion: cut(r.lens[3]), Time: r.time, DurationMs: r.durationMs}
-	return f, text
+	text  []byte // the rows' text fields, made into one string per batch rather than one per row
+	err   error
 }
 
 const (
@@ -81,10 +66,11 @@ func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBa
 					row.raw = b.arena[start:len(b.arena):len(b.arena)]
 					continue
 				}
-				row.time, row.durationMs = f.Time, f.DurationMs
+				row.in.Time, row.in.DurationMs = f.Time, f.DurationMs
 				row.lens = [4]uint16{uint16(len(f.UserID)), uint16(len(f.Action)), uint16(len(f.PageID)), uint16(len(f.AppVersion))}
 				b.text = append(append(append(append(b.text, f.UserID...), f.Action...), f.PageID...), f.AppVersion...)
 			}
+			b.cutText()
 			end := b.err != nil
 			select {
 			case fullc <- b:
@@ -97,4 +83,21 @@ func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBa
 		}
 	}()
 	return fullc, freec
+}
+
+// cutText sets the rows' strings, slices of one string of the batch's text.
+func (b *parsedBatch) cutText() {
+	text := string(b.text)
+	for i := range b.rows {
+		row := &b.rows[i]
+		if row.reason != event.OK {
+			continue
+		}
+		cut := func(n uint16) string {
+			s := text[:n]
+			text = text[n:]
+			return s
+		}
+		row.in.UserID, row.in.Action, row.in.PageID, row.in.AppVersion = cut(row.lens[0]), cut(row.lens[1]), cut(row.lens[2]), cut(row.lens[3])
+	}
 }

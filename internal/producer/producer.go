@@ -267,12 +267,12 @@ type producer struct {
 	key, value, source, line, label []byte
 	keyed                           kgo.Record // for the partitioner
 	enc                             record.Encoder
-	event                           *csvin.InteractionFields // the event being appended
+	event                           *event.Interaction // the event being appended
 	eventValue                      func(dst []byte) []byte
 }
 
 // appendEvent is the AppendValue of events: their JSON is encoded straight into the batch.
-func (p *producer) appendEvent(dst []byte) []byte { return p.enc.AppendInteractionFields(dst, p.event) }
+func (p *producer) appendEvent(dst []byte) []byte { return p.enc.AppendInteraction(dst, p.event) }
 
 // unreachable marks a writer that acknowledged nothing for the timeout as ErrUnreachable.
 func unreachable(err error) error {
@@ -565,7 +565,6 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 	stop := make(chan struct{})
 	defer close(stop)
 	full, free := parseInteractions(rp.in.r, stop)
-	var fields csvin.InteractionFields // the row being produced: declared once, as it escapes into p.event
 	for {
 		b, err := p.nextBatch(ctx, full)
 		if err != nil {
@@ -574,15 +573,9 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 		if b == nil {
 			return p.readEnd(ctx, rp, io.ErrUnexpectedEOF) // unreachable: the last batch carries the error
 		}
-		text := b.text
 		for i := range b.rows {
 			row := &b.rows[i]
-			var in *csvin.InteractionFields
-			if row.reason == event.OK {
-				fields, text = row.fields(text)
-				in = &fields
-			}
-			if err := p.row(ctx, rp, row.reason, row.line, row.raw, nil, in); err != nil {
+			if err := p.row(ctx, rp, row.reason, row.line, row.raw, nil, &row.in); err != nil {
 				return err
 			}
 		}
@@ -650,7 +643,7 @@ func (p *producer) writerErr() error { return unreachable(p.w.Err()) }
 
 // row produces one row: an interaction (in), a user (u), or a dead letter when reason is not OK.
 func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, line int64, raw []byte,
-	u *event.User, in *csvin.InteractionFields) error {
+	u *event.User, in *event.Interaction) error {
 	rp.rows++
 	rp.lastLine = line
 	if reason != event.OK {

@@ -3,7 +3,6 @@ package record
 import (
 	"testing"
 
-	"github.com/notestream/notestream/internal/csvin"
 	"github.com/notestream/notestream/internal/event"
 )
 
@@ -15,19 +14,6 @@ func BenchmarkAppendInteraction(b *testing.B) {
 	buf := make([]byte, 0, 256)
 	for b.Loop() {
 		buf = AppendInteraction(buf[:0], &benchInteraction)
-	}
-	b.SetBytes(int64(len(buf)))
-}
-
-func BenchmarkAppendInteractionFields(b *testing.B) {
-	in := &benchInteraction
-	f := csvin.InteractionFields{UserID: []byte(in.UserID), Time: in.Time, Action: []byte(in.Action),
-		PageID: []byte(in.PageID), DurationMs: in.DurationMs, AppVersion: []byte(in.AppVersion)}
-	var e Encoder
-	b.ReportAllocs()
-	buf := make([]byte, 0, 256)
-	for b.Loop() {
-		buf = e.AppendInteractionFields(buf[:0], &f)
 	}
 	b.SetBytes(int64(len(buf)))
 }

@@ -7,7 +7,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/notestream/notestream/internal/csvin"
 	"github.com/notestream/notestream/internal/event"
 )
 
@@ -58,29 +57,18 @@ type Encoder struct {
 
 // AppendInteraction is the package's AppendInteraction.
 func (e *Encoder) AppendInteraction(dst []byte, in *event.Interaction) []byte {
-	return appendInteraction(e, dst, in.UserID, in.Time, in.Action, in.PageID, in.DurationMs, in.AppVersion)
-}
-
-// AppendInteractionFields is AppendInteraction of a row as csvin reads it, for a caller that holds
-// the text as bytes: the producer, which would otherwise make strings of every row's text only to
-// encode them.
-func (e *Encoder) AppendInteractionFields(dst []byte, f *csvin.InteractionFields) []byte {
-	return appendInteraction(e, dst, f.UserID, f.Time, f.Action, f.PageID, f.DurationMs, f.AppVersion)
-}
-
-func appendInteraction[S string | []byte](e *Encoder, dst []byte, userID S, ms int64, action, pageID S, durationMs int64, appVersion S) []byte {
 	dst = append(dst, `{"user_id":`...)
-	dst = appendString(dst, userID)
+	dst = appendString(dst, in.UserID)
 	dst = append(dst, `,"timestamp":"`...)
-	dst = e.AppendTime(dst, ms)
+	dst = e.AppendTime(dst, in.Time)
 	dst = append(dst, `","action_type":`...)
-	dst = appendString(dst, action)
+	dst = appendString(dst, in.Action)
 	dst = append(dst, `,"page_id":`...)
-	dst = appendString(dst, pageID)
+	dst = appendString(dst, in.PageID)
 	dst = append(dst, `,"duration_ms":`...)
-	dst = appendInt(dst, durationMs)
+	dst = appendInt(dst, in.DurationMs)
 	dst = append(dst, `,"app_version":`...)
-	dst = appendString(dst, appVersion)
+	dst = appendString(dst, in.AppVersion)
 	return append(dst, '}')
 }
 
@@ -203,7 +191,7 @@ const hexDigits = "0123456789abcdef"
 // appendString appends s as a JSON string, escaping like encoding/json without its HTML escaping:
 // quotes, backslashes and control characters are escaped, invalid UTF-8 becomes U+FFFD, and U+2028
 // and U+2029 are escaped so the value is also valid JavaScript.
-func appendString[S string | []byte](dst []byte, s S) []byte {
+func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
@@ -230,7 +218,7 @@ func appendString[S string | []byte](dst []byte, s S) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(string(s[i:min(len(s), i+utf8.UTFMax)])) // short: no allocation for bytes
+		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			dst = append(dst, s[start:i]...)
 			dst = append(dst, `\ufffd`...)

@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/notestream/notestream/internal/csvin"
 	"github.com/notestream/notestream/internal/event"
 )
 
@@ -116,9 +115,6 @@ func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 		want := strings.TrimSuffix(sb.String(), "\n")
 		if got := string(appendString(nil, s)); got != want {
 			t.Fatalf("appendString(%q) = %s, want %s", s, got, want)
-		}
-		if got := string(appendString(nil, []byte(s))); got != want {
-			t.Fatalf("appendString of bytes %q = %s, want %s", s, got, want)
 		}
 	}
 	f("")
@@ -228,15 +224,10 @@ func TestDecodeControl(t *testing.T) {
 
 func TestAppendDoesNotAllocate(t *testing.T) {
 	in := event.Interaction{UserID: "u123", Time: 1688221815000, Action: "page_view", PageID: "p\"456", DurationMs: 12000, AppVersion: "5.7.3"}
-	// Non-ASCII text takes appendString's rune decoding, which must not allocate for bytes either.
-	fields := csvin.InteractionFields{UserID: []byte("u123"), Time: in.Time, Action: []byte("page_view"),
-		PageID: []byte("p\"456"), DurationMs: 12000, AppVersion: []byte("5.7.3-β\u2028\xff")}
 	u := event.User{UserID: "u123", JoinDate: "2022-01-15", Country: "US", DeviceType: "iPad", SubscriptionType: "premium"}
-	var e Encoder
 	buf := make([]byte, 0, 512)
 	if n := testing.AllocsPerRun(100, func() {
 		buf = AppendInteraction(buf[:0], &in)
-		buf = e.AppendInteractionFields(buf[:0], &fields)
 		buf = AppendUser(buf[:0], &u)
 		buf = AppendControl(buf[:0], Control{Kind: ControlEnd, EventTime: in.Time})
 	}); n != 0 {
@@ -279,12 +270,6 @@ func FuzzInteractionRoundTrip(f *testing.F) {
 		b := AppendInteraction(nil, &in)
 		if !json.Valid(b) {
 			t.Fatalf("invalid JSON %s", b)
-		}
-		var e Encoder
-		fields := csvin.InteractionFields{UserID: []byte(user), Action: []byte(action), PageID: []byte(page),
-			AppVersion: []byte(version), Time: in.Time, DurationMs: duration}
-		if fb := e.AppendInteractionFields(nil, &fields); string(fb) != string(b) {
-			t.Fatalf("AppendInteractionFields = %s, AppendInteraction = %s", fb, b)
 		}
 		var got event.Interaction
 		if err := DecodeInteraction(b, &got); err != nil {
