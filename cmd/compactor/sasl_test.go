@@ -17,11 +17,6 @@ import (
 	"github.com/notestream/notestream/internal/testenv"
 )
 
-// saslEnv gives a process the SCRAM-SHA-256 login through the environment, as in production.
-func saslEnv(user, password string) []string {
-	return []string{"NOTESTREAM_SASL_MECHANISM=scram-sha-256", "NOTESTREAM_SASL_USER=" + user, "NOTESTREAM_SASL_PASSWORD=" + password}
-}
-
 // compact runs `compactor run` into lakeDir. The deadline only keeps a hang from blocking the test
 // run; a kill by it fails the test.
 func compact(t *testing.T, env []string, lakeDir string, args ...string) (string, error) {
@@ -90,7 +85,7 @@ func TestSASL(t *testing.T) {
 	t.Run("wrong password", func(t *testing.T) {
 		lakeDir := t.TempDir()
 		// A timeout the test never reaches: only the login check can end the run this soon.
-		out, err := compact(t, saslEnv(k.User, "wrong-pass"), lakeDir, "--brokers", k.Addr, "--timeout", "10m")
+		out, err := compact(t, testenv.SASLEnv(k.User, "wrong-pass"), lakeDir, "--brokers", k.Addr, "--timeout", "10m")
 		wantFailure(t, out, err)
 		if !strings.Contains(out, "SASL login") || !strings.Contains(out, "--sasl-user") || strings.Contains(out, "unreachable") {
 			t.Errorf("want the SASL login named as the cause, got:\n%s", out)
@@ -105,7 +100,7 @@ func TestSASL(t *testing.T) {
 
 	t.Run("unreachable", func(t *testing.T) {
 		addr := testenv.FreeAddr(t) // nothing listens there
-		out, err := compact(t, saslEnv(k.User, k.Password), t.TempDir(), "--brokers", addr, "--timeout", "1s")
+		out, err := compact(t, testenv.SASLEnv(k.User, k.Password), t.TempDir(), "--brokers", addr, "--timeout", "1s")
 		wantFailure(t, out, err)
 		if !strings.Contains(out, "brokers unreachable: "+addr+" for 1s") {
 			t.Errorf("want the brokers named unreachable, got:\n%s", out)
@@ -122,7 +117,7 @@ func TestSASL(t *testing.T) {
 			t.Fatal(err)
 		}
 		lakeDir := t.TempDir()
-		out, err := compact(t, saslEnv(k.User, k.Password), lakeDir, "--brokers", k.Addr)
+		out, err := compact(t, testenv.SASLEnv(k.User, k.Password), lakeDir, "--brokers", k.Addr)
 		if err != nil {
 			t.Fatalf("compactor: %v\n%s", err, out)
 		}

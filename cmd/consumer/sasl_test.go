@@ -14,11 +14,6 @@ import (
 	"github.com/notestream/notestream/internal/testenv"
 )
 
-// saslEnv gives a process the SCRAM-SHA-256 login through the environment, as in production.
-func saslEnv(user, password string) []string {
-	return []string{"NOTESTREAM_SASL_MECHANISM=scram-sha-256", "NOTESTREAM_SASL_USER=" + user, "NOTESTREAM_SASL_PASSWORD=" + password}
-}
-
 // startFailing runs a consumer that must exit on its own; the deadline only keeps a hang from
 // blocking the test run, and a kill by it fails the test.
 func startFailing(t *testing.T, env []string, args ...string) string {
@@ -54,7 +49,7 @@ func TestSASL(t *testing.T) {
 			t.Fatal(err)
 		}
 		c := newConsumer(t, "consumer", k, r.URL, "ns:", "g")
-		c.env = saslEnv(k.User, k.Password)
+		c.env = testenv.SASLEnv(k.User, k.Password)
 		c.start()
 		waitDone(t, c, k, redisClient(t, r.URL), "ns:", time.Minute)
 		for _, date := range []string{"2023-07-01", "2023-07-02"} {
@@ -75,7 +70,7 @@ func TestSASL(t *testing.T) {
 
 	t.Run("wrong password", func(t *testing.T) {
 		// A timeout the test never reaches: only the login check can end the consumer this soon.
-		out := startFailing(t, saslEnv(k.User, "wrong-pass"), "--brokers", k.Addr, "--redis", r.URL, "--timeout", "10m")
+		out := startFailing(t, testenv.SASLEnv(k.User, "wrong-pass"), "--brokers", k.Addr, "--redis", r.URL, "--timeout", "10m")
 		if !strings.Contains(out, "SASL login") || !strings.Contains(out, "--sasl-user") || strings.Contains(out, "unreachable") {
 			t.Errorf("want the SASL login named as the cause, got:\n%s", out)
 		}
@@ -86,7 +81,7 @@ func TestSASL(t *testing.T) {
 
 	t.Run("unreachable", func(t *testing.T) {
 		addr := testenv.FreeAddr(t) // nothing listens there
-		out := startFailing(t, saslEnv(k.User, k.Password), "--brokers", addr, "--redis", r.URL, "--timeout", "1s")
+		out := startFailing(t, testenv.SASLEnv(k.User, k.Password), "--brokers", addr, "--redis", r.URL, "--timeout", "1s")
 		if !strings.Contains(out, "brokers unreachable: "+addr+" for 1s") {
 			t.Errorf("want the brokers named unreachable, got:\n%s", out)
 		}

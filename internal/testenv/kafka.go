@@ -21,6 +21,11 @@ type Kafka struct {
 	p *proc
 }
 
+// SASLEnv is a SCRAM-SHA-256 login as the commands take it from the environment, as in production.
+func SASLEnv(user, password string) []string {
+	return []string{"NOTESTREAM_SASL_MECHANISM=scram-sha-256", "NOTESTREAM_SASL_USER=" + user, "NOTESTREAM_SASL_PASSWORD=" + password}
+}
+
 // StartKafka starts the broker with extra cmd/broker flags (SASL users, partitions); t.Cleanup stops it by PID.
 func StartKafka(t testing.TB, brokerArgs ...string) *Kafka {
 	t.Helper()
