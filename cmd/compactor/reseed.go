@@ -2,15 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/lake"
@@ -56,12 +53,10 @@ func reseedMain(args []string) error {
 	if cfg.Location, err = time.LoadLocation(*tz); err != nil {
 		return fmt.Errorf("--tz: %w", err)
 	}
-	opt, err := redis.ParseURL(*redisURL)
+	rdb, err := rtstore.Dial(*redisURL)
 	if err != nil {
-		// The URL may hold a password: never repeat it.
-		return errors.New("--redis: not a valid redis:// or rediss:// URL")
+		return err
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	st, err := rtstore.New(rdb, store)
 	if err != nil {

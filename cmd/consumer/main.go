@@ -20,7 +20,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/redis/go-redis/v9"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/notestream/notestream/internal/cli"
@@ -75,12 +74,10 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("--tz: %w", err)
 	}
-	opt, err := redis.ParseURL(*redisURL)
+	rdb, err := rtstore.Dial(*redisURL)
 	if err != nil {
-		// The URL may hold a password: never repeat it.
-		return errors.New("--redis: not a valid redis:// or rediss:// URL")
+		return err
 	}
-	rdb := redis.NewClient(opt)
 	defer rdb.Close()
 	store.Topic = cfg.TopicInteractions
 	st, err := rtstore.New(rdb, store)

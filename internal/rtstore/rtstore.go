@@ -90,6 +90,16 @@ type Store struct {
 	cfg Config
 }
 
+// Dial returns a client of the Redis server at a redis:// or rediss:// URL. The URL may hold a
+// password, so an invalid one is not repeated in the error.
+func Dial(url string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, errors.New("--redis: not a valid redis:// or rediss:// URL")
+	}
+	return redis.NewClient(opt), nil
+}
+
 // New returns a Store on rdb.
 func New(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
