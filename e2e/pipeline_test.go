@@ -232,17 +232,7 @@ func (p *pipeline) compareWithGold(t *testing.T, api string) {
 // checkGoldAgainstReference compares gold with the naive computation from the CSV files.
 func checkGoldAgainstReference(t *testing.T, gold *report.Gold, interactions, users string) {
 	t.Helper()
-	in, err := os.Open(interactions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	us, err := os.Open(users)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer us.Close()
-	ref, err := reference.Compute(in, us, time.UTC)
+	ref, err := reference.ComputeFiles(interactions, users, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -108,11 +108,7 @@ func TestSASL(t *testing.T) {
 	})
 
 	t.Run("right password", func(t *testing.T) {
-		fi, _ := os.Open(interactions)
-		defer fi.Close()
-		fu, _ := os.Open(users)
-		defer fu.Close()
-		want, err := reference.Compute(fi, fu, time.UTC)
+		want, err := reference.ComputeFiles(interactions, users, time.UTC)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -288,11 +288,7 @@ func TestAPIMatchesReference(t *testing.T) {
 		}
 	}()
 
-	fi, _ := os.Open(interactions)
-	defer fi.Close()
-	fu, _ := os.Open(users)
-	defer fu.Close()
-	want, err := reference.Compute(fi, fu, time.UTC)
+	want, err := reference.ComputeFiles(interactions, users, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -494,11 +490,7 @@ func TestLateEvents(t *testing.T) {
 	k := testenv.StartKafka(t)
 	r := testenv.StartRedis(t)
 	interactions, users := dataset(t, 200, 5000, 2, 7)
-	fi, _ := os.Open(interactions)
-	fu, _ := os.Open(users)
-	want, err := reference.Compute(fi, fu, time.UTC)
-	fi.Close()
-	fu.Close()
+	want, err := reference.ComputeFiles(interactions, users, time.UTC)
 	if err != nil {
 		t.Fatal(err)
 	}

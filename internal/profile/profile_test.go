@@ -2,6 +2,7 @@ package profile
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -53,11 +54,11 @@ func TestProfile(t *testing.T) {
 		t.Fatalf("rows %d readable %d valid %d, want 10 6 3", rep.Rows, rep.Readable, rep.ValidEvents)
 	}
 	wantRejected := map[string]int64{"missing_user_id": 1, "bad_timestamp": 1, "bad_duration": 1, "malformed": 1}
-	if !equalMaps(rep.Rejected, wantRejected) {
+	if !maps.Equal(rep.Rejected, wantRejected) {
 		t.Fatalf("rejected %v, want %v", rep.Rejected, wantRejected)
 	}
 	wantInvalid := map[string]int64{"unknown_action": 1, "duration_out_of_range": 1, "duplicate": 1}
-	if !equalMaps(rep.RuleInvalid, wantInvalid) {
+	if !maps.Equal(rep.RuleInvalid, wantInvalid) {
 		t.Fatalf("rule-invalid %v, want %v", rep.RuleInvalid, wantInvalid)
 	}
 	if rep.UsersWithoutMetadata == nil || *rep.UsersWithoutMetadata != 0 {
@@ -154,18 +155,6 @@ func findHistogram(t *testing.T, rep *Report, name string) Histogram {
 	}
 	t.Fatalf("no histogram %q", name)
 	return Histogram{}
-}
-
-func equalMaps(a, b map[string]int64) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 func TestIntColumn(t *testing.T) {

@@ -8,6 +8,7 @@ package reference
 import (
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"time"
 
@@ -77,6 +78,21 @@ type Result struct {
 	LastDate  string
 
 	active map[string]map[string]bool // date -> active users
+}
+
+// ComputeFiles is Compute of the CSV files at two paths.
+func ComputeFiles(interactions, users string, loc *time.Location) (*Result, error) {
+	fi, err := os.Open(interactions)
+	if err != nil {
+		return nil, err
+	}
+	defer fi.Close()
+	fu, err := os.Open(users)
+	if err != nil {
+		return nil, err
+	}
+	defer fu.Close()
+	return Compute(fi, fu, loc)
 }
 
 // Compute reads both CSV files and computes every metric in loc.

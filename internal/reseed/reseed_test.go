@@ -3,6 +3,7 @@ package reseed_test
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -225,21 +226,9 @@ func TestReseedWritesTheLakeAndTwiceChangesNothing(t *testing.T) {
 	if sum2 != sum {
 		t.Errorf("second summary %+v, first %+v", sum2, sum)
 	}
-	if second := e.dump(t); !equal(first, second) {
+	if second := e.dump(t); !maps.Equal(first, second) {
 		t.Errorf("a second run changed Redis:\nfirst  %v\nsecond %v", first, second)
 	}
-}
-
-func equal(a, b map[string]string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
 }
 
 // TestReseedReplacesAnEarlierRun: after the lake changes (a backfill), a run leaves Redis as a first
@@ -326,7 +315,7 @@ func TestReseedRefusesDaysConsumersHold(t *testing.T) {
 	if !errors.Is(err, reseed.ErrConsumerDays) || !strings.Contains(err.Error(), "2023-03-03") {
 		t.Fatalf("run over a day a consumer holds: %v, want ErrConsumerDays naming 2023-03-03", err)
 	}
-	if after := e.dump(t); !equal(before, after) {
+	if after := e.dump(t); !maps.Equal(before, after) {
 		t.Errorf("a refused run changed Redis:\nbefore %v\nafter  %v", before, after)
 	}
 
