@@ -88,16 +88,16 @@ func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBa
 // cutText sets the rows' strings, slices of one string of the batch's text.
 func (b *parsedBatch) cutText() {
 	text := string(b.text)
+	cut := func(n uint16) string {
+		s := text[:n]
+		text = text[n:]
+		return s
+	}
 	for i := range b.rows {
 		row := &b.rows[i]
-		if row.reason != event.OK {
-			continue
+		if row.reason == event.OK {
+			row.in.UserID, row.in.Action = cut(row.lens[0]), cut(row.lens[1])
+			row.in.PageID, row.in.AppVersion = cut(row.lens[2]), cut(row.lens[3])
 		}
-		cut := func(n uint16) string {
-			s := text[:n]
-			text = text[n:]
-			return s
-		}
-		row.in.UserID, row.in.Action, row.in.PageID, row.in.AppVersion = cut(row.lens[0]), cut(row.lens[1]), cut(row.lens[2]), cut(row.lens[3])
 	}
 }
