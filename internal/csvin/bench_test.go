@@ -79,6 +79,34 @@ func BenchmarkInteractionReader(b *testing.B) {
 	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
 }
 
+// BenchmarkInteractionReaderFields is BenchmarkInteractionReader through NextFields, as the producer
+// reads.
+func BenchmarkInteractionReaderFields(b *testing.B) {
+	data := benchFile()
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		cr := NewInteractionReader(bytes.NewReader(data))
+		var f InteractionFields
+		rows := 0
+		for {
+			reason, err := cr.NextFields(&f)
+			if err == io.EOF {
+				break
+			}
+			if err != nil || reason != event.OK {
+				b.Fatalf("line %d: %v %v", cr.Line(), reason, err)
+			}
+			rows++
+		}
+		if rows != benchRows {
+			b.Fatalf("%d rows", rows)
+		}
+	}
+	b.ReportMetric(float64(benchRows)*float64(b.N)/b.Elapsed().Seconds(), "rows/s")
+}
+
 // BenchmarkEncodingCSV is the baseline: encoding/csv splitting the same file into fields, with no
 // parsing or checks of the values.
 func BenchmarkEncodingCSV(b *testing.B) {
