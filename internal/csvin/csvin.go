@@ -200,7 +200,14 @@ func (r *InteractionReader) NextFields(row *InteractionFields) (event.Reason, er
 	if !ok {
 		return event.BadDuration, nil
 	}
-	*row = InteractionFields{UserID: user, Action: action, PageID: page, AppVersion: version, Time: ms, DurationMs: d}
+	// Field by field: a composite literal is built on the stack and copied, and the wide loads of that
+	// copy stall on the narrow stores just made.
+	row.UserID = user
+	row.Action = action
+	row.PageID = page
+	row.AppVersion = version
+	row.Time = ms
+	row.DurationMs = d
 	return event.OK, nil
 }
 

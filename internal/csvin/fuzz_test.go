@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -225,4 +226,56 @@ func FuzzScannerMatchesEncodingCSV(f *testing.F) {
 			t.Fatalf("after %d records: %v, want EOF", len(want), err)
 		}
 	})
+}
+
+// checkSplit reads data row by row with split and, alongside, with splitQuoted, which reads any row the
+// long way: they must consume the same bytes and find the same rows, except that a blank line is no row
+// for split and one empty field for splitQuoted.
+func checkSplit(t *testing.T, data []byte) {
+	t.Helper()
+	for _, atEOF := range []bool{false, true} {
+		var fast, slow scanner
+		for b := data; len(b) > 0; {
+			n, st := fast.split(b, atEOF)
+			sn, sst := slow.splitQuoted(b, atEOF)
+			if st == rowBlank {
+				st = rowOK
+				fast.raw, fast.fields = b[:0], [][]byte{b[:0]}
+			}
+			if n != sn || st != sst {
+				t.Fatalf("atEOF %v, %q: split %d bytes, status %d; splitQuoted %d, %d", atEOF, b, n, st, sn, sst)
+			}
+			if st == rowPartial {
+				break
+			}
+			if st == rowOK && (string(fast.raw) != string(slow.raw) || !slices.EqualFunc(fast.fields, slow.fields, bytes.Equal)) {
+				t.Fatalf("atEOF %v, %q: split %q %q; splitQuoted %q %q", atEOF, b, fast.raw, fast.fields, slow.raw, slow.fields)
+			}
+			if fast.line != slow.line {
+				t.Fatalf("atEOF %v, %q: split counts %d newlines, splitQuoted %d", atEOF, b, fast.line, slow.line)
+			}
+			b = b[n:]
+		}
+	}
+}
+
+func FuzzSplitMatchesSplitQuoted(f *testing.F) {
+	fuzzSeeds(f, "interactions.csv")
+	f.Add([]byte("u3951,2023-06-30 23:55:29,edit,p1676,460937,5.1.1\r\n,\n\n,,\r\r\n a\t,b"))
+	f.Fuzz(checkSplit)
+}
+
+// TestSplitMatchesSplitQuoted is FuzzSplitMatchesSplitQuoted over random rows of the bytes split tells
+// apart, at every length up to a few words, so that every byte lands in every position of a word and of
+// the tail.
+func TestSplitMatchesSplitQuoted(t *testing.T) {
+	const alphabet = ",,,\"\n\r \t-ax\x00\xff"
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200_000 {
+		data := make([]byte, rng.IntN(40))
+		for i := range data {
+			data[i] = alphabet[rng.IntN(len(alphabet))]
+		}
+		checkSplit(t, data)
+	}
 }
