@@ -5,6 +5,7 @@ import (
 
 	"github.com/notestream/notestream/internal/csvin"
 	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/record"
 )
 
 // parsed is one interactions row as read by csvin.
@@ -22,6 +23,7 @@ type parsedBatch struct {
 	rows  []parsed
 	arena []byte
 	text  []byte // the rows' text fields, made into one string per batch rather than one per row
+	plain bool   // text needs no JSON escaping (record.Plain), as nearly always
 	err   error
 }
 
@@ -70,6 +72,7 @@ func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBa
 				row.lens = [4]uint16{uint16(len(f.UserID)), uint16(len(f.Action)), uint16(len(f.PageID)), uint16(len(f.AppVersion))}
 				b.text = append(append(append(append(b.text, f.UserID...), f.Action...), f.PageID...), f.AppVersion...)
 			}
+			b.plain = record.Plain(b.text)
 			b.cutText()
 			end := b.err != nil
 			select {

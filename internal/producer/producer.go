@@ -261,18 +261,24 @@ type producer struct {
 	created    map[string]bool  // topics this run created: empty, so nothing to resume from
 	topics     map[string]*kwrite.Topic
 
-	// The record being appended, reused: its key, value and header values point into these buffers.
-	rec                             kwrite.Record
-	headers                         [3]kwrite.Header
-	key, value, source, line, label []byte
-	keyed                           kgo.Record // for the partitioner
-	enc                             record.Encoder
-	event                           *event.Interaction // the event being appended
-	eventValue                      func(dst []byte) []byte
+	// The record being appended, reused: its value and header values point into these buffers, its
+	// key into the row's user_id.
+	rec                        kwrite.Record
+	headers                    [3]kwrite.Header
+	value, source, line, label []byte
+	enc                        record.Encoder
+	event                      *event.Interaction // the event being appended
+	plain                      bool               // event's strings are record.Plain
+	eventValue                 func(dst []byte) []byte
 }
 
 // appendEvent is the AppendValue of events: their JSON is encoded straight into the batch.
-func (p *producer) appendEvent(dst []byte) []byte { return p.enc.AppendInteraction(dst, p.event) }
+func (p *producer) appendEvent(dst []byte) []byte {
+	if p.plain {
+		return p.enc.AppendPlainInteraction(dst, p.event)
+	}
+	return p.enc.AppendInteraction(dst, p.event)
+}
 
 // unreachable marks a writer that acknowledged nothing for the timeout as ErrUnreachable.
 func unreachable(err error) error {
@@ -419,16 +425,15 @@ func (p *producer) open(path string) (*input, error) {
 
 // replay is the state of one file's replay.
 type replay struct {
-	in          *input
-	users       bool
-	topic       string
-	partitioner kgo.TopicPartitioner
-	out, dlq    *kwrite.Topic // the event topic and the dead-letter topic
-	nParts      int32
-	nDLQ        int32
-	done        resumePoint // per partition, the rows already on the topics
-	marked      []bool      // per interactions partition: a control record of this replay precedes its events
-	pace        pacer
+	in       *input
+	users    bool
+	topic    string
+	out, dlq *kwrite.Topic // the event topic and the dead-letter topic
+	nParts   int32
+	nDLQ     int32
+	done     resumePoint // per partition, the rows already on the topics
+	marked   []bool      // per interactions partition: a control record of this replay precedes its events
+	pace     pacer
 
 	rows    int64        // rows read
 	read    atomic.Int64 // rows, published for the progress reporter
@@ -457,7 +462,6 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 	rp.out, rp.dlq = p.topics[rp.topic], p.topics[p.cfg.TopicDLQ]
 	rp.nParts = p.partitions[rp.topic]
 	rp.marked = make([]bool, rp.nParts)
-	rp.partitioner = kgo.StickyKeyPartitioner(nil).ForTopic(rp.topic)
 	if p.cfg.Resume {
 		if rp.done, err = p.resumePoint(ctx, in.name, rp.topic); err != nil {
 			return FileSummary{File: in.name}, err
@@ -573,6 +577,7 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 		if b == nil {
 			return p.readEnd(ctx, rp, io.ErrUnexpectedEOF) // unreachable: the last batch carries the error
 		}
+		p.plain = b.plain
 		for i := range b.rows {
 			row := &b.rows[i]
 			if err := p.row(ctx, rp, row.reason, row.line, row.raw, nil, &row.in); err != nil {
@@ -660,23 +665,23 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 		return unreachable(p.append(rp.dlq, part, tallyDeadLetter+int(reason), 3))
 	}
 
+	var key string
 	if in != nil {
-		p.key = append(p.key[:0], in.UserID...)
+		key = in.UserID
 		rp.maxEvent = max(rp.maxEvent, in.Time)
 	} else {
-		p.key = append(p.key[:0], u.UserID...)
+		key = u.UserID
 	}
-	// The key is never empty (csvin rejects an empty user_id), so this is the Kafka murmur2 key hash,
-	// the same partition franz-go's and Java's default partitioners choose, and stable across runs.
-	p.keyed.Key = p.key
-	part := int32(rp.partitioner.Partition(&p.keyed, int(rp.nParts)))
+	// The key is never empty (csvin rejects an empty user_id), so this is the partition franz-go's
+	// and Java's default partitioners choose, stable across runs.
+	part := partitionOf(key, rp.nParts)
 	if rp.done.skipEvent(part, line) {
 		rp.skipped++
 		return nil
 	}
 	if rp.users {
 		p.value = record.AppendUser(p.value[:0], u)
-		p.rec = kwrite.Record{Key: p.key, Value: p.value, Timestamp: time.Now().UnixMilli()}
+		p.rec = kwrite.Record{Key: bytesOf(key), Value: p.value, Timestamp: time.Now().UnixMilli()}
 		p.setOrigin(0, rp.in.name, line)
 		return unreachable(p.append(rp.out, part, tallyProduced, 2))
 	}
@@ -686,7 +691,7 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 		}
 	}
 	p.event = in
-	p.rec = kwrite.Record{Key: p.key, AppendValue: p.eventValue, Timestamp: in.Time}
+	p.rec = kwrite.Record{Key: bytesOf(key), AppendValue: p.eventValue, Timestamp: in.Time}
 	if err := p.append(rp.out, part, tallyProduced, 0); err != nil {
 		return unreachable(err)
 	}
