@@ -63,3 +63,13 @@ func BenchmarkDecodeControl(b *testing.B) {
 		}
 	}
 }
+
+func BenchmarkAppendPlainInteraction(b *testing.B) {
+	b.ReportAllocs()
+	buf := make([]byte, 0, 256)
+	var e Encoder
+	for b.Loop() {
+		buf = e.AppendPlainInteraction(buf[:0], &benchInteraction)
+	}
+	b.SetBytes(int64(len(buf)))
+}
