@@ -14,19 +14,21 @@ func BenchmarkEventRecord(b *testing.B) {
 	in := event.Interaction{UserID: "u123456", Time: 1688221815000, Action: "page_view", PageID: "p456789",
 		DurationMs: 12000, AppVersion: "5.7.3"}
 	b.ReportAllocs()
+	kp := newKeyPartitioner(8)
 	var parts int32
 	for b.Loop() {
-		parts += partitionOf(in.UserID, 8)
+		parts += kp.partition(in.UserID)
 		p.value = p.enc.AppendInteraction(p.value[:0], &in)
 		p.rec = kwrite.Record{Key: bytesOf(in.UserID), Value: p.value, Timestamp: in.Time}
 	}
 	_ = parts
 }
 
-func BenchmarkPartitionOf(b *testing.B) {
+func BenchmarkKeyPartitioner(b *testing.B) {
+	kp := newKeyPartitioner(8)
 	var parts int32
 	for b.Loop() {
-		parts += partitionOf("u123456", 8)
+		parts += kp.partition("u123456")
 	}
 	_ = parts
 }

@@ -7,9 +7,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// TestPartitionOfMatchesKgo checks partitionOf against franz-go's default key partitioner, the one
+// TestKeyPartitionerMatchesKgo checks keyPartitioner against franz-go's default key partitioner, the one
 // Java's clients agree with, on keys of every length up to 40 and of any bytes.
-func TestPartitionOfMatchesKgo(t *testing.T) {
+func TestKeyPartitionerMatchesKgo(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	want := kgo.StickyKeyPartitioner(nil).ForTopic("t")
 	for i := range 100_000 {
@@ -17,8 +17,8 @@ func TestPartitionOfMatchesKgo(t *testing.T) {
 		for j := range key {
 			key[j] = byte(rng.Uint32())
 		}
-		for _, n := range []int32{1, 3, 8, 16, 1000} {
-			if got, want := partitionOf(string(key), n), int32(want.Partition(&kgo.Record{Key: key}, int(n))); got != want {
+		for _, n := range []int32{1, 3, 7, 8, 16, 1000, 1<<31 - 1} {
+			if got, want := newKeyPartitioner(n).partition(string(key)), int32(want.Partition(&kgo.Record{Key: key}, int(n))); got != want {
 				t.Fatalf("key %x, %d partitions: got %d, kgo %d", key, n, got, want)
 			}
 		}

@@ -206,7 +206,7 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 	}
 	defer cl.Close()
 	p := &producer{cfg: cfg, adm: kadm.NewClient(cl)}
-	p.eventValue = p.appendEvent
+	p.eventRec.AppendValue = p.appendEvent
 
 	if err := cfg.Security.Ping(ctx, cfg.Brokers, cfg.Timeout); err != nil {
 		return nil, err
@@ -269,7 +269,7 @@ type producer struct {
 	enc                        record.Encoder
 	event                      *event.Interaction // the event being appended
 	plain                      bool               // event's strings are record.Plain
-	eventValue                 func(dst []byte) []byte
+	eventRec                   kwrite.Record      // an event's record: its AppendValue encodes event
 }
 
 // appendEvent is the AppendValue of events: their JSON is encoded straight into the batch.
@@ -430,6 +430,7 @@ type replay struct {
 	topic    string
 	out, dlq *kwrite.Topic // the event topic and the dead-letter topic
 	nParts   int32
+	parts    keyPartitioner // of the nParts partitions
 	nDLQ     int32
 	done     resumePoint // per partition, the rows already on the topics
 	marked   []bool      // per interactions partition: a control record of this replay precedes its events
@@ -461,6 +462,7 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 	}
 	rp.out, rp.dlq = p.topics[rp.topic], p.topics[p.cfg.TopicDLQ]
 	rp.nParts = p.partitions[rp.topic]
+	rp.parts = newKeyPartitioner(rp.nParts)
 	rp.marked = make([]bool, rp.nParts)
 	if p.cfg.Resume {
 		if rp.done, err = p.resumePoint(ctx, in.name, rp.topic); err != nil {
@@ -674,7 +676,7 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 	}
 	// The key is never empty (csvin rejects an empty user_id), so this is the partition franz-go's
 	// and Java's default partitioners choose, stable across runs.
-	part := partitionOf(key, rp.nParts)
+	part := rp.parts.partition(key)
 	if rp.done.skipEvent(part, line) {
 		rp.skipped++
 		return nil
@@ -691,8 +693,8 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 		}
 	}
 	p.event = in
-	p.rec = kwrite.Record{Key: bytesOf(key), AppendValue: p.eventValue, Timestamp: in.Time}
-	if err := p.append(rp.out, part, tallyProduced, 0); err != nil {
+	p.eventRec.Key, p.eventRec.Timestamp = bytesOf(key), in.Time
+	if err := rp.out.Append(part, tallyProduced, &p.eventRec); err != nil {
 		return unreachable(err)
 	}
 	if err := rp.pace.wait(ctx, rp.maxEvent); err != nil {
