@@ -2,6 +2,7 @@ package csvin
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/csv"
 	"io"
 	"math/rand/v2"
@@ -277,5 +278,28 @@ func TestSplitMatchesSplitQuoted(t *testing.T) {
 			data[i] = alphabet[rng.IntN(len(alphabet))]
 		}
 		checkSplit(t, data)
+	}
+}
+
+// TestLanesBelowDash checks that the mask split relies on misses no byte below '-' and flags nothing
+// but those and '-', over words of bytes near the boundary and of any value.
+func TestLanesBelowDash(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 1_000_000 {
+		var b [8]byte
+		for i := range b {
+			if rng.IntN(2) == 0 {
+				b[i] = byte('-' - 2 + rng.IntN(5))
+			} else {
+				b[i] = byte(rng.Uint32())
+			}
+		}
+		m := lanesBelowDash(binary.LittleEndian.Uint64(b[:]))
+		for i, c := range b {
+			flagged := m>>(8*i+7)&1 == 1
+			if c < '-' && !flagged || c > '-' && flagged || m>>(8*i)&0x7f != 0 {
+				t.Fatalf("%q: mask %#016x, byte %d", b, m, i)
+			}
+		}
 	}
 }
