@@ -123,7 +123,7 @@ func (s *scanner) split(b []byte, atEOF bool) (int, rowStatus) {
 			default:
 				continue
 			}
-			break
+			break // the newline: what follows in this word belongs to the next row
 		}
 	}
 	for ; i < len(b) && nl < 0; i++ {
