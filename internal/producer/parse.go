@@ -2,6 +2,7 @@ package producer
 
 import (
 	"io"
+	"unsafe"
 
 	"github.com/notestream/notestream/internal/csvin"
 	"github.com/notestream/notestream/internal/event"
@@ -22,7 +23,7 @@ type parsed struct {
 type parsedBatch struct {
 	rows  []parsed
 	arena []byte
-	text  []byte // the rows' text fields, made into one string per batch rather than one per row
+	text  []byte // the rows' text fields, which their strings share (cutText)
 	plain bool   // text needs no JSON escaping (record.Plain), as nearly always
 	err   error
 }
@@ -88,9 +89,11 @@ func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBa
 	return fullc, freec
 }
 
-// cutText sets the rows' strings, slices of one string of the batch's text.
+// cutText sets the rows' strings, slices of the batch's text without a copy. They are valid until the
+// batch goes back to the parser, which overwrites the text: the producing goroutine copies what it
+// keeps of a row (into a record batch) before that.
 func (b *parsedBatch) cutText() {
-	text := string(b.text)
+	text := unsafe.String(unsafe.SliceData(b.text), len(b.text))
 	cut := func(n uint16) string {
 		s := text[:n]
 		text = text[n:]
