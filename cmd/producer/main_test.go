@@ -134,7 +134,9 @@ func TestReplayDirtyData(t *testing.T) {
 		"u1,yesterday,page_view,p1,1,1\r\n"+ // 9 bad_timestamp
 		"u1,2023-07-01 14:30:15,page_view,p1,12.5,1\r\n"+ // 10 bad_duration
 		"u4,\"2023-07-01 15:00:00\",create,p5,100,5.7.3\r\n"+ // 11
-		"u5,2023-07-01 15:00:00,create,"+long+",100,5.7.3\r\n") // 12 malformed: line over 64 KiB
+		"u5,2023-07-01 15:00:00,create,"+long+",100,5.7.3\r\n"+ // 12 malformed: line over 64 KiB
+		"u6,2023-07-01 15:01:00,edit,\"say \"\"hi\"\"\\\",1,5.7.3\r\n"+ // 13: JSON escapes a quote and a backslash
+		"u7,2023-07-01 15:02:00,edit,pé,1,5.7.3\r\n") // 14: not ASCII
 
 	stdout, stderr, err := runProducer(t, nil, "--brokers", k.Addr, "--users", users, "--interactions", interactions)
 	if err != nil {
@@ -142,7 +144,7 @@ func TestReplayDirtyData(t *testing.T) {
 	}
 	for _, want := range []string{
 		"users.csv: read 6, produced 2, dead-lettered 4 (malformed 1, field_too_long 1, missing_user_id 1, bad_date 1)",
-		"interactions.csv: read 11, produced 5, dead-lettered 6 (malformed 2, field_too_long 1, missing_user_id 1, bad_timestamp 1, bad_duration 1)",
+		"interactions.csv: read 13, produced 7, dead-lettered 6 (malformed 2, field_too_long 1, missing_user_id 1, bad_timestamp 1, bad_duration 1)",
 	} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("summary lacks %q:\n%s", want, stdout)
@@ -156,6 +158,8 @@ func TestReplayDirtyData(t *testing.T) {
 		4:  {UserID: "u1", Time: ms("2023-07-01T12:32:00Z"), Action: "share", PageID: "p,3", DurationMs: 0, AppVersion: "5.7.4"},
 		5:  {UserID: "u3", Time: ms("2023-07-01T14:33:00Z"), Action: "bogus", PageID: "p4", DurationMs: -5, AppVersion: "1.0"},
 		11: {UserID: "u4", Time: ms("2023-07-01T15:00:00Z"), Action: "create", PageID: "p5", DurationMs: 100, AppVersion: "5.7.3"},
+		13: {UserID: "u6", Time: ms("2023-07-01T15:01:00Z"), Action: "edit", PageID: `say "hi"\`, DurationMs: 1, AppVersion: "5.7.3"},
+		14: {UserID: "u7", Time: ms("2023-07-01T15:02:00Z"), Action: "edit", PageID: "pé", DurationMs: 1, AppVersion: "5.7.3"},
 	}
 	lineOf := map[string]int64{} // event values are unique here
 	for line, in := range wantEvents {
@@ -171,7 +175,7 @@ func TestReplayDirtyData(t *testing.T) {
 			}
 			if kind == record.ControlEnd {
 				ends[m.partition] = true
-				if c.EventTime != ms("2023-07-01T15:00:00Z") {
+				if c.EventTime != ms("2023-07-01T15:02:00Z") {
 					t.Errorf("end event time %d", c.EventTime)
 				}
 			}
