@@ -15,22 +15,12 @@ cd "$(dirname "$0")/.."
 go build -o bin/ ./cmd/broker ./cmd/datagen ./cmd/producer ./cmd/compactor
 (cd tools/duckcheck && CGO_ENABLED=1 go build -o ../../bin/duckcheck .)
 
-tmp=$(mktemp -d)
-broker_pid=
-cleanup() {
-	if [[ -n $broker_pid ]]; then kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null || true; fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
+. scripts/benchlib.sh
 
 bin/datagen --users "$USERS" --days "$DAYS" --out "$tmp" --quiet --clean
 echo "interactions: $(($(wc -l <"$tmp/user_interactions.csv") - 1)) rows, $(du -h "$tmp/user_interactions.csv" | cut -f1)"
 
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-addr=127.0.0.1:$port
-bin/broker --listen "$addr" --data-dir "$tmp/broker" --partitions 8 >"$tmp/broker.log" 2>&1 &
-broker_pid=$!
-for _ in $(seq 50); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+start_broker
 bin/producer --brokers "$addr" --users "$tmp/user_metadata.csv" --interactions "$tmp/user_interactions.csv" --log-level warn
 
 measure() { # label, command...

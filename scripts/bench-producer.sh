@@ -13,36 +13,14 @@ COMPRESSION=${COMPRESSION:-snappy}
 cd "$(dirname "$0")/.."
 go build -o bin/ ./cmd/broker ./cmd/producer
 
-tmp=$(mktemp -d)
-broker_pid=
-cleanup() {
-	if [[ -n $broker_pid ]]; then kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null || true; fi
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-
+. scripts/benchlib.sh
 data=${1:-}
 if [[ -z $data ]]; then
 	data=$tmp/interactions.csv
-	# Realistic sizes: 20k users, 5k pages, a few actions, one row in 500 unreadable.
-	awk -v n="$ROWS" 'BEGIN {
-		srand(1); split("page_view edit create delete share", a, " ")
-		print "user_id,timestamp,action_type,page_id,duration_ms,app_version"
-		t = 1688169600
-		for (i = 0; i < n; i++) {
-			ts = strftime("%Y-%m-%d %H:%M:%S", t + int(i * 2.6) - int(rand() * 300), 1)
-			if (i % 500 == 0) ts = "bad"
-			printf "u%d,%s,%s,p%d,%d,5.%d.%d\n", int(rand() * 20000), ts, a[i % 5 + 1], int(rand() * 5000), int(rand() * 600000), i % 9, i % 4
-		}
-	}' >"$data"
+	interactions_csv "$ROWS" "$data"
 fi
 rows=$(($(wc -l <"$data") - 1))
-
-port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-addr=127.0.0.1:$port
-bin/broker --listen "$addr" --data-dir "$tmp/broker" --partitions 8 >"$tmp/broker.log" 2>&1 &
-broker_pid=$!
-for _ in $(seq 100); do kcat -L -b "$addr" >/dev/null 2>&1 && break; sleep 0.1; done
+start_broker
 
 now() { date +%s.%N; }
 tck=$(getconf CLK_TCK)

@@ -1,0 +1,38 @@
+# benchlib.sh: what the benchmark scripts share. Source it from the repository's root after `set -euo
+# pipefail`: it makes $tmp, a temporary directory removed on exit together with the broker.
+
+tmp=$(mktemp -d)
+broker_pid=
+bench_cleanup() {
+	if [[ -n $broker_pid ]]; then kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null || true; fi
+	rm -rf "$tmp"
+}
+trap bench_cleanup EXIT
+
+# start_broker starts bin/broker (8 partitions) on a free port with its data in $tmp and sets $addr
+# once it answers.
+start_broker() {
+	local port
+	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	addr=127.0.0.1:$port
+	bin/broker --listen "$addr" --data-dir "$tmp/broker" --partitions 8 >"$tmp/broker.log" 2>&1 &
+	broker_pid=$!
+	for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return; sleep 0.1; done
+	echo "broker did not start: $(cat "$tmp/broker.log")" >&2
+	return 1
+}
+
+# interactions_csv ROWS FILE writes ROWS interactions of realistic sizes: 20k users, 5k pages, five
+# actions, times about 2.6 s apart and up to 5 minutes out of order, one row in 500 unreadable.
+interactions_csv() {
+	awk -v n="$1" 'BEGIN {
+		srand(1); split("page_view edit create delete share", a, " ")
+		print "user_id,timestamp,action_type,page_id,duration_ms,app_version"
+		t = 1688169600
+		for (i = 0; i < n; i++) {
+			ts = strftime("%Y-%m-%d %H:%M:%S", t + int(i * 2.6) - int(rand() * 300), 1)
+			if (i % 500 == 0) ts = "bad"
+			printf "u%d,%s,%s,p%d,%d,5.%d.%d\n", int(rand() * 20000), ts, a[i % 5 + 1], int(rand() * 5000), int(rand() * 600000), i % 9, i % 4
+		}
+	}' >"$2"
+}
