@@ -175,16 +175,25 @@ func (e *Encoder) AppendTime(dst []byte, ms int64) []byte {
 			byte('0' + day/10), byte('0' + day%10), 'T',
 		}
 	}
-	t := int(ms - days*msPerDay)
-	hour, minute, sec, frac := t/3_600_000, t/60_000%60, t/1000%60, t%1000
+	// 32-bit arithmetic: a day's milliseconds fit, and its divisions by constants are cheaper.
+	t := uint32(ms - days*msPerDay)
+	sec := t / 1000
+	frac := t - sec*1000
+	hour := sec / 3600
+	sec -= hour * 3600
+	minute := sec / 60
+	sec -= minute * 60
 	var b [24]byte
 	copy(b[:], e.date[:])
-	b[11], b[12], b[13] = byte('0'+hour/10), byte('0'+hour%10), ':'
-	b[14], b[15], b[16] = byte('0'+minute/10), byte('0'+minute%10), ':'
-	b[17], b[18], b[19] = byte('0'+sec/10), byte('0'+sec%10), '.'
-	b[20], b[21], b[22], b[23] = byte('0'+frac/100), byte('0'+frac/10%10), byte('0'+frac%10), 'Z'
+	b[11], b[12], b[13] = twoDigits[2*hour], twoDigits[2*hour+1], ':'
+	b[14], b[15], b[16] = twoDigits[2*minute], twoDigits[2*minute+1], ':'
+	b[17], b[18], b[19] = twoDigits[2*sec], twoDigits[2*sec+1], '.'
+	b[20], b[21], b[22], b[23] = byte('0'+frac/100), twoDigits[2*(frac%100)], twoDigits[2*(frac%100)+1], 'Z'
 	return append(dst, b[:]...)
 }
+
+// twoDigits holds 00 to 99, two bytes each.
+const twoDigits = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
 
 // civil returns the proleptic Gregorian date of days since 1970-01-01: Howard Hinnant's
 // civil_from_days, with eras of 400 years (146,097 days) starting on March 1st.
