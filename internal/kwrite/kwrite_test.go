@@ -182,24 +182,10 @@ func (a *appender) checkAcked(t *testing.T, w *kwrite.Writer) {
 // randRecord is a record with a nil, empty or random key and value, headers with nil, empty and random
 // values, and a timestamp around base, often older than base.
 func randRecord(rng *rand.Rand, base int64) kwrite.Record {
-	field := func(max int) []byte {
-		switch rng.IntN(6) {
-		case 0:
-			return nil
-		case 1:
-			return []byte{}
-		case 2:
-			return bytes.Repeat([]byte("xy"), rng.IntN(max/2+1))
-		}
-		b := make([]byte, rng.IntN(max+1))
-		for i := range b {
-			b[i] = byte(rng.Uint32())
-		}
-		return b
-	}
-	r := kwrite.Record{Key: field(30), Value: field(400), Timestamp: base + rng.Int64N(20_000_000) - 10_000_000}
+	r := kwrite.Record{Key: kwrite.RandBytes(rng, 30), Value: kwrite.RandBytes(rng, 400),
+		Timestamp: base + rng.Int64N(20_000_000) - 10_000_000}
 	for range rng.IntN(4) {
-		r.Headers = append(r.Headers, kwrite.Header{Key: string(field(8)), Value: field(16)})
+		r.Headers = append(r.Headers, kwrite.Header{Key: string(kwrite.RandBytes(rng, 8)), Value: kwrite.RandBytes(rng, 16)})
 	}
 	return r
 }

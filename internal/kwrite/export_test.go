@@ -1,0 +1,4 @@
+package kwrite
+
+// RandBytes is randBytes for the package's external tests.
+var RandBytes = randBytes
