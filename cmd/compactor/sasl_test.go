@@ -69,7 +69,7 @@ type dailyMetrics struct {
 // TestSASL runs the compactor against a broker that requires SCRAM-SHA-256: with the right password
 // it compacts what the producer wrote; with a wrong one it stops at once with the cause.
 func TestSASL(t *testing.T) {
-	k := testenv.StartKafka(t, "--sasl-user", "alice", "--sasl-password", "s3cret")
+	k := testenv.StartKafka(t, testenv.SASL("alice", "s3cret"))
 	data := t.TempDir()
 	if out, err := exec.Command(testenv.Binary(t, "./cmd/datagen"), "--users", "300", "--days", "2",
 		"--start", "2023-07-01", "--seed", "3", "--clean", "--quiet", "--out", data).CombinedOutput(); err != nil {

@@ -33,7 +33,7 @@ func startFailing(t *testing.T, env []string, args ...string) string {
 // TestSASL runs the consumer against a broker that requires SCRAM-SHA-256: with the right password
 // it counts what the producer wrote; with a wrong one it stops at once with the cause.
 func TestSASL(t *testing.T) {
-	k := testenv.StartKafka(t, "--sasl-user", "alice", "--sasl-password", "s3cret")
+	k := testenv.StartKafka(t, testenv.SASL("alice", "s3cret"))
 	r := testenv.StartRedis(t)
 	interactions, users := dataset(t, 200, 3000, 2, 11)
 	produce(t, k, "--users", users, "--interactions", interactions,

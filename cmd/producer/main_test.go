@@ -412,7 +412,7 @@ func testResume(t *testing.T, crash bool, down time.Duration, timeout string, wa
 func head(s []int) []int { return s[:min(len(s), 5)] }
 
 func TestSASL(t *testing.T) {
-	k := testenv.StartKafka(t, "--sasl-user", "alice", "--sasl-password", "s3cret")
+	k := testenv.StartKafka(t, testenv.SASL("alice", "s3cret"))
 	data := writeFile(t, "i.csv", "u1,2023-07-01 14:30:15,page_view,p1,12000,5.7.3\n")
 	args := []string{"--brokers", k.Addr, "--interactions", data, "--sasl-mechanism", "scram-sha-256",
 		"--sasl-user", "alice", "--timeout", "5s"}

@@ -11,7 +11,7 @@ import (
 )
 
 func TestPing(t *testing.T) {
-	k := testenv.StartKafka(t, "--sasl-user", "alice", "--sasl-password", "s3cret")
+	k := testenv.StartKafka(t, testenv.SASL("alice", "s3cret"))
 	brokers := []string{k.Addr}
 	scram256 := func(user, pass string) Config {
 		return Config{SASLMechanism: "scram-sha-256", SASLUser: user, SASLPassword: pass}

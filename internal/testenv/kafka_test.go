@@ -46,8 +46,16 @@ func consumeKcat(t *testing.T, k *Kafka, topic string, extra ...string) string {
 	return string(Kcat(t, nil, args...))
 }
 
-func TestKafkaProduceKcatRestart(t *testing.T) {
-	k := StartKafka(t)
+// flavours runs f against Apache Kafka and against kfake, each as a subtest.
+func flavours(t *testing.T, f func(t *testing.T, opts ...KafkaOption)) {
+	t.Run("apache", func(t *testing.T) { f(t) })
+	t.Run("kfake", func(t *testing.T) { f(t, Kfake()) })
+}
+
+func TestKafkaProduceKcatRestart(t *testing.T) { flavours(t, testKafkaProduceKcatRestart) }
+
+func testKafkaProduceKcatRestart(t *testing.T, opts ...KafkaOption) {
+	k := StartKafka(t, opts...)
 	c := k.Client(t)
 	if _, err := kadm.NewClient(c).CreateTopic(context.Background(), 1, 1, nil, "events"); err != nil {
 		t.Fatalf("create topic: %v", err)
@@ -68,10 +76,12 @@ func TestKafkaProduceKcatRestart(t *testing.T) {
 }
 
 // TestKafkaProducerOutlivesKill keeps one idempotent franz-go producer running while the broker is
-// killed and restarted: kfake recovers its producer state from the data dir, so the producer goes on
-// without losing or duplicating a record.
-func TestKafkaProducerOutlivesKill(t *testing.T) {
-	k := StartKafka(t)
+// killed and restarted: the broker recovers its producer state from the data dir, so the producer goes
+// on without losing or duplicating a record.
+func TestKafkaProducerOutlivesKill(t *testing.T) { flavours(t, testKafkaProducerOutlivesKill) }
+
+func testKafkaProducerOutlivesKill(t *testing.T, opts ...KafkaOption) {
+	k := StartKafka(t, opts...)
 	c := k.Client(t, kgo.DefaultProduceTopic("e"))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -107,8 +117,10 @@ func TestKafkaProducerOutlivesKill(t *testing.T) {
 	}
 }
 
-func TestKafkaAutoCreatedTopicSurvivesKill(t *testing.T) {
-	k := StartKafka(t, "--partitions", "3")
+func TestKafkaAutoCreatedTopicSurvivesKill(t *testing.T) { flavours(t, testKafkaAutoCreatedTopicSurvivesKill) }
+
+func testKafkaAutoCreatedTopicSurvivesKill(t *testing.T, opts ...KafkaOption) {
+	k := StartKafka(t, append(opts, Partitions(3))...)
 	// kcat's producer asks for auto-creation; the broker gives such topics --partitions partitions.
 	Kcat(t, []byte("k1:v1\nk2:v2\n"), "-P", "-b", k.Addr, "-t", "auto", "-K:", "-p", "2")
 	k.Stop()
@@ -127,8 +139,10 @@ func TestKafkaAutoCreatedTopicSurvivesKill(t *testing.T) {
 
 // kcat (librdkafka 2.0.2) cannot authenticate to kfake: it wants SaslHandshake v0 in the
 // ApiVersions ranges and kfake serves v1 only. So SASL is checked with franz-go's mechanisms.
-func TestKafkaSASL(t *testing.T) {
-	k := StartKafka(t, "--sasl-user", "alice", "--sasl-password", "s3cret")
+func TestKafkaSASL(t *testing.T) { flavours(t, testKafkaSASL) }
+
+func testKafkaSASL(t *testing.T, opts ...KafkaOption) {
+	k := StartKafka(t, append(opts, SASL("alice", "s3cret"))...)
 	produce(t, k.Client(t, kgo.AllowAutoTopicCreation()), "secure", 3) // SCRAM-SHA-256
 
 	mechs := map[string]sasl.Mechanism{
