@@ -1,4 +1,5 @@
-// Package testenv starts real servers for tests: Apache Kafka, a kfake broker, redis-server, MinIO, and runs kcat and Kafka's Java tools.
+// Package testenv starts real servers for tests (Apache Kafka, a kfake broker, redis-server, MinIO)
+// and runs kcat and Kafka's Java tools.
 //
 // Each server runs as a child process in its own process group, on a free loopback port, with its
 // files and log in a temp dir of the test. Stop kills it by PID with SIGKILL (a crash, not a shutdown);
