@@ -117,7 +117,9 @@ func testKafkaProducerOutlivesKill(t *testing.T, opts ...KafkaOption) {
 	}
 }
 
-func TestKafkaAutoCreatedTopicSurvivesKill(t *testing.T) { flavours(t, testKafkaAutoCreatedTopicSurvivesKill) }
+func TestKafkaAutoCreatedTopicSurvivesKill(t *testing.T) {
+	flavours(t, testKafkaAutoCreatedTopicSurvivesKill)
+}
 
 func testKafkaAutoCreatedTopicSurvivesKill(t *testing.T, opts ...KafkaOption) {
 	k := StartKafka(t, append(opts, Partitions(3))...)
