@@ -46,7 +46,7 @@ func run(args []string) error {
 		httpAddr = fs.String("http", "127.0.0.1:8080", "HTTP API listen address")
 		tz       = fs.String("tz", "UTC", "reporting time zone (IANA name), the same as the compactor's")
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
-		timeout  = fs.Duration("timeout", 30*time.Second, "give up at start-up when the brokers stay unreachable this long")
+		timeout  = fs.Duration("timeout", 30*time.Second, "give up at start-up when Redis or the brokers stay unreachable this long")
 	)
 	fs.StringVar(&store.Prefix, "redis-prefix", "ns:", "prefix of every Redis key")
 	fs.DurationVar(&store.Retention, "retention", 400*24*time.Hour, "TTL of daily Redis keys, renewed on every update")
@@ -84,6 +84,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Here, not at the first checkpoint: a wrong password would otherwise show only in a request's log.
+	if err := st.Ping(ctx, *timeout); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -91,8 +97,6 @@ func run(args []string) error {
 	if cfg.ClientOpts, err = auth.Opts(); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	// Here, not in the group: its clients would report a rejected login as a bare EOF, or retry forever.
 	if err := auth.Ping(ctx, cfg.Brokers, *timeout); err != nil {
 		return err
