@@ -53,16 +53,23 @@ func (s *S3) object(key string) string {
 	return s.prefix + "/" + key
 }
 
-// Put implements Store. The object streams through a pipe in parts of PartSize.
+// Put implements Store. The object streams through a pipe in parts of PartSize, written by write on
+// a goroutine that Put waits for: when Put returns, write has returned, so a retry never runs two
+// writers at once.
 func (s *S3) Put(ctx context.Context, key string, write func(io.Writer) error) error {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(write(pw)) }()
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		pw.CloseWithError(write(pw))
+	}()
 	_, err := s.client.PutObject(ctx, s.bucket, s.object(key), pr, -1, minio.PutObjectOptions{
 		PartSize:    PartSize,
 		ContentType: contentType(key),
 	})
-	// Unblock the writer if the upload stopped reading early.
+	// Unblock the writer if the upload stopped reading early, and wait for it.
 	pr.CloseWithError(io.ErrClosedPipe)
+	<-written
 	if err != nil {
 		return fmt.Errorf("lake: put s3://%s/%s: %w", s.bucket, s.object(key), err)
 	}
