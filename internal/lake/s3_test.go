@@ -7,7 +7,40 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/notestream/notestream/internal/testenv"
 )
+
+// TestNewS3ChecksBucketAndCredentials: wrong credentials and a missing bucket fail at Open, with a
+// message that names the bucket and holds no secret.
+func TestNewS3ChecksBucketAndCredentials(t *testing.T) {
+	m := testenv.StartMinIO(t)
+	m.MakeBucket(t, "lake")
+	good := S3Config{Endpoint: "http://" + m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Region: "us-east-1"}
+	f := func(url string, cfg S3Config, want string) {
+		t.Helper()
+		_, err := Open(context.Background(), url, cfg)
+		if want == "" {
+			if err != nil {
+				t.Fatalf("%s: %v", url, err)
+			}
+			return
+		}
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Fatalf("%s %s: got %v, want an error with %q", url, cfg.AccessKey, err, want)
+		}
+		if strings.Contains(err.Error(), cfg.SecretKey) {
+			t.Fatalf("the error holds the secret key: %v", err)
+		}
+	}
+	f("s3://lake/prefix", good, "")
+	wrongSecret, wrongKey := good, good
+	wrongSecret.SecretKey = "wrong-secret-key"
+	wrongKey.AccessKey = "nobody"
+	f("s3://lake/prefix", wrongSecret, "lake: s3 bucket lake at "+m.Endpoint+": credentials rejected")
+	f("s3://lake/prefix", wrongKey, "lake: s3 bucket lake at "+m.Endpoint+": credentials rejected")
+	f("s3://other", good, "lake: s3 bucket other at "+m.Endpoint+" does not exist")
+}
 
 // TestS3PutWaitsForItsWriter: a Put that fails while its writer still runs returns only after the
 // writer does, so Retrying never runs two writers of one object at once.
