@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -16,6 +17,8 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/lake"
@@ -42,7 +45,7 @@ func TestPipeline(t *testing.T) {
 	t0 := time.Now()
 	run(t, p.producer, p.producerArgs("max")...)
 	t.Logf("producer: %v", time.Since(t0))
-	waitReplayed(t, c.api, 120*time.Second)
+	p.waitReplayed(t, c.api, 120*time.Second)
 	t.Logf("consumer caught up: %v", time.Since(t0))
 	p.compareWithGold(t, c.api)
 	t.Logf("whole pipeline: %v", time.Since(t0))
@@ -91,7 +94,7 @@ func TestPipelineCrashAndRebalance(t *testing.T) {
 		}
 		time.Sleep(500 * time.Millisecond)
 	}
-	waitReplayed(t, second.api, 120*time.Second)
+	p.waitReplayed(t, second.api, 120*time.Second)
 	p.compareWithGold(t, second.api)
 }
 
@@ -369,18 +372,40 @@ func get(t *testing.T, u string, into any) {
 }
 
 // waitReplayed waits until the consumer has applied the whole replay, end-of-replay control records
-// included. /readyz answers 200 once every partition is checkpointed up to its end offset as last listed;
-// the consumer lists end offsets every second, so a listing newer than the producer's last record is
-// awaited first.
-func waitReplayed(t *testing.T, api string, timeout time.Duration) {
+// included: /readyz answers 200 and every partition's checkpoint in Redis (prefix ns:) is at the
+// interactions topic's end offset, which is final once the producer has returned. /readyz alone could
+// answer from a listing of end offsets older than the producer's last records.
+func (p *pipeline) waitReplayed(t *testing.T, api string, timeout time.Duration) {
 	t.Helper()
-	time.Sleep(2500 * time.Millisecond)
-	deadline := time.Now().Add(timeout)
-	for status(api+"/readyz") != http.StatusOK {
+	rdb := redis.NewClient(&redis.Options{Addr: p.redis.Addr})
+	defer rdb.Close()
+	adm := kadm.NewClient(p.kafka.Client(t))
+	ctx := context.Background()
+	var why any
+	for deadline := time.Now().Add(timeout); ; time.Sleep(250 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("consumer not caught up after %v", timeout)
+			t.Fatalf("consumer not caught up after %v: %v", timeout, why)
 		}
-		time.Sleep(250 * time.Millisecond)
+		if code := status(api + "/readyz"); code != http.StatusOK {
+			why = fmt.Sprintf("/readyz %d", code)
+			continue
+		}
+		ends, err := adm.ListEndOffsets(ctx, "interactions")
+		if err != nil {
+			why = err
+			continue
+		}
+		behind := 0
+		ends.Each(func(o kadm.ListedOffset) {
+			key := fmt.Sprintf("ns:{interactions/%d}:ck", o.Partition)
+			if v, err := rdb.HGet(ctx, key, "offset").Int64(); err != nil || v != o.Offset {
+				why = fmt.Sprintf("%s offset %d (%v), end %d", key, v, err, o.Offset)
+				behind++
+			}
+		})
+		if behind == 0 {
+			return
+		}
 	}
 }
 

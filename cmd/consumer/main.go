@@ -13,6 +13,7 @@ import (
 	"net/http/pprof"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -39,14 +40,15 @@ func main() {
 func run(args []string) error {
 	fs := flag.NewFlagSet("consumer", flag.ExitOnError)
 	var (
-		cfg      consumer.Config
-		store    rtstore.Config
-		brokers  = fs.String("brokers", "127.0.0.1:9092", "comma-separated seed brokers")
-		redisURL = fs.String("redis", "redis://127.0.0.1:6379", "Redis URL, redis:// or rediss:// (TLS), with user:password@ for AUTH (better: NOTESTREAM_REDIS)")
-		httpAddr = fs.String("http", "127.0.0.1:8080", "HTTP API listen address")
-		tz       = fs.String("tz", "UTC", "reporting time zone (IANA name), the same as the compactor's")
-		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
-		timeout  = fs.Duration("timeout", 30*time.Second, "give up at start-up when the brokers stay unreachable this long")
+		cfg       consumer.Config
+		store     rtstore.Config
+		brokers   = fs.String("brokers", "127.0.0.1:9092", "comma-separated seed brokers")
+		redisURL  = fs.String("redis", "redis://127.0.0.1:6379", "Redis URL, redis:// or rediss:// (TLS), with user:password@ for AUTH (better: NOTESTREAM_REDIS)")
+		httpAddr  = fs.String("http", "127.0.0.1:8080", "HTTP API listen address")
+		debugAddr = fs.String("debug-addr", "", "serve pprof on this address (off by default; a bare port such as 6060 means 127.0.0.1)")
+		tz        = fs.String("tz", "UTC", "reporting time zone (IANA name), the same as the compactor's")
+		logLevel  = fs.String("log-level", "info", "debug, info, warn or error")
+		timeout   = fs.Duration("timeout", 30*time.Second, "give up at start-up when Redis or the brokers stay unreachable this long")
 	)
 	fs.StringVar(&store.Prefix, "redis-prefix", "ns:", "prefix of every Redis key")
 	fs.DurationVar(&store.Retention, "retention", 400*24*time.Hour, "TTL of daily Redis keys, renewed on every update")
@@ -84,6 +86,12 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Here, not at the first checkpoint: a wrong password would otherwise show only in a request's log.
+	if err := st.Ping(ctx, *timeout); err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -91,8 +99,6 @@ func run(args []string) error {
 	if cfg.ClientOpts, err = auth.Opts(); err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	// Here, not in the group: its clients would report a rejected login as a bare EOF, or retry forever.
 	if err := auth.Ping(ctx, cfg.Brokers, *timeout); err != nil {
 		return err
@@ -111,29 +117,66 @@ func run(args []string) error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/", api.New(st, c.Ready, promhttp.HandlerFor(reg, promhttp.HandlerOpts{}), log))
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	srv := &http.Server{
-		Handler:           mux,
-		ReadHeaderTimeout: 10 * time.Second,
+	servers := []*server{{name: "http", ln: ln, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}}}
+	if *debugAddr != "" {
+		dln, err := net.Listen("tcp", loopbackPort(*debugAddr))
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("--debug-addr: %w", err)
+		}
+		servers = append(servers, &server{name: "debug", ln: dln, srv: &http.Server{Handler: debugMux(), ReadHeaderTimeout: 10 * time.Second}})
+		log.Info("serving pprof", "debug_addr", dln.Addr().String())
 	}
 	log.Info("consumer starting", "http", ln.Addr().String(), "brokers", *brokers, "group", cfg.Group, "tz", loc.String())
 
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error {
-		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			return fmt.Errorf("http: %w", err)
-		}
-		return nil
-	})
+	for _, s := range servers {
+		g.Go(func() error {
+			if err := s.srv.Serve(s.ln); !errors.Is(err, http.ErrServerClosed) {
+				return fmt.Errorf("%s: %w", s.name, err)
+			}
+			return nil
+		})
+	}
 	g.Go(func() error {
 		err := c.Run(gctx)
 		// Reverse order: the consumer has written its final checkpoints; now stop serving.
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		return errors.Join(err, srv.Shutdown(shutdownCtx))
+		for _, s := range servers {
+			err = errors.Join(err, s.srv.Shutdown(shutdownCtx))
+		}
+		return err
 	})
 	err = g.Wait()
 	log.Info("consumer stopped", "err", err)
 	return err
+}
+
+// server is one HTTP listener of the process.
+type server struct {
+	name string
+	ln   net.Listener
+	srv  *http.Server
+}
+
+// debugMux serves pprof, on its own listener: never on the API's, which may face a network.
+func debugMux() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
+}
+
+// loopbackPort turns a bare port ("6060" or ":6060") into a loopback address; any other address is
+// used as given, so "0.0.0.0:6060" still listens on every interface.
+func loopbackPort(addr string) string {
+	port := strings.TrimPrefix(addr, ":")
+	if _, err := strconv.ParseUint(port, 10, 16); err == nil {
+		return net.JoinHostPort("127.0.0.1", port)
+	}
+	return addr
 }

@@ -347,24 +347,41 @@ func testResume(t *testing.T, crash bool, down time.Duration, timeout string, wa
 		"--timeout", timeout, "--speed", "60000")
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
-	start := time.Now()
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	started := time.Now()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	// Mid-replay: a tenth of the rows on the topic, and the producer still running.
+	// A fresh listing every time: the client's metadata cache would hide the new topic for 5 s.
+	adm := kadm.NewClient(k.Client(t, kgo.MetadataMinAge(10*time.Millisecond)))
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(20 * time.Millisecond) {
+		ends, err := adm.ListEndOffsets(context.Background(), "interactions")
+		var n int64
+		ends.Each(func(o kadm.ListedOffset) { n += o.Offset })
+		if err == nil && n >= rows/10 {
+			t.Logf("stopping the broker at %d records, %v after the start", n, time.Since(started))
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d records on the topic after a minute (%v)", n, err)
+		}
+	}
+	select {
+	case err := <-exited:
+		t.Fatalf("the replay ended (%v) before the broker was stopped:\n%s", err, out.String())
+	default:
+	}
 	if crash {
 		k.Stop()
 	} else {
 		k.Shutdown()
 	}
-	killed := time.Since(start)
 	time.Sleep(down)
 	k.Start()
-	err := cmd.Wait()
+	err := <-exited
 	t.Logf("first run (err %v):\n%s", err, out.String())
-	if time.Since(start) < killed {
-		t.Fatal("the replay ended before the broker was killed")
-	}
 	if wantFail && (err == nil || !strings.Contains(out.String(), "unreachable")) {
 		t.Fatalf("broker down %s, --timeout %s: want a non-zero exit saying unreachable, got %v", down, timeout, err)
 	}

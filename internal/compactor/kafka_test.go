@@ -127,8 +127,12 @@ func TestKillNineThenRerun(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		for countFiles(t, dir) < after {
-			time.Sleep(time.Millisecond)
+		for deadline := time.Now().Add(2 * time.Minute); countFiles(t, dir) < after; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				cmd.Process.Signal(syscall.SIGKILL)
+				cmd.Wait()
+				t.Fatalf("run %d: fewer than %d files after 2 minutes", i, after)
+			}
 		}
 		cmd.Process.Signal(syscall.SIGKILL)
 		if err := cmd.Wait(); err == nil {

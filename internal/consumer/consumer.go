@@ -138,7 +138,14 @@ type Consumer struct {
 	failOnce sync.Once
 	failErr  error
 	failed   chan struct{}
+
+	healthMu   sync.Mutex
+	redisErr   error // the last Redis probe's failure, for readiness
+	brokersErr error // the last end-offset listing's failure, for readiness
 }
+
+// probeTimeout bounds each readiness probe of Redis and of the brokers.
+const probeTimeout = 2 * time.Second
 
 // New returns a consumer writing to store. Run starts it.
 func New(cfg Config, store *rtstore.Store) (*Consumer, error) {
@@ -152,6 +159,9 @@ func New(cfg Config, store *rtstore.Store) (*Consumer, error) {
 		log:    cfg.Logger,
 		parts:  make(map[int32]*partition),
 		failed: make(chan struct{}),
+
+		redisErr:   errors.New("redis: not probed yet"),
+		brokersErr: errors.New("brokers: not probed yet"),
 	}
 	c.metrics = newMetrics(cfg.Registerer, c.users)
 	common := append([]kgo.Opt{
@@ -235,7 +245,29 @@ func (c *Consumer) Run(ctx context.Context) error {
 		return c.poll(gctx)
 	})
 	g.Go(func() error { c.trackEnds(gctx); return nil })
+	g.Go(func() error { c.probeRedis(gctx); return nil })
 	return g.Wait()
+}
+
+// probeRedis pings Redis every LagInterval for readiness: a Redis that stops answering makes the
+// consumer unready at once, not only when a checkpoint comes due.
+func (c *Consumer) probeRedis(ctx context.Context) {
+	t := time.NewTicker(c.cfg.LagInterval)
+	defer t.Stop()
+	for {
+		err := c.store.Ping(ctx, probeTimeout)
+		if ctx.Err() != nil {
+			return
+		}
+		c.healthMu.Lock()
+		c.redisErr = err
+		c.healthMu.Unlock()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // poll fetches records and hands each partition's to its goroutine, then waits for them all before
@@ -365,12 +397,24 @@ func (c *Consumer) stopPartitions(ids []int32, final bool) {
 	}
 }
 
-// trackEnds lists the end offsets of the interactions topic for the lag metric and readiness.
+// trackEnds lists the end offsets of the interactions topic for the lag metric and readiness; a
+// listing that fails, or takes longer than probeTimeout, makes the consumer unready.
 func (c *Consumer) trackEnds(ctx context.Context) {
 	t := time.NewTicker(c.cfg.LagInterval)
 	defer t.Stop()
 	for {
-		ends, err := c.adm.ListEndOffsets(ctx, c.cfg.TopicInteractions)
+		probe, cancel := context.WithTimeout(ctx, probeTimeout)
+		ends, err := c.adm.ListEndOffsets(probe, c.cfg.TopicInteractions)
+		cancel()
+		if ctx.Err() != nil {
+			return
+		}
+		c.healthMu.Lock()
+		c.brokersErr = nil
+		if err != nil {
+			c.brokersErr = fmt.Errorf("brokers: list end offsets of %s: %w", c.cfg.TopicInteractions, err)
+		}
+		c.healthMu.Unlock()
 		if err == nil {
 			c.mu.Lock()
 			for p, part := range c.parts {
@@ -390,8 +434,14 @@ func (c *Consumer) trackEnds(ctx context.Context) {
 }
 
 // Ready returns nil once every user has been read and every assigned partition is checkpointed up to
-// its end offset as last listed.
+// its end offset as last listed, while Redis and the brokers answer their last probes.
 func (c *Consumer) Ready() error {
+	c.healthMu.Lock()
+	err := errors.Join(c.redisErr, c.brokersErr)
+	c.healthMu.Unlock()
+	if err != nil {
+		return err
+	}
 	if !c.usersLoaded.Load() {
 		return errors.New("loading users")
 	}

@@ -14,14 +14,17 @@ type latePublisher struct {
 	cl    *kgo.Client
 	topic string
 
-	wg     sync.WaitGroup
-	mu     sync.Mutex
-	failed []*kgo.Record
-	err    error // the last failure, for flush's error
+	mu      sync.Mutex
+	pending int           // records published and not yet acknowledged
+	idle    chan struct{} // closed while pending is 0; a new one once a record is published
+	failed  []*kgo.Record
+	err     error // the last failure, for flush's error
 }
 
 func newLatePublisher(cl *kgo.Client, topic string) *latePublisher {
-	return &latePublisher{cl: cl, topic: topic}
+	idle := make(chan struct{})
+	close(idle)
+	return &latePublisher{cl: cl, topic: topic, idle: idle}
 }
 
 // publish sends a copy of the late event r. The copy shares r's key, value and headers, which
@@ -31,25 +34,34 @@ func (l *latePublisher) publish(r *kgo.Record) {
 }
 
 func (l *latePublisher) produce(r *kgo.Record) {
-	l.wg.Add(1)
+	l.mu.Lock()
+	if l.pending == 0 {
+		l.idle = make(chan struct{})
+	}
+	l.pending++
+	l.mu.Unlock()
 	l.cl.Produce(context.Background(), r, func(r *kgo.Record, err error) {
+		l.mu.Lock()
+		defer l.mu.Unlock()
 		if err != nil {
-			l.mu.Lock()
 			l.failed = append(l.failed, r)
 			l.err = err
-			l.mu.Unlock()
 		}
-		l.wg.Done()
+		if l.pending--; l.pending == 0 {
+			close(l.idle)
+		}
 	})
 }
 
-// flush waits until every late event published so far is acknowledged. It publishes failed records
-// again and reports the failure; the caller retries.
+// flush waits until every late event published so far is acknowledged, or ctx ends; it starts no
+// goroutine, so nothing of it outlives ctx. It publishes failed records again and reports the
+// failure; the caller retries.
 func (l *latePublisher) flush(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() { l.wg.Wait(); close(done) }()
+	l.mu.Lock()
+	idle := l.idle
+	l.mu.Unlock()
 	select {
-	case <-done:
+	case <-idle:
 	case <-ctx.Done():
 		return ctx.Err()
 	}

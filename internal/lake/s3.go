@@ -24,7 +24,8 @@ type S3 struct {
 	prefix string // without slashes at either end; "" for the bucket root
 }
 
-// NewS3 connects to the service in cfg. The bucket must exist.
+// NewS3 connects to the service in cfg and checks, with one request, that the bucket exists and the
+// credentials are accepted, so that a wrong key fails before any work rather than at the first write.
 func NewS3(ctx context.Context, cfg S3Config, bucket, prefix string) (*S3, error) {
 	if cfg.Endpoint == "" {
 		return nil, fmt.Errorf("lake: s3 lake needs AWS_ENDPOINT_URL")
@@ -43,6 +44,17 @@ func NewS3(ctx context.Context, cfg S3Config, bucket, prefix string) (*S3, error
 	if err != nil {
 		return nil, fmt.Errorf("lake: s3 client for %s: %w", u.Host, err)
 	}
+	ok, err := client.BucketExists(ctx, bucket)
+	if err != nil {
+		switch minio.ToErrorResponse(err).Code {
+		case "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch":
+			return nil, fmt.Errorf("lake: s3 bucket %s at %s: credentials rejected (check AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY): %w", bucket, u.Host, err)
+		}
+		return nil, fmt.Errorf("lake: s3 bucket %s at %s: %w", bucket, u.Host, err)
+	}
+	if !ok {
+		return nil, fmt.Errorf("lake: s3 bucket %s at %s does not exist", bucket, u.Host)
+	}
 	return &S3{client: client, bucket: bucket, prefix: prefix}, nil
 }
 
@@ -53,16 +65,23 @@ func (s *S3) object(key string) string {
 	return s.prefix + "/" + key
 }
 
-// Put implements Store. The object streams through a pipe in parts of PartSize.
+// Put implements Store. The object streams through a pipe in parts of PartSize, written by write on
+// a goroutine that Put waits for: when Put returns, write has returned, so a retry never runs two
+// writers at once.
 func (s *S3) Put(ctx context.Context, key string, write func(io.Writer) error) error {
 	pr, pw := io.Pipe()
-	go func() { pw.CloseWithError(write(pw)) }()
+	written := make(chan struct{})
+	go func() {
+		defer close(written)
+		pw.CloseWithError(write(pw))
+	}()
 	_, err := s.client.PutObject(ctx, s.bucket, s.object(key), pr, -1, minio.PutObjectOptions{
 		PartSize:    PartSize,
 		ContentType: contentType(key),
 	})
-	// Unblock the writer if the upload stopped reading early.
+	// Unblock the writer if the upload stopped reading early, and wait for it.
 	pr.CloseWithError(io.ErrClosedPipe)
+	<-written
 	if err != nil {
 		return fmt.Errorf("lake: put s3://%s/%s: %w", s.bucket, s.object(key), err)
 	}

@@ -35,14 +35,17 @@ const (
 
 // parseInteractions reads rows on its own goroutine, so CSV parsing overlaps record building and
 // Produce, and sends them in batches on the returned channel until the input ends or stop is closed.
-// The receiver returns each batch on free once done with it.
-func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBatch, free chan<- *parsedBatch) {
+// The receiver returns each batch on free once done with it. done is closed when the goroutine has
+// returned and reads r no more: after stop is closed, as soon as its current Read returns.
+func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBatch, free chan<- *parsedBatch, done <-chan struct{}) {
 	fullc := make(chan *parsedBatch, parseBatches)
 	freec := make(chan *parsedBatch, parseBatches)
+	donec := make(chan struct{})
 	for range parseBatches {
 		freec <- &parsedBatch{rows: make([]parsed, 0, parseBatchRows)}
 	}
 	go func() {
+		defer close(donec)
 		defer close(fullc)
 		rd := csvin.NewInteractionReader(r)
 		for {
@@ -86,7 +89,7 @@ func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBa
 			}
 		}
 	}()
-	return fullc, freec
+	return fullc, freec, donec
 }
 
 // cutText sets the rows' strings, slices of the batch's text without a copy. They are valid until the

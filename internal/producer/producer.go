@@ -569,8 +569,15 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 		}
 	}
 	stop := make(chan struct{})
-	defer close(stop)
-	full, free := parseInteractions(rp.in.r, stop)
+	full, free, parsed := parseInteractions(rp.in.r, stop)
+	defer func() {
+		close(stop)
+		// Join the parser before replayFile closes the file it reads. Stdin is not ours to close, and
+		// an idle one could hold a Read, and so the join, forever: that parser ends with the process.
+		if rp.in.closer != nil {
+			<-parsed
+		}
+	}()
 	for {
 		b, err := p.nextBatch(ctx, full)
 		if err != nil {

@@ -178,7 +178,7 @@ func TestParseInteractions(t *testing.T) {
 		fmt.Fprintf(&sb, "u%d,2023-07-01 10:00:00,edit,p1,1,1\n", i)
 	}
 	stop := make(chan struct{})
-	full, free := parseInteractions(strings.NewReader(sb.String()), stop)
+	full, free, _ := parseInteractions(strings.NewReader(sb.String()), stop)
 	line := int64(0)
 	for b := range full {
 		for _, r := range b.rows {
@@ -200,7 +200,7 @@ func TestParseInteractions(t *testing.T) {
 	}
 
 	stop2 := make(chan struct{})
-	full, _ = parseInteractions(strings.NewReader(strings.Repeat("u1,2023-07-01 10:00:00,edit,p1,1,1\n", 10*parseBatchRows*parseBatches)), stop2)
+	full, _, _ = parseInteractions(strings.NewReader(strings.Repeat("u1,2023-07-01 10:00:00,edit,p1,1,1\n", 10*parseBatchRows*parseBatches)), stop2)
 	<-full
 	close(stop2)
 	for range full { // closed once the goroutine returns
@@ -216,7 +216,7 @@ func TestParseInteractionsMatchesReader(t *testing.T) {
 	}
 	stop := make(chan struct{})
 	defer close(stop)
-	full, free := parseInteractions(bytes.NewReader(data), stop)
+	full, free, _ := parseInteractions(bytes.NewReader(data), stop)
 	rd := csvin.NewInteractionReader(bytes.NewReader(data))
 	rows := 0
 	for b := range full {

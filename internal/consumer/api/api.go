@@ -68,6 +68,17 @@ type query struct {
 	segment rtstore.Segment
 }
 
+// maxLen is the longest value of each parameter, in bytes: segment values are metadata fields, which
+// the contract caps at 256 bytes (section 2), and dates and months have fixed lengths. A longer value
+// gets 400 before it is parsed, looked up or echoed.
+var maxLen = map[string]int{
+	"date":              len("2006-01-02"),
+	"month":             len("2006-01"),
+	"country":           256,
+	"device_type":       256,
+	"subscription_type": 256,
+}
+
 // parse reads date (or, if allowMonth, month) and at most one segment parameter; anything else is
 // an error. A rolling window of days ends on date.
 func parse(v url.Values, days int32, allowMonth bool) (query, error) {
@@ -75,6 +86,9 @@ func parse(v url.Values, days int32, allowMonth bool) (query, error) {
 	for name, vals := range v {
 		if len(vals) != 1 {
 			return q, fmt.Errorf("parameter %s given %d times", name, len(vals))
+		}
+		if n, ok := maxLen[name]; ok && len(vals[0]) > n {
+			return q, fmt.Errorf("%s: %d bytes, at most %d", name, len(vals[0]), n)
 		}
 		switch name {
 		case "date":

@@ -88,6 +88,40 @@ func TestAPI(t *testing.T) {
 	f("/v1/dau?date=2023-07-01", 503, `{"error":"store unavailable"}`)
 }
 
+// TestParameterLimits: a value longer than the contract's field limit gets 400, and one at the limit
+// is answered.
+func TestParameterLimits(t *testing.T) {
+	srv := New(&fakeStore{}, func() error { return nil }, http.NotFoundHandler(), slog.New(slog.DiscardHandler))
+	long := strings.Repeat("x", 257)
+	for _, tc := range []struct {
+		path   string
+		status int
+		err    string
+	}{
+		{"/v1/dau?date=2023-07-01&country=" + long[:256], 200, ""},
+		{"/v1/dau?date=2023-07-01&country=" + long, 400, "country: 257 bytes, at most 256"},
+		{"/v1/wau?date=2023-07-01&device_type=" + long, 400, "device_type: 257 bytes, at most 256"},
+		{"/v1/mau?month=2023-07&subscription_type=" + long, 400, "subscription_type: 257 bytes, at most 256"},
+		{"/v1/sessions?date=2023-07-01&country=" + strings.Repeat("é", 129), 400, "country: 258 bytes, at most 256"}, // bytes, not characters
+		{"/v1/sessions?date=2023-07-01&country=" + strings.Repeat("é", 128), 200, ""},
+		{"/v1/dau?date=2023-07-01" + strings.Repeat("0", 300), 400, "date: 310 bytes, at most 10"},
+		{"/v1/mau?month=2023-07" + long, 400, "month: 264 bytes, at most 7"},
+	} {
+		rec := httptest.NewRecorder()
+		srv.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, tc.path, nil))
+		var body map[string]any
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("%.60s…: %q is not JSON", tc.path, rec.Body)
+		}
+		if rec.Code != tc.status || (tc.err != "" && body["error"] != tc.err) {
+			t.Errorf("GET %.60s… = %d %v, want %d %q", tc.path, rec.Code, body, tc.status, tc.err)
+		}
+		if tc.status == 400 && strings.Contains(rec.Body.String(), "xxxxxxxx") {
+			t.Errorf("GET %.60s…: the answer echoes the long value: %s", tc.path, rec.Body)
+		}
+	}
+}
+
 func TestAnswersDecode(t *testing.T) {
 	srv := New(&fakeStore{}, func() error { return nil }, http.NotFoundHandler(), slog.New(slog.DiscardHandler))
 	rec := httptest.NewRecorder()
