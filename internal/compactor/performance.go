@@ -12,7 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/notestream/notestream/internal/anomaly"
-		"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/metric"
 	"github.com/notestream/notestream/internal/quantile"
 	"github.com/notestream/notestream/internal/tables"
