@@ -59,7 +59,7 @@ func BenchmarkMerge(b *testing.B) {
 	}
 }
 
-// BenchmarkEncode reports the encoding's size for page-view-shaped data at each accuracy measured.
+// BenchmarkEncode reports the text form's size for page-view-shaped data at each accuracy measured.
 func BenchmarkEncode(b *testing.B) {
 	for _, alpha := range []float64{0.0025, 0.005, 0.01} {
 		b.Run(fmt.Sprint(alpha), func(b *testing.B) {
@@ -70,7 +70,7 @@ func BenchmarkEncode(b *testing.B) {
 			var buf []byte
 			b.ReportAllocs()
 			for range b.N {
-				buf = s.AppendBinary(buf[:0])
+				buf = s.AppendText(buf[:0])
 			}
 			b.ReportMetric(float64(len(buf)), "bytes/sketch")
 		})

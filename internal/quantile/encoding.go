@@ -1,38 +1,25 @@
 package quantile
 
 import (
-	"encoding/binary"
 	"errors"
-	"fmt"
 	"math"
+	"strconv"
 )
 
-// The encoding, version 1: the byte 'Q', the byte 1, α as 8 bytes (IEEE 754, little-endian), the
-// number of values (uvarint); when it is not 0, the count of zeros (uvarint), min and max (varints),
-// the number of buckets held (uvarint) and, if there are any, the first bucket's index (varint) and
-// each bucket's count (uvarint), empty buckets between included but none at either end, so a set of
-// values has one encoding however its sketch was built.
-const (
-	magic   = 'Q'
-	version = 1
-	// maxBuckets bounds a decoded sketch: α = 1e-4 needs ln(2^63)/ln γ ≈ 218,000 buckets for every
-	// int64, and the bound keeps a corrupt length from allocating without end.
-	maxBuckets = 1 << 22
-)
+// The text form of a sketch's counts, which Redis scripts can parse and add up: decimal integers
+// separated by commas, "zeros,first,c1,c2,…": the count of zeros, the index of the first bucket held
+// and each bucket's count from there, empty buckets between included but none at either end (so one
+// set of values has one form however its sketch was built). Without buckets it is "zeros,0". The
+// relative accuracy is not part of it: both sides must agree on it.
 
-var errCorrupt = errors.New("quantile: corrupt sketch")
+var errCorrupt = errors.New("quantile: corrupt sketch text")
 
-// AppendBinary appends the sketch's encoding to b.
-func (s *Sketch) AppendBinary(b []byte) []byte {
-	b = append(b, magic, version)
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.alpha))
-	b = binary.AppendUvarint(b, s.n)
-	if s.n == 0 {
-		return b
-	}
-	b = binary.AppendUvarint(b, s.zeros)
-	b = binary.AppendVarint(b, s.min)
-	b = binary.AppendVarint(b, s.max)
+// MaxBuckets bounds a parsed sketch: α = 1e-4 needs ln(2^63)/ln γ ≈ 218,000 buckets for every int64,
+// and the bound keeps a corrupt text from allocating without end.
+const MaxBuckets = 1 << 20
+
+// AppendText appends the sketch's text form to b.
+func (s *Sketch) AppendText(b []byte) []byte {
 	lo, hi := 0, len(s.counts) // a merge may leave empty buckets at the ends
 	for lo < hi && s.counts[lo] == 0 {
 		lo++
@@ -40,98 +27,74 @@ func (s *Sketch) AppendBinary(b []byte) []byte {
 	for hi > lo && s.counts[hi-1] == 0 {
 		hi--
 	}
-	b = binary.AppendUvarint(b, uint64(hi-lo))
-	if hi > lo {
-		b = binary.AppendVarint(b, int64(s.offset)+int64(lo))
-		for _, c := range s.counts[lo:hi] {
-			b = binary.AppendUvarint(b, c)
-		}
+	b = strconv.AppendUint(b, s.zeros, 10)
+	b = append(b, ',')
+	if lo == hi {
+		return append(b, '0')
+	}
+	b = strconv.AppendInt(b, int64(s.offset)+int64(lo), 10)
+	for _, c := range s.counts[lo:hi] {
+		b = append(b, ',')
+		b = strconv.AppendUint(b, c, 10)
 	}
 	return b
 }
 
-// Decode parses an encoding written by AppendBinary, checking that it is one AppendBinary could
-// have written.
-func Decode(b []byte) (*Sketch, error) {
-	if len(b) < 10 || b[0] != magic {
-		return nil, errCorrupt
-	}
-	if b[1] != version {
-		return nil, fmt.Errorf("quantile: unknown sketch version %d", b[1])
-	}
-	s, err := New(math.Float64frombits(binary.LittleEndian.Uint64(b[2:10])))
-	if err != nil {
-		return nil, fmt.Errorf("quantile: corrupt sketch: %w", err)
-	}
-	d := decoder{b: b[10:]}
-	n := d.uvarint()
-	if n > 0 {
-		s.zeros = d.uvarint()
-		s.min, s.max = d.varint(), d.varint()
-		nb := d.uvarint()
-		if nb > maxBuckets || nb > uint64(len(d.b)) {
-			return nil, errCorrupt
+// AddText adds the counts of a text form to s, as a Merge of the sketch it describes would. On an
+// error s is unchanged.
+func (s *Sketch) AddText(text []byte) error {
+	var nums []uint64
+	var first int64
+	field := 0
+	for i := 0; i <= len(text); field++ {
+		j := i
+		for j < len(text) && text[j] != ',' {
+			j++
 		}
-		if nb > 0 {
-			off := d.varint()
-			if off < math.MinInt32 || off+int64(nb)-1 > math.MaxInt32 {
-				return nil, errCorrupt
-			}
-			s.offset = int32(off)
-			s.counts = make([]uint64, nb)
-			for i := range s.counts {
-				s.counts[i] = d.uvarint()
-			}
+		tok := text[i:j]
+		if len(tok) == 0 || len(tok) > 20 || (len(tok) > 1 && tok[0] == '0') || len(nums) > MaxBuckets {
+			return errCorrupt
 		}
-	}
-	if d.bad || len(d.b) != 0 {
-		return nil, errCorrupt
-	}
-	// The parts must agree: counts adding up to n without overflow, no empty end bucket, zeros
-	// exactly when min is 0, and the end buckets those of min and max.
-	s.n = s.zeros
-	for _, c := range s.counts {
-		if s.n+c < s.n {
-			return nil, errCorrupt
+		v, err := strconv.ParseUint(string(tok), 10, 64)
+		switch {
+		case err != nil:
+			return errCorrupt
+		case field == 1:
+			first = int64(min(v, math.MaxInt32+1)) // bucket indices of values ≥ 1 are ≥ 0
+		default:
+			nums = append(nums, v)
 		}
-		s.n += c
+		i = j + 1
 	}
-	nb := len(s.counts)
+	if field < 2 { // zeros and first at least
+		return errCorrupt
+	}
+	zeros, counts := nums[0], nums[1:]
 	switch {
-	case s.n != n:
-	case n == 0:
-		return s, nil
-	case s.min < 0 || s.min > s.max || (s.zeros > 0) != (s.min == 0):
-	case nb == 0 && s.max != 0:
-	case nb > 0 && (s.counts[0] == 0 || s.counts[nb-1] == 0 || s.max == 0 ||
-		(s.min > 0 && s.index(s.min) != s.offset) || s.offset < 0 || s.index(s.max) != s.offset+int32(nb)-1):
-	default:
-		return s, nil
+	case len(counts) == 0 && first != 0,
+		len(counts) > 0 && (counts[0] == 0 || counts[len(counts)-1] == 0),
+		first+int64(len(counts)) > math.MaxInt32:
+		return errCorrupt
 	}
-	return nil, errCorrupt
-}
-
-type decoder struct {
-	b   []byte
-	bad bool
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
+	total := zeros
+	for _, c := range counts {
+		if total+c < total {
+			return errCorrupt
+		}
+		total += c
 	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
+	if s.n+total < s.n {
+		return errCorrupt
 	}
-	d.b = d.b[n:]
-	return v
+	s.n += total
+	s.zeros += zeros
+	if len(counts) > 0 {
+		s.addBucket(int32(first), 0)
+		s.addBucket(int32(first+int64(len(counts))-1), 0)
+		base := int32(first) - s.offset
+		for j, c := range counts {
+			s.counts[base+int32(j)] += c
+		}
+	}
+	return nil
 }

@@ -2,8 +2,7 @@
 // (DDSketch-style logarithmic buckets).
 //
 // A sketch with relative accuracy α puts a value v ≥ 1 in bucket i = ⌈log_γ v⌉, γ = (1+α)/(1−α), and
-// answers a quantile with the bucket's midpoint 2γ^i/(γ+1), clamped to the smallest and largest value
-// added. Every value of bucket i lies in (γ^(i−1), γ^i], so the answer is within α·x of the exact
+// answers a quantile with the bucket's midpoint 2γ^i/(γ+1). Every value of bucket i lies in (γ^(i−1), γ^i], so the answer is within α·x of the exact
 // nearest-rank value x (Masson, Rim, Lee: "DDSketch", VLDB 2019). Zeros (and negative values, which
 // count as zero) have a bucket of their own and are answered exactly. Buckets hold counts, so merging
 // two sketches is adding their counts: a merge equals the sketch of the union, bucket for bucket.
@@ -18,10 +17,9 @@ import (
 type Sketch struct {
 	alpha    float64
 	logGamma float64 // ln γ
-	zeros    uint64  // values 0 (negative values count as 0)
-	n        uint64  // every value added
-	min, max int64   // of the values added; valid when n > 0
-	offset   int32   // bucket index of counts[0]
+	zeros    uint64 // values 0 (negative values count as 0)
+	n        uint64 // every value added
+	offset   int32  // bucket index of counts[0]
 	counts   []uint64
 }
 
@@ -46,7 +44,7 @@ func (s *Sketch) Count() uint64 { return s.n }
 func (s *Sketch) Reset() {
 	clear(s.counts)
 	s.counts = s.counts[:0]
-	s.zeros, s.n, s.min, s.max, s.offset = 0, 0, 0, 0, 0
+	s.zeros, s.n, s.offset = 0, 0, 0
 }
 
 // index is the bucket of v ≥ 1. The argument to Ceil is at most ln(2^63)/ln γ, far inside int32 for
@@ -55,15 +53,8 @@ func (s *Sketch) index(v int64) int32 { return int32(math.Ceil(math.Log(float64(
 
 // Add counts one value. It allocates only when the value falls outside the buckets held so far.
 func (s *Sketch) Add(v int64) {
-	v = max(v, 0)
-	if s.n == 0 || v < s.min {
-		s.min = v
-	}
-	if s.n == 0 || v > s.max {
-		s.max = v
-	}
 	s.n++
-	if v == 0 {
+	if v <= 0 {
 		s.zeros++
 		return
 	}
@@ -97,12 +88,6 @@ func (s *Sketch) Merge(o *Sketch) error {
 	}
 	if o.n == 0 {
 		return nil
-	}
-	if s.n == 0 || o.min < s.min {
-		s.min = o.min
-	}
-	if s.n == 0 || o.max > s.max {
-		s.max = o.max
 	}
 	s.n += o.n
 	s.zeros += o.zeros
@@ -143,8 +128,8 @@ func (s *Sketch) Percentile(pct uint64) (v float64, ok bool) {
 		if seen >= rank {
 			gamma := math.Exp(s.logGamma)
 			mid := 2 * math.Exp(float64(s.offset+int32(j))*s.logGamma) / (gamma + 1)
-			return math.Min(math.Max(mid, float64(s.min)), float64(s.max)), true
+			return mid, true
 		}
 	}
-	return float64(s.max), true // unreachable while counts add up to n
+	panic("quantile: bucket counts do not add up") // unreachable: n is their sum
 }
