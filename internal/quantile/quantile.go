@@ -2,8 +2,8 @@
 // (DDSketch-style logarithmic buckets).
 //
 // A sketch with relative accuracy α puts a value v ≥ 1 in bucket i = ⌈log_γ v⌉, γ = (1+α)/(1−α), and
-// answers a quantile with the bucket's midpoint 2γ^i/(γ+1). Every value of bucket i lies in (γ^(i−1), γ^i], so the answer is within α·x of the exact
-// nearest-rank value x (Masson, Rim, Lee: "DDSketch", VLDB 2019). Zeros (and negative values, which
+// answers a quantile with the bucket's midpoint 2γ^i/(γ+1). Every value of bucket i lies in
+// (γ^(i−1), γ^i], so the answer is within α·x of the exact nearest-rank value x (Masson, Rim, Lee: "DDSketch", VLDB 2019). Zeros (and negative values, which
 // count as zero) have a bucket of their own and are answered exactly. Buckets hold counts, so merging
 // two sketches is adding their counts: a merge equals the sketch of the union, bucket for bucket.
 package quantile
@@ -17,9 +17,9 @@ import (
 type Sketch struct {
 	alpha    float64
 	logGamma float64 // ln γ
-	zeros    uint64 // values 0 (negative values count as 0)
-	n        uint64 // every value added
-	offset   int32  // bucket index of counts[0]
+	zeros    uint64  // values 0 (negative values count as 0)
+	n        uint64  // every value added
+	offset   int32   // bucket index of counts[0]
 	counts   []uint64
 }
 
