@@ -74,14 +74,14 @@ func TestAppVersions(t *testing.T) {
 		t.Fatalf("unknown version: %s", body)
 	}
 	for path, want := range map[string]string{
-		"/v1/app-versions":                              `{"error":"missing date"}`,
-		"/v1/app-versions?date=2023-02-30":              `{"error":"date \"2023-02-30\": want YYYY-MM-DD"}`,
-		"/v1/app-versions?date=2023-07-01&limit=0":      `{"error":"limit \"0\": want an integer from 1 to 201"}`,
-		"/v1/app-versions?date=2023-07-01&limit=x":      `{"error":"limit \"x\": want an integer from 1 to 201"}`,
-		"/v1/app-versions?date=2023-07-01&app_version=": `{"error":"app_version: want 1 to 64 bytes"}`,
+		"/v1/app-versions":                                                        `{"error":"missing date"}`,
+		"/v1/app-versions?date=2023-02-30":                                        `{"error":"date \"2023-02-30\": want YYYY-MM-DD"}`,
+		"/v1/app-versions?date=2023-07-01&limit=0":                                `{"error":"limit \"0\": want an integer from 1 to 201"}`,
+		"/v1/app-versions?date=2023-07-01&limit=x":                                `{"error":"limit \"x\": want an integer from 1 to 201"}`,
+		"/v1/app-versions?date=2023-07-01&app_version=":                           `{"error":"app_version: want 1 to 64 bytes"}`,
 		"/v1/app-versions?date=2023-07-01&app_version=" + strings.Repeat("x", 65): `{"error":"app_version: want 1 to 64 bytes"}`,
-		"/v1/app-versions?date=2023-07-01&country=US":                            `{"error":"unknown parameter \"country\""}`,
-		"/v1/app-versions?date=2023-07-01&date=2023-07-02":                       `{"error":"parameter date given 2 times"}`,
+		"/v1/app-versions?date=2023-07-01&country=US":                             `{"error":"unknown parameter \"country\""}`,
+		"/v1/app-versions?date=2023-07-01&date=2023-07-02":                        `{"error":"parameter date given 2 times"}`,
 	} {
 		if code, _, body := get(path); code != 400 || body != want {
 			t.Errorf("GET %s = %d %s, want 400 %s", path, code, body, want)
