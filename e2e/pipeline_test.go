@@ -217,6 +217,8 @@ func (p *pipeline) compareWithGold(t *testing.T, api string) {
 		sameSketch(t, m.Month+" calendar mau", mau, sketches.month(m.Month))
 	}
 
+	compareAppVersions(t, api, lakeDir)
+
 	out := filepath.Join(p.dir, "report.html")
 	run(t, p.report, "--lake", "file://"+lakeDir, "--out", out)
 	page, err := os.ReadFile(out)
