@@ -63,9 +63,9 @@ func DefaultRates() map[event.Reason]float64 {
 // DefaultConfig is a year of about 5M events from 20,000 users.
 func DefaultConfig() Config {
 	return Config{
-		Users: 20_000,
-		Days:  365,
-		Start: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC),
+		Users:     20_000,
+		Days:      365,
+		Start:     time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC),
 		Seed:      1,
 		Rates:     DefaultRates(),
 		Incidents: true,
