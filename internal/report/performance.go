@@ -125,7 +125,9 @@ func buildPerformance(p *Performance, dates []string) perfView {
 				}
 			}
 		}
-		slices.SortFunc(rows, func(a, b DeviceMonth) int { return cmp.Or(cmp.Compare(b.P95PageViewMs, a.P95PageViewMs), cmp.Compare(a.DeviceType, b.DeviceType)) })
+		slices.SortFunc(rows, func(a, b DeviceMonth) int {
+			return cmp.Or(cmp.Compare(b.P95PageViewMs, a.P95PageViewMs), cmp.Compare(a.DeviceType, b.DeviceType))
+		})
 		var most int64
 		for _, r := range rows {
 			most = max(most, r.P95PageViewMs)
