@@ -3,10 +3,15 @@ package rtstore
 import (
 	"context"
 	"errors"
+	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/notestream/notestream/internal/quantile"
+	"github.com/notestream/notestream/internal/testenv"
 )
 
 // TestVersionsAddUpExactlyOnce: checkpoints of two partitions, in several steps each, with a retried
@@ -76,5 +81,49 @@ func TestVersionsAddUpExactlyOnce(t *testing.T) {
 	}
 	if other, err := s.AppVersions(ctx, day+1); err != nil || len(other) != 0 {
 		t.Fatalf("another day: %v, %v", other, err)
+	}
+}
+
+// BenchmarkVersionBytes measures Redis's memory per day and app version: 20 versions of a day, each
+// with pageViews page-view durations drawn like datagen's (log-normal, median 12 s, σ 1), committed
+// in one checkpoint; MEMORY USAGE of the day's hash over the versions.
+func BenchmarkVersionBytes(b *testing.B) {
+	for _, pageViews := range []int{100, 1000, 100_000} {
+		b.Run(fmt.Sprint(pageViews), func(b *testing.B) {
+			srv := testenv.StartRedis(b)
+			opt, _ := redis.ParseURL(srv.URL)
+			rdb := redis.NewClient(opt)
+			defer rdb.Close()
+			s, _ := New(rdb, Config{Prefix: "b:"})
+			ctx := context.Background()
+			rng := rand.New(rand.NewPCG(2, 2))
+			const versions = 20
+			var bytes, fieldBytes int64
+			for range b.N {
+				rdb.FlushAll(ctx)
+				c := &Commit{Partition: 0, Expect: -1, Offset: 1, Owner: "a"}
+				for v := range versions {
+					sk, _ := quantile.New(VersionAlpha)
+					for range pageViews {
+						sk.Add(int64(12_000 * math.Exp(rng.NormFloat64())))
+					}
+					c.Versions = append(c.Versions, VersionCell{Day: 19500, Version: fmt.Sprintf("5.%d.0", v), Events: int64(2 * pageViews), PageViews: int64(pageViews), Sketch: sk.AppendText(nil)})
+				}
+				if err := s.Commit(ctx, c); err != nil {
+					b.Fatal(err)
+				}
+				n, err := rdb.MemoryUsage(ctx, s.versionsKey(0, 19500)).Result()
+				if err != nil {
+					b.Fatal(err)
+				}
+				bytes = n
+				fieldBytes = 0
+				for _, v := range rdb.HGetAll(ctx, s.versionsKey(0, 19500)).Val() {
+					fieldBytes += int64(len(v))
+				}
+			}
+			b.ReportMetric(float64(bytes)/versions, "redis-bytes/version")
+			b.ReportMetric(float64(fieldBytes)/versions, "value-bytes/version")
+		})
 	}
 }
