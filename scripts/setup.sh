@@ -66,4 +66,14 @@ if ! command -v chromium >/dev/null; then
 	"${apt[@]}" install -y --no-install-recommends chromium fonts-dejavu-core
 fi
 
+# --- promtool (apt, Debian package prometheus) for the alert rules' test --------------------------------
+if ! command -v promtool >/dev/null; then
+	sudo=()
+	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+	say "installing prometheus (for promtool) with apt-get"
+	apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=600 -qq)
+	"${apt[@]}" update
+	"${apt[@]}" install -y --no-install-recommends prometheus
+fi
+
 say "ready: redis-server $(redis-server --version | sed -n 's/.* v=\([^ ]*\).*/\1/p'), kcat $(kcat -V | sed -n 's/^Version \([^ ]*\).*/\1/p'), minio $("$TOOLS/minio" --version | sed -n 's/^minio version \([^ ]*\).*/\1/p'), kafka $(ls "$KAFKA_HOME/libs" | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p'), $(chromium --version 2>/dev/null)"

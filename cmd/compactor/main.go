@@ -64,6 +64,7 @@ func main() {
 	to := fs.String("to", "", "last day to rebuild, YYYY-MM-DD (backfill; default: the lake's last)")
 	attempts := fs.Int("storage-attempts", 6, "tries per storage operation before giving up")
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
+	metricsFile := fs.String("metrics-file", "", "after a successful run or backfill, write its metrics (new anomalies among them) to this file in Prometheus text format, for node_exporter's textfile collector")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up when the brokers stay unreachable this long (run)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
@@ -130,9 +131,15 @@ func main() {
 		slog.Error("compactor "+cmd+" failed; nothing half-committed, rerun to finish", "err", err)
 		os.Exit(1)
 	}
-	fmt.Printf("compactor %s: run %d in %s: %d records read (%d undecodable), %d interaction and %d user rows in %d bronze objects; silver rebuilt for %d days, daily metrics for %d days, monthly metrics for %d months; %d users\n",
+	if *metricsFile != "" {
+		if err := compactor.WriteMetrics(*metricsFile, sum, time.Now()); err != nil {
+			slog.Error("compactor: --metrics-file", "err", err)
+			os.Exit(1)
+		}
+	}
+	fmt.Printf("compactor %s: run %d in %s: %d records read (%d undecodable), %d interaction and %d user rows in %d bronze objects; silver rebuilt for %d days, daily metrics for %d days, monthly metrics for %d months; %d users; %d new anomalies\n",
 		cmd, sum.Run, time.Since(start).Round(time.Millisecond), sum.Records, sum.Undecodable, sum.BronzeRows, sum.UserRows,
-		sum.BronzeObjects, sum.SilverDays, sum.GoldDays, sum.Months, sum.Users)
+		sum.BronzeObjects, sum.SilverDays, sum.GoldDays, sum.Months, sum.Users, sum.NewAnomalies)
 }
 
 func run(ctx context.Context, cfg compactor.Config, store lake.Store, brokers []string, auth *kafkaauth.Config, timeout time.Duration) (compactor.Summary, error) {

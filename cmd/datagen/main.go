@@ -31,6 +31,7 @@ func run(args []string) error {
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed: the same seed and flags give the same bytes")
 	out := fs.String("out", ".", "output directory for user_interactions.csv and user_metadata.csv")
 	fs.BoolVar(&cfg.Shuffle, "shuffle", false, "write interactions in random order instead of by timestamp")
+	fs.BoolVar(&cfg.Incidents, "incidents", cfg.Incidents, "plant a slow release, a slow device ("+datagen.SlowDevice+"), an outage day and a spike day (README: Planted incidents)")
 	clean := fs.Bool("clean", false, "no bad rows of any kind (overrides every --rate-*)")
 	quiet := fs.Bool("quiet", false, "do not print the profile")
 	rates := map[event.Reason]*float64{}

@@ -134,6 +134,7 @@ type Summary struct {
 	GoldDays      int // days whose daily_metrics were rewritten
 	Months        int // months whose monthly_metrics were rewritten
 	Users         int // users in silver/users
+	NewAnomalies  int // rows of gold/anomalies the lake did not have before
 }
 
 // Compactor moves records from a Source into a lake Store.
@@ -276,6 +277,11 @@ func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]us
 	if err := c.writeGold(ctx, rb, built); err != nil {
 		return fmt.Errorf("gold: %w", err)
 	}
+	n, err := c.writePerformance(ctx, rb, users)
+	if err != nil {
+		return fmt.Errorf("gold performance: %w", err)
+	}
+	sum.NewAnomalies = n
 	sum.SilverDays, sum.GoldDays, sum.Months = len(rb.Silver), len(rb.Gold), len(rb.Months)
 	return nil
 }

@@ -341,6 +341,7 @@ func checkGold(t *testing.T, dir string, ref *reference.Result, late map[string]
 	if !slices.Equal(got, want) {
 		t.Errorf("silver has %d sessions, reference %d; they differ", len(got), len(want))
 	}
+	checkPerformance(t, dir, ref)
 	monthly := readTable[tables.MonthlyMetrics](t, dir, tables.GoldMonthlyMetrics)
 	if len(monthly) != len(ref.Months) {
 		t.Fatalf("gold has %d months, reference %d", len(monthly), len(ref.Months))

@@ -130,12 +130,14 @@ type Rebuild struct {
 	Gold   []int32  // days whose daily_metrics are recomputed: Silver days and the windows that include them
 	Months []string // calendar months (YYYY-MM) whose monthly_metrics are recomputed
 	Load   [2]int32 // the days whose activity the gold computation reads: [first, last]
+	First  int32    // the lake's days: [First, Last]
+	Last   int32
 }
 
 // PlanRebuild lists the work that follows from rebuilding the silver days, within the lake's days
 // [first, last]: WAU of the next 6 days and MAU of the next 29 include a day, and so does its month.
 func PlanRebuild(silver []int32, first, last int32) Rebuild {
-	var rb Rebuild
+	rb := Rebuild{First: first, Last: last}
 	gold := map[int32]bool{}
 	months := map[string]bool{}
 	for _, d := range silver {

@@ -67,14 +67,32 @@ func TestPlanRebuild(t *testing.T) {
 	// One day in a long range: its MAU window ahead, its month, and the month's days to load.
 	f([]int32{jul1 + 4}, jul1-100, jul1+100, Rebuild{
 		Silver: []int32{jul1 + 4}, Gold: days(jul1+4, jul1+33), Months: []string{"2023-07"},
-		Load: [2]int32{jul1 + 4 - 29, jul1 + 33},
+		Load: [2]int32{jul1 + 4 - 29, jul1 + 33}, First: jul1 - 100, Last: jul1 + 100,
 	})
 	// Clipped to the lake's days; out-of-range days are ignored.
 	f([]int32{jul1, jul1 + 1, jul1 + 9}, jul1, jul1+2, Rebuild{
 		Silver: []int32{jul1, jul1 + 1}, Gold: days(jul1, jul1+2), Months: []string{"2023-07"},
-		Load: [2]int32{jul1, jul1 + 2},
+		Load: [2]int32{jul1, jul1 + 2}, First: jul1, Last: jul1 + 2,
 	})
-	f(nil, jul1, jul1, Rebuild{})
+	f(nil, jul1, jul1, Rebuild{First: jul1, Last: jul1})
+}
+
+func TestAnomalyDays(t *testing.T) {
+	f := func(silver []int32, first, last int32, want []int32) {
+		t.Helper()
+		if got := AnomalyDays(silver, first, last); !reflect.DeepEqual(got, want) {
+			t.Fatalf("AnomalyDays(%v, %d, %d) = %v, want %v", silver, first, last, got, want)
+		}
+	}
+	// A day, the day before it, and its weekday in the 8 weeks after it.
+	f([]int32{100}, 0, 1000, []int32{99, 100, 107, 114, 121, 128, 135, 142, 149, 156})
+	// Clipped to the lake's days.
+	f([]int32{100}, 100, 120, []int32{100, 107, 114})
+	// A new last day makes the previous last day scorable.
+	f([]int32{201}, 0, 201, []int32{200, 201})
+	if got := AnomalyDays(nil, 0, 10); len(got) != 0 {
+		t.Fatalf("AnomalyDays(nil) = %v", got)
+	}
 }
 
 func TestDayOf(t *testing.T) {

@@ -37,6 +37,8 @@ type Config struct {
 	Start   time.Time // midnight UTC of the first day
 	Seed    uint64
 	Shuffle bool // write interactions in random order instead of by time
+	// Incidents plants a slow release, a slow device, an outage and a spike (incidents.go).
+	Incidents bool
 
 	// Rates is the share of rows made bad, by reason. Malformed, FieldTooLong and MissingUserID apply to
 	// both files, BadDate to user rows, the rest to interaction rows (Duplicate adds a copy of a row).
@@ -61,11 +63,12 @@ func DefaultRates() map[event.Reason]float64 {
 // DefaultConfig is a year of about 5M events from 20,000 users.
 func DefaultConfig() Config {
 	return Config{
-		Users: 20_000,
-		Days:  365,
-		Start: time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC),
-		Seed:  1,
-		Rates: DefaultRates(),
+		Users:     20_000,
+		Days:      365,
+		Start:     time.Date(2023, 1, 1, 0, 0, 0, 0, time.UTC),
+		Seed:      1,
+		Rates:     DefaultRates(),
+		Incidents: true,
 	}
 }
 
@@ -154,6 +157,8 @@ type generator struct {
 	seq       uint32
 	out       *bufio.Writer
 	prof      *Profile
+
+	slowDevice, slowRelease int // incidents.go; -1 for none
 }
 
 const (
@@ -181,6 +186,7 @@ func Generate(cfg Config, interactions, users io.Writer) (*Profile, error) {
 	}
 	g.planDays()
 	g.planReleases()
+	g.planIncidents()
 	g.planUsers()
 
 	g.out = bufio.NewWriterSize(interactions, 1<<20)
@@ -377,7 +383,11 @@ func (g *generator) session(ui int32, t int64) {
 			x := g.r.float()
 			page = int(float64(u.pages) * x * x) // favourite pages first
 		}
-		dur := min(g.r.logNormal(durationMedianMs[a], durationSigma[a]), event.MaxDurationMs)
+		dur := g.r.logNormal(durationMedianMs[a], durationSigma[a])
+		if a == 0 {
+			dur *= g.slowdown(u.device, version)
+		}
+		dur = min(dur, event.MaxDurationMs)
 		if a >= 3 && g.r.chance(0.1) { // deletes and shares are often instant
 			dur = 0
 		}

@@ -27,6 +27,7 @@ type Profile struct {
 
 	InteractionDirt map[event.Reason]int64 // bad interaction rows by reason
 	UserDirt        map[event.Reason]int64 // bad metadata rows by reason
+	Planted         Planted                // incidents.go
 }
 
 func newProfile() *Profile {
@@ -99,5 +100,9 @@ other time forms      %d rows (T, Z, milliseconds, offsets)
 			}
 		}
 	}
-	return nil
+	if pl := p.Planted; pl != (Planted{}) {
+		_, err = fmt.Fprintf(w, "planted               slow version %q, slow device %q, outage %q, spike %q\n",
+			pl.SlowVersion, pl.SlowDevice, pl.Outage, pl.Spike)
+	}
+	return err
 }

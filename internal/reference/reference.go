@@ -76,6 +76,7 @@ type Result struct {
 	Months    map[string]*Month
 	FirstDate string
 	LastDate  string
+	Performance
 
 	active map[string]map[string]bool // date -> active users
 }
@@ -211,6 +212,7 @@ func ComputeRows(rows []event.Interaction, metas []event.User, loc *time.Locatio
 	}
 
 	r.computeDays()
+	r.computePerformance(byUser)
 	return r
 }
 

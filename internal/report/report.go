@@ -34,6 +34,7 @@ type view struct {
 	FormatNum  func(float64) string
 	FormatPct  func(int64, int64) string
 	LatestDate string
+	Perf       perfView // performance.go
 }
 
 type tile struct{ Label, Value, Note string }
@@ -120,6 +121,7 @@ func build(g *Gold, source string) view {
 	}
 	v.Segments = segmentCharts(g.Segments)
 	v.Quality, v.QualityBy = quality(g.Quality)
+	v.Perf = buildPerformance(&g.Perf, dates)
 	return v
 }
 
@@ -257,6 +259,7 @@ th:first-child, td:first-child { text-align: left; }
 <table><tr><th>bronze rows</th><th>valid events</th><th>unknown_action</th><th>duration_out_of_range</th><th>duplicate</th><th>late</th></tr>
 <tr><td>{{call .FormatInt .Quality.BronzeRows}}</td><td>{{call .FormatInt .Quality.ValidEvents}} ({{call .FormatPct .Quality.ValidEvents .Quality.BronzeRows}})</td><td>{{call .FormatInt .Quality.UnknownAction}}</td><td>{{call .FormatInt .Quality.DurationOutOfRange}}</td><td>{{call .FormatInt .Quality.Duplicate}}</td><td>{{call .FormatInt .Quality.Late}}</td></tr></table>
 {{.QualityBy}}
+{{template "performance" .Perf}}
 {{end}}
 </body>
 </html>

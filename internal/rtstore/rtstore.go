@@ -193,6 +193,7 @@ type Commit struct {
 	Owner     string // this owner's token
 	Snapshot  []byte
 	Cells     []Cell
+	Versions  []VersionCell // page views per day and app version (versions.go)
 }
 
 // commitScript applies a checkpoint if the stored offset is the expected one, and reports success
@@ -200,8 +201,9 @@ type Commit struct {
 //
 // KEYS: checkpoint hash, scratch key, then per cell its users key and counts key.
 // ARGV: expected offset ("" for none), new offset, owner, snapshot, cell count, then per cell:
-// TTL (s), users HLL ("" for none), field count, then field and increment pairs.
-var commitScript = redis.NewScript(`
+// TTL (s), users HLL ("" for none), field count, then field and increment pairs; then the version
+// cells (appendVersions).
+var commitScript = redis.NewScript(addVersionsLua + `
 local cur = redis.call('HGET', KEYS[1], 'offset')
 if not cur then cur = '' end
 if cur ~= ARGV[1] then
@@ -223,6 +225,15 @@ for c = 1, tonumber(ARGV[5]) do
   end
   if n > 0 then redis.call('EXPIRE', KEYS[k+1], exp) end
   k = k + 2
+end
+for c = 1, tonumber(ARGV[i]) do
+  local exp, field, delta = ARGV[i+1], ARGV[i+2], ARGV[i+3]
+  i = i + 3
+  local cur = redis.call('HGET', KEYS[k], field)
+  if cur then delta = addversion(cur, delta) end
+  redis.call('HSET', KEYS[k], field, delta)
+  redis.call('EXPIRE', KEYS[k], exp)
+  k = k + 1
 end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'owner', ARGV[3], 'snap', ARGV[4])
@@ -250,6 +261,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) error {
 		args = append(args, ttl, cell.Users, len(fields)/2)
 		args = append(args, fields...)
 	}
+	keys, args = s.appendVersions(keys, args, c, ttl)
 	ok, err := commitScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("checkpoint partition %d at offset %d: %w", c.Partition, c.Offset, err)

@@ -88,6 +88,9 @@ func run(ctx context.Context, lake, csv string) error {
 		if _, err := db.ExecContext(ctx, strings.ReplaceAll(goldSQL, "@CSV@", abs)); err != nil {
 			return fmt.Errorf("gold.sql: %w", err)
 		}
+		if _, err := db.ExecContext(ctx, strings.ReplaceAll(perfSQL, "@CSV@", abs)); err != nil {
+			return fmt.Errorf("perf.sql: %w", err)
+		}
 		fmt.Printf("duckdb: gold from CSV in %.2f s\n", time.Since(start).Seconds())
 	}
 	if lake == "" {
@@ -96,7 +99,7 @@ func run(ctx context.Context, lake, csv string) error {
 	read := func(table string) string {
 		return fmt.Sprintf("read_parquet('%s/%s/*/*.parquet', hive_partitioning = true, hive_types_autocast = false)", lake, table)
 	}
-	for _, t := range tables {
+	for _, t := range append(tables, perfTables...) {
 		var n int64
 		if err := db.QueryRowContext(ctx, "SELECT count(*) FROM "+read(t)).Scan(&n); err != nil {
 			return fmt.Errorf("read %s: %w", t, err)
@@ -115,7 +118,7 @@ func run(ctx context.Context, lake, csv string) error {
 		return nil
 	}
 	bad := 0
-	for _, c := range comparisons {
+	for _, c := range append(comparisons, perfComparisons...) {
 		lakeSQL := fmt.Sprintf(c.lake, read("gold/"+c.name))
 		var onlySQL, onlyLake, total int64
 		q := fmt.Sprintf("SELECT (SELECT count(*) FROM (%[1]s EXCEPT ALL %[2]s)), (SELECT count(*) FROM (%[2]s EXCEPT ALL %[1]s)), (SELECT count(*) FROM (%[1]s))", c.sql, lakeSQL)

@@ -40,6 +40,9 @@ func New(store Store, ready func() error, metrics http.Handler, log *slog.Logger
 	s.mux.HandleFunc("GET /v1/wau", s.active("wau", 7))
 	s.mux.HandleFunc("GET /v1/mau", s.active("mau", 30))
 	s.mux.HandleFunc("GET /v1/sessions", s.sessions)
+	if vs, ok := store.(VersionStore); ok {
+		s.mux.HandleFunc("GET /v1/app-versions", s.appVersions(vs))
+	}
 	s.mux.Handle("GET /metrics", metrics)
 	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
