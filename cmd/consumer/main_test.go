@@ -511,6 +511,7 @@ func TestLateEvents(t *testing.T) {
 	c.start()
 	rdb := redisClient(t, r.URL)
 	waitDone(t, c, k, rdb, "ns:", time.Minute)
+	groupsAtEnd(t, k, 30*time.Second, "g")
 
 	_, dau := c.get("/v1/dau?date=2023-07-01")
 	if got, exact := dau["dau"].(float64), want.Active("2023-07-01", "2023-07-01", reference.Segment{})+late; math.Abs(got-float64(exact)) > 1 {

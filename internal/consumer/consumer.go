@@ -5,8 +5,9 @@
 // partition (franz-go's goroutine-per-partition pattern with BlockRebalanceOnPoll: a poll hands each
 // partition's records to its goroutine and waits for all of them before it allows a rebalance). The
 // users topic is read in full, by a separate client without a group, into an in-memory table before
-// any interaction is handled, and kept current; a session takes the segments of its user when it
-// closes, and users without metadata are "unknown".
+// any interaction is handled (or, when the topic does not exist yet at start, up to its end offsets
+// listed after each fetch of interactions until it does), and kept current; a session takes the
+// segments of its user when it closes, and users without metadata are "unknown".
 //
 // Exactly once. The offsets live in Redis with the state: the consumer resumes from them, never from
 // Kafka's. Each partition goroutine owns a sessionwindow.Window and the deltas since its last
@@ -138,8 +139,12 @@ type Consumer struct {
 	usersCl *kgo.Client // reads users from the start, without a group
 
 	usersLoaded atomic.Bool
-	mu          sync.Mutex
-	parts       map[int32]*partition
+	// usersMissing: the users topic did not exist when the consumer started; see awaitUsers.
+	usersMissing atomic.Bool
+	usersMu      sync.Mutex
+	usersNext    map[int32]int64 // per users partition, the offset after the last record read
+	mu           sync.Mutex
+	parts        map[int32]*partition
 
 	failOnce sync.Once
 	failErr  error
@@ -152,12 +157,13 @@ func New(cfg Config, store *rtstore.Store) (*Consumer, error) {
 		return nil, err
 	}
 	c := &Consumer{
-		cfg:    cfg,
-		store:  store,
-		users:  NewUsers(),
-		log:    cfg.Logger,
-		parts:  make(map[int32]*partition),
-		failed: make(chan struct{}),
+		cfg:       cfg,
+		store:     store,
+		users:     NewUsers(),
+		log:       cfg.Logger,
+		parts:     make(map[int32]*partition),
+		usersNext: make(map[int32]int64),
+		failed:    make(chan struct{}),
 	}
 	c.metrics = newMetrics(cfg.Registerer, c.users)
 	common := append([]kgo.Opt{
@@ -281,6 +287,12 @@ func (c *Consumer) poll(ctx context.Context) error {
 			}
 		})
 		c.mu.Unlock()
+		if len(work) > 0 && c.usersMissing.Load() {
+			if err := c.awaitUsers(ctx); err != nil {
+				c.cl.AllowRebalance()
+				return nil
+			}
+		}
 		wg.Add(len(work))
 		for _, h := range work {
 			h.part.in <- batch{recs: h.recs, done: &wg}
