@@ -26,7 +26,8 @@ test: setup
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./...
 
-# demo runs a year of sample data through the whole pipeline on this machine (scripts/demo.sh).
+# demo runs a year of sample data through the whole pipeline on this machine (scripts/demo.sh);
+# KAFKA=apache make demo runs it on Apache Kafka instead of the embedded kfake broker.
 demo:
 	./scripts/demo.sh
 

@@ -50,7 +50,7 @@ func TestDeployFiles(t *testing.T) {
 	// seen with kfake), and so exports no notestream_consumer_lag_records at all.
 	run(t, p.producer, p.producerArgs("max")...)
 	c := p.startConsumer(t)
-	waitReplayed(t, c.api, 120*time.Second)
+	p.waitReplayed(t, c.api, 120*time.Second)
 	resp, err := http.Get(c.api + "/metrics")
 	if err != nil {
 		t.Fatal(err)

@@ -34,21 +34,29 @@ const (
 	e2eStart = "2023-01-01"
 )
 
-// TestPipeline runs datagen, producer, consumer and compactor as processes against a kfake broker and
+// TestPipeline runs datagen, producer, consumer and compactor as processes against a broker and
 // redis-server, and checks SPEC section 4's promise day by day: on days without late events the real-time
 // session metrics equal gold's exactly, for everyone and for every segment; real-time DAU/WAU/MAU and
 // calendar-month MAU are within 2% of gold's exact counts and equal, exactly, the estimate of the
-// matching gold/daily_sketches. Gold itself is checked against the naive reference computation.
+// matching gold/daily_sketches. Gold itself is checked against the naive reference computation. It
+// runs on Apache Kafka and on kfake, the embedded broker of `make demo`.
 func TestPipeline(t *testing.T) {
-	p := newPipeline(t, e2eUsers)
-	c := p.startConsumer(t)
-	t0 := time.Now()
-	run(t, p.producer, p.producerArgs("max")...)
-	t.Logf("producer: %v", time.Since(t0))
-	p.waitReplayed(t, c.api, 120*time.Second)
-	t.Logf("consumer caught up: %v", time.Since(t0))
-	p.compareWithGold(t, c.api)
-	t.Logf("whole pipeline: %v", time.Since(t0))
+	for _, tc := range []struct {
+		name string
+		opts []testenv.KafkaOption
+	}{{"apache", nil}, {"kfake", []testenv.KafkaOption{testenv.Kfake()}}} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newPipeline(t, e2eUsers, tc.opts...)
+			c := p.startConsumer(t)
+			t0 := time.Now()
+			run(t, p.producer, p.producerArgs("max")...)
+			t.Logf("producer: %v", time.Since(t0))
+			p.waitReplayed(t, c.api, 120*time.Second)
+			t.Logf("consumer caught up: %v", time.Since(t0))
+			p.compareWithGold(t, c.api)
+			t.Logf("whole pipeline: %v", time.Since(t0))
+		})
+	}
 }
 
 // TestPipelineCrashAndRebalance checks the rest of SPEC section 4's promise: crashes and rebalances change
@@ -108,7 +116,7 @@ type pipeline struct {
 	report                        string
 }
 
-func newPipeline(t *testing.T, users int) *pipeline {
+func newPipeline(t *testing.T, users int, kafka ...testenv.KafkaOption) *pipeline {
 	p := &pipeline{
 		dir:       t.TempDir(),
 		producer:  testenv.Binary(t, "./cmd/producer"),
@@ -125,7 +133,7 @@ func newPipeline(t *testing.T, users int) *pipeline {
 		"--incidents=false")
 	p.interactions = filepath.Join(input, "user_interactions.csv")
 	p.users = filepath.Join(input, "user_metadata.csv")
-	p.kafka = testenv.StartKafka(t)
+	p.kafka = testenv.StartKafka(t, kafka...)
 	p.redis = testenv.StartRedis(t)
 	return p
 }

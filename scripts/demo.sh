@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # make demo: a year of sample data through the whole pipeline on this machine, then the headline numbers
 # and report.html. Starts an embedded Kafka broker (kfake) and redis-server, stops both on exit, and
-# cleans its own state first, so it can be rerun. Tunables (environment): DEMO_USERS, DEMO_DAYS,
-# DEMO_START, DEMO_SEED, DEMO_KAFKA_PORT, DEMO_REDIS_PORT, DEMO_HTTP_PORT, NOTESTREAM_TZ.
+# cleans its own state first, so it can be rerun. KAFKA=apache runs the same demo on Apache Kafka
+# (scripts/apache-kafka.sh, installed by make setup) instead of kfake. Tunables (environment):
+# DEMO_USERS, DEMO_DAYS, DEMO_START, DEMO_SEED, DEMO_KAFKA_PORT, DEMO_KAFKA_CONTROLLER_PORT (Apache
+# Kafka's KRaft controller; default the Kafka port + 1), DEMO_REDIS_PORT, DEMO_HTTP_PORT, NOTESTREAM_TZ.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,7 +12,10 @@ USERS=${DEMO_USERS:-5000}
 DAYS=${DEMO_DAYS:-365}
 START=${DEMO_START:-2023-01-01}
 SEED=${DEMO_SEED:-1}
-KAFKA_ADDR=127.0.0.1:${DEMO_KAFKA_PORT:-29092}
+KAFKA=${KAFKA:-kfake}
+KAFKA_PORT=${DEMO_KAFKA_PORT:-29092}
+KAFKA_ADDR=127.0.0.1:$KAFKA_PORT
+CONTROLLER_PORT=${DEMO_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}
 REDIS_PORT=${DEMO_REDIS_PORT:-26379}
 HTTP_ADDR=127.0.0.1:${DEMO_HTTP_PORT:-28080}
 TZ_NAME=${NOTESTREAM_TZ:-UTC}
@@ -22,13 +27,12 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
 
 PIDS=()
-stop_all() {
-	local pid
-	for pid in "${PIDS[@]}"; do
+stop_all() { # in reverse order of start: the consumer's last checkpoint still reaches Kafka and Redis
+	local i pid
+	for ((i = ${#PIDS[@]} - 1; i >= 0; i--)); do
+		pid=${PIDS[i]}
 		kill -TERM "$pid" 2>/dev/null || true
-	done
-	for pid in "${PIDS[@]}"; do
-		for _ in $(seq 50); do
+		for _ in $(seq 100); do
 			kill -0 "$pid" 2>/dev/null || break
 			sleep 0.2
 		done
@@ -57,8 +61,15 @@ wait_http() { # url seconds
 }
 get() { fetch "http://$HTTP_ADDR$1"; }
 
-for addr in "$KAFKA_ADDR" "127.0.0.1:$REDIS_PORT" "$HTTP_ADDR"; do
-	port_free "$addr" || die "$addr is in use; set DEMO_KAFKA_PORT, DEMO_REDIS_PORT or DEMO_HTTP_PORT"
+case $KAFKA in
+kfake) ;;
+apache) [ -d "${KAFKA_HOME:-$HOME/.cache/notestream/kafka-4.4.0}/libs" ] || die "Apache Kafka is not installed: run make setup" ;;
+*) die "KAFKA=$KAFKA: kfake (the default) or apache" ;;
+esac
+addrs=("$KAFKA_ADDR" "127.0.0.1:$REDIS_PORT" "$HTTP_ADDR")
+[ "$KAFKA" = apache ] && addrs+=("127.0.0.1:$CONTROLLER_PORT")
+for addr in "${addrs[@]}"; do
+	port_free "$addr" || die "$addr is in use; set DEMO_KAFKA_PORT, DEMO_KAFKA_CONTROLLER_PORT, DEMO_REDIS_PORT or DEMO_HTTP_PORT"
 done
 
 say "cleaning earlier demo state ($STATE/, lake/, report.html, profiles/)"
@@ -77,10 +88,20 @@ wc -l "$INTERACTIONS" "$USERS_CSV"
 say "profiling the input into profiles/"
 bin/profile --interactions "$INTERACTIONS" --users "$USERS_CSV" --out profiles
 
-say "starting the embedded Kafka broker on $KAFKA_ADDR (data in $STATE/kafka)"
-bin/broker --listen "$KAFKA_ADDR" --data-dir "$STATE/kafka" >"$STATE/logs/broker.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 50); do port_free "$KAFKA_ADDR" || break; sleep 0.2; done
+if [ "$KAFKA" = apache ]; then
+	say "starting Apache Kafka on $KAFKA_ADDR, its controller on $CONTROLLER_PORT (data in $STATE/kafka)"
+	# The launcher execs the JVM: its PID is the broker's, and SIGTERM on exit is a clean shutdown.
+	KAFKA_CONTROLLER_PORT=$CONTROLLER_PORT scripts/apache-kafka.sh "$KAFKA_PORT" "$STATE/kafka" >"$STATE/logs/broker.log" 2>&1 &
+	PIDS+=($!)
+	wait_kafka=300 # a JVM start, and the storage format on first use
+else
+	say "starting the embedded Kafka broker on $KAFKA_ADDR (data in $STATE/kafka)"
+	bin/broker --listen "$KAFKA_ADDR" --data-dir "$STATE/kafka" >"$STATE/logs/broker.log" 2>&1 &
+	PIDS+=($!)
+	wait_kafka=50
+fi
+# Both open their client port once they serve requests.
+for _ in $(seq $wait_kafka); do port_free "$KAFKA_ADDR" || break; sleep 0.2; done
 port_free "$KAFKA_ADDR" && die "broker did not start; see $STATE/logs/broker.log"
 
 REDIS=
@@ -152,6 +173,14 @@ if [ -n "$REDIS" ]; then
 		"$(field avg_session_duration_s <<<"$sessions")" "$(field avg_actions_per_session <<<"$sessions")"
 	printf '  calendar month %s: MAU %s\n' "${LAST:0:7}" "$(get "/v1/mau?month=${LAST:0:7}" | field mau)"
 	echo "(sessions equal gold's exactly; active users are HyperLogLog estimates, standard error 0.81%)"
+fi
+
+if [ -n "$REDIS" ] && [ "$KAFKA" = apache ]; then
+	say "the consumer's group as Kafka's own tool sees it (kafka-consumer-groups --describe)"
+	home=${KAFKA_HOME:-$HOME/.cache/notestream/kafka-4.4.0}
+	java -Xmx256m -XX:TieredStopAtLevel=1 "-Dlog4j2.configurationFile=$home/log4j2.properties" -cp "$home/libs/*" \
+		org.apache.kafka.tools.consumer.group.ConsumerGroupCommand --bootstrap-server "$KAFKA_ADDR" \
+		--describe --group notestream-consumer
 fi
 
 say "done"

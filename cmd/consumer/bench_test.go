@@ -19,11 +19,21 @@ import (
 
 // BenchmarkEndToEnd replays a million events once, then per iteration reads the whole topic with a
 // plain franz-go consumer (records only) and with a fresh consumer deployment (new group and prefix)
-// from start until every partition is checkpointed at its end; it reports both rates.
+// from start until every partition is checkpointed at its end; it reports both rates, on Apache
+// Kafka and on kfake.
 //
 //	go test ./cmd/consumer -run '^$' -bench EndToEnd -benchtime 1x
 func BenchmarkEndToEnd(b *testing.B) {
-	k := testenv.StartKafka(b)
+	for _, broker := range []struct {
+		name string
+		opts []testenv.KafkaOption
+	}{{"apache", nil}, {"kfake", []testenv.KafkaOption{testenv.Kfake()}}} {
+		b.Run(broker.name, func(b *testing.B) { benchEndToEnd(b, broker.opts...) })
+	}
+}
+
+func benchEndToEnd(b *testing.B, opts ...testenv.KafkaOption) {
+	k := testenv.StartKafka(b, opts...)
 	r := testenv.StartRedis(b)
 	rdb := redisClient(b, r.URL)
 	const events = 1_000_000

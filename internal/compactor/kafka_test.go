@@ -13,28 +13,27 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/record"
+	"github.com/notestream/notestream/internal/testenv"
 )
 
-// startKafka starts an in-process kfake cluster holding src's records at the same partitions and
-// offsets, control records with their header.
-func startKafka(t *testing.T, src *memSource) string {
+// startKafka starts a broker (Apache Kafka unless opts say otherwise) holding src's records at the
+// same partitions and offsets, control records with their header.
+func startKafka(t *testing.T, src *memSource, opts ...testenv.KafkaOption) string {
 	t.Helper()
-	cluster, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(testPartitions, "interactions", "users"))
+	k := testenv.StartKafka(t, opts...)
+	cl := k.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	resp, err := kadm.NewClient(cl).CreateTopics(context.Background(), testPartitions, 1, nil, "interactions", "users")
+	if err == nil {
+		err = resp.Error()
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(cluster.Close)
-	addr := cluster.ListenAddrs()[0]
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
 	for topic, parts := range src.topics {
 		for p, recs := range parts {
 			batch := make([]*kgo.Record, 0, len(recs))
@@ -50,7 +49,7 @@ func startKafka(t *testing.T, src *memSource) string {
 			}
 		}
 	}
-	return addr
+	return k.Addr
 }
 
 func TestKafkaSource(t *testing.T) {
@@ -73,6 +72,30 @@ func TestKafkaSource(t *testing.T) {
 	}
 	run(t, s2, src)
 	diffSnapshots(t, snapshot(t, fromKafka), snapshot(t, fromMemory))
+}
+
+// TestApacheKafkaMatchesKfake runs `compactor run` on the same records in Apache Kafka and in kfake
+// (the demo's broker): the two lakes are equal, object for object.
+func TestApacheKafkaMatchesKfake(t *testing.T) {
+	ds := genData(9, 200, 20, 2000)
+	src := newMemSource()
+	ds.loadUsers(src)
+	ds.load(src, 0, len(ds.rows))
+	bin := buildCompactor(t)
+	lakes := map[string]string{}
+	for name, opts := range map[string][]testenv.KafkaOption{"apache": nil, "kfake": {testenv.Kfake()}} {
+		addr := startKafka(t, src, opts...)
+		lakes[name] = t.TempDir()
+		out, err := exec.Command(bin, "run", "--brokers", addr, "--lake", "file://"+lakes[name]).CombinedOutput()
+		if err != nil {
+			t.Fatalf("compactor run on %s: %v\n%s", name, err, out)
+		}
+	}
+	apache, kfake := snapshot(t, lakes["apache"]), snapshot(t, lakes["kfake"])
+	if len(apache) == 0 {
+		t.Fatal("an empty lake")
+	}
+	diffSnapshots(t, apache, kfake)
 }
 
 // buildCompactor builds cmd/compactor into a temp dir.

@@ -5,11 +5,12 @@
 // partition (franz-go's goroutine-per-partition pattern with BlockRebalanceOnPoll: a poll hands each
 // partition's records to its goroutine and waits for all of them before it allows a rebalance). The
 // users topic is read in full, by a separate client without a group, into an in-memory table before
-// any interaction is handled, and kept current; a session takes the segments of its user when it
-// closes, and users without metadata are "unknown".
+// any interaction is handled (or, when the topic does not exist yet at start, up to its end offsets
+// listed after each fetch of interactions until it does), and kept current; a session takes the
+// segments of its user when it closes, and users without metadata are "unknown".
 //
-// Exactly once. The offsets live in Redis with the state, not in Kafka (nothing is committed to
-// Kafka). Each partition goroutine owns a sessionwindow.Window and the deltas since its last
+// Exactly once. The offsets live in Redis with the state: the consumer resumes from them, never from
+// Kafka's. Each partition goroutine owns a sessionwindow.Window and the deltas since its last
 // checkpoint: per day and segment a HyperLogLog of the users seen and the integers of closed
 // sessions, valid, late and rule-invalid events. At least every CheckpointInterval (or
 // CheckpointRecords records, or at once after an end control record) it writes, in one Lua script
@@ -23,6 +24,12 @@
 //
 // Checkpoints are written by a second goroutine per partition, one at a time and in order, while
 // the partition goes on handling records; the next checkpoint waits for the one in flight.
+//
+// Offsets in Kafka. For the lag tools (kafka-consumer-groups, Burrow), the writer goroutine commits
+// each checkpoint's offset to the group in Kafka once Redis holds it, and the loaded one on
+// assignment; a revoked partition's last commit is done before the revocation returns, so the next
+// owner's commits follow it. The group's offsets in Kafka are therefore never ahead of Redis, and
+// behind it by at most a failed or unfinished commit.
 //
 // Redis outages: a failed checkpoint is retried as built, with backoff (up to 5 s apart); the
 // partition's goroutine, and so the poll loop, wait once the next checkpoint is due. Nothing partial
@@ -132,8 +139,12 @@ type Consumer struct {
 	usersCl *kgo.Client // reads users from the start, without a group
 
 	usersLoaded atomic.Bool
-	mu          sync.Mutex
-	parts       map[int32]*partition
+	// usersMissing: the users topic did not exist when the consumer started; see awaitUsers.
+	usersMissing atomic.Bool
+	usersMu      sync.Mutex
+	usersNext    map[int32]int64 // per users partition, the offset after the last record read
+	mu           sync.Mutex
+	parts        map[int32]*partition
 
 	failOnce sync.Once
 	failErr  error
@@ -153,12 +164,13 @@ func New(cfg Config, store *rtstore.Store) (*Consumer, error) {
 		return nil, err
 	}
 	c := &Consumer{
-		cfg:    cfg,
-		store:  store,
-		users:  NewUsers(),
-		log:    cfg.Logger,
-		parts:  make(map[int32]*partition),
-		failed: make(chan struct{}),
+		cfg:       cfg,
+		store:     store,
+		users:     NewUsers(),
+		log:       cfg.Logger,
+		parts:     make(map[int32]*partition),
+		usersNext: make(map[int32]int64),
+		failed:    make(chan struct{}),
 
 		redisErr:   errors.New("redis: not probed yet"),
 		brokersErr: errors.New("brokers: not probed yet"),
@@ -175,7 +187,7 @@ func New(cfg Config, store *rtstore.Store) (*Consumer, error) {
 		kgo.ConsumeTopics(cfg.TopicInteractions),
 		kgo.Balancers(kgo.CooperativeStickyBalancer()),
 		kgo.BlockRebalanceOnPoll(),
-		kgo.DisableAutoCommit(), // offsets live in Redis with the state
+		kgo.DisableAutoCommit(), // offsets live in Redis with the state; the writers commit them to Kafka after
 		kgo.AdjustFetchOffsetsFn(c.assigned),
 		kgo.OnPartitionsRevoked(c.revoked),
 		kgo.OnPartitionsLost(c.lost),
@@ -307,6 +319,12 @@ func (c *Consumer) poll(ctx context.Context) error {
 			}
 		})
 		c.mu.Unlock()
+		if len(work) > 0 && c.usersMissing.Load() {
+			if err := c.awaitUsers(ctx); err != nil {
+				c.cl.AllowRebalance()
+				return nil
+			}
+		}
 		wg.Add(len(work))
 		for _, h := range work {
 			h.part.in <- batch{recs: h.recs, done: &wg}
@@ -472,7 +490,8 @@ func (c *Consumer) ensureLateTopic(ctx context.Context) error {
 	if t, ok := topics[c.cfg.TopicInteractions]; ok && t.Err == nil {
 		partitions = int32(len(t.Partitions))
 	}
-	resp, err := c.adm.CreateTopic(ctx, partitions, -1, nil, c.cfg.TopicLate)
+	// Late events keep their event time, older than any time-based retention (see the producer's topics).
+	resp, err := c.adm.CreateTopic(ctx, partitions, -1, map[string]*string{"retention.ms": kadm.StringPtr("-1")}, c.cfg.TopicLate)
 	if err == nil {
 		err = resp.Err
 	}

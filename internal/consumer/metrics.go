@@ -22,14 +22,15 @@ var kindNames = [numKinds]string{"valid", "late", "rule_invalid", "control", "un
 
 // metrics are the consumer's Prometheus metrics.
 type metrics struct {
-	records           [numKinds]prometheus.Counter
-	lag               *prometheus.GaugeVec
-	watermark         *prometheus.GaugeVec
-	openSessions      *prometheus.GaugeVec
-	checkpointSeconds prometheus.Histogram
-	redisErrors       prometheus.Counter
-	users             prometheus.GaugeFunc
-	partitions        prometheus.Gauge
+	records            [numKinds]prometheus.Counter
+	lag                *prometheus.GaugeVec
+	watermark          *prometheus.GaugeVec
+	openSessions       *prometheus.GaugeVec
+	checkpointSeconds  prometheus.Histogram
+	redisErrors        prometheus.Counter
+	offsetCommitErrors prometheus.Counter
+	users              prometheus.GaugeFunc
+	partitions         prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer, users *Users) *metrics {
@@ -55,6 +56,10 @@ func newMetrics(reg prometheus.Registerer, users *Users) *metrics {
 			Help:    "Time to write one partition checkpoint to Redis, successful ones only.",
 			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
 		}),
+		offsetCommitErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "notestream_consumer_offset_commit_errors_total",
+			Help: "Failed commits of checkpointed offsets to the consumer group in Kafka (lag tools only; Redis holds the offsets the consumer resumes from).",
+		}),
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "notestream_consumer_redis_errors_total",
 			Help: "Failed checkpoint attempts (Redis errors, late-topic publish errors, fencing).",
@@ -71,7 +76,7 @@ func newMetrics(reg prometheus.Registerer, users *Users) *metrics {
 	for k := range numKinds {
 		m.records[k] = records.WithLabelValues(kindNames[k])
 	}
-	reg.MustRegister(records, m.lag, m.watermark, m.openSessions, m.checkpointSeconds, m.redisErrors, m.users, m.partitions)
+	reg.MustRegister(records, m.lag, m.watermark, m.openSessions, m.checkpointSeconds, m.redisErrors, m.offsetCommitErrors, m.users, m.partitions)
 	return m
 }
 

@@ -1,6 +1,7 @@
 package consumer
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,7 +12,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/record"
@@ -53,6 +56,8 @@ type partition struct {
 	free        chan *checkpoint // the two checkpoint buffers not in use
 	writerDone  chan struct{}
 	writeFailed atomic.Bool // the writer was fenced or abandoned a checkpoint
+	final       bool        // set by run before it closes writes: the partition is revoked, not lost
+	kafkaOffset int64       // the writer's last offset committed to the group in Kafka; -1 none
 
 	next      atomic.Int64 // next offset to handle
 	committed atomic.Int64 // next offset as of the last checkpoint
@@ -82,22 +87,23 @@ func newPartition(c *Consumer, id int32, cp rtstore.Checkpoint) (*partition, err
 	var token [8]byte
 	rand.Read(token[:])
 	p := &partition{
-		id:         id,
-		c:          c,
-		owner:      hex.EncodeToString(token[:]),
-		win:        win,
-		deltas:     newDeltas(),
-		versions:   newVersionDeltas(),
-		late:       newLatePublisher(c.cl, c.cfg.TopicLate),
-		expect:     cp.Offset,
-		lastSave:   time.Now(),
-		days:       sessionwindow.NewDays(c.cfg.Location),
-		in:         make(chan batch, 1),
-		writes:     make(chan *checkpoint),
-		free:       make(chan *checkpoint, 2),
-		writerDone: make(chan struct{}),
-		stopping:   make(chan bool, 1),
-		done:       make(chan struct{}),
+		id:          id,
+		c:           c,
+		owner:       hex.EncodeToString(token[:]),
+		win:         win,
+		deltas:      newDeltas(),
+		versions:    newVersionDeltas(),
+		late:        newLatePublisher(c.cl, c.cfg.TopicLate),
+		expect:      cp.Offset,
+		kafkaOffset: -1,
+		lastSave:    time.Now(),
+		days:        sessionwindow.NewDays(c.cfg.Location),
+		in:          make(chan batch, 1),
+		writes:      make(chan *checkpoint),
+		free:        make(chan *checkpoint, 2),
+		writerDone:  make(chan struct{}),
+		stopping:    make(chan bool, 1),
+		done:        make(chan struct{}),
 	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	p.log = c.log.With("partition", id, "owner", p.owner)
@@ -122,7 +128,7 @@ func (p *partition) raiseEnd(end int64) {
 
 // run handles batches and checkpoints until stopped.
 func (p *partition) run() {
-	go p.writer()
+	go p.writer(p.expect)
 	defer func() {
 		close(p.writes)
 		<-p.writerDone
@@ -149,6 +155,7 @@ func (p *partition) run() {
 			if final && !p.dead && p.pending > 0 {
 				p.checkpoint()
 			}
+			p.final = final
 			return
 		}
 	}
@@ -308,19 +315,61 @@ func (p *partition) sleep(d time.Duration) bool {
 // fails. A fenced checkpoint means another owner has the partition: the process exits, dropping this
 // state. A checkpoint abandoned because the partition stops is never written later, nor is any after
 // it, as each builds on the one before.
-func (p *partition) writer() {
+//
+// After each checkpoint it commits the checkpoint's offset to the group in Kafka, and so it does
+// first for the loaded checkpoint (loaded, else -1) and last when the partition is revoked, if an
+// earlier commit failed: Kafka holds only offsets Redis already covers, never one ahead.
+func (p *partition) writer(loaded int64) {
 	defer close(p.writerDone)
+	p.commitKafka(loaded)
 	for cp := range p.writes {
 		if !p.writeFailed.Load() {
-			p.write(cp)
+			if p.write(cp) {
+				p.commitKafka(cp.commit.Offset)
+			}
 		}
 		clear(cp.cells)
 		clear(cp.vcells)
 		p.free <- cp
 	}
+	if p.final && !p.writeFailed.Load() {
+		p.commitKafka(p.committed.Load())
+	}
 }
 
-func (p *partition) write(cp *checkpoint) {
+// commitKafka commits offset, covered by a checkpoint in Redis, to the consumer group in Kafka, so
+// that lag tools see the group's progress (SPEC section 4). Redis stays the source of truth: the
+// consumer never reads these offsets, and a failed commit is only logged, for the next to replace.
+func (p *partition) commitKafka(offset int64) {
+	if offset <= p.kafkaOffset {
+		return
+	}
+	ctx, cancel := context.WithTimeout(p.ctx, p.c.cfg.FinalCheckpointTimeout)
+	defer cancel()
+	var err error
+	p.c.cl.CommitOffsetsSync(ctx, map[string]map[int32]kgo.EpochOffset{
+		p.c.cfg.TopicInteractions: {p.id: {Epoch: -1, Offset: offset}},
+	}, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, e error) {
+		err = e
+		if resp == nil {
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, tp := range t.Partitions {
+				err = cmp.Or(err, kerr.ErrorForCode(tp.ErrorCode))
+			}
+		}
+	})
+	if err != nil {
+		p.c.metrics.offsetCommitErrors.Inc()
+		p.log.Warn("committing the offset to Kafka failed", "offset", offset, "err", err)
+		return
+	}
+	p.kafkaOffset = offset
+}
+
+// write writes cp, reporting whether it did.
+func (p *partition) write(cp *checkpoint) bool {
 	backoff := 100 * time.Millisecond
 	for attempt := 0; ; attempt++ {
 		start := time.Now()
@@ -328,19 +377,19 @@ func (p *partition) write(cp *checkpoint) {
 		if err == nil {
 			p.c.metrics.checkpointSeconds.Observe(time.Since(start).Seconds())
 			p.committed.Store(cp.commit.Offset)
-			return
+			return true
 		}
 		p.c.metrics.redisErrors.Inc()
 		if errors.Is(err, rtstore.ErrFenced) {
 			p.writeFailed.Store(true)
 			p.c.fail(fmt.Errorf("partition %d: %w", p.id, err))
-			return
+			return false
 		}
 		p.log.Warn("checkpoint failed, retrying", "offset", cp.commit.Offset, "attempt", attempt, "backoff", backoff, "err", err)
 		if !p.sleep(backoff) {
 			p.writeFailed.Store(true)
 			p.log.Warn("checkpoint abandoned", "offset", cp.commit.Offset, "err", p.ctx.Err())
-			return
+			return false
 		}
 		backoff = min(2*backoff, 5*time.Second)
 	}

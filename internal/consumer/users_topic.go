@@ -3,6 +3,7 @@ package consumer
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -19,11 +20,14 @@ func (c *Consumer) readUsers(ctx context.Context) error {
 		return fmt.Errorf("consumer: list end offsets of %s: %w", c.cfg.TopicUsers, err)
 	}
 	remaining := map[int32]int64{}
+	listed := false
 	ends.Each(func(o kadm.ListedOffset) {
+		listed = listed || o.Err == nil
 		if o.Err == nil && o.Offset > 0 {
 			remaining[o.Partition] = o.Offset
 		}
 	})
+	c.usersMissing.Store(!listed)
 	c.markUsersLoaded(remaining)
 	var u event.User
 	for {
@@ -46,11 +50,52 @@ func (c *Consumer) readUsers(ctx context.Context) error {
 				}
 				c.users.Put(&u)
 			}
+			c.usersMu.Lock()
+			c.usersNext[r.Partition] = r.Offset + 1
+			c.usersMu.Unlock()
 			if end, ok := remaining[r.Partition]; ok && r.Offset+1 >= end {
 				delete(remaining, r.Partition)
 				c.markUsersLoaded(remaining)
 			}
 		})
+	}
+}
+
+// awaitUsers waits until the users read cover the users topic's end offsets as listed now. The poll
+// loop calls it before it hands over interactions while the users topic has not been seen yet (it did
+// not exist at start, as when the consumer starts before a first replay): the producer writes the
+// users before any interaction, so users topic ends listed after an interaction was fetched include
+// every user written before it, and the table has them before it is handled, although the users
+// client only learns of a new topic at its next metadata refresh. A users topic that is still missing
+// holds no user yet.
+func (c *Consumer) awaitUsers(ctx context.Context) error {
+	ends, err := c.adm.ListEndOffsets(ctx, c.cfg.TopicUsers)
+	if err != nil {
+		return ctx.Err() // a failed listing: hand the records over as before the topic existed
+	}
+	listed := false
+	ends.Each(func(o kadm.ListedOffset) { listed = listed || o.Err == nil })
+	if !listed {
+		return nil
+	}
+	c.usersCl.ForceMetadataRefresh()
+	for {
+		behind := false
+		c.usersMu.Lock()
+		ends.Each(func(o kadm.ListedOffset) {
+			behind = behind || (o.Err == nil && c.usersNext[o.Partition] < o.Offset)
+		})
+		c.usersMu.Unlock()
+		if !behind {
+			c.usersMissing.Store(false)
+			c.log.Info("users topic appeared: read", "users", c.users.Len())
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Millisecond):
+		}
 	}
 }
 

@@ -344,7 +344,9 @@ func (p *producer) ensureTopics(ctx context.Context) error {
 			p.partitions[t] = int32(len(d.Partitions))
 			continue
 		}
-		var configs map[string]*string
+		// Records carry their event time, which in a replay of history is older than any time-based
+		// retention: with Kafka's default (7 days) the broker would delete them as soon as written.
+		configs := map[string]*string{"retention.ms": kadm.StringPtr("-1")}
 		if t == c.TopicUsers {
 			configs = map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
 		}
