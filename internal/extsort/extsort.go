@@ -19,6 +19,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
 	"unsafe"
 
 	"github.com/notestream/notestream/internal/event"
@@ -100,11 +103,16 @@ type Sorter struct {
 	create func(name string) (io.WriteCloser, error) // opens a spill file; a seam for tests
 }
 
-// New returns a Sorter. Close removes its spill files.
+// dirPrefix starts the name of a spill directory, followed by the owner's process ID and a dash.
+const dirPrefix = "notestream-sort-"
+
+// New returns a Sorter. Close removes its spill files. New also removes the spill directories in
+// Config.Dir of processes that no longer run (killed by SIGKILL, which leaves no chance to clean up).
 func New(cfg Config) (*Sorter, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	removeOrphans(cfg.Dir)
 	s := &Sorter{cfg: cfg, ordered: true, sorted: true}
 	s.create = func(name string) (io.WriteCloser, error) { return os.Create(name) }
 	return s, nil
@@ -177,7 +185,7 @@ func (s *Sorter) sortRun() {
 func (s *Sorter) spill() (err error) {
 	s.sortRun()
 	if s.dir == "" {
-		dir, err := os.MkdirTemp(s.cfg.Dir, "notestream-sort-")
+		dir, err := os.MkdirTemp(s.cfg.Dir, fmt.Sprintf("%s%d-", dirPrefix, os.Getpid()))
 		if err != nil {
 			return fmt.Errorf("extsort: spill directory: %w", err)
 		}
@@ -253,6 +261,22 @@ func (s *Sorter) Close() error {
 		return fmt.Errorf("extsort: remove spill directory: %w", err)
 	}
 	return nil
+}
+
+// removeOrphans removes the spill directories in dir whose owner process is gone. Errors are ignored:
+// the directories are only garbage.
+func removeOrphans(dir string) {
+	names, _ := filepath.Glob(filepath.Join(dir, dirPrefix+"*-*"))
+	for _, name := range names {
+		pidText, _, _ := strings.Cut(strings.TrimPrefix(filepath.Base(name), dirPrefix), "-")
+		pid, err := strconv.Atoi(pidText)
+		if err != nil || pid <= 0 || pid == os.Getpid() {
+			continue
+		}
+		if err := syscall.Kill(pid, 0); errors.Is(err, syscall.ESRCH) {
+			_ = os.RemoveAll(name)
+		}
+	}
 }
 
 // memRun reads the sorted run in memory.

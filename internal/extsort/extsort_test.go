@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -301,4 +302,32 @@ func canonicalVarints(b []byte) bool {
 		}
 	}
 	return true
+}
+
+// TestNewRemovesOrphans: a killed process's spill directory goes, a live one's stays.
+func TestNewRemovesOrphans(t *testing.T) {
+	parent := t.TempDir()
+	cmd := exec.Command("true")
+	if err := cmd.Run(); err != nil {
+		t.Skip(err)
+	}
+	dead := filepath.Join(parent, fmt.Sprintf("%s%d-123", dirPrefix, cmd.Process.Pid))
+	live := filepath.Join(parent, fmt.Sprintf("%s%d-456", dirPrefix, os.Getppid()))
+	other := filepath.Join(parent, "notestream-sort-x")
+	for _, d := range []string{dead, live, other} {
+		if err := os.MkdirAll(filepath.Join(d, "sub"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := New(Config{Dir: parent}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dead); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the dead process's spill directory is still there: %v", err)
+	}
+	for _, d := range []string{live, other} {
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s was removed: %v", d, err)
+		}
+	}
 }

@@ -41,6 +41,7 @@ import (
 
 	"github.com/notestream/notestream/internal/csvin"
 	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/extsort"
 	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/kwrite"
 	"github.com/notestream/notestream/internal/record"
@@ -67,6 +68,9 @@ type Config struct {
 	ProgressInterval time.Duration // progress control records at least this often (default 1 s)
 	ProgressRows     int64         // and at least every this many rows (default 100,000)
 	Timeout          time.Duration // give up when brokers stay unreachable this long (default 30 s)
+	Order            string        // of interactions files: OrderTime (default) or OrderFile; stdin is always in file order
+	SortMemory       int64         // bytes of one sorted run of OrderTime (default extsort.DefaultMemory)
+	SortDir          string        // where sorted runs spill (default the system temp dir)
 
 	TopicInteractions string // default "interactions"
 	TopicUsers        string // default "users"
@@ -96,6 +100,15 @@ func (c *Config) Validate() error {
 	if c.Speed < 0 {
 		return fmt.Errorf("speed %v: must be positive", c.Speed)
 	}
+	setDefault(&c.Order, OrderTime)
+	if c.Order != OrderTime && c.Order != OrderFile {
+		return fmt.Errorf("order %q: want time or file", c.Order)
+	}
+	sortCfg := extsort.Config{Memory: c.SortMemory, Dir: c.SortDir}
+	if err := sortCfg.Validate(); err != nil {
+		return err
+	}
+	c.SortMemory, c.SortDir = sortCfg.Memory, sortCfg.Dir
 	setDefault(&c.ProgressInterval, time.Second)
 	setDefault(&c.ProgressRows, 100_000)
 	setDefault(&c.Timeout, 30*time.Second)
@@ -440,6 +453,10 @@ type replay struct {
 	read    atomic.Int64 // rows, published for the progress reporter
 	skipped int64
 
+	byTime         bool         // rows in event-time order: control records carry HeaderSeq
+	phase          atomic.Int32 // phaseNone, phaseSort or phaseReplay
+	sorted, merged atomic.Int64 // rows sorted and rows merged, for the progress reporter
+
 	maxEvent     int64
 	lastLine     int64
 	lastProgress time.Time
@@ -464,8 +481,9 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 	rp.nParts = p.partitions[rp.topic]
 	rp.parts = newKeyPartitioner(rp.nParts)
 	rp.marked = make([]bool, rp.nParts)
+	rp.byTime = p.byTime(path, users)
 	if p.cfg.Resume {
-		if rp.done, err = p.resumePoint(ctx, in.name, rp.topic); err != nil {
+		if rp.done, err = p.resumePoint(ctx, in.name, rp.topic, rp.byTime); err != nil {
 			return FileSummary{File: in.name}, err
 		}
 		p.cfg.Logger.Info("resuming", "file", in.name, "topic", rp.topic,
@@ -482,11 +500,15 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 	status := func() Status {
 		return Status{File: in.name, Read: rp.read.Load(), Produced: p.acked(tallyProduced) - startProduced,
 			DeadLetter: p.deadLettered() - startDLQ, Bytes: in.r.n.Load(), TotalBytes: in.size,
-			Elapsed: time.Since(start)}
+			Elapsed: time.Since(start), Phase: phaseName(rp.phase.Load()), Sorted: rp.sorted.Load(), Merged: rp.merged.Load()}
 	}
 	stopReport := p.report(status)
 
-	err = p.readRows(ctx, rp)
+	if rp.byTime {
+		err = p.readRowsByTime(ctx, rp, path)
+	} else {
+		err = p.readRows(ctx, rp)
+	}
 	if err == nil && !users {
 		err = p.sendControl(rp, record.ControlEnd)
 	}
@@ -735,5 +757,8 @@ func (p *producer) control(rp *replay, part int32, kind string, line int64) erro
 	p.label = append(p.label[:0], kind...)
 	p.headers[0] = kwrite.Header{Key: record.ControlHeader, Value: p.label}
 	p.setOrigin(1, rp.in.name, line)
+	if rp.byTime {
+		p.headers[2].Key = HeaderSeq
+	}
 	return unreachable(p.append(rp.out, part, tallyControl, 3))
 }
