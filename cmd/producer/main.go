@@ -4,10 +4,10 @@ package main
 import (
 	"context"
 	"errors"
-	"math"
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/pprof"
