@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"time"
 	"unsafe"
 
 	"github.com/notestream/notestream/internal/event"
@@ -47,6 +48,7 @@ func (p *producer) readRowsByTime(ctx context.Context, rp *replay, path string) 
 	}
 	defer func() { err = errors.Join(err, s.Close()) }()
 	rp.phase.Store(phaseSort)
+	began := time.Now()
 
 	stop := make(chan struct{})
 	defer close(stop)
@@ -89,7 +91,7 @@ func (p *producer) readRowsByTime(ctx context.Context, rp *replay, path string) 
 	}
 	st := s.Stats()
 	p.cfg.Logger.Info("sorted", "file", rp.in.name, "rows", st.Rows, "in_order", st.InOrder, "runs_on_disk", st.Runs,
-		"spilled_bytes", st.SpilledBytes, "sort_dir", s.Dir())
+		"spilled_bytes", st.SpilledBytes, "sort_dir", s.Dir(), "sort_seconds", time.Since(began).Seconds())
 
 	src, err := s.Merge(func(line int64) (extsort.Source, error) { return p.reread(path, line, stop) })
 	if err != nil {
