@@ -99,25 +99,60 @@ func (p *producer) readRowsByTime(ctx context.Context, rp *replay, path string) 
 	}
 	rp.phase.Store(phaseReplay)
 	rp.lastLine = 0
-	for pos := int64(1); ; pos++ {
-		if err := src.Next(&row); err == io.EOF {
-			break
-		} else if err != nil {
-			return fmt.Errorf("merge %s: %w", rp.in.name, err)
-		}
-		p.plain = row.Plain
-		if err := p.row(ctx, rp, event.OK, pos, nil, nil, &row.In); err != nil {
-			return err
-		}
-		if pos%parseBatchRows == 0 {
-			rp.merged.Store(pos)
-			if ctx.Err() != nil {
-				return context.Cause(ctx)
+	full, free = mergeBatches(src, stop)
+	return p.produceBatches(ctx, rp, full, free)
+}
+
+// mergeBatches reads the merged rows on a goroutine of its own, so merging overlaps producing, and
+// sends them in batches as parseInteractions does, each row's line being its position in the merged
+// order; the last batch carries io.EOF or the error that ended the merge.
+func mergeBatches(src extsort.Source, stop <-chan struct{}) (full <-chan *parsedBatch, free chan<- *parsedBatch) {
+	fullc := make(chan *parsedBatch, parseBatches)
+	freec := make(chan *parsedBatch, parseBatches)
+	for range parseBatches {
+		freec <- &parsedBatch{rows: make([]parsed, 0, parseBatchRows)}
+	}
+	go func() {
+		defer close(fullc)
+		var row extsort.Row
+		pos := int64(0)
+		for {
+			var b *parsedBatch
+			select {
+			case b = <-freec:
+			case <-stop:
+				return
+			}
+			b.rows, b.text, b.plain = b.rows[:0], b.text[:0], true
+			for len(b.rows) < parseBatchRows && b.err == nil {
+				if err := src.Next(&row); err != nil {
+					b.err = err
+					if err != io.EOF {
+						b.err = fmt.Errorf("merge sorted runs: %w", err)
+					}
+					break
+				}
+				pos++
+				in := &row.In
+				b.rows = append(b.rows, parsed{reason: event.OK, line: pos,
+					in:   event.Interaction{Time: in.Time, DurationMs: in.DurationMs},
+					lens: [4]uint16{uint16(len(in.UserID)), uint16(len(in.Action)), uint16(len(in.PageID)), uint16(len(in.AppVersion))}})
+				b.text = append(append(append(append(b.text, in.UserID...), in.Action...), in.PageID...), in.AppVersion...)
+				b.plain = b.plain && row.Plain
+			}
+			b.cutText()
+			end := b.err != nil
+			select {
+			case fullc <- b:
+			case <-stop:
+				return
+			}
+			if end {
+				return
 			}
 		}
-	}
-	rp.merged.Store(rp.sorted.Load())
-	return p.writerErr()
+	}()
+	return fullc, freec
 }
 
 // Values of replay.phase.

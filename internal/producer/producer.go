@@ -593,6 +593,12 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 	stop := make(chan struct{})
 	defer close(stop)
 	full, free := parseInteractions(rp.in.r, stop)
+	return p.produceBatches(ctx, rp, full, free)
+}
+
+// produceBatches produces the rows of the batches received on full, returning each on free, until
+// the batch that carries an error (io.EOF at the end).
+func (p *producer) produceBatches(ctx context.Context, rp *replay, full <-chan *parsedBatch, free chan<- *parsedBatch) error {
 	for {
 		b, err := p.nextBatch(ctx, full)
 		if err != nil {
@@ -608,7 +614,11 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 				return err
 			}
 		}
-		rp.read.Store(rp.rows)
+		// In a time-ordered replay the file was read in the sort phase: rows read stays at its count.
+		if rp.byTime {
+			rp.merged.Add(int64(len(b.rows)))
+		}
+		rp.read.Store(rp.rows + rp.sorted.Load() - rp.merged.Load())
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
