@@ -280,3 +280,21 @@ func TestKillDuringTimeOrderedReplayThenResume(t *testing.T) {
 		t.Fatalf("resume in the other order: %v\n%s", err, stderr)
 	}
 }
+
+// TestSortDirUnusable: when runs cannot be spilled the replay fails with the cause and a non-zero
+// exit, and produces no event (a full disk fails the same way: see the README).
+func TestSortDirUnusable(t *testing.T) {
+	data, _ := challengeFile(t, 60_000, 4)
+	k := testenv.StartKafka(t)
+	notDir := writeFile(t, "not-a-dir", "x")
+	stdout, stderr, err := runProducer(t, nil, "--brokers", k.Addr, "--interactions", data, "--sort-memory", "1M",
+		"--sort-dir", notDir)
+	if err == nil || !strings.Contains(stderr, "extsort: spill directory") || !strings.Contains(stderr, "not a directory") {
+		t.Fatalf("spilling into a file: %v\n%s\n%s", err, stdout, stderr)
+	}
+	for _, m := range consume(t, k, "interactions") {
+		if _, ok := m.headers[record.ControlHeader]; !ok {
+			t.Fatalf("an event was produced by a replay whose sort failed: %+v", m)
+		}
+	}
+}

@@ -517,7 +517,7 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 	}
 	stopReport()
 
-	sum := FileSummary{File: in.name, Read: rp.rows, Produced: p.acked(tallyProduced) - startProduced,
+	sum := FileSummary{File: in.name, Read: rp.read.Load(), Produced: p.acked(tallyProduced) - startProduced,
 		DeadLettered: p.deadLettered() - startDLQ, Skipped: rp.skipped, ByReason: map[string]int64{}}
 	for r := range startByReason {
 		if n := p.acked(tallyDeadLetter+r) - startByReason[r]; n > 0 {
