@@ -27,7 +27,7 @@ func BenchmarkAddAndMerge(b *testing.B) {
 	rows := benchRows(1_000_000)
 	b.ReportAllocs()
 	for b.Loop() {
-		s, err := New(Config{Dir: b.TempDir(), Memory: 128 << 20}) // one run
+		s, err := New(Config{Dir: b.TempDir(), Memory: 256 << 20}) // one run
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -113,7 +113,7 @@ func (w nopCloser) Close() error { return w.Flush() }
 // scattered over the run.
 func BenchmarkMergeMemRun(b *testing.B) {
 	rows := benchRows(1_000_000)
-	s, err := New(Config{Dir: b.TempDir(), Memory: 128 << 20})
+	s, err := New(Config{Dir: b.TempDir(), Memory: 256 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -123,10 +123,13 @@ func BenchmarkMergeMemRun(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	s.sortRun()
+	if s.Stats().Runs != 0 {
+		b.Fatal("the run was spilled")
+	}
+	s.cur.sort()
 	b.ResetTimer()
 	for b.Loop() {
-		src := &memRun{keys: s.keys, data: s.data}
+		src := &memRun{keys: s.cur.keys, data: s.cur.data}
 		var r Row
 		for src.Next(&r) == nil {
 		}

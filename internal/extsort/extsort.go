@@ -85,15 +85,17 @@ type Stats struct {
 }
 
 // Sorter collects rows and merges them in time order. It is not safe for concurrent use.
+//
+// It fills one run buffer of half of Config.Memory while the previous full one is sorted and written
+// on a goroutine of its own, so spilling overlaps reading the input.
 type Sorter struct {
-	cfg    Config
-	dir    string // spill directory, created on the first spill
-	keys   []key
-	tmp    []key
-	data   []byte
-	runs   []string
-	stats  Stats
-	sorted bool // the keys of the current run are in order
+	cfg   Config
+	dir   string       // spill directory, created on the first spill
+	cur   *run         // being filled
+	spare *run         // a buffer for the next run, once its spill is done
+	spill chan spilled // the spill in flight, nil when none
+	runs  []string
+	stats Stats
 
 	ordered    bool  // every row so far is in order
 	lastTime   int64 // of the last row added
@@ -101,6 +103,42 @@ type Sorter struct {
 	prefixLine int64 // rows up to this line were dropped in order: the caller rereads them
 
 	create func(name string) (io.WriteCloser, error) // opens a spill file; a seam for tests
+}
+
+// run is a run buffer: encoded rows and their keys.
+type run struct {
+	keys, tmp []key // tmp: radix-sort scratch
+	data      []byte
+	sorted    bool // keys are in order
+	memory    int64
+}
+
+// newRun allocates a run buffer of memory bytes. Pages the run never reaches are never touched.
+func newRun(memory int64) *run {
+	n := memory / int64(keyBytes+16) // no encoded row is shorter than 16 bytes
+	return &run{data: make([]byte, 0, memory), keys: make([]key, 0, n), tmp: make([]key, 0, n), sorted: true, memory: memory}
+}
+
+// fits reports whether a row of need bytes fits in the run.
+func (r *run) fits(need int) bool {
+	return len(r.keys) < cap(r.keys) && int64(len(r.data)+need+(len(r.keys)+1)*keyBytes) <= r.memory
+}
+
+func (r *run) reset() { r.keys, r.data, r.sorted = r.keys[:0], r.data[:0], true }
+
+func (r *run) sort() {
+	if !r.sorted {
+		r.tmp = r.tmp[:len(r.keys)]
+		radixSort(r.keys, r.tmp)
+		r.sorted = true
+	}
+}
+
+// spilled is the result of a spill: the buffer, free again, and the bytes written.
+type spilled struct {
+	buf *run
+	n   int64
+	err error
 }
 
 // dirPrefix starts the name of a spill directory, followed by the owner's process ID and a dash.
@@ -113,7 +151,7 @@ func New(cfg Config) (*Sorter, error) {
 		return nil, err
 	}
 	removeOrphans(cfg.Dir)
-	s := &Sorter{cfg: cfg, ordered: true, sorted: true}
+	s := &Sorter{cfg: cfg, ordered: true}
 	s.create = func(name string) (io.WriteCloser, error) { return os.Create(name) }
 	return s, nil
 }
@@ -131,13 +169,10 @@ func (s *Sorter) Dir() string { return s.dir }
 // Add adds a row; rows must come in input order (increasing lines).
 func (s *Sorter) Add(r *Row) error {
 	need := encodedLen(r)
-	if s.keys == nil {
-		// Allocated once at full size: pages the run never reaches are never touched.
-		s.data = make([]byte, 0, s.cfg.Memory)
-		n := s.cfg.Memory / int64(keyBytes+16) // no encoded row is shorter than 16 bytes
-		s.keys, s.tmp = make([]key, 0, n), make([]key, 0, n)
+	if s.cur == nil {
+		s.cur = newRun(s.cfg.Memory / 2)
 	}
-	if len(s.keys) > 0 && (int64(len(s.data)+need+(len(s.keys)+1)*keyBytes) > s.cfg.Memory || len(s.keys) == cap(s.keys)) {
+	if len(s.cur.keys) > 0 && !s.cur.fits(need) {
 		if err := s.endRun(); err != nil {
 			return err
 		}
@@ -145,45 +180,34 @@ func (s *Sorter) Add(r *Row) error {
 	if r.Line <= s.lastLine {
 		return fmt.Errorf("extsort: line %d added after line %d", r.Line, s.lastLine)
 	}
+	cur := s.cur
 	if r.In.Time < s.lastTime && s.stats.Rows > 0 {
 		s.ordered = false
-		s.sorted = false
-	} else if len(s.keys) > 0 && r.In.Time < s.keys[len(s.keys)-1].time {
-		s.sorted = false
+		cur.sorted = false
+	} else if len(cur.keys) > 0 && r.In.Time < cur.keys[len(cur.keys)-1].time {
+		cur.sorted = false
 	}
 	s.lastTime, s.lastLine = r.In.Time, r.Line
 	s.stats.Rows++
-	if len(s.data) > 1<<32-1 {
-		return errors.New("extsort: run over 4 GiB") // unreachable with Memory below 4 GiB
+	if len(cur.data) > 1<<32-1 {
+		return errors.New("extsort: run over 4 GiB") // unreachable with Memory below 8 GiB
 	}
-	s.keys = append(s.keys, key{time: r.In.Time, off: uint32(len(s.data))})
-	s.data = appendRow(s.data, r)
+	cur.keys = append(cur.keys, key{time: r.In.Time, off: uint32(len(cur.data))})
+	cur.data = appendRow(cur.data, r)
 	return nil
 }
 
 // endRun ends the current run: it is dropped when every row so far is in order (the caller rereads
-// them), else sorted and written to disk.
+// them), else sorted and written to disk in the background while the other buffer fills.
 func (s *Sorter) endRun() error {
 	if s.ordered {
 		s.prefixLine = s.lastLine
-	} else if err := s.spill(); err != nil {
+		s.cur.reset()
+		return nil
+	}
+	if err := s.waitSpill(); err != nil {
 		return err
 	}
-	s.keys, s.data, s.sorted = s.keys[:0], s.data[:0], true
-	return nil
-}
-
-func (s *Sorter) sortRun() {
-	if !s.sorted {
-		s.tmp = s.tmp[:len(s.keys)]
-		radixSort(s.keys, s.tmp)
-		s.sorted = true
-	}
-}
-
-// spill writes the current run, sorted, to a new file.
-func (s *Sorter) spill() (err error) {
-	s.sortRun()
 	if s.dir == "" {
 		dir, err := os.MkdirTemp(s.cfg.Dir, fmt.Sprintf("%s%d-", dirPrefix, os.Getpid()))
 		if err != nil {
@@ -192,15 +216,47 @@ func (s *Sorter) spill() (err error) {
 		s.dir = dir
 	}
 	name := filepath.Join(s.dir, fmt.Sprintf("run-%06d", len(s.runs)))
+	s.runs = append(s.runs, name) // removed by Close, also when incomplete
+	full := s.cur
+	s.cur, s.spare = s.spare, nil
+	if s.cur == nil {
+		s.cur = newRun(s.cfg.Memory / 2)
+	}
+	done := make(chan spilled, 1)
+	s.spill = done
+	go func() {
+		n, err := s.write(full, name)
+		full.reset()
+		done <- spilled{buf: full, n: n, err: err}
+	}()
+	return nil
+}
+
+// waitSpill waits for the spill in flight, if any.
+func (s *Sorter) waitSpill() error {
+	if s.spill == nil {
+		return nil
+	}
+	res := <-s.spill
+	s.spill, s.spare = nil, res.buf
+	if res.err != nil {
+		return res.err
+	}
+	s.stats.Runs++
+	s.stats.SpilledBytes += res.n
+	return nil
+}
+
+// write sorts r and writes it to a new file, name.
+func (s *Sorter) write(r *run, name string) (n int64, err error) {
+	r.sort()
 	f, err := s.create(name)
 	if err != nil {
-		return fmt.Errorf("extsort: spill run: %w", err)
+		return 0, fmt.Errorf("extsort: spill run: %w", err)
 	}
-	s.runs = append(s.runs, name) // removed by Close, also when incomplete
 	w := bufio.NewWriterSize(f, spillBuffer)
-	var n int64
-	for _, k := range s.keys {
-		row := s.data[k.off:]
+	for _, k := range r.keys {
+		row := r.data[k.off:]
 		size, m := binary.Uvarint(row)
 		row = row[:m+int(size)]
 		if _, err = w.Write(row); err != nil {
@@ -213,11 +269,9 @@ func (s *Sorter) spill() (err error) {
 	}
 	err = errors.Join(err, f.Close())
 	if err != nil {
-		return fmt.Errorf("extsort: spill run to %s: %w", name, err)
+		return 0, fmt.Errorf("extsort: spill run to %s: %w", name, err)
 	}
-	s.stats.Runs++
-	s.stats.SpilledBytes += n
-	return nil
+	return n, nil
 }
 
 // spillBuffer is the buffer of a spill file, written or read.
@@ -235,6 +289,10 @@ func (s *Sorter) Merge(reread func(line int64) (Source, error)) (Source, error) 
 		}
 		srcs = append(srcs, src)
 	}
+	if err := s.waitSpill(); err != nil {
+		return nil, err
+	}
+	s.spare = nil // the merge needs one buffer only
 	for _, name := range s.runs {
 		f, err := os.Open(name)
 		if err != nil {
@@ -242,16 +300,19 @@ func (s *Sorter) Merge(reread func(line int64) (Source, error)) (Source, error) 
 		}
 		srcs = append(srcs, &fileRun{f: f, r: bufio.NewReaderSize(f, spillBuffer), name: name})
 	}
-	s.sortRun()
-	srcs = append(srcs, &memRun{keys: s.keys, data: s.data})
+	if s.cur != nil {
+		s.cur.sort()
+		srcs = append(srcs, &memRun{keys: s.cur.keys, data: s.cur.data})
+	}
 	if len(srcs) == 1 {
 		return srcs[0], nil
 	}
 	return newMerger(srcs)
 }
 
-// Close removes the spill files. It is idempotent.
+// Close waits for a spill in flight and removes the spill files. It is idempotent.
 func (s *Sorter) Close() error {
+	_ = s.waitSpill() // its error was or will never be reported: the sort is abandoned
 	if s.dir == "" {
 		return nil
 	}
