@@ -298,3 +298,29 @@ func TestSortDirUnusable(t *testing.T) {
 		}
 	}
 }
+
+// TestSortMemoryBounded: a file whose rows take several times --sort-memory replays in time order
+// with peak RSS under 2 × --sort-memory plus the README's 128 MiB for the rest of the producer, and
+// leaves the spill directory empty. (scripts/bench-order.sh measures the same on 1 GB.)
+func TestSortMemoryBounded(t *testing.T) {
+	const n = 1_500_000 // about 115 MB of rows in memory
+	data, bad := challengeFile(t, n, 5)
+	k := testenv.StartKafka(t)
+	sortDir := t.TempDir()
+	cmd := exec.Command(testenv.Binary(t, "./cmd/producer"), "--brokers", k.Addr, "--interactions", data,
+		"--sort-memory", "8M", "--sort-dir", sortDir)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("producer: %v\n%s", err, out)
+	}
+	if want := fmt.Sprintf("read %d, produced %d, dead-lettered %d", n, n-len(bad), len(bad)); !strings.Contains(string(out), want) {
+		t.Fatalf("summary does not say %q:\n%s", want, out)
+	}
+	peak := cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10 // KiB on Linux
+	const limit = 2*8<<20 + 128<<20
+	t.Logf("peak RSS %d MiB (limit %d MiB)", peak>>20, limit>>20)
+	if peak > limit {
+		t.Fatalf("peak RSS %d MiB, over 2 × --sort-memory + 128 MiB = %d MiB", peak>>20, limit>>20)
+	}
+	emptyDir(t, sortDir)
+}
