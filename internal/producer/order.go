@@ -89,14 +89,13 @@ func (p *producer) readRowsByTime(ctx context.Context, rp *replay, path string) 
 		}
 		free <- b
 	}
-	st := s.Stats()
-	p.cfg.Logger.Info("sorted", "file", rp.in.name, "rows", st.Rows, "in_order", st.InOrder, "runs_on_disk", st.Runs,
-		"spilled_bytes", st.SpilledBytes, "sort_dir", s.Dir(), "sort_seconds", time.Since(began).Seconds())
-
 	src, err := s.Merge(func(line int64) (extsort.Source, error) { return p.reread(path, line, stop) })
 	if err != nil {
 		return fmt.Errorf("sort %s: %w", rp.in.name, err)
 	}
+	st := s.Stats()
+	p.cfg.Logger.Info("sorted", "file", rp.in.name, "rows", st.Rows, "in_order", st.InOrder, "runs_on_disk", st.Runs,
+		"spilled_bytes", st.SpilledBytes, "sort_dir", s.Dir(), "sort_seconds", time.Since(began).Seconds())
 	rp.phase.Store(phaseReplay)
 	rp.lastLine = 0
 	full, free = mergeBatches(src, stop)
