@@ -324,3 +324,41 @@ func TestSortMemoryBounded(t *testing.T) {
 	}
 	emptyDir(t, sortDir)
 }
+
+// TestTimeOrderFromPipe: a named pipe is sorted too, though it cannot be read twice: its in-order
+// prefix is spilled rather than read again.
+func TestTimeOrderFromPipe(t *testing.T) {
+	const n = 50_000
+	var b strings.Builder
+	b.WriteString("user_id,timestamp,action_type,page_id,duration_ms,app_version\n")
+	base := time.Date(2023, 3, 1, 0, 0, 0, 0, time.UTC)
+	for i := range n - 1 {
+		fmt.Fprintf(&b, "u%d,%s,edit,p%d,%d,5.7.3\n", i%777, base.Add(time.Duration(i)*time.Second).Format(time.DateTime), i%50, i)
+	}
+	fmt.Fprintf(&b, "u1,%s,edit,p1,%d,5.7.3\n", base.Add(-time.Hour).Format(time.DateTime), n) // the earliest, last
+	data := writeFile(t, "prefix.csv", b.String())
+	fifo := filepath.Join(t.TempDir(), "fifo")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Skip(err)
+	}
+	go func() {
+		f, err := os.OpenFile(fifo, os.O_WRONLY, 0)
+		if err != nil {
+			return
+		}
+		defer f.Close()
+		_, _ = f.WriteString(b.String())
+	}()
+	k := testenv.StartKafka(t)
+	sortDir := t.TempDir()
+	stdout, stderr, err := runProducer(t, nil, "--brokers", k.Addr, "--interactions", fifo, "--sort-memory", "1M",
+		"--sort-dir", sortDir)
+	if err != nil {
+		t.Fatalf("producer: %v\n%s\n%s", err, stdout, stderr)
+	}
+	if strings.Contains(stderr, "runs_on_disk=0 ") {
+		t.Fatalf("nothing spilled from a pipe larger than the sort memory:\n%s", stderr)
+	}
+	checkOnce(t, k, data, nil, n, true)
+	emptyDir(t, sortDir)
+}

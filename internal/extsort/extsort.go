@@ -53,6 +53,9 @@ const keyBytes = 2 * int(unsafe.Sizeof(key{}))
 type Config struct {
 	Memory int64  // bytes of one run: encoded rows plus their keys (default DefaultMemory, at least 1 MiB)
 	Dir    string // parent of the spill directory (default os.TempDir())
+	// NoReread: the input cannot be read twice (a pipe), so a prefix in order is kept and spilled
+	// like any run instead of being dropped, and Merge never calls its reread.
+	NoReread bool
 }
 
 // Validate fills defaults and checks the configuration.
@@ -79,7 +82,7 @@ type key struct {
 // Stats describe a sort.
 type Stats struct {
 	Rows         int64 // rows added
-	Runs         int   // runs written to disk
+	Runs         int   // runs written to disk (all of them once Merge returned)
 	SpilledBytes int64 // bytes written to disk
 	InOrder      bool  // every row was already in time order
 }
@@ -200,7 +203,7 @@ func (s *Sorter) Add(r *Row) error {
 // endRun ends the current run: it is dropped when every row so far is in order (the caller rereads
 // them), else sorted and written to disk in the background while the other buffer fills.
 func (s *Sorter) endRun() error {
-	if s.ordered {
+	if s.ordered && !s.cfg.NoReread {
 		s.prefixLine = s.lastLine
 		s.cur.reset()
 		return nil

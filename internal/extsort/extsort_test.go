@@ -156,6 +156,34 @@ func TestInOrderInputSpillsNothing(t *testing.T) {
 	}
 }
 
+// TestNoReread: an input that cannot be read twice keeps its in-order prefix.
+func TestNoReread(t *testing.T) {
+	input := genRows(rand.New(rand.NewPCG(17, 18)), 3000, 0, 100)
+	input = append(input, Row{Line: input[len(input)-1].Line + 1, In: event.Interaction{Time: 1}})
+	s, err := New(Config{Dir: t.TempDir(), NoReread: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	s.cfg.Memory = 8192
+	for i := range input {
+		if err := s.Add(&input[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := s.Merge(func(int64) (Source, error) { t.Fatal("reread called with NoReread"); return nil, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []Row
+	for r := (Row{}); src.Next(&r) == nil; {
+		got = append(got, owned(r))
+	}
+	if !slices.Equal(got, naive(input)) {
+		t.Fatal("merged order differs from the stable sort")
+	}
+}
+
 func TestRunBoundedByMemory(t *testing.T) {
 	input := genRows(rand.New(rand.NewPCG(7, 8)), 4000, 1<<40, 0)
 	const memory = 1 << 16

@@ -42,7 +42,8 @@ func (p *producer) byTime(path string, users bool) bool {
 // position in the merged order, which stands for the line in control records (HeaderSeq) and resume.
 func (p *producer) readRowsByTime(ctx context.Context, rp *replay, path string) (err error) {
 	defer func() { rp.read.Store(rp.rows + rp.sorted.Load() - rp.merged.Load()) }()
-	s, err := extsort.New(extsort.Config{Memory: p.cfg.SortMemory, Dir: p.cfg.SortDir})
+	// A named pipe or a device cannot be read twice: the sorter then keeps an in-order prefix too.
+	s, err := extsort.New(extsort.Config{Memory: p.cfg.SortMemory, Dir: p.cfg.SortDir, NoReread: rp.in.size < 0})
 	if err != nil {
 		return err
 	}
