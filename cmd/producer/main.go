@@ -37,7 +37,7 @@ func run() int {
 		repl     = fs.Int("replication", 1, "replication factor of the topics this creates")
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
 		cpuProf  = fs.String("cpuprofile", "", "write a CPU profile of the replay to this file")
-		sortMem  = fs.String("sort-memory", "256M", "memory of one sorted run of --order time, in bytes or with a K, M or G suffix (powers of 1024); larger files spill runs to --sort-dir")
+		sortMem  = fs.String("sort-memory", "1G", "memory --order time sorts in, in bytes or with a K, M or G suffix (powers of 1024): runs of half of it, one filled while the other spills to --sort-dir")
 	)
 	fs.StringVar(&cfg.UsersFile, "users", "", "user_metadata CSV file, replayed first")
 	fs.StringVar(&cfg.InteractionsFile, "interactions", "", `user_interactions CSV file, or "-" for stdin`)

@@ -40,8 +40,9 @@ type Source interface {
 	Next(*Row) error
 }
 
-// DefaultMemory is the default run size (see the README on choosing it).
-const DefaultMemory = 256 << 20
+// DefaultMemory is the default Config.Memory: it holds a year of the demo stack's data (20,000 users,
+// 4.9M rows) in one run. Memory the input does not need is never touched (see the README).
+const DefaultMemory = 1 << 30
 
 // minMemory keeps runs large enough to hold a row of the longest line csvin accepts.
 const minMemory = 1 << 20
@@ -51,7 +52,7 @@ const keyBytes = 2 * int(unsafe.Sizeof(key{}))
 
 // Config configures a Sorter.
 type Config struct {
-	Memory int64  // bytes of one run: encoded rows plus their keys (default DefaultMemory, at least 1 MiB)
+	Memory int64  // bytes of the two run buffers, each encoded rows plus their keys (default DefaultMemory, at least 1 MiB)
 	Dir    string // parent of the spill directory (default os.TempDir())
 	// NoReread: the input cannot be read twice (a pipe), so a prefix in order is kept and spilled
 	// like any run instead of being dropped, and Merge never calls its reread.

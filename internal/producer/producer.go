@@ -69,7 +69,7 @@ type Config struct {
 	ProgressRows     int64         // and at least every this many rows (default 100,000)
 	Timeout          time.Duration // give up when brokers stay unreachable this long (default 30 s)
 	Order            string        // of interactions files: OrderTime (default) or OrderFile; stdin is always in file order
-	SortMemory       int64         // bytes of one sorted run of OrderTime (default extsort.DefaultMemory)
+	SortMemory       int64         // memory OrderTime sorts in (extsort.Config.Memory; default extsort.DefaultMemory)
 	SortDir          string        // where sorted runs spill (default the system temp dir)
 
 	TopicInteractions string // default "interactions"
