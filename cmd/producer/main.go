@@ -3,9 +3,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
+	"math"
 	"os"
 	"os/signal"
 	"runtime/pprof"
@@ -35,6 +37,7 @@ func run() int {
 		repl     = fs.Int("replication", 1, "replication factor of the topics this creates")
 		logLevel = fs.String("log-level", "info", "debug, info, warn or error")
 		cpuProf  = fs.String("cpuprofile", "", "write a CPU profile of the replay to this file")
+		sortMem  = fs.String("sort-memory", "1G", "memory --order time sorts in, in bytes or with a K, M or G suffix (powers of 1024): runs of half of it, one filled while the other spills to --sort-dir")
 	)
 	fs.StringVar(&cfg.UsersFile, "users", "", "user_metadata CSV file, replayed first")
 	fs.StringVar(&cfg.InteractionsFile, "interactions", "", `user_interactions CSV file, or "-" for stdin`)
@@ -45,6 +48,8 @@ func run() int {
 	fs.BoolVar(&cfg.Resume, "resume", false, "skip rows an earlier, interrupted replay of the same files already produced")
 	fs.DurationVar(&cfg.ProgressInterval, "progress-interval", time.Second, "send event-time progress control records at least this often")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "give up when the brokers stay unreachable this long")
+	fs.StringVar(&cfg.Order, "order", producer.OrderTime, `replay order of --interactions: "time" (event time, ties in file order; sorts the file first) or "file"; stdin ("-") is always replayed in file order`)
+	fs.StringVar(&cfg.SortDir, "sort-dir", "", "directory sorted runs spill to, removed when the replay ends (default: the system temp dir, $TMPDIR or /tmp)")
 	fs.StringVar(&cfg.Compression, "compression", "snappy", "batch compression: none, snappy, lz4 or zstd")
 	auth := kafkaauth.Flags(fs)
 	if err := cli.EnvFlags(fs); err != nil {
@@ -71,6 +76,12 @@ func run() int {
 		}
 		cfg.Speed = f
 	}
+	mem, err := parseSize(*sortMem)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "producer: --sort-memory %q: %v\n", *sortMem, err)
+		return 2
+	}
+	cfg.SortMemory = mem
 	cfg.Logger = log
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		cfg.Reporter = &producer.BarReporter{W: os.Stderr}
@@ -106,4 +117,27 @@ func run() int {
 		return 1
 	}
 	return 0
+}
+
+// parseSize parses a byte count with an optional K, M or G suffix (powers of 1024), as GNU sort's -S.
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 'K', 'k':
+			mult = 1 << 10
+		case 'M', 'm':
+			mult = 1 << 20
+		case 'G', 'g':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			s = s[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v <= 0 || v > math.MaxInt64/mult {
+		return 0, errors.New("want a positive byte count such as 268435456, 256M or 1G")
+	}
+	return v * mult, nil
 }

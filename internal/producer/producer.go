@@ -41,6 +41,7 @@ import (
 
 	"github.com/notestream/notestream/internal/csvin"
 	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/extsort"
 	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/kwrite"
 	"github.com/notestream/notestream/internal/record"
@@ -67,6 +68,9 @@ type Config struct {
 	ProgressInterval time.Duration // progress control records at least this often (default 1 s)
 	ProgressRows     int64         // and at least every this many rows (default 100,000)
 	Timeout          time.Duration // give up when brokers stay unreachable this long (default 30 s)
+	Order            string        // of interactions files: OrderTime (default) or OrderFile; stdin is always in file order
+	SortMemory       int64         // memory OrderTime sorts in (extsort.Config.Memory; default extsort.DefaultMemory)
+	SortDir          string        // where sorted runs spill (default the system temp dir)
 
 	TopicInteractions string // default "interactions"
 	TopicUsers        string // default "users"
@@ -96,6 +100,15 @@ func (c *Config) Validate() error {
 	if c.Speed < 0 {
 		return fmt.Errorf("speed %v: must be positive", c.Speed)
 	}
+	setDefault(&c.Order, OrderTime)
+	if c.Order != OrderTime && c.Order != OrderFile {
+		return fmt.Errorf("order %q: want time or file", c.Order)
+	}
+	sortCfg := extsort.Config{Memory: c.SortMemory, Dir: c.SortDir}
+	if err := sortCfg.Validate(); err != nil {
+		return err
+	}
+	c.SortMemory, c.SortDir = sortCfg.Memory, sortCfg.Dir
 	setDefault(&c.ProgressInterval, time.Second)
 	setDefault(&c.ProgressRows, 100_000)
 	setDefault(&c.Timeout, 30*time.Second)
@@ -442,6 +455,10 @@ type replay struct {
 	read    atomic.Int64 // rows, published for the progress reporter
 	skipped int64
 
+	byTime         bool         // rows in event-time order: control records carry HeaderSeq
+	phase          atomic.Int32 // phaseNone, phaseSort or phaseReplay
+	sorted, merged atomic.Int64 // rows sorted and rows merged, for the progress reporter
+
 	maxEvent     int64
 	lastLine     int64
 	lastProgress time.Time
@@ -466,8 +483,9 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 	rp.nParts = p.partitions[rp.topic]
 	rp.parts = newKeyPartitioner(rp.nParts)
 	rp.marked = make([]bool, rp.nParts)
+	rp.byTime = p.byTime(path, users)
 	if p.cfg.Resume {
-		if rp.done, err = p.resumePoint(ctx, in.name, rp.topic); err != nil {
+		if rp.done, err = p.resumePoint(ctx, in.name, rp.topic, rp.byTime); err != nil {
 			return FileSummary{File: in.name}, err
 		}
 		p.cfg.Logger.Info("resuming", "file", in.name, "topic", rp.topic,
@@ -484,11 +502,15 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 	status := func() Status {
 		return Status{File: in.name, Read: rp.read.Load(), Produced: p.acked(tallyProduced) - startProduced,
 			DeadLetter: p.deadLettered() - startDLQ, Bytes: in.r.n.Load(), TotalBytes: in.size,
-			Elapsed: time.Since(start)}
+			Elapsed: time.Since(start), Phase: phaseName(rp.phase.Load()), Sorted: rp.sorted.Load(), Merged: rp.merged.Load()}
 	}
 	stopReport := p.report(status)
 
-	err = p.readRows(ctx, rp)
+	if rp.byTime {
+		err = p.readRowsByTime(ctx, rp, path)
+	} else {
+		err = p.readRows(ctx, rp)
+	}
 	if err == nil && !users {
 		err = p.sendControl(rp, record.ControlEnd)
 	}
@@ -497,7 +519,7 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 	}
 	stopReport()
 
-	sum := FileSummary{File: in.name, Read: rp.rows, Produced: p.acked(tallyProduced) - startProduced,
+	sum := FileSummary{File: in.name, Read: rp.read.Load(), Produced: p.acked(tallyProduced) - startProduced,
 		DeadLettered: p.deadLettered() - startDLQ, Skipped: rp.skipped, ByReason: map[string]int64{}}
 	for r := range startByReason {
 		if n := p.acked(tallyDeadLetter+r) - startByReason[r]; n > 0 {
@@ -580,6 +602,12 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 			<-parsed
 		}
 	}()
+	return p.produceBatches(ctx, rp, full, free)
+}
+
+// produceBatches produces the rows of the batches received on full, returning each on free, until
+// the batch that carries an error (io.EOF at the end).
+func (p *producer) produceBatches(ctx context.Context, rp *replay, full <-chan *parsedBatch, free chan<- *parsedBatch) error {
 	for {
 		b, err := p.nextBatch(ctx, full)
 		if err != nil {
@@ -595,7 +623,11 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 				return err
 			}
 		}
-		rp.read.Store(rp.rows)
+		// In a time-ordered replay the file was read in the sort phase: rows read stays at its count.
+		if rp.byTime {
+			rp.merged.Add(int64(len(b.rows)))
+		}
+		rp.read.Store(rp.rows + rp.sorted.Load() - rp.merged.Load())
 		if ctx.Err() != nil {
 			return context.Cause(ctx)
 		}
@@ -744,5 +776,8 @@ func (p *producer) control(rp *replay, part int32, kind string, line int64) erro
 	p.label = append(p.label[:0], kind...)
 	p.headers[0] = kwrite.Header{Key: record.ControlHeader, Value: p.label}
 	p.setOrigin(1, rp.in.name, line)
+	if rp.byTime {
+		p.headers[2].Key = HeaderSeq
+	}
 	return unreachable(p.append(rp.out, part, tallyControl, 3))
 }

@@ -123,12 +123,36 @@ func TestTailOfInteractions(t *testing.T) {
 	} {
 		var tl tail
 		for _, r := range tc.recs {
-			tl.add(r, "a.csv", true)
+			tl.add(r, "a.csv", true, false)
 		}
 		if tl.line != tc.wantLine || tl.after != tc.wantAfter || tl.found != tc.wantFound {
 			t.Errorf("%s: tail = %+v, want line %d after %d found %v", tc.name, tl, tc.wantLine, tc.wantAfter, tc.wantFound)
 		}
 	}
+}
+
+// TestTailOfTimeOrderedReplay: a time-ordered replay's control records carry seq, not line; resuming
+// in the other order is noticed.
+func TestTailOfTimeOrderedReplay(t *testing.T) {
+	control := func(key string, n int64) *kgo.Record {
+		return &kgo.Record{Headers: []kgo.RecordHeader{{Key: record.ControlHeader, Value: []byte(record.ControlProgress)},
+			{Key: HeaderSource, Value: []byte("a.csv")}, {Key: key, Value: strconv.AppendInt(nil, n, 10)}}}
+	}
+	ev := &kgo.Record{Value: []byte("{}")}
+	f := func(recs []*kgo.Record, byTime bool, want tail) {
+		t.Helper()
+		var tl tail
+		for _, r := range recs {
+			tl.add(r, "a.csv", true, byTime)
+		}
+		if tl != want {
+			t.Errorf("tail = %+v, want %+v", tl, want)
+		}
+	}
+	f([]*kgo.Record{control(HeaderSeq, 5), ev, ev}, true, tail{line: 5, after: 2, found: true, inSegment: true})
+	f([]*kgo.Record{control(HeaderLine, 9), ev, control(HeaderSeq, 5), ev}, true, tail{line: 5, after: 1, found: true, inSegment: true})
+	f([]*kgo.Record{control(HeaderSeq, 5), ev}, false, tail{found: true, otherOrder: true})
+	f([]*kgo.Record{control(HeaderLine, 5), ev}, true, tail{found: true, otherOrder: true})
 }
 
 // TestSkipEvent skips the rows up to the line, then the counted rows after it, then none.

@@ -19,6 +19,9 @@ type Status struct {
 	Bytes      int64 // input bytes consumed
 	TotalBytes int64 // input size, or -1 when unknown (stdin)
 	Elapsed    time.Duration
+	Phase      string // PhaseSort or PhaseReplay in a time-ordered replay, else empty
+	Sorted     int64  // readable rows sorted (time order)
+	Merged     int64  // of them, rows merged and produced so far (time order)
 }
 
 // Reporter shows replay progress. Update is called about every 200 ms from one goroutine.
@@ -29,24 +32,44 @@ type Reporter interface {
 
 // BarReporter draws a progress bar on a terminal: rows/s and an ETA from the input size.
 type BarReporter struct {
-	W    io.Writer
-	bar  *progressbar.ProgressBar
-	file string
+	W     io.Writer
+	bar   *progressbar.ProgressBar
+	file  string
+	phase string
 }
 
+// Update draws the bytes read, or in the replay phase of a time-ordered replay the rows merged of
+// those sorted.
 func (r *BarReporter) Update(s Status) {
+	if r.bar != nil && r.file == s.File && r.phase != s.Phase && s.Phase == PhaseReplay {
+		_ = r.bar.Finish()
+		fmt.Fprintln(r.W)
+		r.bar = nil
+	}
+	total, done, bytes := s.TotalBytes, s.Bytes, true
+	if s.Phase == PhaseReplay {
+		total, done, bytes = s.Sorted, s.Merged, false
+	}
 	if r.bar == nil || r.file != s.File {
-		r.file = s.File
-		r.bar = progressbar.NewOptions64(s.TotalBytes,
+		r.file, r.phase = s.File, s.Phase
+		r.bar = progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(r.W),
-			progressbar.OptionShowBytes(true),
+			progressbar.OptionShowBytes(bytes),
 			progressbar.OptionSetWidth(30),
 			progressbar.OptionThrottle(200*time.Millisecond),
 			progressbar.OptionSetPredictTime(true),
 		)
 	}
-	r.bar.Describe(fmt.Sprintf("%s: %d rows, %.0f rows/s", s.File, s.Read, rate(s.Read, s.Elapsed)))
-	_ = r.bar.Set64(s.Bytes)
+	r.phase = s.Phase
+	desc := fmt.Sprintf("%s: %d rows, %.0f rows/s", s.File, s.Read, rate(s.Read, s.Elapsed))
+	switch s.Phase {
+	case PhaseSort:
+		desc = fmt.Sprintf("%s: sorting, %d rows read, %.0f rows/s", s.File, s.Read, rate(s.Read, s.Elapsed))
+	case PhaseReplay:
+		desc = fmt.Sprintf("%s: replaying in time order, %d of %d rows", s.File, s.Merged, s.Sorted)
+	}
+	r.bar.Describe(desc)
+	_ = r.bar.Set64(done)
 }
 
 func (r *BarReporter) Finish(s Status) {
@@ -80,6 +103,9 @@ func (r *LogReporter) Finish(s Status) { r.log(s) }
 func (r *LogReporter) log(s Status) {
 	args := []any{"file", s.File, "read", s.Read, "produced", s.Produced, "dead_lettered", s.DeadLetter,
 		"rows_per_s", int64(rate(s.Read, s.Elapsed))}
+	if s.Phase != "" {
+		args = append(args, "phase", s.Phase, "sorted", s.Sorted, "merged", s.Merged)
+	}
 	if s.TotalBytes > 0 {
 		args = append(args, "done_pct", 100*s.Bytes/s.TotalBytes)
 	}

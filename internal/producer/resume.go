@@ -52,10 +52,12 @@ type tail struct {
 	line, after int64
 	found       bool
 	inSegment   bool // the last control record read was the source's
+	otherOrder  bool // the source's last control record is of a replay in the other order
 }
 
-// add reads the next record of the partition, in offset order.
-func (t *tail) add(r *kgo.Record, source string, byControl bool) {
+// add reads the next record of the partition, in offset order. On the interactions topic, a
+// time-ordered replay's control records carry HeaderSeq where a file-ordered one's carry HeaderLine.
+func (t *tail) add(r *kgo.Record, source string, byControl, byTime bool) {
 	if !byControl {
 		if line, ok := originLine(r, source); ok {
 			*t = tail{line: line, found: true}
@@ -68,10 +70,16 @@ func (t *tail) add(r *kgo.Record, source string, byControl bool) {
 		}
 		return
 	}
-	line, ok := originLine(r, source)
+	key, other := HeaderLine, HeaderSeq
+	if byTime {
+		key, other = other, key
+	}
+	line, ok := originAt(r, source, key)
 	t.inSegment = ok
 	if ok {
 		*t = tail{line: line, found: true, inSegment: true}
+	} else if _, ok := originAt(r, source, other); ok {
+		*t = tail{found: true, otherOrder: true}
 	}
 }
 
@@ -83,17 +91,25 @@ const firstWindow = 1024
 // resumePoint reads back, per partition of topic and of the dead-letter topic, where the latest replay
 // of source stopped. The last record rather than the highest line: if the file was replayed in full
 // before, the older replay's higher lines must not hide where the latest one stopped.
-func (p *producer) resumePoint(ctx context.Context, source, topic string) (resumePoint, error) {
+func (p *producer) resumePoint(ctx context.Context, source, topic string, byTime bool) (resumePoint, error) {
 	var rp resumePoint
-	tails, err := p.tails(ctx, source, topic, topic == p.cfg.TopicInteractions)
+	tails, err := p.tails(ctx, source, topic, topic == p.cfg.TopicInteractions, byTime)
 	if err != nil {
 		return rp, err
 	}
 	for _, t := range tails {
+		if t.otherOrder {
+			order, other := OrderFile, OrderTime
+			if byTime {
+				order, other = other, order
+			}
+			return rp, fmt.Errorf("resume: the latest replay of %s on %s used --order %s, not %s: resume with --order %s",
+				source, topic, other, order, other)
+		}
 		rp.events = append(rp.events, t.line)
 		rp.after = append(rp.after, t.after)
 	}
-	if tails, err = p.tails(ctx, source, p.cfg.TopicDLQ, false); err != nil {
+	if tails, err = p.tails(ctx, source, p.cfg.TopicDLQ, false, false); err != nil {
 		return rp, err
 	}
 	for _, t := range tails {
@@ -104,7 +120,7 @@ func (p *producer) resumePoint(ctx context.Context, source, topic string) (resum
 
 // tails reads the tail of source on every partition of topic; byControl when only control records
 // carry the source and line headers.
-func (p *producer) tails(ctx context.Context, source, topic string, byControl bool) ([]tail, error) {
+func (p *producer) tails(ctx context.Context, source, topic string, byControl, byTime bool) ([]tail, error) {
 	tails := make([]tail, p.partitions[topic])
 	if p.created[topic] {
 		// Listing its offsets could fail: kgo's metadata cache may not know the topic yet.
@@ -137,7 +153,7 @@ func (p *producer) tails(ctx context.Context, source, topic string, byControl bo
 		// Every window reaches the end: the events after a control record count too.
 		for window := int64(firstWindow); e.Offset > s.Offset; window *= 4 {
 			lo := max(s.Offset, e.Offset-window)
-			t, err := readTail(ctx, cl, source, topic, int32(part), lo, e.Offset, byControl)
+			t, err := readTail(ctx, cl, source, topic, int32(part), lo, e.Offset, byControl, byTime)
 			if err != nil {
 				return nil, err
 			}
@@ -151,7 +167,7 @@ func (p *producer) tails(ctx context.Context, source, topic string, byControl bo
 }
 
 // readTail reads the tail of source at offsets [lo, hi).
-func readTail(ctx context.Context, cl *kgo.Client, source, topic string, part int32, lo, hi int64, byControl bool) (tail, error) {
+func readTail(ctx context.Context, cl *kgo.Client, source, topic string, part int32, lo, hi int64, byControl, byTime bool) (tail, error) {
 	cl.AddConsumePartitions(map[string]map[int32]kgo.Offset{topic: {part: kgo.NewOffset().At(lo)}})
 	defer cl.RemoveConsumePartitions(map[string][]int32{topic: {part}})
 	var t tail
@@ -176,24 +192,27 @@ func readTail(ctx context.Context, cl *kgo.Client, source, topic string, part in
 				return
 			}
 			next = r.Offset + 1
-			t.add(r, source, byControl)
+			t.add(r, source, byControl, byTime)
 		})
 	}
 	return t, nil
 }
 
 // originLine returns the line header of r if its source header is source.
-func originLine(r *kgo.Record, source string) (int64, bool) {
+func originLine(r *kgo.Record, source string) (int64, bool) { return originAt(r, source, HeaderLine) }
+
+// originAt returns the header key (HeaderLine or HeaderSeq) of r if its source header is source.
+func originAt(r *kgo.Record, source, key string) (int64, bool) {
 	var src, line []byte
 	for _, h := range r.Headers {
 		switch h.Key {
 		case HeaderSource:
 			src = h.Value
-		case HeaderLine:
+		case key:
 			line = h.Value
 		}
 	}
-	if string(src) != source {
+	if string(src) != source || line == nil {
 		return 0, false
 	}
 	n, err := strconv.ParseInt(string(line), 10, 64)
