@@ -77,7 +77,8 @@ type Result struct {
 	FirstDate string
 	LastDate  string
 
-	active map[string]map[string]bool // date -> active users
+	active map[string]map[string]bool     // date -> active users
+	valid  map[string][]event.Interaction // user -> valid events in time order
 }
 
 // ComputeFiles is Compute of the CSV files at two paths.
@@ -210,6 +211,7 @@ func ComputeRows(rows []event.Interaction, metas []event.User, loc *time.Locatio
 		}
 	}
 
+	r.valid = byUser
 	r.computeDays()
 	return r
 }
