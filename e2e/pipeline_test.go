@@ -216,6 +216,7 @@ func (p *pipeline) compareWithGold(t *testing.T, api string) {
 		within(t, m.Month+" calendar mau", mau, m.MAU)
 		sameSketch(t, m.Month+" calendar mau", mau, sketches.month(m.Month))
 	}
+	comparePowerUsers(t, api, lakeDir)
 
 	out := filepath.Join(p.dir, "report.html")
 	run(t, p.report, "--lake", "file://"+lakeDir, "--out", out)

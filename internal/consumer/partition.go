@@ -38,6 +38,7 @@ type partition struct {
 
 	win      *sessionwindow.Window
 	deltas   *deltas
+	engaged  *engaged
 	late     *latePublisher
 	expect   int64 // offset of the last checkpoint this owner read or built; -1 for none
 	pending  int   // records handled since the last checkpoint
@@ -86,6 +87,7 @@ func newPartition(c *Consumer, id int32, cp rtstore.Checkpoint) (*partition, err
 		owner:      hex.EncodeToString(token[:]),
 		win:        win,
 		deltas:     newDeltas(),
+		engaged:    newEngaged(),
 		late:       newLatePublisher(c.cl, c.cfg.TopicLate),
 		expect:     cp.Offset,
 		lastSave:   time.Now(),
@@ -199,9 +201,11 @@ func (p *partition) handleRecord(r *kgo.Record) {
 	case event.OK:
 		p.stats[kindValid]++
 		p.deltas.addUser(day, segs, p.ev.UserID)
+		p.engaged.add(day, p.ev.UserID, p.ev.DurationMs)
 	case event.Late:
 		p.stats[kindLate]++
 		p.deltas.addUser(day, segs, p.ev.UserID)
+		p.engaged.add(day, p.ev.UserID, p.ev.DurationMs)
 		p.late.publish(r)
 	default:
 		p.stats[kindInvalid]++
@@ -242,6 +246,7 @@ type checkpoint struct {
 	snap   []byte
 	cells  []rtstore.Cell
 	users  []byte // the cells' sketches
+	power  []rtstore.EngagedUser
 }
 
 // checkpoint builds a checkpoint of the closed sessions, the deltas, the window snapshot and the next
@@ -278,8 +283,10 @@ func (p *partition) checkpoint() {
 	clear(p.closed) // drop the strings
 	cp.snap = p.win.AppendSnapshot(cp.snap[:0])
 	cp.cells, cp.users = p.deltas.appendCells(cp.cells[:0], cp.users[:0], p.c.users.Segment)
-	cp.commit = rtstore.Commit{Partition: p.id, Expect: p.expect, Offset: next, Owner: p.owner, Snapshot: cp.snap, Cells: cp.cells}
+	cp.power = p.engaged.appendUsers(cp.power[:0])
+	cp.commit = rtstore.Commit{Partition: p.id, Expect: p.expect, Offset: next, Owner: p.owner, Snapshot: cp.snap, Cells: cp.cells, Engaged: cp.power}
 	p.deltas.reset()
+	p.engaged.reset()
 	p.expect = next
 	p.pending = 0
 	p.lastSave = time.Now()
@@ -307,6 +314,7 @@ func (p *partition) writer() {
 			p.write(cp)
 		}
 		clear(cp.cells)
+		clear(cp.power)
 		p.free <- cp
 	}
 }

@@ -10,6 +10,7 @@
 //	P{T/p}:c:D       hash of day D's counters from partition p: "S|n", "S|d", "S|a" (sessions, total
 //	                 duration ms, total actions of closed sessions), "S|valid", "S|late",
 //	                 "S|unknown_action", "S|duration_out_of_range", "S|duplicate"
+//	P{T/p}:pe:M, :pn:M  per-user engaged_ms and events of month M (engaged.go)
 //	P{T/p}:tmp       scratch key of the checkpoint script, deleted before it returns
 //	PT:partitions    set of the partitions that ever checkpointed (readers merge over them)
 //
@@ -193,14 +194,17 @@ type Commit struct {
 	Owner     string // this owner's token
 	Snapshot  []byte
 	Cells     []Cell
+	Engaged   []EngagedUser // per-user changes of the power-user state, grouped by month
 }
 
 // commitScript applies a checkpoint if the stored offset is the expected one, and reports success
 // without applying it again if this owner already wrote it (a retry after a lost reply).
 //
-// KEYS: checkpoint hash, scratch key, then per cell its users key and counts key.
+// KEYS: checkpoint hash, scratch key, then per cell its users key and counts key, then per month of
+// power-user changes its engaged_ms and events hashes.
 // ARGV: expected offset ("" for none), new offset, owner, snapshot, cell count, then per cell:
-// TTL (s), users HLL ("" for none), field count, then field and increment pairs.
+// TTL (s), users HLL ("" for none), field count, then field and increment pairs; then the month
+// count, and per month: TTL (s), user count, then user, engaged_ms and events triples.
 var commitScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'offset')
 if not cur then cur = '' end
@@ -222,6 +226,20 @@ for c = 1, tonumber(ARGV[5]) do
     i = i + 2
   end
   if n > 0 then redis.call('EXPIRE', KEYS[k+1], exp) end
+  k = k + 2
+end
+local months = tonumber(ARGV[i])
+i = i + 1
+for m = 1, months do
+  local exp, n = ARGV[i], tonumber(ARGV[i+1])
+  i = i + 2
+  for u = 1, n do
+    redis.call('HINCRBY', KEYS[k], ARGV[i], ARGV[i+1])
+    redis.call('HINCRBY', KEYS[k+1], ARGV[i], ARGV[i+2])
+    i = i + 3
+  end
+  redis.call('EXPIRE', KEYS[k], exp)
+  redis.call('EXPIRE', KEYS[k+1], exp)
   k = k + 2
 end
 redis.call('DEL', KEYS[2])
@@ -250,6 +268,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) error {
 		args = append(args, ttl, cell.Users, len(fields)/2)
 		args = append(args, fields...)
 	}
+	keys, args = s.appendEngaged(keys, args, c.Partition, c.Engaged, ttl)
 	ok, err := commitScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("checkpoint partition %d at offset %d: %w", c.Partition, c.Offset, err)
