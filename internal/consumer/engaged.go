@@ -19,7 +19,9 @@ type engaged struct {
 	cur       map[string]engagedCounts
 }
 
-func newEngaged() *engaged { return &engaged{months: map[string]map[string]engagedCounts{}, lastDay: -1 << 31} }
+func newEngaged() *engaged {
+	return &engaged{months: map[string]map[string]engagedCounts{}, lastDay: -1 << 31}
+}
 
 // add counts a valid event of user on day with durationMs.
 func (e *engaged) add(day int32, user string, durationMs int64) {
