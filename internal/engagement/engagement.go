@@ -109,7 +109,7 @@ func PowerUsers(users []User, pct Pct) Top {
 		t.TotalEngagedMs += users[i].EngagedMs
 	}
 	k := pct.Top(len(users))
-	slices.SortFunc(users, func(a, b User) int { return Compare(&a, &b) })
+	selectTop(users, k)
 	t.Users = make([]PowerUser, k)
 	for i := range k {
 		t.Users[i] = PowerUser{Rank: int64(i + 1), User: users[i], Share: share(users[i].EngagedMs, t.TotalEngagedMs)}
@@ -117,6 +117,47 @@ func PowerUsers(users []User, pct Pct) Top {
 	}
 	t.EngagedShare = share(topMs, t.TotalEngagedMs)
 	return t
+}
+
+// selectTop moves the first k users in rank order to users[:k], sorted: a heap of the best k seen
+// costs O(n log k), where sorting all n would cost O(n log n) (a month of a million users, 1% of them).
+func selectTop(users []User, k int) {
+	cmpUsers := func(a, b User) int { return Compare(&a, &b) }
+	if k == 0 {
+		return
+	}
+	if k*4 >= len(users) {
+		slices.SortFunc(users, cmpUsers)
+		return
+	}
+	// users[:k] is a heap whose root is the worst of the best k so far.
+	worse := func(i, j int) bool { return Compare(&users[i], &users[j]) > 0 }
+	down := func(i int) {
+		for {
+			c := 2*i + 1
+			if c >= k {
+				return
+			}
+			if c+1 < k && worse(c+1, c) {
+				c++
+			}
+			if !worse(c, i) {
+				return
+			}
+			users[i], users[c] = users[c], users[i]
+			i = c
+		}
+	}
+	for i := k/2 - 1; i >= 0; i-- {
+		down(i)
+	}
+	for i := k; i < len(users); i++ {
+		if Compare(&users[i], &users[0]) < 0 {
+			users[0], users[i] = users[i], users[0]
+			down(0)
+		}
+	}
+	slices.SortFunc(users[:k], cmpUsers)
 }
 
 // share is a/b, nil when b is 0.

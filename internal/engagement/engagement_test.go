@@ -329,3 +329,22 @@ func TestFrequencyBuckets(t *testing.T) {
 		}
 	}
 }
+
+// TestSelectTop compares the heap selection with a full sort, ties included.
+func TestSelectTop(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 500 {
+		n := rng.IntN(300)
+		users := make([]User, n)
+		for i := range users {
+			users[i] = User{UserID: fmt.Sprint(rng.IntN(1000)), EngagedMs: rng.Int64N(20)}
+		}
+		want := slices.Clone(users)
+		slices.SortFunc(want, func(a, b User) int { return Compare(&a, &b) })
+		k := rng.IntN(n + 1)
+		selectTop(users, k)
+		if !slices.Equal(users[:k], want[:k]) {
+			t.Fatalf("n %d, k %d: top %v, want %v", n, k, users[:k], want[:k])
+		}
+	}
+}

@@ -59,42 +59,70 @@ func (s *Store) appendEngaged(keys []string, args []any, p int32, users []Engage
 }
 
 // MonthUsers returns the users active in month (YYYY-MM) with their engaged_ms and events, summed
-// over every partition, in no particular order.
+// over every partition, in no particular order. Each partition's two hashes are read with HKEYS and
+// HVALS in one MULTI (flat arrays, where HGETALL would build a map per hash); both hashes get the same
+// fields in the same order, so events are matched to users by position, by name only if they differ.
 func (s *Store) MonthUsers(ctx context.Context, month string) ([]engagement.User, error) {
 	parts, err := s.Partitions(ctx)
 	if err != nil {
 		return nil, err
 	}
-	pipe := s.rdb.Pipeline()
-	cmds := make([][2]*redis.MapStringStringCmd, len(parts))
+	type reads struct{ ek, ev, nk, nv *redis.StringSliceCmd }
+	all := make([]reads, len(parts))
 	for i, p := range parts {
 		ke, kn := s.engagedKeys(p, month)
-		cmds[i] = [2]*redis.MapStringStringCmd{pipe.HGetAll(ctx, ke), pipe.HGetAll(ctx, kn)}
+		pipe := s.rdb.TxPipeline()
+		all[i] = reads{pipe.HKeys(ctx, ke), pipe.HVals(ctx, ke), pipe.HKeys(ctx, kn), pipe.HVals(ctx, kn)}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return nil, fmt.Errorf("read power users of %s, partition %d: %w", month, p, err)
+		}
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("read power users of %s: %w", month, err)
+	total := 0
+	for _, r := range all {
+		total += len(r.ek.Val())
 	}
-	index := map[string]int{}
-	var users []engagement.User
-	for _, pair := range cmds {
-		for f, cmd := range pair {
-			for id, v := range cmd.Val() {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
-					return nil, fmt.Errorf("read %s %s: bad integer %q", cmd.Args()[1], id, v)
-				}
-				i, ok := index[id]
-				if !ok {
-					i = len(users)
-					index[id] = i
-					users = append(users, engagement.User{UserID: id})
-				}
-				if f == 0 {
-					users[i].EngagedMs += n
-				} else {
-					users[i].Events += n
+	users := make([]engagement.User, 0, total)
+	index := make(map[string]int, total)
+	parse := func(cmd *redis.StringSliceCmd, id, v string) (int64, error) {
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("read %s %s: bad integer %q", cmd.Args()[1], id, v)
+		}
+		return n, nil
+	}
+	for _, r := range all {
+		ek, ev, nk, nv := r.ek.Val(), r.ev.Val(), r.nk.Val(), r.nv.Val()
+		if len(ek) != len(ev) || len(nk) != len(nv) || len(ek) != len(nk) {
+			return nil, fmt.Errorf("read power users of %s: %s and %s differ in fields", month, r.ek.Args()[1], r.nk.Args()[1])
+		}
+		at := make([]int, len(ek)) // position in users of each field of the engaged hash
+		for j, id := range ek {
+			ms, err := parse(r.ek, id, ev[j])
+			if err != nil {
+				return nil, err
+			}
+			i, ok := index[id]
+			if !ok {
+				i = len(users)
+				index[id] = i
+				users = append(users, engagement.User{UserID: id})
+			}
+			users[i].EngagedMs += ms
+			at[j] = i
+		}
+		for j, id := range nk {
+			n, err := parse(r.nk, id, nv[j])
+			if err != nil {
+				return nil, err
+			}
+			i := at[j]
+			if ek[j] != id {
+				var ok bool
+				if i, ok = index[id]; !ok {
+					return nil, fmt.Errorf("read power users of %s: %s has %s, %s has not", month, r.nk.Args()[1], id, r.ek.Args()[1])
 				}
 			}
+			users[i].Events += n
 		}
 	}
 	return users, nil

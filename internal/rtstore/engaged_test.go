@@ -102,6 +102,7 @@ func BenchmarkEngagedState(b *testing.B) {
 		expect = c.Offset
 	}
 	mem := usedMemory(b, rdb) - before
+	b.ReportAllocs()
 	for b.Loop() {
 		got, err := s.MonthUsers(ctx, "2023-07")
 		if err != nil || len(got) != users {
