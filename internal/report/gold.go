@@ -40,6 +40,7 @@ type Gold struct {
 	Segments []SegmentDay
 	Months   []Month
 	Quality  []Quality
+	Engagement
 }
 
 // Lake is the part of a lake store the report reads (lake.Store has it).
@@ -64,6 +65,9 @@ func Load(ctx context.Context, lake Lake) (*Gold, error) {
 		return nil, err
 	}
 	if g.Quality, err = readTable(ctx, lake, tables.GoldDataQuality, "date", func(q *Quality, p string) { q.Date = p }); err != nil {
+		return nil, err
+	}
+	if err := g.Engagement.load(ctx, lake); err != nil {
 		return nil, err
 	}
 	slices.SortStableFunc(g.Days, func(a, b Day) int { return cmp.Compare(a.Date, b.Date) })
@@ -112,4 +116,5 @@ func (g *Gold) Through(date string) {
 	g.Segments = slices.DeleteFunc(g.Segments, func(s SegmentDay) bool { return s.Date > date })
 	g.Quality = slices.DeleteFunc(g.Quality, func(q Quality) bool { return q.Date > date })
 	g.Months = slices.DeleteFunc(g.Months, func(m Month) bool { return m.Month > date[:min(7, len(date))] })
+	g.Engagement.through(date)
 }
