@@ -84,7 +84,7 @@ func TestRenderEngagement(t *testing.T) {
 		"In 2023-03 the top 2 of 1,234 active users hold <b>8.0%</b> of all engaged time",
 		"<td>1</td><td>u&lt;9&gt;</td><td>10</td><td>300</td><td>40</td><td>20</td><td>7.0%</td>",
 		"<h3>first_seen</h3>", "<h3>join_date</h3>",
-		"cohort 2023-03-27, week 0: 129 of 129 users (100.0%)",               // the last cohort
+		"cohort 2023-03-27, week 0: 129 of 129 users (100.0%)",                 // the last cohort
 		"cohort 2022-10-03, week 25: 15 of 104 users (14.4%), week not wholly", // first_seen's oldest of 26
 		"<td>2023-01</td><td>48.6%</td>", ">21+ sessions<",
 	} {
