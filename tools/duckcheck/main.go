@@ -5,7 +5,8 @@
 //	duckcheck -csv DIR                  compute gold from the CSV files (gold.sql), timed
 //	duckcheck -lake DIR -csv DIR        both, then compare the gold tables row for row
 //
-// -power-users-pct must be the compactor's --power-users-pct (default 1).
+// -power-users-pct must be the compactor's --power-users-pct (default 1). `go test` (cgo) replays a
+// generated clean year through the repository's binaries and runs the comparison (TestLakeEqualsSQL).
 package main
 
 import (
@@ -67,12 +68,7 @@ func main() {
 		flag.Usage()
 		os.Exit(2)
 	}
-	num, den, err := decimal(*pct)
-	if err != nil {
-		log.Fatal(err)
-	}
-	goldSQL = strings.NewReplacer("@PCT_NUM@", num, "@PCT_DEN@", den).Replace(goldSQL)
-	if err := run(context.Background(), *lake, *csv); err != nil {
+	if err := run(context.Background(), *lake, *csv, *pct); err != nil {
 		log.Fatal(err)
 	}
 }
@@ -100,7 +96,12 @@ func scan(rows *sql.Rows) ([]string, error) {
 	return out, rows.Err()
 }
 
-func run(ctx context.Context, lake, csv string) error {
+func run(ctx context.Context, lake, csv, pct string) error {
+	num, den, err := decimal(pct)
+	if err != nil {
+		return err
+	}
+	gold := strings.NewReplacer("@PCT_NUM@", num, "@PCT_DEN@", den).Replace(goldSQL)
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return err
@@ -114,7 +115,7 @@ func run(ctx context.Context, lake, csv string) error {
 			return err
 		}
 		start := time.Now()
-		if _, err := db.ExecContext(ctx, strings.ReplaceAll(goldSQL, "@CSV@", abs)); err != nil {
+		if _, err := db.ExecContext(ctx, strings.ReplaceAll(gold, "@CSV@", abs)); err != nil {
 			return fmt.Errorf("gold.sql: %w", err)
 		}
 		fmt.Printf("duckdb: gold from CSV in %.2f s\n", time.Since(start).Seconds())
