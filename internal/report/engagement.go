@@ -217,7 +217,7 @@ func heatMap(basis string, rows []CohortRow) string {
 			ink = "#fff"
 		}
 		fmt.Fprintf(&b, `<g class="%s" data-retention="%g"><rect x="%.1f" y="%d" width="%.1f" height="%d" fill="%s"/>`+
-			`<text x="%.1f" y="%d" fill="%s">%s</text><title>%s</title></g>`,
+			`<text x="%.1f" y="%d" style="fill:%s">%s</text><title>%s</title></g>`,
 			class, r.Retention, x+0.5, y+1, cellW-1, cellH-2, heatColour(v),
 			x+cellW/2, y+cellH-5, ink, strconv.FormatFloat(100*r.Retention, 'f', 0, 64),
 			html.EscapeString(fmt.Sprintf("cohort %s, week %d: %s of %s users (%.1f%%)%s", r.CohortWeek, r.WeekOffset,
@@ -253,7 +253,11 @@ func frequencyHTML(b *strings.Builder, rows []FrequencyRow) {
 		if r.Share != nil {
 			s = *r.Share
 		}
-		bars = append(bars, bar{Label: r.Bucket + " sessions", Share: s, Text: share(r.Share) + " of active users (" + formatInt(r.Users) + ")"})
+		label := r.Bucket + " sessions"
+		if r.Bucket == "1" {
+			label = "1 session"
+		}
+		bars = append(bars, bar{Label: label, Share: s, Text: share(r.Share) + " of active users (" + formatInt(r.Users) + ")"})
 	}
 	fmt.Fprintf(b, `<h2>Session frequency</h2><p class="note">Active users of the month by the number of sessions they started in it; `+
 		`%s here, every month in the table below.</p>%s`, html.EscapeString(last), barChart("Session frequency in "+last, bars))

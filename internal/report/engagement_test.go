@@ -123,7 +123,7 @@ func TestRenderEngagementInBrowser(t *testing.T) {
 	for _, c := range cells {
 		colours[c[1]] = true
 	}
-	if len(colours) < 10 {
+	if len(colours) < 10 || !strings.Contains(string(out), `style="fill:#fff"`) || !strings.Contains(string(out), `style="fill:#222"`) {
 		t.Fatalf("heat-map cells use %d colours", len(colours))
 	}
 	if n := strings.Count(string(out), `<rect class="bar"`); n != 5+3+6 {
