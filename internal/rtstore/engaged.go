@@ -33,7 +33,10 @@ func (s *Store) engagedKeys(p int32, month string) (string, string) {
 	return tag + ":pe:" + month, tag + ":pn:" + month
 }
 
-// appendEngaged appends the keys and arguments of the commit script's power-user section.
+// appendEngaged appends the keys and arguments of the commit script's power-user section: per month
+// its two hash keys, then the TTL and one MessagePack array of user, engaged_ms, events (the numbers
+// as decimal strings, so Lua never turns them into floats), which the script unpacks with cmsgpack.
+// One argument per month instead of three per user keeps the checkpoint's encoding cheap.
 func (s *Store) appendEngaged(keys []string, args []any, p int32, users []EngagedUser, ttl int64) ([]string, []any) {
 	groups := 0
 	for i := range users {
@@ -49,13 +52,48 @@ func (s *Store) appendEngaged(keys []string, args []any, p int32, users []Engage
 		}
 		ke, kn := s.engagedKeys(p, users[i].Month)
 		keys = append(keys, ke, kn)
-		args = append(args, ttl, j-i)
+		size := 5
 		for _, u := range users[i:j] {
-			args = append(args, u.UserID, u.EngagedMs, u.Events)
+			size += len(u.UserID) + 5 + 2*(1+20)
 		}
+		b := appendArrayHeader(make([]byte, 0, size), 3*(j-i))
+		var num [20]byte
+		for _, u := range users[i:j] {
+			b = appendStr(b, u.UserID)
+			b = appendStr(b, strconv.AppendInt(num[:0], u.EngagedMs, 10))
+			b = appendStr(b, strconv.AppendInt(num[:0], u.Events, 10))
+		}
+		args = append(args, ttl, b)
 		i = j
 	}
 	return keys, args
+}
+
+// appendArrayHeader appends a MessagePack array header of n elements.
+func appendArrayHeader(b []byte, n int) []byte {
+	switch {
+	case n < 16:
+		return append(b, 0x90|byte(n))
+	case n < 1<<16:
+		return append(b, 0xdc, byte(n>>8), byte(n))
+	default:
+		return append(b, 0xdd, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+}
+
+// appendStr appends s as a MessagePack str.
+func appendStr[T string | []byte](b []byte, s T) []byte {
+	switch n := len(s); {
+	case n < 32:
+		b = append(b, 0xa0|byte(n))
+	case n < 1<<8:
+		b = append(b, 0xd9, byte(n))
+	case n < 1<<16:
+		b = append(b, 0xda, byte(n>>8), byte(n))
+	default:
+		b = append(b, 0xdb, byte(n>>24), byte(n>>16), byte(n>>8), byte(n))
+	}
+	return append(b, s...)
 }
 
 // MonthUsers returns the users active in month (YYYY-MM) with their engaged_ms and events, summed

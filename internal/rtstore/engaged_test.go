@@ -63,6 +63,23 @@ func TestEngagedExactlyOnce(t *testing.T) {
 	if ttl := rdb.TTL(ctx, "t:{interactions/0}:pe:2023-07").Val(); ttl <= 0 {
 		t.Fatalf("engaged hash TTL %v", ttl)
 	}
+	// Every MessagePack length form: 40 users (a 120-element array), ids of 1, 40, 300 and 70,000 bytes.
+	long := &Commit{Partition: 1, Expect: 3, Offset: 4, Owner: "c"}
+	want = nil
+	for i := range 40 {
+		id := strings.Repeat("x", []int{1, 40, 300, 70_000}[i%4]) + strconv.Itoa(i)
+		long.Engaged = append(long.Engaged, EngagedUser{Month: "2024-01", UserID: id, EngagedMs: 1 << 40, Events: int64(i + 1)})
+		want = append(want, engagement.User{UserID: id, EngagedMs: 1 << 40, Events: int64(i + 1)})
+	}
+	if err := s.Commit(ctx, long); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.MonthUsers(ctx, "2024-01")
+	slices.SortFunc(got, func(a, b engagement.User) int { return strings.Compare(a.UserID, b.UserID) })
+	slices.SortFunc(want, func(a, b engagement.User) int { return strings.Compare(a.UserID, b.UserID) })
+	if err != nil || !slices.Equal(got, want) {
+		t.Fatalf("2024-01: %d users (%v), want %d", len(got), err, len(want))
+	}
 	// A corrupt value is an error, not a zero.
 	rdb.HSet(ctx, "t:{interactions/1}:pn:2023-07", "u3", "x")
 	if _, err := s.MonthUsers(ctx, "2023-07"); err == nil {

@@ -204,7 +204,7 @@ type Commit struct {
 // power-user changes its engaged_ms and events hashes.
 // ARGV: expected offset ("" for none), new offset, owner, snapshot, cell count, then per cell:
 // TTL (s), users HLL ("" for none), field count, then field and increment pairs; then the month
-// count, and per month: TTL (s), user count, then user, engaged_ms and events triples.
+// count, and per month: TTL (s) and a MessagePack array of user, engaged_ms, events triples.
 var commitScript = redis.NewScript(`
 local cur = redis.call('HGET', KEYS[1], 'offset')
 if not cur then cur = '' end
@@ -231,12 +231,11 @@ end
 local months = tonumber(ARGV[i])
 i = i + 1
 for m = 1, months do
-  local exp, n = ARGV[i], tonumber(ARGV[i+1])
+  local exp, t = ARGV[i], cmsgpack.unpack(ARGV[i+1])
   i = i + 2
-  for u = 1, n do
-    redis.call('HINCRBY', KEYS[k], ARGV[i], ARGV[i+1])
-    redis.call('HINCRBY', KEYS[k+1], ARGV[i], ARGV[i+2])
-    i = i + 3
+  for u = 1, #t, 3 do
+    redis.call('HINCRBY', KEYS[k], t[u], t[u+1])
+    redis.call('HINCRBY', KEYS[k+1], t[u], t[u+2])
   end
   redis.call('EXPIRE', KEYS[k], exp)
   redis.call('EXPIRE', KEYS[k+1], exp)
