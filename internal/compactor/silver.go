@@ -264,14 +264,16 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32, full bool) (*ac
 		Actions int64  `parquet:"actions"`
 	}
 	act := &activity{}
-	b, err := c.store.Get(ctx, dayKey(tables.SilverInteractions, d))
-	if err != nil {
-		return nil, err
-	}
 	if !full {
+		// A user active on a day starts a session that day (sessions split at midnight), and a day
+		// has several times fewer sessions than events: its sessions name its active users.
+		b, err := c.store.Get(ctx, dayKey(tables.SilverSessions, d))
+		if err != nil {
+			return nil, err
+		}
 		ids, err := readParquet([]userCol(nil), b)
 		if err != nil {
-			return nil, fmt.Errorf("read silver interactions %s: %w", Date(d), err)
+			return nil, fmt.Errorf("read silver sessions %s: %w", Date(d), err)
 		}
 		for i, u := range ids {
 			if i == 0 || u.UserID != ids[i-1].UserID {
@@ -279,6 +281,10 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32, full bool) (*ac
 			}
 		}
 		return act, nil
+	}
+	b, err := c.store.Get(ctx, dayKey(tables.SilverInteractions, d))
+	if err != nil {
+		return nil, err
 	}
 	evs, err := readParquet([]userCols(nil), b)
 	if err != nil {
