@@ -231,6 +231,7 @@ func (p *pipeline) compareWithGold(t *testing.T, api string) {
 		within(t, m.Month+" calendar mau", mau, m.MAU)
 		sameSketch(t, m.Month+" calendar mau", mau, sketches.month(m.Month))
 	}
+	comparePowerUsers(t, api, lakeDir)
 
 	compareAppVersions(t, api, lakeDir)
 

@@ -22,6 +22,7 @@ import (
 
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/compactor"
+	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/lake"
 )
@@ -65,6 +66,7 @@ func main() {
 	attempts := fs.Int("storage-attempts", 6, "tries per storage operation before giving up")
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the run to this file")
 	metricsFile := fs.String("metrics-file", "", "after a successful run or backfill, write its metrics (new anomalies among them) to this file in Prometheus text format, for node_exporter's textfile collector")
+	powerPct := fs.String("power-users-pct", "1", "top percentage of users by engaged time in gold/power_users, a decimal in (0, 100]")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up when the brokers stay unreachable this long (run)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
@@ -87,6 +89,11 @@ func main() {
 		slog.Error("compactor: --tz", "err", err)
 		os.Exit(2)
 	}
+	pct, err := engagement.ParsePct(*powerPct)
+	if err != nil {
+		slog.Error("compactor: --power-users-pct", "err", err)
+		os.Exit(2)
+	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -102,6 +109,7 @@ func main() {
 		Lateness:          *lateness,
 		Chunk:             *chunk,
 		Parallel:          *parallel,
+		PowerUsersPct:     pct,
 		Progress:          newProgress(),
 	}
 	retrying := lake.NewRetrying(store, lake.RetryConfig{Attempts: *attempts})

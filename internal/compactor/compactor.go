@@ -32,6 +32,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/lake"
 )
 
@@ -44,6 +45,7 @@ type Config struct {
 	Chunk             int64          // records of a topic read before they go to bronze; twice this is held at most (one chunk read while the previous is written); default 250,000
 	Parallel          int            // days built at a time; default 2
 	Uploads           int            // objects written at a time; default 8
+	PowerUsersPct     engagement.Pct // the top percentage of gold/power_users; default 1
 	Logger            *slog.Logger   // default slog.Default()
 	Progress          Progress       // default none
 }
@@ -197,7 +199,11 @@ func (c *Compactor) Run(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 	sum.Users = len(users)
-	if err := c.rebuild(ctx, PlanRebuild(st.Pending, st.First, st.Last), users, &sum); err != nil {
+	rb := PlanRebuild(st.Pending, st.First, st.Last)
+	if st.Users && st.HasDays { // new join dates move users between join_date cohorts
+		rb.Cohorts, rb.Lake = true, [2]int32{st.First, st.Last}
+	}
+	if err := c.rebuild(ctx, rb, users, &sum); err != nil {
 		return sum, err
 	}
 	st.Pending, st.Users = nil, false
@@ -274,7 +280,7 @@ func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]us
 		return err
 	}
 	c.progress.Start("gold", int64(len(rb.Gold)))
-	if err := c.writeGold(ctx, rb, built); err != nil {
+	if err := c.writeGold(ctx, rb, built, users); err != nil {
 		return fmt.Errorf("gold: %w", err)
 	}
 	n, err := c.writePerformance(ctx, rb, users)

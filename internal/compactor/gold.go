@@ -11,13 +11,22 @@ import (
 	"github.com/notestream/notestream/internal/tables"
 )
 
-// writeGold writes daily_metrics for rb.Gold and monthly_metrics for rb.Months. built holds the
-// activity of the days just rebuilt; every other day of rb.Load is read back from silver.
-func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*activity) error {
-	if len(rb.Gold) == 0 {
+// writeGold writes daily_metrics for rb.Gold, monthly_metrics, power_users and session_frequency for
+// rb.Months, and cohort_retention when rb.Cohorts. built holds the activity of the days just rebuilt;
+// every other day of rb.Load is read back from silver, and the other days of rb.Lake only for their
+// active users.
+func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*activity, users map[string]userInfo) error {
+	if len(rb.Gold) == 0 && !rb.Cohorts {
 		return nil
 	}
 	lo, hi := rb.Load[0], rb.Load[1]
+	if len(rb.Gold) == 0 {
+		lo, hi = rb.Lake[0], rb.Lake[1]
+	}
+	if rb.Cohorts {
+		lo, hi = min(lo, rb.Lake[0]), max(hi, rb.Lake[1])
+	}
+	full := func(d int32) bool { return len(rb.Gold) > 0 && d >= rb.Load[0] && d <= rb.Load[1] }
 	days := make([]*activity, hi-lo+1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(c.cfg.Parallel)
@@ -27,7 +36,7 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 			continue
 		}
 		g.Go(func() error {
-			a, err := c.silverActivity(gctx, d)
+			a, err := c.silverActivity(gctx, d, full(d))
 			days[d-lo] = a
 			return err
 		})
@@ -38,6 +47,7 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 
 	// Users as small integers, so the rolling windows count with slices instead of string maps.
 	ids := map[string]int32{}
+	var names []string // id → user
 	active := make([][]int32, len(days))
 	for i, a := range days {
 		active[i] = make([]int32, len(a.users))
@@ -46,10 +56,12 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 			if !ok {
 				id = int32(len(ids))
 				ids[u] = id
+				names = append(names, u)
 			}
 			active[i][j] = id
 		}
 	}
+	eng := engagementInput{lo: lo, days: days, active: active, ids: ids, names: names}
 
 	wau := newDistinct(len(ids))
 	mau := newDistinct(len(ids))
@@ -106,12 +118,30 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 			Sessions:             sessions.Count,
 			AvgSessionDurationS:  sessions.AvgDurationS(),
 			AvgActionsPerSession: sessions.AvgActions(),
+			SessionsPerUser:      metric.Ratio(sessions.Count, month.n),
 		}
 		key := tables.GoldMonthlyMetrics + "/month=" + m + "/" + partFile
 		objs = append(objs, object{key, func(w io.Writer) error { return writeParquet(w, []tables.MonthlyMetrics{row}) }})
 	}
+	months, err := c.monthlyEngagement(rb, &eng)
+	if err != nil {
+		return err
+	}
+	objs = append(objs, months...)
+	var cohorts []object
+	if rb.Cohorts {
+		if cohorts, err = c.cohortRetention(&eng, users); err != nil {
+			return err
+		}
+		objs = append(objs, cohorts...)
+	}
 	if err := c.putAll(ctx, objs); err != nil {
 		return fmt.Errorf("write daily and monthly metrics: %w", err)
+	}
+	if rb.Cohorts {
+		if err := c.removeStale(ctx, tables.GoldCohortRetention, cohorts); err != nil {
+			return fmt.Errorf("cohort retention: %w", err)
+		}
 	}
 	c.progress.Add(int64(len(rb.Gold)))
 	return nil

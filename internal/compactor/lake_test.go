@@ -348,11 +348,13 @@ func checkGold(t *testing.T, dir string, ref *reference.Result, late map[string]
 	}
 	for m, want := range ref.Months {
 		exp := tables.MonthlyMetrics{MAU: int64(want.MAU), Sessions: want.Sessions.Count,
-			AvgSessionDurationS: want.Sessions.AvgDurationS(), AvgActionsPerSession: want.Sessions.AvgActions()}
+			AvgSessionDurationS: want.Sessions.AvgDurationS(), AvgActionsPerSession: want.Sessions.AvgActions(),
+			SessionsPerUser: float64(want.Sessions.Count) / float64(want.MAU)}
 		if len(monthly[m]) != 1 || monthly[m][0] != exp {
 			t.Errorf("%s monthly: got %+v, want %+v", m, monthly[m], exp)
 		}
 	}
+	checkEngagement(t, dir, ref, "1")
 }
 
 // snapshot hashes every visible object of a lake directory.

@@ -132,6 +132,11 @@ type Rebuild struct {
 	Load   [2]int32 // the days whose activity the gold computation reads: [first, last]
 	First  int32    // the lake's days: [First, Last]
 	Last   int32
+
+	// Cohort retention depends on every user's whole history and on the users' join dates, so any
+	// rebuilt day (or new metadata) rebuilds all of it, reading the active users of every day in Lake.
+	Cohorts bool
+	Lake    [2]int32
 }
 
 // PlanRebuild lists the work that follows from rebuilding the silver days, within the lake's days
@@ -163,6 +168,7 @@ func PlanRebuild(silver []int32, first, last int32) Rebuild {
 		lo, hi = min(lo, mf), max(hi, ml)
 	}
 	rb.Load = [2]int32{max(lo, first), min(hi, last)}
+	rb.Cohorts, rb.Lake = true, [2]int32{first, last}
 	return rb
 }
 

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/metric"
@@ -22,18 +23,20 @@ var Dimensions = [...]string{"country", "device_type", "subscription_type"}
 // Unknown is the segment value of users without metadata.
 const Unknown = "unknown"
 
-// userInfo is a user's latest metadata, the segments of their sessions.
+// userInfo is a user's latest metadata: the segments of their sessions and their join date.
 type userInfo struct {
 	segments [len(Dimensions)]string
+	joinDate int32 // day number, engagement.NoDay when unknown
 }
 
-var unknownUser = userInfo{segments: [len(Dimensions)]string{Unknown, Unknown, Unknown}}
+var unknownUser = userInfo{segments: [len(Dimensions)]string{Unknown, Unknown, Unknown}, joinDate: engagement.NoDay}
 
 // activity is what gold needs of one day: its active users and its sessions.
 type activity struct {
 	users     []string  // distinct, sorted
 	durations []float64 // sessions' duration_s
 	sessions  metric.Sessions
+	perUser   []userDay // parallel to users; nil for a day read only for its users (cohorts)
 }
 
 // buildDay rebuilds a day's silver interactions and sessions and its day-local gold (data_quality,
@@ -108,7 +111,11 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 	for i, ev := range valid {
 		if i == 0 || ev.UserID != valid[i-1].UserID {
 			act.users = append(act.users, ev.UserID)
+			act.perUser = append(act.perUser, userDay{})
 		}
+		u := &act.perUser[len(act.perUser)-1]
+		u.engagedMs += ev.DurationMs
+		u.events++
 	}
 
 	sessions := make([]tables.SilverSession, 0, len(closed))
@@ -145,6 +152,9 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 	slices.SortFunc(sessions, func(a, b tables.SilverSession) int {
 		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Start, b.Start))
 	})
+	if err := act.countSessions(len(sessions), func(i int) string { return sessions[i].UserID }); err != nil {
+		return nil, fmt.Errorf("day %s: %w", Date(d), err)
+	}
 
 	sketches := map[[2]string]*hll.Sketch{{"all", "all"}: hll.New()}
 	for _, id := range act.users {
@@ -238,28 +248,56 @@ func mergeTwo(dst, a, b []tables.BronzeInteraction) {
 func compareKeys(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) }
 
 // silverActivity reads a day's activity back from silver, for gold days whose silver did not change.
-func (c *Compactor) silverActivity(ctx context.Context, d int32) (*activity, error) {
+// A day that only cohort retention reads (full false) gets its active users only.
+func (c *Compactor) silverActivity(ctx context.Context, d int32, full bool) (*activity, error) {
 	type userCol struct {
 		UserID string `parquet:"user_id"`
 	}
+	type userCols struct {
+		UserID     string `parquet:"user_id"`
+		DurationMs int64  `parquet:"duration_ms"`
+	}
 	type sessionCols struct {
-		Start   int64 `parquet:"start,timestamp(millisecond)"`
-		End     int64 `parquet:"end,timestamp(millisecond)"`
-		Actions int64 `parquet:"actions"`
+		UserID  string `parquet:"user_id"`
+		Start   int64  `parquet:"start,timestamp(millisecond)"`
+		End     int64  `parquet:"end,timestamp(millisecond)"`
+		Actions int64  `parquet:"actions"`
 	}
 	act := &activity{}
+	if !full {
+		// A user active on a day starts a session that day (sessions split at midnight), and a day
+		// has several times fewer sessions than events: its sessions name its active users.
+		b, err := c.store.Get(ctx, dayKey(tables.SilverSessions, d))
+		if err != nil {
+			return nil, err
+		}
+		ids, err := readParquet([]userCol(nil), b)
+		if err != nil {
+			return nil, fmt.Errorf("read silver sessions %s: %w", Date(d), err)
+		}
+		for i, u := range ids {
+			if i == 0 || u.UserID != ids[i-1].UserID {
+				act.users = append(act.users, u.UserID)
+			}
+		}
+		return act, nil
+	}
 	b, err := c.store.Get(ctx, dayKey(tables.SilverInteractions, d))
 	if err != nil {
 		return nil, err
 	}
-	ids, err := readParquet([]userCol(nil), b)
+	evs, err := readParquet([]userCols(nil), b)
 	if err != nil {
 		return nil, fmt.Errorf("read silver interactions %s: %w", Date(d), err)
 	}
-	for i, u := range ids {
-		if i == 0 || u.UserID != ids[i-1].UserID {
-			act.users = append(act.users, u.UserID)
+	for i, ev := range evs {
+		if i == 0 || ev.UserID != evs[i-1].UserID {
+			act.users = append(act.users, ev.UserID)
+			act.perUser = append(act.perUser, userDay{})
 		}
+		u := &act.perUser[len(act.perUser)-1]
+		u.engagedMs += ev.DurationMs
+		u.events++
 	}
 	if b, err = c.store.Get(ctx, dayKey(tables.SilverSessions, d)); err != nil {
 		return nil, err
@@ -271,6 +309,9 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32) (*activity, err
 	for _, s := range sessions {
 		act.sessions.Add(s.End-s.Start, s.Actions)
 		act.durations = append(act.durations, metric.DurationS(s.Start, s.End))
+	}
+	if err := act.countSessions(len(sessions), func(i int) string { return sessions[i].UserID }); err != nil {
+		return nil, fmt.Errorf("silver %s: %w", Date(d), err)
 	}
 	return act, nil
 }

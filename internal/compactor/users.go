@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/tables"
 )
 
@@ -54,7 +55,7 @@ func (c *Compactor) rebuildUsers(ctx context.Context) (map[string]userInfo, erro
 			row.JoinDate = &d
 		}
 		byCountry[u.country] = append(byCountry[u.country], row)
-		users[id] = userInfo{segments: [len(Dimensions)]string{u.country, u.DeviceType, u.SubscriptionType}}
+		users[id] = userInfo{segments: [len(Dimensions)]string{u.country, u.DeviceType, u.SubscriptionType}, joinDate: joinDay(row.JoinDate)}
 	}
 	written := map[string]bool{}
 	for _, country := range slices.Sorted(maps.Keys(byCountry)) {
@@ -86,10 +87,18 @@ func (c *Compactor) loadUsers(ctx context.Context) (map[string]userInfo, error) 
 	users := map[string]userInfo{}
 	err := readCountries(ctx, c, tables.SilverUsers, func(country string, rows []tables.SilverUser) {
 		for _, r := range rows {
-			users[r.UserID] = userInfo{segments: [len(Dimensions)]string{country, r.DeviceType, r.SubscriptionType}}
+			users[r.UserID] = userInfo{segments: [len(Dimensions)]string{country, r.DeviceType, r.SubscriptionType}, joinDate: joinDay(r.JoinDate)}
 		}
 	})
 	return users, err
+}
+
+// joinDay is a silver join date as a day number, engagement.NoDay when there is none.
+func joinDay(d *int32) int32 {
+	if d == nil {
+		return engagement.NoDay
+	}
+	return *d
 }
 
 // readCountries reads every object of a country-partitioned table and hands fn each one's rows, which

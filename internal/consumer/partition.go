@@ -42,6 +42,7 @@ type partition struct {
 	win      *sessionwindow.Window
 	deltas   *deltas
 	versions *versionDeltas // versions.go
+	engaged  *engaged
 	late     *latePublisher
 	expect   int64 // offset of the last checkpoint this owner read or built; -1 for none
 	pending  int   // records handled since the last checkpoint
@@ -93,6 +94,7 @@ func newPartition(c *Consumer, id int32, cp rtstore.Checkpoint) (*partition, err
 		win:         win,
 		deltas:      newDeltas(),
 		versions:    newVersionDeltas(),
+		engaged:     newEngaged(),
 		late:        newLatePublisher(c.cl, c.cfg.TopicLate),
 		expect:      cp.Offset,
 		kafkaOffset: -1,
@@ -209,10 +211,12 @@ func (p *partition) handleRecord(r *kgo.Record) {
 		p.stats[kindValid]++
 		p.deltas.addUser(day, segs, p.ev.UserID)
 		p.versions.add(day, &p.ev)
+		p.engaged.add(day, p.ev.UserID, p.ev.DurationMs)
 	case event.Late:
 		p.stats[kindLate]++
 		p.deltas.addUser(day, segs, p.ev.UserID)
 		p.versions.add(day, &p.ev)
+		p.engaged.add(day, p.ev.UserID, p.ev.DurationMs)
 		p.late.publish(r)
 	default:
 		p.stats[kindInvalid]++
@@ -255,6 +259,7 @@ type checkpoint struct {
 	users  []byte // the cells' sketches
 	vcells []rtstore.VersionCell
 	vtext  []byte // the version cells' sketches
+	power  []rtstore.EngagedUser
 }
 
 // checkpoint builds a checkpoint of the closed sessions, the deltas, the window snapshot and the next
@@ -292,9 +297,11 @@ func (p *partition) checkpoint() {
 	cp.snap = p.win.AppendSnapshot(cp.snap[:0])
 	cp.cells, cp.users = p.deltas.appendCells(cp.cells[:0], cp.users[:0], p.c.users.Segment)
 	cp.vcells, cp.vtext = p.versions.appendCells(cp.vcells[:0], cp.vtext[:0])
-	cp.commit = rtstore.Commit{Partition: p.id, Expect: p.expect, Offset: next, Owner: p.owner, Snapshot: cp.snap, Cells: cp.cells, Versions: cp.vcells}
+	cp.power = p.engaged.appendUsers(cp.power[:0])
+	cp.commit = rtstore.Commit{Partition: p.id, Expect: p.expect, Offset: next, Owner: p.owner, Snapshot: cp.snap, Cells: cp.cells, Versions: cp.vcells, Engaged: cp.power}
 	p.deltas.reset()
 	p.versions.reset()
+	p.engaged.reset()
 	p.expect = next
 	p.pending = 0
 	p.lastSave = time.Now()
@@ -330,6 +337,7 @@ func (p *partition) writer(loaded int64) {
 		}
 		clear(cp.cells)
 		clear(cp.vcells)
+		clear(cp.power)
 		p.free <- cp
 	}
 	if p.final && !p.writeFailed.Load() {

@@ -111,7 +111,8 @@ type user struct {
 	id                    string
 	rate                  float64 // expected events on an average active day
 	actionsPerSession     float64
-	join, churn           int // days from Start; active in [join, churn)
+	join, churn           int     // days from Start; active in [join, churn)
+	dwell                 float64 // the user's factor on every event's duration: slow readers, quick clickers
 	country, device, plan uint8
 	meta                  uint8 // metaNone, metaOnce or metaUpdated
 
@@ -283,10 +284,17 @@ func (g *generator) planUsers() {
 		} else {
 			u.join = g.r.intn(cfg.Days)
 		}
+		// Lifetimes: many try the app and leave within days, some stay for months, a core stays. The
+		// mixture gives weekly cohorts the usual curve: a steep drop over the first weeks, then a slow
+		// decline towards the core (SPEC section 8's retention; README "What datagen makes").
 		u.churn = cfg.Days
-		if g.r.chance(0.35) {
-			u.churn = min(cfg.Days, u.join+1+int(45*g.r.exp()))
+		switch x := g.r.float(); {
+		case x < 0.40:
+			u.churn = min(cfg.Days, u.join+1+int(8*g.r.exp()))
+		case x < 0.65:
+			u.churn = min(cfg.Days, u.join+1+int(120*g.r.exp()))
 		}
+		u.dwell = g.r.logNormal(1, 0.5)
 		switch x := g.r.float(); {
 		case x < 0.03:
 			u.meta = metaNone
@@ -383,7 +391,7 @@ func (g *generator) session(ui int32, t int64) {
 			x := g.r.float()
 			page = int(float64(u.pages) * x * x) // favourite pages first
 		}
-		dur := g.r.logNormal(durationMedianMs[a], durationSigma[a])
+		dur := u.dwell * g.r.logNormal(durationMedianMs[a], durationSigma[a])
 		if a == 0 {
 			dur *= g.slowdown(u.device, version)
 		}

@@ -78,7 +78,8 @@ type Result struct {
 	LastDate  string
 	Performance
 
-	active map[string]map[string]bool // date -> active users
+	active map[string]map[string]bool     // date -> active users
+	valid  map[string][]event.Interaction // user -> valid events in time order
 }
 
 // ComputeFiles is Compute of the CSV files at two paths.
@@ -211,6 +212,7 @@ func ComputeRows(rows []event.Interaction, metas []event.User, loc *time.Locatio
 		}
 	}
 
+	r.valid = byUser
 	r.computeDays()
 	r.computePerformance(byUser)
 	return r

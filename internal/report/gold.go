@@ -41,6 +41,7 @@ type Gold struct {
 	Months   []Month
 	Quality  []Quality
 	Perf     Performance // performance.go
+	Engagement
 }
 
 // Lake is the part of a lake store the report reads (lake.Store has it).
@@ -68,6 +69,9 @@ func Load(ctx context.Context, lake Lake) (*Gold, error) {
 		return nil, err
 	}
 	if err := g.Perf.load(ctx, lake); err != nil {
+		return nil, err
+	}
+	if err := g.Engagement.load(ctx, lake); err != nil {
 		return nil, err
 	}
 	slices.SortStableFunc(g.Days, func(a, b Day) int { return cmp.Compare(a.Date, b.Date) })
@@ -117,4 +121,5 @@ func (g *Gold) Through(date string) {
 	g.Quality = slices.DeleteFunc(g.Quality, func(q Quality) bool { return q.Date > date })
 	g.Months = slices.DeleteFunc(g.Months, func(m Month) bool { return m.Month > date[:min(7, len(date))] })
 	g.Perf.through(date)
+	g.Engagement.through(date)
 }

@@ -29,6 +29,7 @@ type view struct {
 	Months     []Month
 	Quality    qualityTotals
 	QualityBy  template.HTML
+	Engagement template.HTML
 	Empty      bool
 	FormatInt  func(int64) string
 	FormatNum  func(float64) string
@@ -122,6 +123,7 @@ func build(g *Gold, source string) view {
 	v.Segments = segmentCharts(g.Segments)
 	v.Quality, v.QualityBy = quality(g.Quality)
 	v.Perf = buildPerformance(&g.Perf, dates)
+	v.Engagement = engagementSection(&g.Engagement, g.Months)
 	return v
 }
 
@@ -235,6 +237,7 @@ svg text { font-size: 11px; fill: #555; }
 svg .ylabel, svg .blabel { text-anchor: end; } svg .xlabel { text-anchor: middle; }
 svg .legend { font-size: 12px; fill: #222; } svg .btext { fill: #333; }
 table { border-collapse: collapse; margin: 8px 0; }
+svg .hcell text, svg text.hcell { font-size: 10px; text-anchor: middle; } svg .hcell.incomplete rect { stroke: #bbb; stroke-dasharray: 2 2; }
 th, td { padding: 3px 10px; border-bottom: 1px solid #eee; text-align: right; }
 th:first-child, td:first-child { text-align: left; }
 </style>
@@ -251,9 +254,10 @@ th:first-child, td:first-child { text-align: left; }
 {{range .Segments}}<h3>{{.Title}}</h3>{{.SVG}}
 {{end}}
 {{if .Months}}<h2>Calendar months</h2>
-<table><tr><th>month</th><th>MAU</th><th>sessions</th><th>avg session (s)</th><th>actions / session</th></tr>
-{{range .Months}}<tr><td>{{.Month}}</td><td>{{call $.FormatInt .MAU}}</td><td>{{call $.FormatInt .Sessions}}</td><td>{{call $.FormatNum .AvgSessionDurationS}}</td><td>{{call $.FormatNum .AvgActionsPerSession}}</td></tr>
+<table><tr><th>month</th><th>MAU</th><th>sessions</th><th>avg session (s)</th><th>actions / session</th><th>sessions / user</th></tr>
+{{range .Months}}<tr><td>{{.Month}}</td><td>{{call $.FormatInt .MAU}}</td><td>{{call $.FormatInt .Sessions}}</td><td>{{call $.FormatNum .AvgSessionDurationS}}</td><td>{{call $.FormatNum .AvgActionsPerSession}}</td><td>{{call $.FormatNum .SessionsPerUser}}</td></tr>
 {{end}}</table>{{end}}
+{{.Engagement}}
 <h2>Data quality</h2>
 <p class="note">Bronze rows are the readable rows; rule-invalid ones are kept in bronze and left out of every metric. Late events count for active users and lake sessions, not real-time sessions.</p>
 <table><tr><th>bronze rows</th><th>valid events</th><th>unknown_action</th><th>duration_out_of_range</th><th>duplicate</th><th>late</th></tr>

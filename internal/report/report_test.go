@@ -51,6 +51,7 @@ type goldMonth struct {
 	Sessions             int64   `parquet:"sessions"`
 	AvgSessionDurationS  float64 `parquet:"avg_session_duration_s"`
 	AvgActionsPerSession float64 `parquet:"avg_actions_per_session"`
+	SessionsPerUser      float64 `parquet:"sessions_per_user"`
 }
 
 type goldQuality struct {
@@ -88,7 +89,7 @@ func writeLake(t *testing.T, dir string) {
 		}})
 	}
 	for _, m := range []string{"2023-01", "2023-02", "2023-03"} {
-		write(t, dir, "gold/monthly_metrics/month="+m, []goldMonth{{MAU: 1234, Sessions: 5678, AvgSessionDurationS: 310.5, AvgActionsPerSession: 4.5}})
+		write(t, dir, "gold/monthly_metrics/month="+m, []goldMonth{{MAU: 1234, Sessions: 5678, AvgSessionDurationS: 310.5, AvgActionsPerSession: 4.5, SessionsPerUser: 4.6}})
 	}
 	// Leftovers of an interrupted writer and foreign files are not data files.
 	for _, name := range []string{"gold/daily_metrics/_tmp/x.parquet", "gold/daily_metrics/date=2023-01-01/.part-1.parquet.tmp-1",

@@ -10,6 +10,7 @@
 //	P{T/p}:c:D       hash of day D's counters from partition p: "S|n", "S|d", "S|a" (sessions, total
 //	                 duration ms, total actions of closed sessions), "S|valid", "S|late",
 //	                 "S|unknown_action", "S|duration_out_of_range", "S|duplicate"
+//	P{T/p}:pe:M, :pn:M  per-user engaged_ms and events of month M (engaged.go)
 //	P{T/p}:tmp       scratch key of the checkpoint script, deleted before it returns
 //	PT:partitions    set of the partitions that ever checkpointed (readers merge over them)
 //
@@ -194,15 +195,18 @@ type Commit struct {
 	Snapshot  []byte
 	Cells     []Cell
 	Versions  []VersionCell // page views per day and app version (versions.go)
+	Engaged   []EngagedUser // per-user changes of the power-user state, grouped by month
 }
 
 // commitScript applies a checkpoint if the stored offset is the expected one, and reports success
 // without applying it again if this owner already wrote it (a retry after a lost reply).
 //
-// KEYS: checkpoint hash, scratch key, then per cell its users key and counts key.
+// KEYS: checkpoint hash, scratch key, then per cell its users key and counts key, then per version
+// cell its versions hash, then per month of power-user changes its engaged_ms and events hashes.
 // ARGV: expected offset ("" for none), new offset, owner, snapshot, cell count, then per cell:
 // TTL (s), users HLL ("" for none), field count, then field and increment pairs; then the version
-// cells (appendVersions).
+// cells (appendVersions); then the month count, and per month: TTL (s) and a MessagePack array of
+// user, engaged_ms, events triples (appendEngaged).
 var commitScript = redis.NewScript(addVersionsLua + `
 local cur = redis.call('HGET', KEYS[1], 'offset')
 if not cur then cur = '' end
@@ -235,6 +239,21 @@ for c = 1, tonumber(ARGV[i]) do
   redis.call('EXPIRE', KEYS[k], exp)
   k = k + 1
 end
+-- i stands on the last version field read (or on the version count): the months start after it.
+i = i + 1
+local months = tonumber(ARGV[i])
+i = i + 1
+for m = 1, months do
+  local exp, t = ARGV[i], cmsgpack.unpack(ARGV[i+1])
+  i = i + 2
+  for u = 1, #t, 3 do
+    redis.call('HINCRBY', KEYS[k], t[u], t[u+1])
+    redis.call('HINCRBY', KEYS[k+1], t[u], t[u+2])
+  end
+  redis.call('EXPIRE', KEYS[k], exp)
+  redis.call('EXPIRE', KEYS[k+1], exp)
+  k = k + 2
+end
 redis.call('DEL', KEYS[2])
 redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'owner', ARGV[3], 'snap', ARGV[4])
 return 1
@@ -262,6 +281,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) error {
 		args = append(args, fields...)
 	}
 	keys, args = s.appendVersions(keys, args, c, ttl)
+	keys, args = s.appendEngaged(keys, args, c.Partition, c.Engaged, ttl)
 	ok, err := commitScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("checkpoint partition %d at offset %d: %w", c.Partition, c.Offset, err)

@@ -14,6 +14,10 @@ const (
 	GoldMonthlyMetrics = "gold/monthly_metrics"
 	GoldDataQuality    = "gold/data_quality"
 	GoldDailySketches  = "gold/daily_sketches"
+
+	GoldPowerUsers       = "gold/power_users"
+	GoldCohortRetention  = "gold/cohort_retention"
+	GoldSessionFrequency = "gold/session_frequency"
 )
 
 // BronzeInteraction is a row of bronze/interactions: the record as on the topic, where it was read,
@@ -102,6 +106,7 @@ type MonthlyMetrics struct {
 	Sessions             int64   `parquet:"sessions"`
 	AvgSessionDurationS  float64 `parquet:"avg_session_duration_s"`
 	AvgActionsPerSession float64 `parquet:"avg_actions_per_session"`
+	SessionsPerUser      float64 `parquet:"sessions_per_user"` // sessions / MAU; 0 without active users, like daily_metrics'
 }
 
 // DataQuality is the row of gold/data_quality: what became of a day's bronze rows.
@@ -119,4 +124,33 @@ type DailySketch struct {
 	Dimension string `parquet:"dimension"`
 	Value     string `parquet:"value"`
 	HLL       []byte `parquet:"hll"`
+}
+
+// PowerUser is a row of gold/power_users: one of a month's top users by engaged time (SPEC section 8).
+type PowerUser struct {
+	Rank             int64    `parquet:"rank"`
+	UserID           string   `parquet:"user_id"`
+	EngagedMs        int64    `parquet:"engaged_ms"`
+	Events           int64    `parquet:"events"`
+	Sessions         int64    `parquet:"sessions"`
+	ActiveDays       int64    `parquet:"active_days"`
+	ShareOfEngagedMs *float64 `parquet:"share_of_engaged_ms,optional"` // null when the month's engaged_ms is 0
+}
+
+// CohortRetention is a row of gold/cohort_retention; cohort_week (a Monday) is the partition.
+type CohortRetention struct {
+	Basis         string  `parquet:"basis"`
+	WeekOffset    int64   `parquet:"week_offset"`
+	CohortSize    int64   `parquet:"cohort_size"`
+	RetainedUsers int64   `parquet:"retained_users"`
+	Retention     float64 `parquet:"retention"`
+	Complete      bool    `parquet:"complete"`
+}
+
+// SessionFrequency is a row of gold/session_frequency: the month's active users who started a
+// bucket's number of sessions.
+type SessionFrequency struct {
+	Bucket string   `parquet:"bucket"`
+	Users  int64    `parquet:"users"`
+	Share  *float64 `parquet:"share,optional"` // null when the month has no active users
 }

@@ -4,8 +4,9 @@ SET TimeZone = 'UTC';
 SET preserve_insertion_order = true;
 
 CREATE TEMP TABLE users AS
-SELECT user_id, country, device_type, subscription_type FROM (
-  SELECT trim(user_id) AS user_id, country, device_type, subscription_type, row_number() OVER () AS line
+SELECT user_id, country, device_type, subscription_type, join_date FROM (
+  SELECT trim(user_id) AS user_id, country, device_type, subscription_type, try_cast(join_date AS DATE) AS join_date,
+         row_number() OVER () AS line
   FROM read_csv('@CSV@/user_metadata.csv', header = true, all_varchar = true))
 QUALIFY row_number() OVER (PARTITION BY user_id ORDER BY line DESC) = 1;
 
@@ -97,7 +98,8 @@ s AS (SELECT strftime(day, '%Y-%m') AS month, count(*) AS sessions, sum(end_ms -
       FROM sessions GROUP BY 1)
 SELECT month, mau, coalesce(sessions, 0) AS sessions,
        coalesce(CAST(dur_ms AS DOUBLE) / 1000 / sessions, 0) AS avg_session_duration_s,
-       coalesce(CAST(actions AS DOUBLE) / sessions, 0) AS avg_actions_per_session
+       coalesce(CAST(actions AS DOUBLE) / sessions, 0) AS avg_actions_per_session,
+       CASE WHEN mau = 0 THEN 0 ELSE coalesce(sessions, 0) / mau END AS sessions_per_user
 FROM m LEFT JOIN s USING (month);
 
 CREATE TEMP TABLE gold_quality AS
@@ -108,3 +110,54 @@ SELECT d.day, count(c.line) AS bronze_rows,
        count(c.line) FILTER (WHERE v.dup) AS duplicate
 FROM days d LEFT JOIN checked c USING (day) LEFT JOIN valid v USING (line)
 GROUP BY d.day;
+
+-- Engagement (SPEC section 8). Each active user's month: engaged time, events, sessions started, days.
+CREATE TEMP TABLE month_users AS
+WITH e AS (SELECT strftime(day, '%Y-%m') AS month, user_id, sum(duration_ms) AS engaged_ms, count(*) AS events,
+                  count(DISTINCT day) AS active_days
+           FROM valid WHERE NOT dup GROUP BY ALL),
+s AS (SELECT strftime(day, '%Y-%m') AS month, user_id, count(*) AS sessions FROM sessions GROUP BY ALL)
+SELECT e.*, coalesce(s.sessions, 0) AS sessions FROM e LEFT JOIN s USING (month, user_id);
+
+-- The top @PCT_NUM@/@PCT_DEN@ percent: ranks 1 … ceil(X·n/100) in integers, ties by user_id in byte order.
+CREATE TEMP TABLE gold_power_users AS
+WITH r AS (
+  SELECT *, row_number() OVER (PARTITION BY month ORDER BY engaged_ms DESC, user_id COLLATE "binary") AS rank,
+         count(*) OVER (PARTITION BY month) AS n, sum(engaged_ms) OVER (PARTITION BY month) AS total
+  FROM month_users)
+SELECT month, rank, user_id, engaged_ms, events, sessions, active_days,
+       CASE WHEN total = 0 THEN NULL ELSE CAST(engaged_ms AS DOUBLE) / total END AS share_of_engaged_ms
+FROM r WHERE rank <= (n * @PCT_NUM@ + 100 * @PCT_DEN@ - 1) // (100 * @PCT_DEN@);
+
+CREATE TEMP TABLE gold_session_frequency AS
+WITH b(bucket, lo, hi) AS (VALUES ('1', 1, 1), ('2', 2, 2), ('3-5', 3, 5), ('6-10', 6, 10), ('11-20', 11, 20), ('21+', 21, 9223372036854775807)),
+m AS (SELECT DISTINCT strftime(day, '%Y-%m') AS month FROM days),
+c AS (SELECT m.month, b.bucket, count(u.user_id) AS users
+      FROM m CROSS JOIN b LEFT JOIN month_users u ON u.month = m.month AND u.sessions BETWEEN b.lo AND b.hi GROUP BY ALL),
+a AS (SELECT month, count(*) AS active FROM month_users GROUP BY 1)
+SELECT c.month, c.bucket, c.users,
+       CASE WHEN coalesce(a.active, 0) = 0 THEN NULL ELSE CAST(c.users AS DOUBLE) / a.active END AS share
+FROM c LEFT JOIN a USING (month);
+
+-- Weekly cohorts: ISO weeks (Monday) of the first valid event and of the latest join_date.
+CREATE TEMP TABLE bounds AS
+SELECT min(day) AS first_day, max(day) AS last_day, CAST(date_trunc('week', max(day)) AS DATE) AS last_week FROM active;
+
+CREATE TEMP TABLE members AS
+SELECT 'first_seen' AS basis, user_id, CAST(date_trunc('week', min(day)) AS DATE) AS cohort_week FROM active GROUP BY user_id
+UNION ALL
+SELECT 'join_date', u.user_id, CAST(date_trunc('week', u.join_date) AS DATE)
+FROM users u, bounds b
+WHERE u.join_date IS NOT NULL AND CAST(date_trunc('week', u.join_date) AS DATE) <= b.last_day
+  AND CAST(date_trunc('week', u.join_date) AS DATE) + 6 >= b.first_day;
+
+CREATE TEMP TABLE gold_cohorts AS
+WITH sizes AS (SELECT basis, cohort_week, count(*) AS cohort_size FROM members GROUP BY ALL),
+offs AS (SELECT s.*, unnest(range(0, (b.last_week - s.cohort_week) // 7 + 1)) AS week_offset FROM sizes s, bounds b),
+weeks AS (SELECT DISTINCT user_id, CAST(date_trunc('week', day) AS DATE) AS week FROM active),
+ret AS (SELECT m.basis, m.cohort_week, (w.week - m.cohort_week) // 7 AS week_offset, count(*) AS retained
+        FROM members m JOIN weeks w ON w.user_id = m.user_id AND w.week >= m.cohort_week GROUP BY ALL)
+SELECT o.cohort_week, o.basis, o.week_offset, o.cohort_size, coalesce(r.retained, 0) AS retained_users,
+       CAST(coalesce(r.retained, 0) AS DOUBLE) / o.cohort_size AS retention,
+       o.cohort_week + CAST(7 * o.week_offset AS INTEGER) >= b.first_day AND o.cohort_week + CAST(7 * o.week_offset + 6 AS INTEGER) <= b.last_day AS complete
+FROM offs o CROSS JOIN bounds b LEFT JOIN ret r USING (basis, cohort_week, week_offset);

@@ -4,6 +4,9 @@
 //	duckcheck -lake DIR                 read every table, print row counts and column types
 //	duckcheck -csv DIR                  compute gold from the CSV files (gold.sql), timed
 //	duckcheck -lake DIR -csv DIR        both, then compare the gold tables row for row
+//
+// -power-users-pct must be the compactor's --power-users-pct (default 1). `go test` (cgo) replays a
+// generated clean year through the repository's binaries and runs the comparison (TestLakeEqualsSQL).
 package main
 
 import (
@@ -15,6 +18,7 @@ import (
 	"log"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -27,6 +31,7 @@ var goldSQL string
 var tables = []string{
 	"bronze/interactions", "bronze/users", "silver/interactions", "silver/sessions", "silver/users",
 	"gold/daily_metrics", "gold/daily_segments", "gold/monthly_metrics", "gold/data_quality", "gold/daily_sketches",
+	"gold/power_users", "gold/cohort_retention", "gold/session_frequency",
 }
 
 // comparisons pair a table of gold.sql with the lake table it must equal, column for column.
@@ -38,24 +43,44 @@ var comparisons = []struct{ name, sql, lake string }{
 		`SELECT CAST(day AS VARCHAR), dimension, value, dau, sessions, avg_session_duration_s, avg_actions_per_session FROM gold_segments`,
 		`SELECT date, dimension, value, dau, sessions, avg_session_duration_s, avg_actions_per_session FROM %s`},
 	{"monthly_metrics",
-		`SELECT month, mau, sessions, avg_session_duration_s, avg_actions_per_session FROM gold_monthly`,
-		`SELECT month, mau, sessions, avg_session_duration_s, avg_actions_per_session FROM %s`},
+		`SELECT month, mau, sessions, avg_session_duration_s, avg_actions_per_session, sessions_per_user FROM gold_monthly`,
+		`SELECT month, mau, sessions, avg_session_duration_s, avg_actions_per_session, sessions_per_user FROM %s`},
 	{"data_quality",
 		`SELECT CAST(day AS VARCHAR), bronze_rows, valid_events, unknown_action, duration_out_of_range, duplicate FROM gold_quality`,
 		`SELECT date, bronze_rows, valid_events, unknown_action, duration_out_of_range, duplicate FROM %s`},
+	{"power_users",
+		`SELECT month, rank, user_id, engaged_ms, events, sessions, active_days, share_of_engaged_ms FROM gold_power_users`,
+		`SELECT month, rank, user_id, engaged_ms, events, sessions, active_days, share_of_engaged_ms FROM %s`},
+	{"session_frequency",
+		`SELECT month, bucket, users, share FROM gold_session_frequency`,
+		`SELECT month, bucket, users, share FROM %s`},
+	{"cohort_retention",
+		`SELECT CAST(cohort_week AS VARCHAR), basis, week_offset, cohort_size, retained_users, retention, complete FROM gold_cohorts`,
+		`SELECT cohort_week, basis, week_offset, cohort_size, retained_users, retention, complete FROM %s`},
 }
 
 func main() {
 	lake := flag.String("lake", "", "lake directory (file:// lake root)")
 	csv := flag.String("csv", "", "directory with user_interactions.csv and user_metadata.csv")
+	pct := flag.String("power-users-pct", "1", "the compactor's --power-users-pct, a plain decimal")
 	flag.Parse()
 	if *lake == "" && *csv == "" {
 		flag.Usage()
 		os.Exit(2)
 	}
-	if err := run(context.Background(), *lake, *csv); err != nil {
+	if err := run(context.Background(), *lake, *csv, *pct); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// decimal writes a plain decimal X as integers num/den (den a power of ten).
+func decimal(x string) (num, den string, err error) {
+	whole, frac, _ := strings.Cut(x, ".")
+	n, err := strconv.ParseUint(whole+frac, 10, 63)
+	if err != nil || whole == "" {
+		return "", "", fmt.Errorf("-power-users-pct %q: not a plain decimal", x)
+	}
+	return strconv.FormatUint(n, 10), "1" + strings.Repeat("0", len(frac)), nil
 }
 
 func scan(rows *sql.Rows) ([]string, error) {
@@ -71,7 +96,12 @@ func scan(rows *sql.Rows) ([]string, error) {
 	return out, rows.Err()
 }
 
-func run(ctx context.Context, lake, csv string) error {
+func run(ctx context.Context, lake, csv, pct string) error {
+	num, den, err := decimal(pct)
+	if err != nil {
+		return err
+	}
+	gold := strings.NewReplacer("@PCT_NUM@", num, "@PCT_DEN@", den).Replace(goldSQL)
 	db, err := sql.Open("duckdb", "")
 	if err != nil {
 		return err
@@ -85,7 +115,7 @@ func run(ctx context.Context, lake, csv string) error {
 			return err
 		}
 		start := time.Now()
-		if _, err := db.ExecContext(ctx, strings.ReplaceAll(goldSQL, "@CSV@", abs)); err != nil {
+		if _, err := db.ExecContext(ctx, strings.ReplaceAll(gold, "@CSV@", abs)); err != nil {
 			return fmt.Errorf("gold.sql: %w", err)
 		}
 		if _, err := db.ExecContext(ctx, strings.ReplaceAll(perfSQL, "@CSV@", abs)); err != nil {

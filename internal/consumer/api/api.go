@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/metric"
 	"github.com/notestream/notestream/internal/rtstore"
 )
@@ -21,6 +22,8 @@ type Store interface {
 	Active(ctx context.Context, from, to int32, seg rtstore.Segment) (uint64, error)
 	// Sessions returns the closed-session aggregates of day in seg.
 	Sessions(ctx context.Context, day int32, seg rtstore.Segment) (metric.Sessions, error)
+	// MonthUsers returns the users active in month (YYYY-MM) with their engaged_ms and events.
+	MonthUsers(ctx context.Context, month string) ([]engagement.User, error)
 }
 
 // Server is the HTTP API.
@@ -30,24 +33,28 @@ type Server struct {
 	metrics http.Handler
 	log     *slog.Logger
 	mux     *http.ServeMux
+	routes  []string
 }
 
-// New returns the API over store: /v1/dau, /v1/wau, /v1/mau, /v1/sessions, and /metrics (served by
-// metrics), /healthz and /readyz (ready returns nil when ready).
+// New returns the API over store: /v1/dau, /v1/wau, /v1/mau, /v1/sessions, /v1/power-users,
+// /v1/openapi.json, and /metrics (served by metrics), /healthz and /readyz (ready returns nil when
+// ready). Register routes with s.route, so that Routes and the OpenAPI test see them.
 func New(store Store, ready func() error, metrics http.Handler, log *slog.Logger) *Server {
 	s := &Server{store: store, ready: ready, metrics: metrics, log: log, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /v1/dau", s.active("dau", 1))
-	s.mux.HandleFunc("GET /v1/wau", s.active("wau", 7))
-	s.mux.HandleFunc("GET /v1/mau", s.active("mau", 30))
-	s.mux.HandleFunc("GET /v1/sessions", s.sessions)
+	s.route("GET /v1/dau", s.active("dau", 1))
+	s.route("GET /v1/wau", s.active("wau", 7))
+	s.route("GET /v1/mau", s.active("mau", 30))
+	s.route("GET /v1/sessions", s.sessions)
+	s.route("GET /v1/power-users", s.powerUsers)
 	if vs, ok := store.(VersionStore); ok {
-		s.mux.HandleFunc("GET /v1/app-versions", s.appVersions(vs))
+		s.route("GET /v1/app-versions", s.appVersions(vs))
 	}
-	s.mux.Handle("GET /metrics", metrics)
-	s.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+	s.route("GET /v1/openapi.json", serveOpenAPI)
+	s.route("GET /metrics", metrics.ServeHTTP)
+	s.route("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	s.mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+	s.route("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if err := s.ready(); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "not ready", "reason": err.Error()})
 			return
