@@ -9,7 +9,8 @@ export PATH := $(TOOLS):$(PATH)
 build:
 	$(GO) build -o $(BIN)/ ./cmd/...
 
-# setup installs what the integration tests start: redis-server, kcat, MinIO.
+# setup installs what the integration tests start: Apache Kafka (with Java and Maven), redis-server,
+# kcat, MinIO, chromium and promtool.
 setup:
 	./scripts/setup.sh
 
