@@ -506,7 +506,8 @@ func TestLateEvents(t *testing.T) {
 	}
 	f.Close()
 
-	produce(t, k, "--users", users, "--interactions", interactions)
+	// In file order, so the appended rows arrive after the day they belong to has closed.
+	produce(t, k, "--users", users, "--interactions", interactions, "--order", "file")
 	c := newConsumer(t, "consumer", k, r.URL, "ns:", "g")
 	c.start()
 	rdb := redisClient(t, r.URL)

@@ -51,7 +51,8 @@ func (c Config) Ping(ctx context.Context, brokers []string, timeout time.Duratio
 			last = err
 		}
 		if isAuthError(err) {
-			return fmt.Errorf("brokers %s rejected the SASL login: %w", strings.Join(brokers, ","), err)
+			return fmt.Errorf("brokers %s rejected the SASL login: check --sasl-user, the password and --sasl-mechanism (%s): %w",
+				strings.Join(brokers, ","), c.SASLMechanism, err)
 		}
 		// Some brokers (kfake among them) close the connection on a failed login instead of answering
 		// SASL_AUTHENTICATION_FAILED; a connection that opens and then closes right away says the same.
