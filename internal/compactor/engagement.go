@@ -54,7 +54,7 @@ func (c *Compactor) monthlyEngagement(rb Rebuild, in *engagementInput) ([]object
 		touched = touched[:0]
 		for d := max(first, in.lo); d <= min(last, in.lo+int32(len(in.days))-1); d++ {
 			a := in.days[d-in.lo]
-			if a.perUser == nil {
+			if len(a.perUser) != len(a.users) { // read for its users only; a day without users is complete
 				return nil, fmt.Errorf("month %s: day %s was not loaded in full", m, Date(d))
 			}
 			for j, id := range in.active[d-in.lo] {
