@@ -31,7 +31,7 @@ func TestForeignReaders(t *testing.T) {
 	}
 	k := testenv.StartKafka(t)
 	input := filepath.Join(t.TempDir(), "input")
-	run(t, testenv.Binary(t, "./cmd/datagen"), "--users", "4000", "--days", "365", "--seed", "5", "--out", input, "--quiet")
+	run(t, testenv.Binary(t, "./cmd/datagen"), "--users", "4300", "--days", "365", "--seed", "5", "--out", input, "--quiet")
 	interactions := filepath.Join(input, "user_interactions.csv")
 	users := filepath.Join(input, "user_metadata.csv")
 	want := readInput(t, interactions, users)

@@ -294,7 +294,7 @@ func (g *generator) planUsers() {
 		case x < 0.65:
 			u.churn = min(cfg.Days, u.join+1+int(120*g.r.exp()))
 		}
-		u.dwell = g.r.logNormal(1, 0.5)
+		u.dwell = g.r.logNormal(1, 0.3)
 		switch x := g.r.float(); {
 		case x < 0.03:
 			u.meta = metaNone
