@@ -10,6 +10,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -82,6 +83,11 @@ func run() int {
 		return 2
 	}
 	cfg.SortMemory = mem
+	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+		// The sort's two run buffers plus the rest of the producer (the README's 128 MiB): a soft
+		// limit, so a collector starved of CPU on a busy machine still keeps the heap near the bound.
+		debug.SetMemoryLimit(2*mem + 128<<20)
+	}
 	cfg.Logger = log
 	if term.IsTerminal(int(os.Stderr.Fd())) {
 		cfg.Reporter = &producer.BarReporter{W: os.Stderr}
