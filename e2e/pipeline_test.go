@@ -347,13 +347,14 @@ type sessionsAnswer struct {
 	AvgActionsPerSession float64 `json:"avg_actions_per_session"`
 }
 
-// within checks a HyperLogLog estimate against an exact count: within 2%, or 2 users for counts under
-// 100. Below 100, 2% is less than two users, and two pairs of active users sharing a register (which
-// the estimator cannot tell from one user each) is ordinary: seen here at DAU 80–99 with 1,000 users.
+// within checks a HyperLogLog estimate against an exact count: within 2%, or 4 users for counts under
+// 200. Below 200 the error is users sharing a register, which the estimator cannot tell from one user
+// each: about n²/32768 pairs, a Poisson count, so over a year of days and segments 3 users off at DAU
+// 100–120 turns up (seen: 116 for 119, 104 for 107), and 5 or more has odds of about 1 in 20,000.
 // sameSketch is the exact check that the stream and the lake hold the same sketches.
 func within(t *testing.T, what string, got, exact int64) {
 	t.Helper()
-	if diff := math.Abs(float64(got - exact)); diff > max(2, 0.02*float64(exact)) {
+	if diff := math.Abs(float64(got - exact)); diff > max(4, 0.02*float64(exact)) {
 		t.Errorf("%s: real-time %d, gold %d (%.2f%% off)", what, got, exact, 100*diff/max(1, float64(exact)))
 	}
 }

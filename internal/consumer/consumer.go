@@ -438,7 +438,6 @@ func (c *Consumer) trackEnds(ctx context.Context) {
 			for p, part := range c.parts {
 				if o, ok := ends.Lookup(c.cfg.TopicInteractions, p); ok && o.Err == nil {
 					part.raiseEnd(o.Offset)
-					c.metrics.lag.WithLabelValues(fmt.Sprint(p)).Set(float64(max(0, o.Offset-part.next.Load())))
 				}
 			}
 			c.mu.Unlock()

@@ -8,10 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -44,8 +46,9 @@ type partition struct {
 	versions *versionDeltas // versions.go
 	engaged  *engaged
 	late     *latePublisher
-	expect   int64 // offset of the last checkpoint this owner read or built; -1 for none
-	pending  int   // records handled since the last checkpoint
+	lag      prometheus.Gauge // notestream_consumer_lag_records of this partition
+	expect   int64            // offset of the last checkpoint this owner read or built; -1 for none
+	pending  int              // records handled since the last checkpoint
 	lastSave time.Time
 	closed   []sessionwindow.Session
 	ev       event.Interaction
@@ -96,6 +99,7 @@ func newPartition(c *Consumer, id int32, cp rtstore.Checkpoint) (*partition, err
 		versions:    newVersionDeltas(),
 		engaged:     newEngaged(),
 		late:        newLatePublisher(c.cl, c.cfg.TopicLate),
+		lag:         c.metrics.lag.WithLabelValues(strconv.Itoa(int(id))),
 		expect:      cp.Offset,
 		kafkaOffset: -1,
 		lastSave:    time.Now(),
@@ -119,10 +123,12 @@ func newPartition(c *Consumer, id int32, cp rtstore.Checkpoint) (*partition, err
 }
 
 // raiseEnd records a newly seen end offset of the partition; the end never moves back.
+// Both the fetches' high watermarks and the periodic listing raise it, so the lag gauge is set here.
 func (p *partition) raiseEnd(end int64) {
 	for {
 		cur := p.end.Load()
 		if end <= cur || p.end.CompareAndSwap(cur, end) {
+			p.lag.Set(float64(max(0, max(end, cur)-p.next.Load())))
 			return
 		}
 	}
