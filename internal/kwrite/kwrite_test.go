@@ -194,8 +194,14 @@ func randRecord(rng *rand.Rand, base int64) kwrite.Record {
 // with a separate consumer client, and checks offsets are 0, 1, 2, ...
 func readBack(t *testing.T, c *kfake.Cluster, topics ...string) map[tp][]*kgo.Record {
 	t.Helper()
+	return readBackWith(t, func(opts ...kgo.Opt) *kgo.Client { return newClient(t, c, opts...) }, topics...)
+}
+
+// readBackWith is readBack with clients made by client, for a broker other than kfake.
+func readBackWith(t *testing.T, client func(...kgo.Opt) *kgo.Client, topics ...string) map[tp][]*kgo.Record {
+	t.Helper()
 	ctx := testCtx(t, 20*time.Second)
-	ends, err := kadm.NewClient(newClient(t, c)).ListEndOffsets(ctx, topics...)
+	ends, err := kadm.NewClient(client()).ListEndOffsets(ctx, topics...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +223,7 @@ func readBack(t *testing.T, c *kfake.Cluster, topics ...string) map[tp][]*kgo.Re
 	if len(left) == 0 {
 		return got
 	}
-	cons := newClient(t, c, kgo.ConsumePartitions(parts), kgo.FetchMaxWait(200*time.Millisecond))
+	cons := client(kgo.ConsumePartitions(parts), kgo.FetchMaxWait(200*time.Millisecond))
 	for len(left) > 0 {
 		fs := cons.PollFetches(ctx)
 		if ctx.Err() != nil {

@@ -1,0 +1,286 @@
+package kwrite_test
+
+import (
+	_ "encoding/binary"
+	_ "errors"
+	"fmt"
+	"math/rand/v2"
+	_ "os"
+	_ "path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	_ "github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/notestream/notestream/internal/kwrite"
+	"github.com/notestream/notestream/internal/testenv"
+)
+
+// These tests run a Writer against a real single-node Apache Kafka broker (testenv.StartKafka) and
+// read back with Kafka's own Java console consumer or a franz-go consumer. Faults are real: the broker
+// is killed with SIGKILL, its log truncated on disk, its topic grown with CreatePartitions.
+
+// replayBase is a record timestamp in the past, as the producer's event times are.
+const replayBase = 1_688_169_600_000 // 2023-07-01T00:00:00Z
+
+func apacheClient(t *testing.T, k *testenv.Kafka) func(...kgo.Opt) *kgo.Client {
+	return func(opts ...kgo.Opt) *kgo.Client { return k.Client(t, opts...) }
+}
+
+func createApacheTopic(t *testing.T, k *testenv.Kafka, name string, partitions int32) {
+	t.Helper()
+	resp, err := kadm.NewClient(k.Client(t)).CreateTopic(testCtx(t, 30*time.Second), partitions, 1, nil, name)
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatalf("create topic %s: %v", name, err)
+	}
+}
+
+// newApacheWriter starts a Writer on its own client; t.Cleanup closes it before the client and broker.
+func newApacheWriter(t *testing.T, k *testenv.Kafka, cfg kwrite.Config) *kwrite.Writer {
+	t.Helper()
+	cfg.Client = k.Client(t)
+	w, err := kwrite.New(testCtx(t, 30*time.Second), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(w.Close)
+	return w
+}
+
+// nullLiteral is what the console consumer prints for null, passed through the deserializer like
+// bytes; the records the test writes never hold these two bytes (notNullLiteral).
+const nullLiteral = `\N`
+
+// javaBytes is b as the console consumer prints it with BytesDeserializer (org.apache.kafka.common.
+// utils.Bytes.toString: printable ASCII but the backslash as is, every other byte as \xHH), null as
+// the escaped nullLiteral.
+func javaBytes(b []byte) string {
+	if b == nil {
+		b = []byte(nullLiteral)
+	}
+	var s strings.Builder
+	for _, c := range b {
+		if c >= ' ' && c <= '~' && c != '\\' {
+			s.WriteByte(c)
+		} else {
+			fmt.Fprintf(&s, `\x%02X`, c)
+		}
+	}
+	return s.String()
+}
+
+func headerValues(r kwrite.Record) [][]byte {
+	var vs [][]byte
+	for _, h := range r.Headers {
+		vs = append(vs, h.Value)
+	}
+	return vs
+}
+
+// consoleLine is r as the console consumer prints it with consoleConsumerArgs' formatter properties.
+func consoleLine(part int32, offset int, r kwrite.Record) string {
+	headers := "NO_HEADERS"
+	if len(r.Headers) > 0 {
+		hs := make([]string, len(r.Headers))
+		for i, h := range r.Headers {
+			hs[i] = h.Key + ":" + javaBytes(h.Value)
+		}
+		headers = strings.Join(hs, ",")
+	}
+	return fmt.Sprintf("CreateTime:%d\tPartition:%d\tOffset:%d\t%s\t%s\t%s", r.Timestamp, part, offset, headers, javaBytes(r.Key), javaBytes(r.Value))
+}
+
+// TestApacheConsoleConsumerReads: Kafka's Java console consumer reads back, exactly, what Writers of
+// every codec kwrite offers (none, gzip, snappy, lz4, zstd) wrote to a real broker: binary keys, values
+// and header values, null and empty ones, headers in order, timestamps older than their batch's first,
+// per-partition order. Each codec's Writer has two partitions of one topic, so that one console
+// consumer run reads them all; a last Writer sends snappy batches of about 1 MB, which kwrite frames in
+// many blocks. The Java consumer checks the CRCs; the broker, which validates and decompresses every
+// batch it appends, keeps each batch's codec (checked through franz-go).
+func TestApacheConsoleConsumerReads(t *testing.T) {
+	k := testenv.StartKafka(t)
+	const topic = "console"
+	type writer struct {
+		codec      int
+		batchBytes int
+		valueBytes int
+	}
+	var writers []writer
+	for ci := range codecs {
+		writers = append(writers, writer{ci, 4000, 300})
+	}
+	writers = append(writers, writer{1, 1_000_000, 0}) // snappy: about 1 MB batches of 16 blocks of 64 KiB
+	createApacheTopic(t, k, topic, int32(2*len(writers)))
+	rng := rand.New(rand.NewPCG(13, 1))
+	var total int
+	wants := map[tp][]kwrite.Record{}
+	for wi, wr := range writers {
+		codec := codecs[wr.codec]
+		w := newApacheWriter(t, k, kwrite.Config{Compression: codec.codec, BatchBytes: wr.batchBytes})
+		a := newAppender(t, w, topic)
+		n := 300
+		if wr.valueBytes == 0 {
+			n = 40
+		}
+		for i := range n {
+			r := kwrite.Record{Key: kwrite.RandBytes(rng, 30), Timestamp: replayBase + rng.Int64N(20_000_000) - 10_000_000}
+			if wr.valueBytes > 0 {
+				r.Value = kwrite.RandBytes(rng, wr.valueBytes)
+			} else {
+				r.Value = []byte(strings.Repeat(fmt.Sprintf("compressible %d ", i), 4000))
+			}
+			for j := range rng.IntN(4) {
+				r.Headers = append(r.Headers, kwrite.Header{Key: "h" + strconv.Itoa(j), Value: kwrite.RandBytes(rng, 16)})
+			}
+			for _, b := range append([][]byte{r.Key, r.Value}, headerValues(r)...) {
+				if string(b) == nullLiteral {
+					t.Fatalf("record %d holds the console consumer's null literal: pick another seed", i)
+				}
+			}
+			a.mustAppend(t, topic, int32(2*wi+i%2), 0, r)
+		}
+		if err := w.Flush(testCtx(t, 60*time.Second)); err != nil {
+			t.Fatalf("%s: %v", codec.name, err)
+		}
+		a.checkAcked(t, w)
+		for k, recs := range a.want {
+			wants[k] = recs
+			total += len(recs)
+		}
+	}
+
+	out := testenv.KafkaTool(t, "org.apache.kafka.tools.consumer.ConsoleConsumer",
+		"--bootstrap-server", k.Addr, "--command-config", k.ClientProperties(t), "--topic", topic,
+		"--from-beginning", "--max-messages", strconv.Itoa(total), "--timeout-ms", "60000",
+		"--command-property", "check.crcs=true", "--command-property", "max.partition.fetch.bytes=2000000",
+		"--key-deserializer", "org.apache.kafka.common.serialization.BytesDeserializer",
+		"--value-deserializer", "org.apache.kafka.common.serialization.BytesDeserializer",
+		"--formatter-property", "print.timestamp=true", "--formatter-property", "print.partition=true",
+		"--formatter-property", "print.offset=true", "--formatter-property", "print.headers=true",
+		"--formatter-property", "print.key=true", "--formatter-property", "null.literal="+nullLiteral,
+		"--formatter-property", "headers.deserializer=org.apache.kafka.common.serialization.BytesDeserializer")
+	got := map[int32][]string{}
+	for _, line := range strings.Split(strings.TrimSuffix(string(out), "\n"), "\n") {
+		f := strings.SplitN(line, "\t", 3)
+		var part int32
+		if len(f) < 2 || !strings.HasPrefix(f[1], "Partition:") {
+			t.Fatalf("the console consumer printed %q", line)
+		}
+		if _, err := fmt.Sscan(strings.TrimPrefix(f[1], "Partition:"), &part); err != nil {
+			t.Fatalf("the console consumer printed %q: %v", line, err)
+		}
+		got[part] = append(got[part], line)
+	}
+	for wi, wr := range writers {
+		codec := codecs[wr.codec].name
+		for part := int32(2 * wi); part < int32(2*wi+2); part++ {
+			want := wants[tp{topic, part}]
+			if len(got[part]) != len(want) {
+				t.Fatalf("partition %d (%s): the console consumer read %d records, want %d", part, codec, len(got[part]), len(want))
+			}
+			for i, r := range want {
+				if w := consoleLine(part, i, r); got[part][i] != w {
+					t.Fatalf("partition %d (%s) offset %d: the console consumer read\n%q\nwant\n%q", part, codec, i, got[part][i], w)
+				}
+			}
+		}
+	}
+
+	// The broker appends a batch with the codec it came with (compression.type=producer).
+	back := readBackWith(t, apacheClient(t, k), topic)
+	checkExactly(t, back, wants)
+	for wi, wr := range writers {
+		codec := codecs[wr.codec]
+		compressed := 0
+		for part := int32(2 * wi); part < int32(2*wi+2); part++ {
+			for _, r := range back[tp{topic, part}] {
+				switch typ := int8(r.Attrs.CompressionType()); typ {
+				case codec.typ:
+					compressed++
+				case 0: // kwrite sends a batch uncompressed when compressing does not make it smaller
+				default:
+					t.Fatalf("%s: partition %d offset %d is stored with codec %d", codec.name, part, r.Offset, typ)
+				}
+			}
+		}
+		if codec.typ != 0 && compressed == 0 {
+			t.Errorf("%s: no record is stored compressed", codec.name)
+		}
+	}
+}
+
+// ackedTotal is the Writer's acknowledged records over every tally.
+func ackedTotal(w *kwrite.Writer) int64 {
+	var n int64
+	for i := range kwrite.Tallies {
+		n += w.Acked(uint8(i))
+	}
+	return n
+}
+
+// waitAcked waits until the Writer has n records acknowledged, or fails the test.
+func waitAcked(t *testing.T, w *kwrite.Writer, n int64, done <-chan error) {
+	t.Helper()
+	deadline := time.After(2 * time.Minute)
+	for ackedTotal(w) < n {
+		select {
+		case err := <-done:
+			t.Fatalf("the appender stopped before %d records were acknowledged: %v", n, err)
+		case <-deadline:
+			t.Fatalf("%d of %d records acknowledged after 2 minutes", ackedTotal(w), n)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// TestApacheBrokerKill: a Writer keeps appending while the broker is killed with SIGKILL and
+// restarted on the same data dir, twice. Apache Kafka rebuilds the producer's sequence state from its
+// log, so the batches the Writer resends (those in flight at the kill, perhaps already appended)
+// are deduplicated: every partition holds every record exactly once, in order, and the
+// acknowledgement tallies match, without any resume logic.
+func TestApacheBrokerKill(t *testing.T) {
+	k := testenv.StartKafka(t)
+	const topic, parts, n = "kill", 4, 30_000
+	createApacheTopic(t, k, topic, parts)
+	// Small batches and little buffering: the appender is at most a few batches ahead of the broker,
+	// so it is still appending at every kill.
+	w := newApacheWriter(t, k, kwrite.Config{BatchBytes: 4000, MaxBuffered: 64 << 10, Timeout: 2 * time.Minute})
+	a := newAppender(t, w, topic)
+	done := make(chan error, 1)
+	go func() {
+		rng := rand.New(rand.NewPCG(13, 2))
+		for i := range n {
+			if err := a.append(topic, int32(i%parts), uint8(i%kwrite.Tallies), randRecord(rng, replayBase)); err != nil {
+				done <- fmt.Errorf("append %d: %w", i, err)
+				return
+			}
+			if i%100 == 0 {
+				if _, err := w.Linger(); err != nil {
+					done <- err
+					return
+				}
+			}
+		}
+		done <- w.Flush(testCtx(t, 3*time.Minute))
+	}()
+	for round := 1; round <= 2; round++ {
+		waitAcked(t, w, int64(round*n/3), done)
+		k.Stop()
+		if acked := ackedTotal(w); acked >= n {
+			t.Fatalf("round %d: all %d records were acknowledged before the kill", round, acked)
+		}
+		k.Start()
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	checkExactly(t, readBackWith(t, apacheClient(t, k), topic), a.want)
+	a.checkAcked(t, w)
+}
