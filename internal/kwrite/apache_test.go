@@ -1,19 +1,19 @@
 package kwrite_test
 
 import (
-	_ "encoding/binary"
-	_ "errors"
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
-	_ "os"
-	_ "path/filepath"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	_ "github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/notestream/notestream/internal/kwrite"
@@ -254,10 +254,11 @@ func TestApacheBrokerKill(t *testing.T) {
 	w := newApacheWriter(t, k, kwrite.Config{BatchBytes: 4000, MaxBuffered: 64 << 10, Timeout: 2 * time.Minute})
 	a := newAppender(t, w, topic)
 	done := make(chan error, 1)
+	now := time.Now().UnixMilli()
 	go func() {
 		rng := rand.New(rand.NewPCG(13, 2))
 		for i := range n {
-			if err := a.append(topic, int32(i%parts), uint8(i%kwrite.Tallies), randRecord(rng, replayBase)); err != nil {
+			if err := a.append(topic, int32(i%parts), uint8(i%kwrite.Tallies), randRecord(rng, now)); err != nil {
 				done <- fmt.Errorf("append %d: %w", i, err)
 				return
 			}
@@ -283,4 +284,99 @@ func TestApacheBrokerKill(t *testing.T) {
 	}
 	checkExactly(t, readBackWith(t, apacheClient(t, k), topic), a.want)
 	a.checkAcked(t, w)
+}
+
+// truncateLog cuts partition dir's only log segment after its first keep record batches and removes
+// its producer-state snapshots, as a disk that lost unflushed writes would leave it; it returns the
+// records the kept batches hold.
+func truncateLog(t *testing.T, dir string, keep int) int {
+	t.Helper()
+	path := filepath.Join(dir, "00000000000000000000.log")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at, records := 0, 0
+	for range keep {
+		if len(b) < at+61 {
+			t.Fatalf("%s holds fewer than %d batches", path, keep)
+		}
+		records += int(binary.BigEndian.Uint32(b[at+57:]))
+		at += 12 + int(binary.BigEndian.Uint32(b[at+8:]))
+	}
+	if at >= len(b) {
+		t.Fatalf("%s holds only %d batches", path, keep)
+	}
+	if err := os.Truncate(path, int64(at)); err != nil {
+		t.Fatal(err)
+	}
+	snapshots, _ := filepath.Glob(filepath.Join(dir, "*.snapshot"))
+	for _, s := range snapshots {
+		if err := os.Remove(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return records
+}
+
+// TestApacheLostAcknowledged: the broker loses batches it acknowledged (here its log is cut while it
+// is down; in production a disk that lost unflushed writes, an unclean leader election). The Writer
+// no longer holds those records, and going on would leave a gap in the partition, so it fails with
+// ErrLost and sends nothing more to the partition.
+//
+// How the broker shows the loss depends on the records' timestamps. With recent ones it rebuilds the
+// producer's state from what its log still holds and answers the Writer's next batch with
+// OUT_OF_ORDER_SEQUENCE_NUMBER (Kafka's own idempotent producer then fails that batch and bumps its
+// epoch to go on, KIP-360). With a replay's event times, older than producer.id.expiration.ms (a day),
+// it drops the producer's state as expired when it loads it, accepts any sequence, and appends the
+// batch at an offset it had already handed out: the Writer sees that offset go back.
+func TestApacheLostAcknowledged(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		base int64 // record timestamps
+		// appended: whether the first batch after the loss is appended (behind the gap)
+		appended bool
+	}{
+		{"recent timestamps", time.Now().UnixMilli() - 20_000_000, false},
+		{"event times of 2023", replayBase, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k := testenv.StartKafka(t)
+			const topic, before, after = "lost", 100, 10
+			createApacheTopic(t, k, topic, 1)
+			w := newApacheWriter(t, k, kwrite.Config{BatchBytes: 2000, Timeout: time.Minute})
+			a := newAppender(t, w, topic)
+			rng := rand.New(rand.NewPCG(13, 3))
+			for range before {
+				a.mustAppend(t, topic, 0, 0, randRecord(rng, tc.base))
+			}
+			if err := w.Flush(testCtx(t, 30*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+			k.Stop()
+			kept := truncateLog(t, filepath.Join(k.DataDir, "log", topic+"-0"), 2)
+			k.Start()
+			for range after {
+				a.mustAppend(t, topic, 0, 1, randRecord(rng, tc.base))
+			}
+			err := w.Flush(testCtx(t, 90*time.Second))
+			if !errors.Is(err, kwrite.ErrLost) || errors.Is(err, kerr.OutOfOrderSequenceNumber) == tc.appended {
+				t.Fatalf("Flush after the broker lost acknowledged batches = %v, want ErrLost (from OUT_OF_ORDER_SEQUENCE_NUMBER: %v)", err, !tc.appended)
+			}
+			t.Log(err)
+			if err := a.append(topic, 0, 1, randRecord(rng, tc.base)); !errors.Is(err, kwrite.ErrLost) {
+				t.Fatalf("Append after the failure = %v, want the failure", err)
+			}
+			// The partition holds what survived, then, if the broker took it, the first batch after
+			// the loss, which the Writer counts as acknowledged; nothing more.
+			k0 := tp{topic, 0}
+			got := readBackWith(t, apacheClient(t, k), topic)[k0]
+			extra := int(w.Acked(1))
+			if tc.appended != (extra > 0) || extra >= after {
+				t.Fatalf("%d records acknowledged after the loss", extra)
+			}
+			checkPrefix(t, k0, got[:min(len(got), kept)], a.want[k0], kept)
+			checkPrefix(t, k0, got[kept:], a.want[k0][before:], extra)
+		})
+	}
 }

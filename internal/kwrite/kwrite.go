@@ -36,6 +36,11 @@ const Tallies = 16
 // ErrTimeout means nothing was acknowledged for Config.Timeout while records were waiting.
 var ErrTimeout = errors.New("kwrite: nothing acknowledged")
 
+// ErrLost means the broker no longer holds records it acknowledged (its log was truncated: a disk that
+// lost unflushed writes, an unclean leader election). The Writer does not keep acknowledged records,
+// so what the partition holds must be read back to write the rest again (the producer's --resume).
+var ErrLost = errors.New("kwrite: the broker lost acknowledged records")
+
 // errStopped is seal's answer when its wait was called off.
 var errStopped = errors.New("kwrite: stopped waiting")
 
@@ -136,6 +141,7 @@ type partition struct {
 	queue    []*batch // sealed, unacknowledged, in sequence order
 	inFlight bool
 	leader   int32
+	next     int64 // offset after the last acknowledged batch, -1 before the first
 }
 
 // New starts a Writer: it obtains a producer ID and starts the compressing and sending goroutines.
@@ -219,7 +225,7 @@ func (w *Writer) Topic(ctx context.Context, name string) (*Topic, error) {
 	t.id = mt.TopicID
 	t.parts = make([]partition, len(mt.Partitions))
 	for i := range t.parts {
-		t.parts[i] = partition{topic: t, id: int32(i), leader: -1}
+		t.parts[i] = partition{topic: t, id: int32(i), leader: -1, next: -1}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -611,14 +617,25 @@ func (w *Writer) handle(reqs []*produce) (progress bool, retry, fatal error) {
 	defer w.mu.Unlock()
 	for _, pr := range reqs {
 		for _, b := range pr.batches {
-			err := pr.err
+			err, base := pr.err, int64(-1)
 			if err == nil {
-				err = partitionError(pr.resp, b)
+				base, err = partitionResult(pr.resp, b)
 			}
 			p := b.part
 			p.inFlight = false
 			switch {
 			case err == nil || errors.Is(err, kerr.DuplicateSequenceNumber):
+				if base >= 0 && base < p.next {
+					// Offsets only grow, whoever writes: an offset handed out again means the log lost
+					// what held it. The broker had forgotten this producer too, or it would have refused
+					// the sequence gap: Apache Kafka forgets a producer whose records' timestamps are
+					// older than producer.id.expiration.ms, as a replay's event times are.
+					fatal = fmt.Errorf("%w: %s[%d] appended a batch at offset %d, below offset %d after the last acknowledged one; nothing after that batch was written to this partition",
+						ErrLost, p.topic.name, p.id, base, p.next)
+				}
+				if base >= 0 {
+					p.next = base + int64(b.n)
+				}
 				p.queue = p.queue[1:]
 				w.buffered -= len(b.raw)
 				for i, n := range b.tally {
@@ -629,8 +646,14 @@ func (w *Writer) handle(reqs []*produce) (progress bool, retry, fatal error) {
 				b.part = nil
 				w.free = append(w.free, b)
 				progress = true
-			case errors.Is(err, kerr.OutOfOrderSequenceNumber) || errors.Is(err, kerr.UnknownProducerID):
-				fatal = fmt.Errorf("produce to %s[%d]: the broker lost this producer's sequence state (a broker crash?); nothing after the last acknowledged record was written to this partition: %w",
+			case errors.Is(err, kerr.OutOfOrderSequenceNumber):
+				// The broker holds fewer of this producer's batches than it acknowledged (at most one
+				// is in flight, so the Writer skipped none). Kafka's own producer fails the batch and
+				// bumps its epoch to go on (KIP-360); going on here would leave a gap.
+				fatal = fmt.Errorf("%w: produce to %s[%d]: the broker's sequence for this producer is behind the batches it acknowledged; nothing after them was written to this partition: %w",
+					ErrLost, p.topic.name, p.id, err)
+			case errors.Is(err, kerr.UnknownProducerID):
+				fatal = fmt.Errorf("produce to %s[%d]: the broker does not know this producer (its state expired or was lost), so it cannot tell a resent batch from a new one; nothing after the last acknowledged record was written to this partition: %w",
 					p.topic.name, p.id, err)
 			case isRetriable(err):
 				retry = fmt.Errorf("produce to %s[%d]: %w", p.topic.name, p.id, err)
@@ -653,7 +676,8 @@ func isRetriable(err error) bool {
 	return true // connection and request errors: the batch is resent
 }
 
-func partitionError(resp *kmsg.ProduceResponse, b *batch) error {
+// partitionResult is the answer for b's partition: the offset it was appended at, or an error.
+func partitionResult(resp *kmsg.ProduceResponse, b *batch) (int64, error) {
 	t := b.part.topic
 	for _, rt := range resp.Topics {
 		if rt.Topic != t.name && (rt.Topic != "" || rt.TopicID != t.id) {
@@ -661,11 +685,11 @@ func partitionError(resp *kmsg.ProduceResponse, b *batch) error {
 		}
 		for _, rp := range rt.Partitions {
 			if rp.Partition == b.part.id {
-				return kerr.ErrorForCode(rp.ErrorCode)
+				return rp.BaseOffset, kerr.ErrorForCode(rp.ErrorCode)
 			}
 		}
 	}
-	return fmt.Errorf("kwrite: no answer for %s[%d]", t.name, b.part.id)
+	return -1, fmt.Errorf("kwrite: no answer for %s[%d]", t.name, b.part.id)
 }
 
 // refreshLeaders reloads every topic's leaders after a retriable error.
