@@ -27,6 +27,11 @@ import (
 // replayBase is a record timestamp in the past, as the producer's event times are.
 const replayBase = 1_688_169_600_000 // 2023-07-01T00:00:00Z
 
+// recentBase is a base for randRecord's timestamps (up to 10,000 s either side) that keeps them in the
+// last six hours: newer than producer.id.expiration.ms (a day) and not in the future, which Apache
+// Kafka refuses beyond message.timestamp.after.max.ms (an hour).
+func recentBase() int64 { return time.Now().UnixMilli() - 20_000_000 }
+
 func apacheClient(t *testing.T, k *testenv.Kafka) func(...kgo.Opt) *kgo.Client {
 	return func(opts ...kgo.Opt) *kgo.Client { return k.Client(t, opts...) }
 }
@@ -254,7 +259,7 @@ func TestApacheBrokerKill(t *testing.T) {
 	w := newApacheWriter(t, k, kwrite.Config{BatchBytes: 4000, MaxBuffered: 64 << 10, Timeout: 2 * time.Minute})
 	a := newAppender(t, w, topic)
 	done := make(chan error, 1)
-	now := time.Now().UnixMilli()
+	now := recentBase()
 	go func() {
 		rng := rand.New(rand.NewPCG(13, 2))
 		for i := range n {
@@ -337,7 +342,7 @@ func TestApacheLostAcknowledged(t *testing.T) {
 		// appended: whether the first batch after the loss is appended (behind the gap)
 		appended bool
 	}{
-		{"recent timestamps", time.Now().UnixMilli() - 20_000_000, false},
+		{"recent timestamps", recentBase(), false},
 		{"event times of 2023", replayBase, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -378,5 +383,101 @@ func TestApacheLostAcknowledged(t *testing.T) {
 			checkPrefix(t, k0, got[:min(len(got), kept)], a.want[k0], kept)
 			checkPrefix(t, k0, got[kept:], a.want[k0][before:], extra)
 		})
+	}
+}
+
+// TestApachePartitionsGrow: partitions added to a topic while a Writer appends to it (kadm
+// CreatePartitions mid-write) change nothing for the Writer: it keeps the partition count it loaded,
+// so a key stays on the partition it was put on for the whole replay. Appending to a new partition is
+// an error, even after the broker's restart has made the Writer reload the topic's leaders from
+// metadata that lists the new partitions; the new partitions stay empty, and the old ones hold every
+// record exactly once.
+func TestApachePartitionsGrow(t *testing.T) {
+	k := testenv.StartKafka(t)
+	const topic, parts, n = "grow", 2, 200
+	createApacheTopic(t, k, topic, parts)
+	w := newApacheWriter(t, k, kwrite.Config{BatchBytes: 2000, Timeout: 2 * time.Minute})
+	a := newAppender(t, w, topic)
+	rng := rand.New(rand.NewPCG(13, 4))
+	now := recentBase()
+	appendSome := func() {
+		for i := range n {
+			a.mustAppend(t, topic, int32(i%parts), 0, randRecord(rng, now))
+		}
+	}
+	appendSome()
+	adm := kadm.NewClient(k.Client(t))
+	ctx := testCtx(t, 30*time.Second)
+	resp, err := adm.CreatePartitions(ctx, 2, topic)
+	if err == nil {
+		err = resp.Error()
+	}
+	if err != nil {
+		t.Fatalf("create partitions: %v", err)
+	}
+	appendSome() // into open and queued batches, some sent before the growth, some after
+	if err := w.Flush(testCtx(t, 30*time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	meta, err := adm.ListTopics(ctx, topic)
+	if err != nil || len(meta[topic].Partitions) != parts+2 {
+		t.Fatalf("after CreatePartitions the topic lists %d partitions (%v), want %d", len(meta[topic].Partitions), err, parts+2)
+	}
+	k.Shutdown()
+	k.Start()
+	appendSome() // the first send fails, and the Writer reloads the leaders: the metadata lists 4
+	if err := w.Flush(testCtx(t, 2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	again, err := w.Topic(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := again.Partitions(); got != parts {
+		t.Errorf("Partitions() = %d after the topic grew, want the %d it was loaded with", got, parts)
+	}
+	if err := again.Append(parts, 0, &kwrite.Record{Value: []byte("x")}); err == nil || !strings.Contains(err.Error(), "no partition 2") {
+		t.Errorf("Append to a partition added after the topic was loaded = %v, want an error naming it", err)
+	}
+	checkExactly(t, readBackWith(t, apacheClient(t, k), topic), a.want)
+	a.checkAcked(t, w)
+}
+
+// TestApacheFutureTimestamp: Apache Kafka refuses a batch holding a record timestamp more than the
+// topic's message.timestamp.after.max.ms (default an hour) ahead of its clock with INVALID_TIMESTAMP
+// (kfake takes any timestamp). The Writer fails on it, naming the partition, with nothing of the batch
+// written; on a topic that allows any timestamp the same records go through.
+func TestApacheFutureTimestamp(t *testing.T) {
+	k := testenv.StartKafka(t)
+	createApacheTopic(t, k, "future", 1)
+	resp, err := kadm.NewClient(k.Client(t)).CreateTopic(testCtx(t, 30*time.Second), 1, 1,
+		map[string]*string{"message.timestamp.after.max.ms": kadm.StringPtr("9223372036854775807")}, "future.allowed")
+	if err == nil {
+		err = resp.Err
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	future := time.Now().Add(2 * time.Hour).UnixMilli()
+	for _, tc := range []struct {
+		topic string
+		want  error
+	}{{"future", kerr.InvalidTimestamp}, {"future.allowed", nil}} {
+		w := newApacheWriter(t, k, kwrite.Config{})
+		a := newAppender(t, w, tc.topic)
+		a.mustAppend(t, tc.topic, 0, 0, kwrite.Record{Value: []byte("now"), Timestamp: time.Now().UnixMilli()})
+		a.mustAppend(t, tc.topic, 0, 0, kwrite.Record{Value: []byte("in two hours"), Timestamp: future})
+		err := w.Flush(testCtx(t, 30*time.Second))
+		if !errors.Is(err, tc.want) || (err != nil) != (tc.want != nil) || err != nil && !strings.Contains(err.Error(), tc.topic+"[0]") {
+			t.Fatalf("%s: Flush = %v, want %v", tc.topic, err, tc.want)
+		}
+		got := readBackWith(t, apacheClient(t, k), tc.topic)
+		if tc.want != nil {
+			if n := len(got[tp{tc.topic, 0}]); n != 0 {
+				t.Fatalf("%s holds %d records of the refused batch", tc.topic, n)
+			}
+			continue
+		}
+		checkExactly(t, got, a.want)
 	}
 }
