@@ -15,6 +15,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/notestream/notestream/internal/kwrite"
 	"github.com/notestream/notestream/internal/testenv"
@@ -479,5 +480,87 @@ func TestApacheFutureTimestamp(t *testing.T) {
 			continue
 		}
 		checkExactly(t, got, a.want)
+	}
+}
+
+func isRetriableOrIO(err error) bool {
+	var ke *kerr.Error
+	return !errors.As(err, &ke) || ke.Retriable
+}
+
+// TestApacheResendAfterRestart shows why idempotence across a broker crash needs recent record
+// timestamps on Apache Kafka. A batch is appended, the broker is killed and restarted, and the same
+// batch (same producer ID, epoch and sequence: a resend whose first answer was lost in the crash) is
+// sent again. With recent timestamps the restarted broker knows the producer from its log and answers
+// with the first copy's offset, appending nothing. With event times of 2023 it drops the producer's
+// state as expired when it loads it (producer.id.expiration.ms, a day, counts from the records'
+// timestamps, and cannot be set above 24.8 days), takes the batch as new, and appends it again.
+func TestApacheResendAfterRestart(t *testing.T) {
+	k := testenv.StartKafka(t)
+	cl := k.Client(t)
+	ctx := testCtx(t, 2*time.Minute)
+	topics := map[string]int64{"recent": recentBase(), "old": replayBase}
+	for topic := range topics {
+		createApacheTopic(t, k, topic, 1)
+	}
+	details, err := kadm.NewClient(cl).ListTopics(ctx, "recent", "old")
+	if err != nil {
+		t.Fatal(err)
+	}
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionTimeoutMillis = 60_000
+	ir, err := init.RequestWith(ctx, cl)
+	if err == nil {
+		err = kerr.ErrorForCode(ir.ErrorCode)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 5
+	batches := map[string][]byte{}
+	for topic, base := range topics {
+		recs := make([]kwrite.Record, n)
+		for i := range recs {
+			recs[i] = kwrite.Record{Key: []byte("k"), Value: []byte(fmt.Sprint(i)), Timestamp: base + int64(i)}
+		}
+		batches[topic] = kwrite.EncodeBatch(t, ir.ProducerID, ir.ProducerEpoch, recs)
+	}
+	produce := func(topic string) int64 {
+		t.Helper()
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = -1, 30_000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic, rt.TopicID = topic, details[topic].ID
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = batches[topic]
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		for {
+			// A topic created a moment ago may not be in the broker's metadata yet (UNKNOWN_TOPIC_ID),
+			// and the connection to the killed broker ends in EOF: both are retried.
+			resp, err := cl.Broker(1).Request(ctx, req) // node.id=1 (scripts/apache-kafka.sh)
+			if err == nil {
+				p := resp.(*kmsg.ProduceResponse).Topics[0].Partitions[0]
+				if err = kerr.ErrorForCode(p.ErrorCode); err == nil {
+					return p.BaseOffset
+				}
+			}
+			if !isRetriableOrIO(err) || ctx.Err() != nil {
+				t.Fatalf("produce to %s: %v", topic, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	for topic := range topics {
+		if off := produce(topic); off != 0 {
+			t.Fatalf("%s: the first copy was appended at offset %d", topic, off)
+		}
+	}
+	k.Stop()
+	k.Start()
+	for topic, want := range map[string]int64{"recent": 0, "old": n} {
+		if off := produce(topic); off != want {
+			t.Errorf("%s: after the restart the resent batch is at offset %d, want %d", topic, off, want)
+		}
 	}
 }
