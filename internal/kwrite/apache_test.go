@@ -1,14 +1,18 @@
 package kwrite_test
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -488,14 +492,16 @@ func isRetriableOrIO(err error) bool {
 	return !errors.As(err, &ke) || ke.Retriable
 }
 
-// TestApacheResendAfterRestart shows why idempotence across a broker crash needs recent record
-// timestamps on Apache Kafka. A batch is appended, the broker is killed and restarted, and the same
-// batch (same producer ID, epoch and sequence: a resend whose first answer was lost in the crash) is
-// sent again. With recent timestamps the restarted broker knows the producer from its log and answers
-// with the first copy's offset, appending nothing. With event times of 2023 it drops the producer's
-// state as expired when it loads it (producer.id.expiration.ms, a day, counts from the records'
-// timestamps, and cannot be set above 24.8 days), takes the batch as new, and appends it again.
-func TestApacheResendAfterRestart(t *testing.T) {
+// TestApacheBrokerForgetsOldProducers shows why the broker's idempotence does not cover a crash when
+// record timestamps are old, and so why a Writer looks an unanswered batch up in the log before
+// resending it (TestApacheResendAfterRestart). A batch is appended, the broker is killed and
+// restarted, and the same batch (same producer ID, epoch and sequence: a resend whose first answer was
+// lost in the crash) is sent again. With recent timestamps the restarted broker knows the producer
+// from its log and answers with the first copy's offset, appending nothing. With event times of 2023
+// it drops the producer's state as expired when it loads it (producer.id.expiration.ms, a day, counts
+// from the records' timestamps, and cannot be set above 24.8 days), takes the batch as new, and
+// appends it again.
+func TestApacheBrokerForgetsOldProducers(t *testing.T) {
 	k := testenv.StartKafka(t)
 	cl := k.Client(t)
 	ctx := testCtx(t, 2*time.Minute)
@@ -562,5 +568,108 @@ func TestApacheResendAfterRestart(t *testing.T) {
 		if off := produce(topic); off != want {
 			t.Errorf("%s: after the restart the resent batch is at offset %d, want %d", topic, off, want)
 		}
+	}
+}
+
+// dropAnswer dials the broker for a client and, once armed, loses the first answer to a produce
+// request: the broker has appended the batch (acks from all replicas: it answers only after), but the
+// client sees its connection close instead.
+type dropAnswer struct {
+	armed   atomic.Bool
+	dropped chan struct{} // receives when an answer was dropped
+}
+
+func (d *dropAnswer) dial(ctx context.Context, network, host string) (net.Conn, error) {
+	c, err := (&net.Dialer{}).DialContext(ctx, network, host)
+	if err != nil {
+		return nil, err
+	}
+	return &dropConn{Conn: c, d: d}, nil
+}
+
+type dropConn struct {
+	net.Conn
+	d       *dropAnswer
+	produce atomic.Bool // a produce request was written (franz-go writes each request in one Write)
+}
+
+func (c *dropConn) Write(b []byte) (int, error) {
+	if len(b) >= 6 && binary.BigEndian.Uint16(b[4:]) == uint16(kmsg.Produce) {
+		c.produce.Store(true)
+	}
+	return c.Conn.Write(b)
+}
+
+func (c *dropConn) Read(b []byte) (int, error) {
+	n, err := c.Conn.Read(b)
+	if n > 0 && c.produce.Load() && c.d.armed.CompareAndSwap(true, false) {
+		c.Conn.Close()
+		c.d.dropped <- struct{}{}
+		return 0, errors.New("test: connection lost before the answer")
+	}
+	return n, err
+}
+
+// TestApacheResendAfterRestart: a Writer's produce answer is lost (its connection closes once the
+// broker has appended the batch), and the broker is then killed with SIGKILL, or stopped with SIGTERM,
+// and restarted on the same data dir, while the Writer retries. The records carry event times of
+// 2023, so the restarted broker has forgotten the producer (TestApacheBrokerForgetsOldProducers) and
+// would append a resent batch a second time; the Writer finds the batch in the log instead and goes
+// on. It happens twice per topic: for the Writer's first batch (looked up from the end offset the
+// topic had when the Writer loaded it, after another producer's records) and after acknowledged ones.
+// Every record is in the topic exactly once, in order, and the tallies match.
+func TestApacheResendAfterRestart(t *testing.T) {
+	k := testenv.StartKafka(t)
+	for _, mode := range []struct {
+		name string
+		stop func()
+	}{{"kill -9", k.Stop}, {"SIGTERM", k.Shutdown}} {
+		t.Run(mode.name, func(t *testing.T) {
+			topic := "resend." + strings.ReplaceAll(mode.name, " ", "")
+			k0 := tp{topic, 0}
+			createApacheTopic(t, k, topic, 1)
+			rng := rand.New(rand.NewPCG(13, 5))
+			// Another producer's records come first.
+			other := newApacheWriter(t, k, kwrite.Config{})
+			ao := newAppender(t, other, topic)
+			for range 3 {
+				ao.mustAppend(t, topic, 0, 0, randRecord(rng, replayBase))
+			}
+			if err := other.Flush(testCtx(t, 30*time.Second)); err != nil {
+				t.Fatal(err)
+			}
+
+			d := &dropAnswer{dropped: make(chan struct{}, 1)}
+			w, err := kwrite.New(testCtx(t, 30*time.Second), kwrite.Config{
+				Client: k.Client(t, kgo.Dialer(d.dial)), BatchBytes: 2000, Timeout: 2 * time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(w.Close)
+			a := newAppender(t, w, topic)
+			a.want[k0] = slices.Clone(ao.want[k0])
+			for round := range 2 {
+				d.armed.Store(true)
+				for range 20 {
+					a.mustAppend(t, topic, 0, uint8(round), randRecord(rng, replayBase))
+				}
+				done := make(chan error, 1)
+				go func() { done <- w.Flush(testCtx(t, 3*time.Minute)) }()
+				select {
+				case <-d.dropped:
+				case err := <-done:
+					t.Fatalf("round %d: Flush returned %v before an answer was dropped", round, err)
+				case <-time.After(time.Minute):
+					t.Fatalf("round %d: no produce answer to drop after a minute", round)
+				}
+				mode.stop()
+				k.Start()
+				if err := <-done; err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+			}
+			checkExactly(t, readBackWith(t, apacheClient(t, k), topic), a.want)
+			a.checkAcked(t, w)
+		})
 	}
 }
