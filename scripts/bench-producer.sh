@@ -5,7 +5,10 @@
 # client and of the broker meanwhile, and the ratio of the median times (kcat / producer). Each run
 # writes a topic of its own, as kcat does; the producer's other topics (dead letters, users, late) are
 # created by the first run and shared, as on a cluster that has them.
-# Usage: scripts/bench-producer.sh [file.csv]   (env ROWS, RUNS, COMPRESSION)
+# With KAFKA=apache the broker is Apache Kafka (scripts/apache-kafka.sh, its default JVM flags), and
+# Kafka's own kafka-producer-perf-test (ProducerPerformance, the Java producer with its defaults: acks
+# all, idempotent) sends ROWS of the same lines, picked at random, with COMPRESSION, as a third side.
+# Usage: scripts/bench-producer.sh [file.csv]   (env ROWS, RUNS, COMPRESSION, KAFKA=kfake|apache)
 set -euo pipefail
 ROWS=${ROWS:-1000000}
 RUNS=${RUNS:-5}
@@ -48,14 +51,38 @@ run_kcat() {
 	theirs+=("$(echo "$(now) - $t0" | bc)")
 	kcat_line=$(printf 'kcat %.3f s (cpu %s s, broker %.2f s)' "${theirs[-1]}" "$(client_cpu)" "$(echo "$(broker_cpu) - $b0" | bc)")
 }
-ours=() theirs=()
+kafka_home=${KAFKA_HOME:-$HOME/.cache/notestream/kafka-4.4.0}
+# run_perf's time includes the JVM's start; perf_line also has the tool's own records/s, which does not.
+run_perf() {
+	sleep 1
+	local b0 t0
+	b0=$(broker_cpu)
+	t0=$(now)
+	/usr/bin/time -f '%U %S' -o "$tmp/cpu" java -Xmx512M "-Dlog4j2.configurationFile=$kafka_home/log4j2.properties" \
+		-cp "$kafka_home/libs/*" org.apache.kafka.tools.ProducerPerformance --bootstrap-server "$addr" \
+		--topic "bench.perf.$i" --num-records "$rows" --throughput -1 --payload-file "$data" \
+		--command-property "compression.type=$COMPRESSION" >"$tmp/perf.out" 2>&1
+	perfs+=("$(echo "$(now) - $t0" | bc)")
+	perf_line=$(printf 'perf-test %.3f s (%s records/s by itself; cpu %s s, broker %.2f s)' "${perfs[-1]}" \
+		"$(tail -1 "$tmp/perf.out" | sed -n 's/.*sent, \([0-9.]*\) records\/sec.*/\1/p')" "$(client_cpu)" "$(echo "$(broker_cpu) - $b0" | bc)")
+}
+ours=() theirs=() perfs=()
 for i in $(seq "$RUNS"); do
 	if ((i % 2)); then run_ours; run_kcat; first=producer; else run_kcat; run_ours; first=kcat; fi
-	printf 'run %d (%s first): %s, %s\n' "$i" "$first" "$ours_line" "$kcat_line"
+	if [[ ${KAFKA:-kfake} == apache ]]; then
+		run_perf
+		printf 'run %d (%s first): %s, %s, %s\n' "$i" "$first" "$ours_line" "$kcat_line" "$perf_line"
+	else
+		printf 'run %d (%s first): %s, %s\n' "$i" "$first" "$ours_line" "$kcat_line"
+	fi
 done
 cat "$tmp/summary"
 median() { printf '%s\n' "$@" | sort -n | awk '{v[NR] = $1} END {print v[int((NR + 1) / 2)]}'; }
 mo=$(median "${ours[@]}")
 mk=$(median "${theirs[@]}")
-printf 'rows %d, compression %s, median of %d runs: producer %.3f s (%.0f rows/s), kcat -P -l %.3f s, kcat/producer = %.2f\n' \
-	"$rows" "$COMPRESSION" "$RUNS" "$mo" "$(echo "$rows / $mo" | bc -l)" "$mk" "$(echo "$mk / $mo" | bc -l)"
+printf 'broker %s, rows %d, compression %s, median of %d runs: producer %.3f s (%.0f rows/s), kcat -P -l %.3f s, kcat/producer = %.2f\n' \
+	"${KAFKA:-kfake}" "$rows" "$COMPRESSION" "$RUNS" "$mo" "$(echo "$rows / $mo" | bc -l)" "$mk" "$(echo "$mk / $mo" | bc -l)"
+if [[ ${KAFKA:-kfake} == apache ]]; then
+	mp=$(median "${perfs[@]}")
+	printf 'kafka-producer-perf-test %.3f s (JVM start included), perf-test/producer = %.2f\n' "$mp" "$(echo "$mp / $mo" | bc -l)"
+fi

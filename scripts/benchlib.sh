@@ -9,16 +9,28 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
-# start_broker starts bin/broker (8 partitions) on a free port with its data in $tmp and sets $addr
-# once it answers.
+# start_broker starts a broker (8 partitions for the topics it creates) on a free port with its data in
+# $tmp and sets $addr once it answers: bin/broker (kfake), or with KAFKA=apache Apache Kafka through
+# scripts/apache-kafka.sh with its default JVM flags, ready once its metadata lists it (kcat -L).
 start_broker() {
 	local port
-	port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+	port=$(free_port)
 	addr=127.0.0.1:$port
-	bin/broker --listen "$addr" --data-dir "$tmp/broker" --partitions 8 >"$tmp/broker.log" 2>&1 &
-	broker_pid=$!
-	for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return; sleep 0.1; done
-	echo "broker did not start: $(cat "$tmp/broker.log")" >&2
+	if [[ ${KAFKA:-kfake} == apache ]]; then
+		KAFKA_CONTROLLER_PORT=$(free_port) KAFKA_PARTITIONS=8 scripts/apache-kafka.sh "$port" "$tmp/kafka" >"$tmp/broker.log" 2>&1 &
+		broker_pid=$!
+		for _ in $(seq 600); do
+			kcat -L -b "$addr" -m 1 2>/dev/null | grep -q '1 brokers:' && return
+			kill -0 "$broker_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+	else
+		bin/broker --listen "$addr" --data-dir "$tmp/broker" --partitions 8 >"$tmp/broker.log" 2>&1 &
+		broker_pid=$!
+		for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$port") 2>/dev/null && return; sleep 0.1; done
+	fi
+	echo "broker did not start: $(tail -50 "$tmp/broker.log")" >&2
 	return 1
 }
 

@@ -38,6 +38,7 @@ type batch struct {
 	tally     [Tallies]int32
 	openedAt  int64 // unix ns of the first append, for Linger
 	ready     bool  // compressed and checksummed; guarded by Writer.mu
+	unsure    bool  // sent, and whether the broker appended it is unknown; guarded by Writer.mu
 }
 
 func (b *batch) reset() {
@@ -48,7 +49,7 @@ func (b *batch) reset() {
 	b.wire = nil
 	b.n, b.firstTime, b.maxTime, b.openedAt = 0, 0, 0, 0
 	b.tally = [Tallies]int32{}
-	b.ready = false
+	b.ready, b.unsure = false, false
 }
 
 // varintLen is the length of v as a zig-zag varint, Kafka's encoding of record fields.

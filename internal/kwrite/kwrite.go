@@ -15,7 +15,9 @@ package kwrite
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,6 +37,11 @@ const Tallies = 16
 
 // ErrTimeout means nothing was acknowledged for Config.Timeout while records were waiting.
 var ErrTimeout = errors.New("kwrite: nothing acknowledged")
+
+// ErrLost means the broker no longer holds records it acknowledged (its log was truncated: a disk that
+// lost unflushed writes, an unclean leader election). The Writer does not keep acknowledged records,
+// so what the partition holds must be read back to write the rest again (the producer's --resume).
+var ErrLost = errors.New("kwrite: the broker lost acknowledged records")
 
 // errStopped is seal's answer when its wait was called off.
 var errStopped = errors.New("kwrite: stopped waiting")
@@ -116,6 +123,7 @@ type Writer struct {
 	topics   []*Topic
 	buffered int      // raw bytes of sealed, unacknowledged batches
 	free     []*batch // recycled batches
+	unsure   int      // queue heads whose last send's outcome is unknown (batch.unsure)
 }
 
 // Topic is a topic a Writer appends to.
@@ -136,6 +144,8 @@ type partition struct {
 	queue    []*batch // sealed, unacknowledged, in sequence order
 	inFlight bool
 	leader   int32
+	next     int64 // offset after the last acknowledged batch, -1 before the first
+	start    int64 // the partition's end offset when the topic was loaded: no batch of this Writer is below it
 }
 
 // New starts a Writer: it obtains a producer ID and starts the compressing and sending goroutines.
@@ -217,15 +227,61 @@ func (w *Writer) Topic(ctx context.Context, name string) (*Topic, error) {
 		}
 	}
 	t.id = mt.TopicID
+	ends, err := w.endOffsets(ctx, name, len(mt.Partitions))
+	if err != nil {
+		return nil, err
+	}
 	t.parts = make([]partition, len(mt.Partitions))
 	for i := range t.parts {
-		t.parts[i] = partition{topic: t, id: int32(i), leader: -1}
+		t.parts[i] = partition{topic: t, id: int32(i), leader: -1, next: -1, start: ends[i]}
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	t.setLeaders(mt)
 	w.topics = append(w.topics, t)
 	return t, nil
+}
+
+// endOffsets is the end offset of each of the topic's n partitions, where a lookup of a batch whose
+// answer was lost starts before the partition's first acknowledgement.
+func (w *Writer) endOffsets(ctx context.Context, name string, n int) ([]int64, error) {
+	ends := make([]int64, n)
+	for {
+		req := kmsg.NewPtrListOffsetsRequest()
+		rt := kmsg.NewListOffsetsRequestTopic()
+		rt.Topic = name
+		for i := range n {
+			rp := kmsg.NewListOffsetsRequestTopicPartition()
+			rp.Partition, rp.Timestamp = int32(i), -1 // latest
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, w.cfg.Client)
+		got := 0
+		if err == nil {
+			for _, t := range resp.Topics {
+				for _, p := range t.Partitions {
+					if err = cmp.Or(err, kerr.ErrorForCode(p.ErrorCode)); err == nil && t.Topic == name && p.Partition >= 0 && int(p.Partition) < n {
+						ends[p.Partition] = p.Offset
+						got++
+					}
+				}
+			}
+			if err == nil && got < n {
+				err = errors.New("partitions missing from the answer")
+			}
+		}
+		if err == nil {
+			return ends, nil
+		}
+		if !isRetriable(err) || ctx.Err() != nil {
+			return nil, fmt.Errorf("kwrite: topic %s: end offsets: %w", name, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // Partitions is the topic's partition count when it was loaded.
@@ -506,22 +562,31 @@ func (w *Writer) sendLoop() {
 	var stuckSince time.Time // when the first failed request since the last acknowledgement was sent
 	backoff := time.Duration(0)
 	for {
-		reqs := w.nextRequests()
-		if len(reqs) == 0 {
-			select {
-			case <-w.ctx.Done():
-				return
-			case <-w.work:
+		sent := time.Now()
+		// Batches whose last send went unanswered are looked up before anything is resent.
+		progress, retry, err := w.resolve()
+		if err == nil {
+			reqs := w.nextRequests()
+			if len(reqs) == 0 && retry == nil {
+				if !progress {
+					select {
+					case <-w.ctx.Done():
+						return
+					case <-w.work:
+					}
+				}
 				continue
 			}
+			var wg sync.WaitGroup
+			for _, pr := range reqs {
+				wg.Go(func() { w.send(pr) })
+			}
+			wg.Wait()
+			var sentProgress bool
+			var sentRetry error
+			sentProgress, sentRetry, err = w.handle(reqs)
+			progress, retry = progress || sentProgress, cmp.Or(retry, sentRetry)
 		}
-		sent := time.Now()
-		var wg sync.WaitGroup
-		for _, pr := range reqs {
-			wg.Go(func() { w.send(pr) })
-		}
-		wg.Wait()
-		progress, retry, err := w.handle(reqs)
 		if err != nil {
 			w.fail(err)
 			return
@@ -558,7 +623,7 @@ func (w *Writer) nextRequests() []*produce {
 	for _, t := range w.topics {
 		for i := range t.parts {
 			p := &t.parts[i]
-			if p.inFlight || len(p.queue) == 0 || !p.queue[0].ready {
+			if p.inFlight || len(p.queue) == 0 || !p.queue[0].ready || p.queue[0].unsure {
 				continue
 			}
 			j := slices.IndexFunc(reqs, func(pr *produce) bool { return pr.leader == p.leader })
@@ -611,28 +676,34 @@ func (w *Writer) handle(reqs []*produce) (progress bool, retry, fatal error) {
 	defer w.mu.Unlock()
 	for _, pr := range reqs {
 		for _, b := range pr.batches {
-			err := pr.err
+			err, base := pr.err, int64(-1)
 			if err == nil {
-				err = partitionError(pr.resp, b)
+				base, err = partitionResult(pr.resp, b)
 			}
 			p := b.part
 			p.inFlight = false
 			switch {
 			case err == nil || errors.Is(err, kerr.DuplicateSequenceNumber):
-				p.queue = p.queue[1:]
-				w.buffered -= len(b.raw)
-				for i, n := range b.tally {
-					if n > 0 {
-						w.acked[i].Add(int64(n))
-					}
-				}
-				b.part = nil
-				w.free = append(w.free, b)
+				fatal = cmp.Or(fatal, w.ack(b, base))
 				progress = true
-			case errors.Is(err, kerr.OutOfOrderSequenceNumber) || errors.Is(err, kerr.UnknownProducerID):
-				fatal = fmt.Errorf("produce to %s[%d]: the broker lost this producer's sequence state (a broker crash?); nothing after the last acknowledged record was written to this partition: %w",
+			case errors.Is(err, kerr.OutOfOrderSequenceNumber):
+				// The broker holds fewer of this producer's batches than it acknowledged (at most one
+				// is in flight, so the Writer skipped none). Kafka's own producer fails the batch and
+				// bumps its epoch to go on (KIP-360); going on here would leave a gap.
+				fatal = fmt.Errorf("%w: produce to %s[%d]: the broker's sequence for this producer is behind the batches it acknowledged; nothing after them was written to this partition: %w",
+					ErrLost, p.topic.name, p.id, err)
+			case errors.Is(err, kerr.UnknownProducerID):
+				fatal = fmt.Errorf("produce to %s[%d]: the broker does not know this producer (its state expired or was lost), so it cannot tell a resent batch from a new one; nothing after the last acknowledged record was written to this partition: %w",
 					p.topic.name, p.id, err)
 			case isRetriable(err):
+				// The broker may have appended the batch all the same (an answer lost with its
+				// connection, a replication timeout). A restarted Apache Kafka that forgot this producer
+				// (its records' timestamps are older than producer.id.expiration.ms, as a replay's event
+				// times are) would append a resent copy again, so the batch is looked up first.
+				if !b.unsure {
+					b.unsure = true
+					w.unsure++
+				}
 				retry = fmt.Errorf("produce to %s[%d]: %w", p.topic.name, p.id, err)
 			default:
 				fatal = fmt.Errorf("produce to %s[%d]: %w", p.topic.name, p.id, err)
@@ -645,6 +716,170 @@ func (w *Writer) handle(reqs []*produce) (progress bool, retry, fatal error) {
 	return progress, retry, fatal
 }
 
+// ack removes the acknowledged head batch b, appended at offset base (-1 when unknown), from its
+// partition's queue and counts its records; w.mu is held. It returns ErrLost when base shows that the
+// broker lost acknowledged records.
+func (w *Writer) ack(b *batch, base int64) error {
+	p := b.part
+	var err error
+	if base >= 0 && base < p.next {
+		// Offsets only grow, whoever writes: an offset handed out again means the log lost
+		// what held it. The broker had forgotten this producer too, or it would have refused
+		// the sequence gap: Apache Kafka forgets a producer whose records' timestamps are
+		// older than producer.id.expiration.ms, as a replay's event times are.
+		err = fmt.Errorf("%w: %s[%d] appended a batch at offset %d, below offset %d after the last acknowledged one; nothing after that batch was written to this partition",
+			ErrLost, p.topic.name, p.id, base, p.next)
+	}
+	if base >= 0 {
+		p.next = base + int64(b.n)
+	}
+	p.queue = p.queue[1:]
+	w.buffered -= len(b.raw)
+	for i, n := range b.tally {
+		if n > 0 {
+			w.acked[i].Add(int64(n))
+		}
+	}
+	b.part = nil
+	w.free = append(w.free, b)
+	return err
+}
+
+// resolve looks up in its partition's log every queue head whose last send went unanswered: one that is
+// there is acknowledged at its offset, one that is not is sent again. A failed lookup is a retry.
+func (w *Writer) resolve() (progress bool, retry, fatal error) {
+	type find struct {
+		b      *batch
+		leader int32
+		from   int64
+		base   int64
+		err    error
+	}
+	w.mu.Lock()
+	if w.unsure == 0 {
+		w.mu.Unlock()
+		return false, nil, nil
+	}
+	var finds []find
+	for _, t := range w.topics {
+		for i := range t.parts {
+			p := &t.parts[i]
+			if len(p.queue) > 0 && p.queue[0].unsure {
+				from := p.next
+				if from < 0 {
+					from = p.start
+				}
+				finds = append(finds, find{b: p.queue[0], leader: p.leader, from: from})
+			}
+		}
+	}
+	w.mu.Unlock()
+	for i := range finds {
+		f := &finds[i]
+		f.base, f.err = w.lookup(f.b, f.leader, f.from)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, f := range finds {
+		p := f.b.part
+		if f.err != nil {
+			retry = fmt.Errorf("look up %s[%d]'s unanswered batch: %w", p.topic.name, p.id, f.err)
+			continue
+		}
+		f.b.unsure = false
+		w.unsure--
+		if f.base >= 0 {
+			w.cfg.Logger.Debug("unanswered batch found in the log", "topic", p.topic.name, "partition", p.id, "offset", f.base)
+			fatal = cmp.Or(fatal, w.ack(f.b, f.base))
+			progress = true
+		}
+	}
+	if progress {
+		w.broadcast()
+	}
+	return progress, retry, fatal
+}
+
+// lookup reads the batch headers of b's partition from offset from to the high watermark and returns
+// the offset of the batch with b's producer ID, epoch and base sequence, or -1 when there is none.
+// Only this Writer writes with its producer ID, so the match is exact; other producers' batches are
+// skipped.
+func (w *Writer) lookup(b *batch, leader int32, from int64) (int64, error) {
+	if leader < 0 {
+		return -1, kerr.LeaderNotAvailable
+	}
+	p := b.part
+	seq := binary.BigEndian.Uint32(b.raw[offSequence:])
+	ctx, cancel := context.WithTimeout(w.ctx, w.cfg.Timeout)
+	defer cancel()
+	for {
+		req := kmsg.NewPtrFetchRequest()
+		req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 0, 0, 4<<20
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic, rt.TopicID = p.topic.name, p.topic.id
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.FetchOffset, rp.PartitionMaxBytes = p.id, from, 4<<20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		kresp, err := w.cfg.Client.Broker(int(leader)).Request(ctx, req)
+		if err != nil {
+			return -1, err
+		}
+		resp := kresp.(*kmsg.FetchResponse)
+		if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+			return -1, err
+		}
+		var part *kmsg.FetchResponseTopicPartition
+		for i := range resp.Topics {
+			for j := range resp.Topics[i].Partitions {
+				if resp.Topics[i].Partitions[j].Partition == p.id {
+					part = &resp.Topics[i].Partitions[j]
+				}
+			}
+		}
+		if part == nil {
+			return -1, errors.New("no answer for the partition")
+		}
+		err = kerr.ErrorForCode(part.ErrorCode)
+		if errors.Is(err, kerr.OffsetOutOfRange) {
+			// The log ends below from: it lost acknowledged batches, and the resent batch, appended
+			// at an offset handed out before, will show it (ErrLost).
+			return -1, nil
+		}
+		if err != nil {
+			return -1, err
+		}
+		if from >= part.HighWatermark {
+			return -1, nil
+		}
+		recs, advanced := part.RecordBatches, false
+		for len(recs) >= headerLen {
+			size := offLeaderEpoch + int(binary.BigEndian.Uint32(recs[offLength:]))
+			if size < headerLen || size > len(recs) {
+				break // a batch cut off at the fetch's size limit
+			}
+			base, next := int64(binary.BigEndian.Uint64(recs)), int64(0)
+			if recs[offMagic] == 2 {
+				if int64(binary.BigEndian.Uint64(recs[offProducerID:])) == w.producerID &&
+					int16(binary.BigEndian.Uint16(recs[offEpoch:])) == w.epoch &&
+					binary.BigEndian.Uint32(recs[offSequence:]) == seq {
+					return base, nil
+				}
+				next = base + int64(binary.BigEndian.Uint32(recs[offLastDelta:])) + 1
+			} else {
+				next = base + 1 // an old-format message set: no producer
+			}
+			if next > from {
+				from, advanced = next, true
+			}
+			recs = recs[size:]
+		}
+		if !advanced {
+			return -1, fmt.Errorf("fetch from offset %d, below the high watermark %d, returned no whole batch", from, part.HighWatermark)
+		}
+	}
+}
+
 func isRetriable(err error) bool {
 	var ke *kerr.Error
 	if errors.As(err, &ke) {
@@ -653,7 +888,8 @@ func isRetriable(err error) bool {
 	return true // connection and request errors: the batch is resent
 }
 
-func partitionError(resp *kmsg.ProduceResponse, b *batch) error {
+// partitionResult is the answer for b's partition: the offset it was appended at, or an error.
+func partitionResult(resp *kmsg.ProduceResponse, b *batch) (int64, error) {
 	t := b.part.topic
 	for _, rt := range resp.Topics {
 		if rt.Topic != t.name && (rt.Topic != "" || rt.TopicID != t.id) {
@@ -661,11 +897,11 @@ func partitionError(resp *kmsg.ProduceResponse, b *batch) error {
 		}
 		for _, rp := range rt.Partitions {
 			if rp.Partition == b.part.id {
-				return kerr.ErrorForCode(rp.ErrorCode)
+				return rp.BaseOffset, kerr.ErrorForCode(rp.ErrorCode)
 			}
 		}
 	}
-	return fmt.Errorf("kwrite: no answer for %s[%d]", t.name, b.part.id)
+	return -1, fmt.Errorf("kwrite: no answer for %s[%d]", t.name, b.part.id)
 }
 
 // refreshLeaders reloads every topic's leaders after a retriable error.

@@ -194,8 +194,14 @@ func randRecord(rng *rand.Rand, base int64) kwrite.Record {
 // with a separate consumer client, and checks offsets are 0, 1, 2, ...
 func readBack(t *testing.T, c *kfake.Cluster, topics ...string) map[tp][]*kgo.Record {
 	t.Helper()
+	return readBackWith(t, func(opts ...kgo.Opt) *kgo.Client { return newClient(t, c, opts...) }, topics...)
+}
+
+// readBackWith is readBack with clients made by client, for a broker other than kfake.
+func readBackWith(t *testing.T, client func(...kgo.Opt) *kgo.Client, topics ...string) map[tp][]*kgo.Record {
+	t.Helper()
 	ctx := testCtx(t, 20*time.Second)
-	ends, err := kadm.NewClient(newClient(t, c)).ListEndOffsets(ctx, topics...)
+	ends, err := kadm.NewClient(client()).ListEndOffsets(ctx, topics...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -217,7 +223,7 @@ func readBack(t *testing.T, c *kfake.Cluster, topics ...string) map[tp][]*kgo.Re
 	if len(left) == 0 {
 		return got
 	}
-	cons := newClient(t, c, kgo.ConsumePartitions(parts), kgo.FetchMaxWait(200*time.Millisecond))
+	cons := client(kgo.ConsumePartitions(parts), kgo.FetchMaxWait(200*time.Millisecond))
 	for len(left) > 0 {
 		fs := cons.PollFetches(ctx)
 		if ctx.Err() != nil {
@@ -430,11 +436,13 @@ func TestRoundTrip(t *testing.T) {
 }
 
 // TestRetriableErrors: the first produce requests are answered NOT_LEADER_FOR_PARTITION or
-// REQUEST_TIMED_OUT without being applied; every batch is resent and everything arrives once, in order.
+// REQUEST_TIMED_OUT without being applied; the Writer does not find their batches in the log, so
+// every one is resent, and everything arrives once, in order.
 func TestRetriableErrors(t *testing.T) {
 	c := newCluster(t, kfake.NumBrokers(1), kfake.SeedTopics(3, "t"))
 	w := newWriter(t, c, kwrite.Config{BatchBytes: 1000, MaxBuffered: 16 << 10, Timeout: 10 * time.Second})
 	a := newAppender(t, w, "t")
+	sent := observe(c, 10_000) // sees every request before the failing control
 	const failing = 5
 	var failed atomic.Int32
 	c.ControlKey(int16(kmsg.Produce), func(kreq kmsg.Request) (kmsg.Response, error, bool) {
@@ -460,13 +468,20 @@ func TestRetriableErrors(t *testing.T) {
 	if n := failed.Load(); n <= failing {
 		t.Fatalf("only %d produce requests; the control failed %d", n, failing)
 	}
+	var reqs [][]sentBatch
+	for len(sent) > 0 {
+		reqs = append(reqs, <-sent)
+	}
+	checkResent(t, reqs[:failing], reqs[failing:], true)
 	a.checkAcked(t, w)
 	checkExactly(t, readBack(t, c, "t"), a.want)
 }
 
 // TestAppliedThenTimedOut: kfake applies the batches of the first produce requests but answers
-// REQUEST_TIMED_OUT, as a broker whose replication timed out does; the resent batches are duplicates the
-// broker drops, so everything is there exactly once.
+// REQUEST_TIMED_OUT, as a broker whose replication timed out does. The Writer looks each such batch up
+// in its partition's log before resending it, finds it there, and goes on without sending it again
+// (a broker that forgot the producer would append a resent copy twice): everything is there exactly
+// once.
 func TestAppliedThenTimedOut(t *testing.T) {
 	c := newCluster(t, kfake.NumBrokers(1), kfake.SeedTopics(2, "t"))
 	w := newWriter(t, c, kwrite.Config{BatchBytes: 1000, MaxBuffered: 16 << 10, Timeout: 10 * time.Second})
@@ -488,35 +503,36 @@ func TestAppliedThenTimedOut(t *testing.T) {
 	for len(sent) > 0 {
 		reqs = append(reqs, <-sent)
 	}
-	checkResent(t, reqs[:4], reqs[4:])
+	checkResent(t, reqs[:4], reqs[4:], false)
 	a.checkAcked(t, w)
 	checkExactly(t, readBack(t, c, "t"), a.want)
 }
 
-// checkResent checks that every batch in failed was sent again in a later request.
-func checkResent(t *testing.T, failed, later [][]sentBatch) {
+// checkResent checks that every batch in failed was sent again in a later request (again), or that
+// none was (!again: the Writer found them in the log).
+func checkResent(t *testing.T, failed, later [][]sentBatch, again bool) {
 	t.Helper()
 	type key struct {
 		part         int32
 		seq, records int32
 	}
-	again := map[key]bool{}
+	resent := map[key]bool{}
 	for _, req := range later {
 		for _, b := range req {
-			again[key{b.part, b.baseSeq, b.count}] = true
+			resent[key{b.part, b.baseSeq, b.count}] = true
 		}
 	}
 	for _, req := range failed {
 		for _, b := range req {
-			if !again[key{b.part, b.baseSeq, b.count}] {
-				t.Fatalf("partition %d's batch of %d records at sequence %d was not sent again", b.part, b.count, b.baseSeq)
+			if resent[key{b.part, b.baseSeq, b.count}] != again {
+				t.Fatalf("partition %d's batch of %d records at sequence %d: sent again %v, want %v", b.part, b.count, b.baseSeq, !again, again)
 			}
 		}
 	}
 }
 
 // TestResponseLost: kfake applies a produce request, then closes the connection instead of answering.
-// The Writer resends the same batches, the broker recognises them as duplicates, and everything is
+// The Writer finds the unanswered batches in the log and does not send them again; everything is
 // there exactly once. The request is applied by forwarding it, while the control sleeps, to the same
 // broker through another client; the control then closes the Writer's connection.
 func TestResponseLost(t *testing.T) {
@@ -582,9 +598,9 @@ func TestResponseLost(t *testing.T) {
 		}
 	}
 	mu.Lock()
-	checkResent(t, [][]sentBatch{all[1]}, all[2:])
-	checkResent(t, [][]sentBatch{all[4]}, all[5:])
-	checkResent(t, [][]sentBatch{all[5]}, all[6:])
+	checkResent(t, [][]sentBatch{all[1]}, all[2:], false)
+	checkResent(t, [][]sentBatch{all[4]}, all[5:], false)
+	checkResent(t, [][]sentBatch{all[5]}, all[6:], false)
 	mu.Unlock()
 	a.checkAcked(t, w)
 	checkExactly(t, readBack(t, c, "t"), a.want)
