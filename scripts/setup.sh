@@ -16,6 +16,7 @@ command -v redis-server >/dev/null || missing+=(redis-server)
 command -v kcat >/dev/null || missing+=(kcat)
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
+[ -x /usr/bin/time ] || missing+=(time) # GNU time: the producer's peak-RSS test
 if ((${#missing[@]})); then
 	sudo=()
 	[ "$(id -u)" -eq 0 ] || sudo=(sudo)
