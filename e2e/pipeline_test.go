@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -17,8 +16,6 @@ import (
 	"time"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/lake"
@@ -388,41 +385,10 @@ func get(t *testing.T, u string, into any) {
 }
 
 // waitReplayed waits until the consumer has applied the whole replay, end-of-replay control records
-// included: /readyz answers 200 and every partition's checkpoint in Redis (prefix ns:) is at the
-// interactions topic's end offset, which is final once the producer has returned. /readyz alone could
-// answer from a listing of end offsets older than the producer's last records.
+// included (testenv.WaitCaughtUp).
 func (p *pipeline) waitReplayed(t *testing.T, api string, timeout time.Duration) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: p.redis.Addr})
-	defer rdb.Close()
-	adm := kadm.NewClient(p.kafka.Client(t))
-	ctx := context.Background()
-	var why any
-	for deadline := time.Now().Add(timeout); ; time.Sleep(250 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("consumer not caught up after %v: %v", timeout, why)
-		}
-		if code := status(api + "/readyz"); code != http.StatusOK {
-			why = fmt.Sprintf("/readyz %d", code)
-			continue
-		}
-		ends, err := adm.ListEndOffsets(ctx, "interactions")
-		if err != nil {
-			why = err
-			continue
-		}
-		behind := 0
-		ends.Each(func(o kadm.ListedOffset) {
-			key := fmt.Sprintf("ns:{interactions/%d}:ck", o.Partition)
-			if v, err := rdb.HGet(ctx, key, "offset").Int64(); err != nil || v != o.Offset {
-				why = fmt.Sprintf("%s offset %d (%v), end %d", key, v, err, o.Offset)
-				behind++
-			}
-		})
-		if behind == 0 {
-			return
-		}
-	}
+	testenv.WaitCaughtUp(t, p.kafka, p.redis, api, timeout)
 }
 
 func status(u string) int {

@@ -20,7 +20,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/notestream/notestream/internal/consumer/api"
 	"github.com/notestream/notestream/internal/lake"
@@ -47,7 +46,7 @@ func TestReseed(t *testing.T) {
 	waitStatus(t, streamAPI+"/healthz", 30*time.Second)
 	runBin(t, testenv.Binary(t, "./cmd/producer"), "--brokers", k.Addr,
 		"--users", filepath.Join(data, "user_metadata.csv"), "--interactions", filepath.Join(data, "user_interactions.csv"))
-	waitCaughtUp(t, k, streamRedis, streamAPI, 2*time.Minute)
+	testenv.WaitCaughtUp(t, k, streamRedis, streamAPI, 2*time.Minute)
 
 	lakeDir := t.TempDir()
 	if out, err := compact(t, nil, lakeDir, "--brokers", k.Addr); err != nil {
@@ -240,45 +239,6 @@ func dump(t *testing.T, r *testenv.Redis) []string {
 }
 
 // runBin runs a binary to completion, failing the test with its output on error.
-// waitCaughtUp waits until the consumer behind api is ready and every partition's checkpoint in Redis
-// (prefix ns:) is at the interactions topic's end offset, which is final once the producer has
-// returned. /readyz alone could answer from a listing older than the producer's last records.
-func waitCaughtUp(t *testing.T, k *testenv.Kafka, r *testenv.Redis, api string, timeout time.Duration) {
-	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
-	defer rdb.Close()
-	adm := kadm.NewClient(k.Client(t))
-	ctx := context.Background()
-	var why any
-	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
-		if resp, err := http.Get(api + "/readyz"); err != nil || resp.StatusCode != http.StatusOK {
-			why = fmt.Sprint("/readyz: ", err)
-			if err == nil {
-				why = "/readyz: " + resp.Status
-				resp.Body.Close()
-			}
-			continue
-		}
-		ends, err := adm.ListEndOffsets(ctx, "interactions")
-		if err != nil {
-			why = err
-			continue
-		}
-		behind := 0
-		ends.Each(func(o kadm.ListedOffset) {
-			key := fmt.Sprintf("ns:{interactions/%d}:ck", o.Partition)
-			if v, err := rdb.HGet(ctx, key, "offset").Int64(); err != nil || v != o.Offset {
-				why = fmt.Sprintf("%s offset %d (%v), end %d", key, v, err, o.Offset)
-				behind++
-			}
-		})
-		if behind == 0 {
-			return
-		}
-	}
-	t.Fatalf("consumer not caught up within %v: %v", timeout, why)
-}
-
 func runBin(t *testing.T, bin string, args ...string) {
 	t.Helper()
 	if out, err := exec.Command(bin, args...).CombinedOutput(); err != nil {
