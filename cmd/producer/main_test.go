@@ -412,6 +412,13 @@ func testResume(t *testing.T, crash bool, down time.Duration, timeout string, wa
 			seen[line]++
 		}
 	}
+	exactlyOnce(t, seen, rows)
+}
+
+// exactlyOnce fails the test unless seen counts each of the file's rows (lines 2 … rows+1, after the
+// header) once.
+func exactlyOnce(t *testing.T, seen []int, rows int) {
+	t.Helper()
 	var missing, dup []int
 	for line := 2; line <= rows+1; line++ {
 		switch {

@@ -86,18 +86,7 @@ func checkOnce(t *testing.T, k *testenv.Kafka, data string, bad map[int]bool, n 
 		}
 		seen[line]++
 	}
-	var missing, dup []int
-	for line := 2; line <= n+1; line++ {
-		switch {
-		case seen[line] == 0:
-			missing = append(missing, line)
-		case seen[line] > 1:
-			dup = append(dup, line)
-		}
-	}
-	if len(missing) > 0 || len(dup) > 0 {
-		t.Fatalf("%d rows missing (first %v), %d duplicated (first %v)", len(missing), head(missing), len(dup), head(dup))
-	}
+	exactlyOnce(t, seen, n)
 }
 
 func emptyDir(t *testing.T, dir string) {
