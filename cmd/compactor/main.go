@@ -23,6 +23,7 @@ import (
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/compactor"
 	"github.com/notestream/notestream/internal/engagement"
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/lake"
 )
@@ -56,9 +57,9 @@ func main() {
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka brokers, comma-separated (run)")
 	lakeURL := fs.String("lake", "file://./lake", "lake root: file:///path or s3://bucket/prefix")
 	tz := fs.String("tz", "UTC", "reporting time zone (IANA name) of days and months")
-	lateness := fs.Duration("lateness", 5*time.Minute, "the stream's allowed lateness, to count late events")
-	interactions := fs.String("interactions-topic", "interactions", "interactions topic")
-	users := fs.String("users-topic", "users", "users topic")
+	lateness := fs.Duration("lateness", event.DefaultLateness, "the stream's allowed lateness, to count late events")
+	interactions := fs.String("interactions-topic", event.TopicInteractions, "interactions topic")
+	users := fs.String("users-topic", event.TopicUsers, "users topic")
 	chunk := fs.Int64("chunk", 250_000, "records of a topic read before they are written to bronze; at most twice this many are held in memory, one chunk read while the previous one is written")
 	parallel := fs.Int("parallel", 2, "days built at a time")
 	from := fs.String("from", "", "first day to rebuild, YYYY-MM-DD (backfill; default: the lake's first)")
@@ -175,12 +176,12 @@ func backfill(ctx context.Context, cfg compactor.Config, store lake.Store, from,
 	first, last := int32(-1<<31), int32(1<<31-1)
 	var err error
 	if from != "" {
-		if first, err = compactor.ParseDate(from); err != nil {
+		if first, err = event.ParseDate(from); err != nil {
 			return compactor.Summary{}, fmt.Errorf("--from: %w", err)
 		}
 	}
 	if to != "" {
-		if last, err = compactor.ParseDate(to); err != nil {
+		if last, err = event.ParseDate(to); err != nil {
 			return compactor.Summary{}, fmt.Errorf("--to: %w", err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/notestream/notestream/internal/cli"
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/reseed"
 	"github.com/notestream/notestream/internal/rtstore"
@@ -34,7 +35,7 @@ func reseedMain(args []string) error {
 	redisURL := fs.String("redis", "redis://127.0.0.1:6379", "Redis URL, redis:// or rediss:// (TLS), with user:password@ for AUTH (better: NOTESTREAM_REDIS)")
 	var store rtstore.Config
 	fs.StringVar(&store.Prefix, "redis-prefix", "ns:", "prefix of every Redis key, the consumers'")
-	fs.StringVar(&store.Topic, "interactions-topic", "interactions", "interactions topic: the consumers' --topic-interactions, which names their Redis keys")
+	fs.StringVar(&store.Topic, "interactions-topic", event.TopicInteractions, "interactions topic: the consumers' --topic-interactions, which names their Redis keys")
 	fs.DurationVar(&store.Retention, "retention", 400*24*time.Hour, "TTL of the daily Redis keys written")
 	tz := fs.String("tz", "UTC", "reporting time zone (IANA name): the consumers' and the lake's")
 	var cfg reseed.Config
@@ -77,13 +78,13 @@ func reseedMain(args []string) error {
 	fmt.Printf("compactor reseed in %s: ", time.Since(start).Round(time.Millisecond))
 	if sum.Days > 0 {
 		fmt.Printf("wrote %d days of the lake, %s to %s (%d day and segment sketches, %d sessions), to Redis partition %d of %s%s",
-			sum.Days, rtstore.Date(sum.From), rtstore.Date(sum.Through), sum.Cells, sum.Sessions, rtstore.ReseedPartition, store.Prefix, store.Topic)
+			sum.Days, event.Date(sum.From), event.Date(sum.Through), sum.Cells, sum.Sessions, rtstore.ReseedPartition, store.Prefix, store.Topic)
 	} else {
 		fmt.Print("no day of the lake to write")
 	}
 	fmt.Printf("; removed %d days an earlier reseed wrote", sum.Removed)
 	if sum.ConsumerHolds {
-		fmt.Printf("; consumers hold the lake's days from %s", rtstore.Date(sum.ConsumerFirst))
+		fmt.Printf("; consumers hold the lake's days from %s", event.Date(sum.ConsumerFirst))
 	}
 	fmt.Println()
 	return nil

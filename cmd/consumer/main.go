@@ -26,6 +26,7 @@ import (
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/consumer"
 	"github.com/notestream/notestream/internal/consumer/api"
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/rtstore"
 )
@@ -55,10 +56,10 @@ func run(args []string) error {
 	fs.StringVar(&cfg.Group, "group", "notestream-consumer", "consumer group")
 	fs.StringVar(&cfg.InstanceID, "instance-id", "", "static group member ID: a restart with the same ID gets its partitions back without a rebalance")
 	fs.DurationVar(&cfg.SessionTimeout, "session-timeout", 10*time.Second, "group session timeout: how soon a crashed member's partitions move")
-	fs.StringVar(&cfg.TopicInteractions, "topic-interactions", "interactions", "interactions topic")
-	fs.StringVar(&cfg.TopicUsers, "topic-users", "users", "users topic")
-	fs.StringVar(&cfg.TopicLate, "topic-late", "interactions.late", "topic late events are copied to")
-	fs.DurationVar(&cfg.Lateness, "lateness", 5*time.Minute, "allowed lateness of events (event time)")
+	fs.StringVar(&cfg.TopicInteractions, "topic-interactions", event.TopicInteractions, "interactions topic")
+	fs.StringVar(&cfg.TopicUsers, "topic-users", event.TopicUsers, "users topic")
+	fs.StringVar(&cfg.TopicLate, "topic-late", event.TopicLate, "topic late events are copied to")
+	fs.DurationVar(&cfg.Lateness, "lateness", event.DefaultLateness, "allowed lateness of events (event time)")
 	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", time.Second, "checkpoint each partition at least this often while it changes")
 	fs.IntVar(&cfg.CheckpointRecords, "checkpoint-records", 200_000, "and after this many records")
 	auth := kafkaauth.Flags(fs)

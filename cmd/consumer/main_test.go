@@ -21,6 +21,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/reference"
 	"github.com/notestream/notestream/internal/rtstore"
 	"github.com/notestream/notestream/internal/testenv"
@@ -442,7 +443,7 @@ func TestExactlyOnce(t *testing.T) {
 		}
 		out := map[string]rtstore.Counts{}
 		for _, d := range ds {
-			day, _ := rtstore.ParseDate(d)
+			day, _ := event.ParseDate(d)
 			for _, seg := range []rtstore.Segment{{}, {Dimension: "country", Value: "US"}} {
 				c, err := st.Day(context.Background(), day, seg)
 				if err != nil {
@@ -523,7 +524,7 @@ func TestLateEvents(t *testing.T) {
 		t.Errorf("sessions = %v, want %d without the late events", got, want.Days["2023-07-01"].Sessions.Count)
 	}
 	st, _ := rtstore.New(rdb, rtstore.Config{})
-	day, _ := rtstore.ParseDate("2023-07-01")
+	day, _ := event.ParseDate("2023-07-01")
 	counts, err := st.Day(context.Background(), day, rtstore.Segment{Dimension: "country", Value: "unknown"})
 	if err != nil || counts.Late != late {
 		t.Errorf("late count of country=unknown = %d, %v; want %d", counts.Late, err, late)

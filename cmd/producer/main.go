@@ -20,6 +20,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/notestream/notestream/internal/cli"
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/producer"
 )
@@ -42,10 +43,10 @@ func run() int {
 	)
 	fs.StringVar(&cfg.UsersFile, "users", "", "user_metadata CSV file, replayed first")
 	fs.StringVar(&cfg.InteractionsFile, "interactions", "", `user_interactions CSV file, or "-" for stdin`)
-	fs.StringVar(&cfg.TopicInteractions, "topic-interactions", "interactions", "interactions topic")
-	fs.StringVar(&cfg.TopicUsers, "topic-users", "users", "users topic (log-compacted)")
-	fs.StringVar(&cfg.TopicDLQ, "topic-dlq", "ingest.dlq", "dead-letter topic for unreadable rows")
-	fs.StringVar(&cfg.TopicLate, "topic-late", "interactions.late", "late events topic (written by the consumer; created here)")
+	fs.StringVar(&cfg.TopicInteractions, "topic-interactions", event.TopicInteractions, "interactions topic")
+	fs.StringVar(&cfg.TopicUsers, "topic-users", event.TopicUsers, "users topic (log-compacted)")
+	fs.StringVar(&cfg.TopicDLQ, "topic-dlq", event.TopicDLQ, "dead-letter topic for unreadable rows")
+	fs.StringVar(&cfg.TopicLate, "topic-late", event.TopicLate, "late events topic (written by the consumer; created here)")
 	fs.BoolVar(&cfg.Resume, "resume", false, "skip rows an earlier, interrupted replay of the same files already produced")
 	fs.DurationVar(&cfg.ProgressInterval, "progress-interval", time.Second, "send event-time progress control records at least this often")
 	fs.DurationVar(&cfg.Timeout, "timeout", 30*time.Second, "give up when the brokers stay unreachable this long")

@@ -182,7 +182,7 @@ func (b *bronzeWriter) flush(p int32) {
 func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []bronzeUserRow) error {
 	byDay := map[int32][]tables.BronzeInteraction{}
 	for _, row := range inter {
-		d := DayOf(row.Timestamp, b.c.cfg.Location)
+		d := event.DayOf(row.Timestamp, b.c.cfg.Location)
 		byDay[d] = append(byDay[d], row)
 	}
 	var objs []object
@@ -191,7 +191,7 @@ func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []
 		slices.SortFunc(rows, func(a, b tables.BronzeInteraction) int {
 			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
 		})
-		objs = append(objs, object{bronzeKey(tables.BronzeInteractions, "date="+Date(d), r), func(w io.Writer) error { return writeParquet(w, rows) }})
+		objs = append(objs, object{bronzeKey(tables.BronzeInteractions, "date="+event.Date(d), r), func(w io.Writer) error { return writeParquet(w, rows) }})
 	}
 	byCountry := map[string][]tables.BronzeUser{}
 	for _, u := range users {

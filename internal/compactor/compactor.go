@@ -33,6 +33,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/notestream/notestream/internal/engagement"
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/lake"
 )
 
@@ -53,16 +54,16 @@ type Config struct {
 // Validate fills in defaults and rejects impossible settings.
 func (c *Config) Validate() error {
 	if c.InteractionsTopic == "" {
-		c.InteractionsTopic = "interactions"
+		c.InteractionsTopic = event.TopicInteractions
 	}
 	if c.UsersTopic == "" {
-		c.UsersTopic = "users"
+		c.UsersTopic = event.TopicUsers
 	}
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
 	if c.Lateness == 0 {
-		c.Lateness = 5 * time.Minute
+		c.Lateness = event.DefaultLateness
 	}
 	if c.Chunk == 0 {
 		c.Chunk = 250_000
@@ -267,7 +268,7 @@ func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]us
 		g.Go(func() error {
 			a, err := c.buildDay(gctx, d, users)
 			if err != nil {
-				return fmt.Errorf("silver %s: %w", Date(d), err)
+				return fmt.Errorf("silver %s: %w", event.Date(d), err)
 			}
 			mu.Lock()
 			built[d] = a

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/notestream/notestream/internal/engagement"
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/tables"
 )
 
@@ -50,12 +51,12 @@ func (c *Compactor) monthlyEngagement(rb Rebuild, in *engagementInput) ([]object
 	agg := make([]engagement.User, len(in.names))
 	var touched []int32
 	for _, m := range rb.Months {
-		first, last := monthDays(m)
+		first, last, _ := event.ParseMonth(m)
 		touched = touched[:0]
 		for d := max(first, in.lo); d <= min(last, in.lo+int32(len(in.days))-1); d++ {
 			a := in.days[d-in.lo]
 			if len(a.perUser) != len(a.users) { // read for its users only; a day without users is complete
-				return nil, fmt.Errorf("month %s: day %s was not loaded in full", m, Date(d))
+				return nil, fmt.Errorf("month %s: day %s was not loaded in full", m, event.Date(d))
 			}
 			for j, id := range in.active[d-in.lo] {
 				u := &agg[id]
@@ -127,7 +128,7 @@ func (c *Compactor) cohortRetention(in *engagementInput, users map[string]userIn
 			rows[i] = tables.CohortRetention{Basis: r.Basis, WeekOffset: r.WeekOffset, CohortSize: r.CohortSize,
 				RetainedUsers: r.Retained, Retention: r.Retention, Complete: r.Complete}
 		}
-		objs = append(objs, object{tables.GoldCohortRetention + "/cohort_week=" + Date(week) + "/" + partFile,
+		objs = append(objs, object{tables.GoldCohortRetention + "/cohort_week=" + event.Date(week) + "/" + partFile,
 			func(w io.Writer) error { return writeParquet(w, rows) }})
 		cells = cells[n:]
 	}

@@ -7,6 +7,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/metric"
 	"github.com/notestream/notestream/internal/tables"
 )
@@ -74,11 +75,11 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 		i := d - lo
 		wau.add(active[i])
 		mau.add(active[i])
-		if i >= WAUDays {
-			wau.remove(active[i-WAUDays])
+		if i >= event.WAUDays {
+			wau.remove(active[i-event.WAUDays])
 		}
-		if i >= MAUDays {
-			mau.remove(active[i-MAUDays])
+		if i >= event.MAUDays {
+			mau.remove(active[i-event.MAUDays])
 		}
 		if !gold[d] {
 			continue
@@ -103,7 +104,7 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 	}
 
 	for _, m := range rb.Months {
-		first, last := monthDays(m)
+		first, last, _ := event.ParseMonth(m)
 		month := newDistinct(len(ids))
 		var sessions metric.Sessions
 		for d := max(first, lo); d <= min(last, hi); d++ {

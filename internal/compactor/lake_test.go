@@ -442,7 +442,7 @@ func TestNewRecordsForOldDate(t *testing.T) {
 	run(t, store, src)
 	ds.load(src, len(rest), len(ds.rows))
 	sum := run(t, store, src)
-	if sum.GoldDays < MAUDays {
+	if sum.GoldDays < event.MAUDays {
 		t.Fatalf("second run rewrote daily metrics of %d days, want the windows after the old days: %+v", sum.GoldDays, sum)
 	}
 	ref := reference.ComputeRows(ds.rows, ds.users, time.UTC)

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/notestream/notestream/internal/anomaly"
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/metric"
 	"github.com/notestream/notestream/internal/quantile"
@@ -57,7 +58,7 @@ func (c *Compactor) writePerformance(ctx context.Context, rb Rebuild, users map[
 	}
 	var objs []object
 	for _, m := range rb.Months {
-		mf, ml := monthDays(m)
+		mf, ml, _ := event.ParseMonth(m)
 		lo, hi := max(mf, rb.First), min(ml, rb.Last)
 		if lo > hi {
 			continue
@@ -111,7 +112,7 @@ func loadDays[T any](c *Compactor, ctx context.Context, lo, hi int32, read func(
 		g.Go(func() error {
 			v, err := read(gctx, d)
 			if err != nil {
-				return fmt.Errorf("%s: %w", Date(d), err)
+				return fmt.Errorf("%s: %w", event.Date(d), err)
 			}
 			out[d-lo] = v
 			return nil
@@ -157,7 +158,7 @@ func appVersionRows(rows []perfRow) []tables.AppVersionDaily {
 }
 
 // AllDevices is the device_type of gold/device_performance's totals row.
-const AllDevices = "all"
+const AllDevices = event.All
 
 // deviceRows is a month's gold/device_performance from its page-view durations per device type: a
 // row per device type in byte order, then the totals row with η².
@@ -205,9 +206,9 @@ func daySeries(segs []tables.DailySegment) map[series]int64 {
 	for _, s := range segs {
 		out[series{"dau", s.Dimension, s.Value}] = s.DAU
 		out[series{"sessions", s.Dimension, s.Value}] = s.Sessions
-		if s.Dimension == "country" {
-			out[series{"dau", "all", "all"}] += s.DAU
-			out[series{"sessions", "all", "all"}] += s.Sessions
+		if s.Dimension == event.Dimensions[0] {
+			out[series{"dau", event.All, event.All}] += s.DAU
+			out[series{"sessions", event.All, event.All}] += s.Sessions
 		}
 	}
 	return out
@@ -288,7 +289,7 @@ func (c *Compactor) writeAnomalies(ctx context.Context, days []int32, first, las
 				return o.Metric == a.Metric && o.Dimension == a.Dimension && o.Value == a.Value && o.Direction == a.Direction
 			}) {
 				added++
-				c.log.Warn("anomaly", "date", Date(d), "metric", a.Metric, "dimension", a.Dimension, "value", a.Value,
+				c.log.Warn("anomaly", "date", event.Date(d), "metric", a.Metric, "dimension", a.Dimension, "value", a.Value,
 					"direction", a.Direction, "observed", a.Observed, "expected", a.Expected, "z", a.Z)
 			}
 		}

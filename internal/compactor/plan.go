@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"time"
+
+	"github.com/notestream/notestream/internal/event"
 )
 
 // StateKey and PlanKey are the lake objects of the commit protocol.
@@ -150,10 +151,10 @@ func PlanRebuild(silver []int32, first, last int32) Rebuild {
 			continue
 		}
 		rb.Silver = append(rb.Silver, d)
-		for g := d; g <= min(d+MAUDays-1, last); g++ {
+		for g := d; g <= min(d+event.MAUDays-1, last); g++ {
 			gold[g] = true
 		}
-		months[Month(d)] = true
+		months[event.Month(d)] = true
 	}
 	slices.Sort(rb.Silver)
 	rb.Silver = slices.Compact(rb.Silver)
@@ -162,50 +163,12 @@ func PlanRebuild(silver []int32, first, last int32) Rebuild {
 	if len(rb.Gold) == 0 {
 		return rb
 	}
-	lo, hi := rb.Gold[0]-(MAUDays-1), rb.Gold[len(rb.Gold)-1]
+	lo, hi := rb.Gold[0]-(event.MAUDays-1), rb.Gold[len(rb.Gold)-1]
 	for _, m := range rb.Months {
-		mf, ml := monthDays(m)
+		mf, ml, _ := event.ParseMonth(m)
 		lo, hi = min(lo, mf), max(hi, ml)
 	}
 	rb.Load = [2]int32{max(lo, first), min(hi, last)}
 	rb.Cohorts, rb.Lake = true, [2]int32{first, last}
 	return rb
-}
-
-// Window lengths in days.
-const (
-	WAUDays = 7
-	MAUDays = 30
-)
-
-// Date formats a day number as YYYY-MM-DD.
-func Date(d int32) string { return time.Unix(int64(d)*86400, 0).UTC().Format(time.DateOnly) }
-
-// Month formats a day number's month as YYYY-MM.
-func Month(d int32) string { return time.Unix(int64(d)*86400, 0).UTC().Format("2006-01") }
-
-// ParseDate parses YYYY-MM-DD into a day number.
-func ParseDate(s string) (int32, error) {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return 0, err
-	}
-	return int32(t.Unix() / 86400), nil
-}
-
-// DayOf is the calendar day of the Unix millisecond t in loc, as a day number.
-func DayOf(t int64, loc *time.Location) int32 {
-	if loc == nil {
-		loc = time.UTC
-	}
-	y, m, d := time.UnixMilli(t).In(loc).Date()
-	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
-}
-
-// monthDays returns the first and last day numbers of month m (YYYY-MM).
-func monthDays(m string) (int32, int32) {
-	t, _ := time.Parse("2006-01", m)
-	first := int32(t.Unix() / 86400)
-	last := int32(t.AddDate(0, 1, 0).Unix()/86400) - 1
-	return first, last
 }

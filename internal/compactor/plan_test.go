@@ -4,6 +4,8 @@ import (
 	"reflect"
 	"testing"
 	"time"
+
+	"github.com/notestream/notestream/internal/event"
 )
 
 func TestNewPlan(t *testing.T) {
@@ -49,7 +51,7 @@ func TestCommit(t *testing.T) {
 }
 
 func TestPlanRebuild(t *testing.T) {
-	jul1, _ := ParseDate("2023-07-01")
+	jul1, _ := event.ParseDate("2023-07-01")
 	f := func(silver []int32, first, last int32, want Rebuild) {
 		t.Helper()
 		got := PlanRebuild(silver, first, last)
@@ -102,10 +104,10 @@ func TestDayOf(t *testing.T) {
 	}
 	// 2023-07-01 02:00 UTC is still June 30 in New York.
 	ms := int64(1688176800000)
-	if got := Date(DayOf(ms, ny)); got != "2023-06-30" {
+	if got := event.Date(event.DayOf(ms, ny)); got != "2023-06-30" {
 		t.Fatalf("New York day = %s", got)
 	}
-	if got := Date(DayOf(ms, nil)); got != "2023-07-01" {
+	if got := event.Date(event.DayOf(ms, nil)); got != "2023-07-01" {
 		t.Fatalf("UTC day = %s", got)
 	}
 }

@@ -17,19 +17,13 @@ import (
 	"github.com/notestream/notestream/internal/tables"
 )
 
-// Dimensions are the segment dimensions of gold/daily_segments.
-var Dimensions = [...]string{"country", "device_type", "subscription_type"}
-
-// Unknown is the segment value of users without metadata.
-const Unknown = "unknown"
-
 // userInfo is a user's latest metadata: the segments of their sessions and their join date.
 type userInfo struct {
-	segments [len(Dimensions)]string
+	segments [len(event.Dimensions)]string
 	joinDate int32 // day number, engagement.NoDay when unknown
 }
 
-var unknownUser = userInfo{segments: [len(Dimensions)]string{Unknown, Unknown, Unknown}, joinDate: engagement.NoDay}
+var unknownUser = userInfo{segments: [len(event.Dimensions)]string{event.Unknown, event.Unknown, event.Unknown}, joinDate: engagement.NoDay}
 
 // activity is what gold needs of one day: its active users and its sessions.
 type activity struct {
@@ -101,7 +95,7 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		case event.Duplicate:
 			dq.Duplicate++
 		default: // a time the window cannot place (outside years 0 to 9999): no metric can count it
-			c.log.Warn("skipping event", "date", Date(d), "partition", row.KafkaPartition, "offset", row.KafkaOffset, "reason", reason)
+			c.log.Warn("skipping event", "date", event.Date(d), "partition", row.KafkaPartition, "offset", row.KafkaOffset, "reason", reason)
 		}
 	}
 	win.Flush()
@@ -130,8 +124,8 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		return k, segs[k]
 	}
 	for _, s := range closed {
-		if DayOf(s.Start, c.cfg.Location) != d {
-			return nil, fmt.Errorf("day %s: session %s starts on %s", Date(d), s.ID(), Date(DayOf(s.Start, c.cfg.Location)))
+		if event.DayOf(s.Start, c.cfg.Location) != d {
+			return nil, fmt.Errorf("day %s: session %s starts on %s", event.Date(d), s.ID(), event.Date(event.DayOf(s.Start, c.cfg.Location)))
 		}
 		u, ok := users[s.UserID]
 		if !ok {
@@ -144,7 +138,7 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		})
 		act.sessions.Add(s.End-s.Start, s.Actions)
 		act.durations = append(act.durations, metric.DurationS(s.Start, s.End))
-		for i, dim := range Dimensions {
+		for i, dim := range event.Dimensions {
 			k, _ := segment(dim, u.segments[i])
 			segSessions[k].Add(s.End-s.Start, s.Actions)
 		}
@@ -153,17 +147,17 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Start, b.Start))
 	})
 	if err := act.countSessions(len(sessions), func(i int) string { return sessions[i].UserID }); err != nil {
-		return nil, fmt.Errorf("day %s: %w", Date(d), err)
+		return nil, fmt.Errorf("day %s: %w", event.Date(d), err)
 	}
 
-	sketches := map[[2]string]*hll.Sketch{{"all", "all"}: hll.New()}
+	sketches := map[[2]string]*hll.Sketch{{event.All, event.All}: hll.New()}
 	for _, id := range act.users {
 		u, ok := users[id]
 		if !ok {
 			u = unknownUser
 		}
-		sketches[[2]string{"all", "all"}].AddString(id)
-		for i, dim := range Dimensions {
+		sketches[[2]string{event.All, event.All}].AddString(id)
+		for i, dim := range event.Dimensions {
 			k, seg := segment(dim, u.segments[i])
 			seg.DAU++
 			if sketches[k] == nil {
@@ -192,7 +186,7 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		{dayKey(tables.GoldDailySketches, d), func(w io.Writer) error { return writeParquet(w, sketchRows) }},
 	})
 	if err != nil {
-		return nil, fmt.Errorf("write day %s: %w", Date(d), err)
+		return nil, fmt.Errorf("write day %s: %w", event.Date(d), err)
 	}
 	return act, nil
 }
@@ -273,7 +267,7 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32, full bool) (*ac
 		}
 		ids, err := readParquet([]userCol(nil), b)
 		if err != nil {
-			return nil, fmt.Errorf("read silver sessions %s: %w", Date(d), err)
+			return nil, fmt.Errorf("read silver sessions %s: %w", event.Date(d), err)
 		}
 		for i, u := range ids {
 			if i == 0 || u.UserID != ids[i-1].UserID {
@@ -288,7 +282,7 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32, full bool) (*ac
 	}
 	evs, err := readParquet([]userCols(nil), b)
 	if err != nil {
-		return nil, fmt.Errorf("read silver interactions %s: %w", Date(d), err)
+		return nil, fmt.Errorf("read silver interactions %s: %w", event.Date(d), err)
 	}
 	for i, ev := range evs {
 		if i == 0 || ev.UserID != evs[i-1].UserID {
@@ -304,14 +298,14 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32, full bool) (*ac
 	}
 	sessions, err := readParquet([]sessionCols(nil), b)
 	if err != nil {
-		return nil, fmt.Errorf("read silver sessions %s: %w", Date(d), err)
+		return nil, fmt.Errorf("read silver sessions %s: %w", event.Date(d), err)
 	}
 	for _, s := range sessions {
 		act.sessions.Add(s.End-s.Start, s.Actions)
 		act.durations = append(act.durations, metric.DurationS(s.Start, s.End))
 	}
 	if err := act.countSessions(len(sessions), func(i int) string { return sessions[i].UserID }); err != nil {
-		return nil, fmt.Errorf("silver %s: %w", Date(d), err)
+		return nil, fmt.Errorf("silver %s: %w", event.Date(d), err)
 	}
 	return act, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/tables"
 )
 
@@ -17,10 +18,10 @@ import (
 const partFile = "part-0.parquet"
 
 // dayKey is the object key of a silver or gold table's partition for day d.
-func dayKey(table string, d int32) string { return table + "/date=" + Date(d) + "/" + partFile }
+func dayKey(table string, d int32) string { return table + "/date=" + event.Date(d) + "/" + partFile }
 
 // dayPrefix is the prefix of every object of a table's partition for day d.
-func dayPrefix(table string, d int32) string { return table + "/date=" + Date(d) + "/" }
+func dayPrefix(table string, d int32) string { return table + "/date=" + event.Date(d) + "/" }
 
 // bronzeKey names a bronze object after the plan range it holds, so a rerun of the same plan rewrites
 // the same objects: table/<key>=<value>/<topic>-p<partition>-<from>-<to>.parquet.

@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/notestream/notestream/internal/engagement"
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/tables"
 )
 
@@ -51,11 +52,11 @@ func (c *Compactor) rebuildUsers(ctx context.Context) (map[string]userInfo, erro
 	users := make(map[string]userInfo, len(byUser))
 	for id, u := range byUser {
 		row := tables.SilverUser{UserID: id, DeviceType: u.DeviceType, SubscriptionType: u.SubscriptionType}
-		if d, err := ParseDate(u.JoinDate); err == nil {
+		if d, err := event.ParseDate(u.JoinDate); err == nil {
 			row.JoinDate = &d
 		}
 		byCountry[u.country] = append(byCountry[u.country], row)
-		users[id] = userInfo{segments: [len(Dimensions)]string{u.country, u.DeviceType, u.SubscriptionType}, joinDate: joinDay(row.JoinDate)}
+		users[id] = userInfo{segments: [len(event.Dimensions)]string{u.country, u.DeviceType, u.SubscriptionType}, joinDate: joinDay(row.JoinDate)}
 	}
 	written := map[string]bool{}
 	for _, country := range slices.Sorted(maps.Keys(byCountry)) {
@@ -87,7 +88,7 @@ func (c *Compactor) loadUsers(ctx context.Context) (map[string]userInfo, error) 
 	users := map[string]userInfo{}
 	err := readCountries(ctx, c, tables.SilverUsers, func(country string, rows []tables.SilverUser) {
 		for _, r := range rows {
-			users[r.UserID] = userInfo{segments: [len(Dimensions)]string{country, r.DeviceType, r.SubscriptionType}, joinDate: joinDay(r.JoinDate)}
+			users[r.UserID] = userInfo{segments: [len(event.Dimensions)]string{country, r.DeviceType, r.SubscriptionType}, joinDate: joinDay(r.JoinDate)}
 		}
 	})
 	return users, err

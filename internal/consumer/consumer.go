@@ -57,6 +57,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/rtstore"
 	"github.com/notestream/notestream/internal/sessionwindow"
 )
@@ -92,14 +93,14 @@ func (c *Config) Validate() error {
 		c.Brokers = []string{"127.0.0.1:9092"}
 	}
 	setDefault(&c.Group, "notestream-consumer")
-	setDefault(&c.TopicInteractions, "interactions")
-	setDefault(&c.TopicUsers, "users")
-	setDefault(&c.TopicLate, "interactions.late")
+	setDefault(&c.TopicInteractions, event.TopicInteractions)
+	setDefault(&c.TopicUsers, event.TopicUsers)
+	setDefault(&c.TopicLate, event.TopicLate)
 	if c.Location == nil {
 		c.Location = time.UTC
 	}
 	setDefault(&c.SessionTimeout, 10*time.Second)
-	setDefault(&c.Lateness, 5*time.Minute)
+	setDefault(&c.Lateness, event.DefaultLateness)
 	setDefault(&c.CheckpointInterval, time.Second)
 	setDefault(&c.CheckpointRecords, 200_000)
 	setDefault(&c.FinalCheckpointTimeout, 10*time.Second)

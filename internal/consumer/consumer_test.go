@@ -15,7 +15,6 @@ import (
 	"github.com/notestream/notestream/internal/metric"
 	"github.com/notestream/notestream/internal/record"
 	"github.com/notestream/notestream/internal/rtstore"
-	"github.com/notestream/notestream/internal/sessionwindow"
 )
 
 func TestUsersSegments(t *testing.T) {
@@ -130,7 +129,7 @@ func TestHandleCountsEvents(t *testing.T) {
 	if p.next.Load() != int64(len(recs))+1 || p.win.Open() != 0 {
 		t.Fatalf("next %d, open %d", p.next.Load(), p.win.Open())
 	}
-	c := p.deltas.get(sessionwindow.Day(t0, time.UTC), 0).counts
+	c := p.deltas.get(event.DayOf(t0, time.UTC), 0).counts
 	if c.Valid != 10_000 || c.UnknownAction != 1 {
 		t.Fatalf("counts %+v", c)
 	}

@@ -1,8 +1,7 @@
 package consumer
 
 import (
-	"time"
-
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/rtstore"
 )
 
@@ -31,7 +30,7 @@ func newEngaged() *engaged {
 func (e *engaged) add(day int32, user string, durationMs int64) {
 	if day != e.lastDay || e.cur == nil {
 		e.lastDay = day
-		month := time.Unix(int64(day)*86400, 0).UTC().Format("2006-01")
+		month := event.Month(day)
 		e.cur = e.months[month]
 		if e.cur == nil {
 			e.cur = &monthChanges{month: month, index: map[string]int32{}}

@@ -13,12 +13,11 @@ import (
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/record"
 	"github.com/notestream/notestream/internal/rtstore"
-	"github.com/notestream/notestream/internal/sessionwindow"
 )
 
 func TestEngagedChanges(t *testing.T) {
 	e := newEngaged()
-	jul31 := sessionwindow.Day(time.Date(2023, 7, 31, 12, 0, 0, 0, time.UTC).UnixMilli(), time.UTC)
+	jul31 := event.DayOf(time.Date(2023, 7, 31, 12, 0, 0, 0, time.UTC).UnixMilli(), time.UTC)
 	e.add(jul31, "a", 100)
 	e.add(jul31, "b", 0)
 	e.add(jul31+1, "a", 5) // August
@@ -82,7 +81,7 @@ func BenchmarkEngagedMemory(b *testing.B) {
 	for i := range ids {
 		ids[i] = fmt.Sprintf("user%d", i)
 	}
-	day := sessionwindow.Day(t0, time.UTC)
+	day := event.DayOf(t0, time.UTC)
 	var mapBytes, copyBytes float64
 	for b.Loop() {
 		var before, mid, after runtime.MemStats

@@ -9,10 +9,7 @@ import (
 
 // segIDs are a user's segment values (country, device_type, subscription_type) as ids of Users' interned
 // segments; id 0 is the segment of every user.
-type segIDs [len(rtstore.Dimensions)]uint32
-
-// unknownValue is the segment value of users without metadata.
-const unknownValue = "unknown"
+type segIDs [len(event.Dimensions)]uint32
 
 // Users is the dimension table of user metadata, read from the users topic: the stream's broadcast join.
 // Segment values are interned so the hot path handles small integers instead of strings.
@@ -31,8 +28,8 @@ func NewUsers() *Users {
 		segs:     []rtstore.Segment{{}},
 		segIndex: map[rtstore.Segment]uint32{{}: 0},
 	}
-	for i, dim := range rtstore.Dimensions {
-		u.unknown[i] = u.intern(rtstore.Segment{Dimension: dim, Value: unknownValue})
+	for i, dim := range event.Dimensions {
+		u.unknown[i] = u.intern(rtstore.Segment{Dimension: dim, Value: event.Unknown})
 	}
 	return u
 }
@@ -52,9 +49,9 @@ func (u *Users) intern(seg rtstore.Segment) uint32 {
 func (u *Users) Put(m *event.User) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
-	values := [len(rtstore.Dimensions)]string{m.Country, m.DeviceType, m.SubscriptionType}
+	values := [len(event.Dimensions)]string{m.Country, m.DeviceType, m.SubscriptionType}
 	var ids segIDs
-	for i, dim := range rtstore.Dimensions {
+	for i, dim := range event.Dimensions {
 		ids[i] = u.intern(rtstore.Segment{Dimension: dim, Value: values[i]})
 	}
 	u.byID[m.UserID] = ids

@@ -1,5 +1,7 @@
 package csvin
 
+import "github.com/notestream/notestream/internal/event"
+
 // ParseTimestamp parses every timestamp form of the contract into Unix milliseconds, UTC:
 // YYYY-MM-DD, then ' ' or 'T', then HH:MM:SS, optional fractional seconds (truncated to milliseconds),
 // optional 'Z' or ±hh:mm. Without an offset the time is UTC. Every part is range-checked.
@@ -93,7 +95,7 @@ func parseDate(s []byte) (int64, bool) {
 	if !ok1 || !ok2 || !ok3 || !ok4 || m < 1 || m > 12 || d < 1 || d > daysIn(y1*100+y2, m) {
 		return 0, false
 	}
-	return daysFromCivil(y1*100+y2, m, d), true
+	return event.DaysFromCivil(y1*100+y2, m, d), true
 }
 
 func daysIn(y, m int) int {
@@ -107,23 +109,6 @@ func daysIn(y, m int) int {
 		return 30
 	}
 	return 31
-}
-
-// daysFromCivil is the number of days from 1970-01-01 to the proleptic Gregorian date y-m-d
-// (Howard Hinnant's days_from_civil).
-func daysFromCivil(y, m, d int) int64 {
-	if m <= 2 {
-		y--
-	}
-	era := y / 400
-	if y < 0 && y%400 != 0 {
-		era--
-	}
-	yoe := y - era*400
-	mp := (m + 9) % 12
-	doy := (153*mp+2)/5 + d - 1
-	doe := yoe*365 + yoe/4 - yoe/100 + doy
-	return int64(era)*146097 + int64(doe) - 719468
 }
 
 func num2(b []byte) (int, bool) {

@@ -174,7 +174,7 @@ func appendTime(b []byte, ms int64, form uint8, offsetMin int) []byte {
 
 // appendBadTime writes one of the timestamp forms the contract does not accept.
 func appendBadTime(b []byte, ms int64, variant uint8) []byte {
-	y, m, d := civil(ms / dayMs)
+	y, m, d := event.Civil(ms / dayMs)
 	switch variant {
 	case 0: // slashes
 		b = appendDateTime(b, ms, ' ')
@@ -214,7 +214,7 @@ func appendClock(b []byte, ms int64) []byte {
 }
 
 func appendDate(b []byte, days int64) []byte {
-	y, m, d := civil(days)
+	y, m, d := event.Civil(days)
 	b = append4(b, y)
 	b = append2(append(b, '-'), m)
 	return append2(append(b, '-'), d)
@@ -223,29 +223,6 @@ func appendDate(b []byte, days int64) []byte {
 func append2(b []byte, n int) []byte { return append(b, byte('0'+n/10), byte('0'+n%10)) }
 
 func append4(b []byte, n int) []byte { return append2(append2(b, n/100), n%100) }
-
-// civil converts days since 1970-01-01 to a proleptic Gregorian date (Howard Hinnant's civil_from_days).
-func civil(days int64) (y, m, d int) {
-	z := days + 719468
-	era := z / 146097
-	if z < 0 && z%146097 != 0 {
-		era--
-	}
-	doe := z - era*146097
-	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365
-	doy := doe - (365*yoe + yoe/4 - yoe/100)
-	mp := (5*doy + 2) / 153
-	d = int(doy - (153*mp+2)/5 + 1)
-	m = int(mp + 3)
-	if m > 12 {
-		m -= 12
-	}
-	y = int(yoe + era*400)
-	if m <= 2 {
-		y++
-	}
-	return y, m, d
-}
 
 var userBadVariants = map[event.Reason]int{event.Malformed: 3, event.FieldTooLong: 1, event.MissingUserID: 2, event.BadDate: 5}
 
@@ -279,7 +256,7 @@ func (g *generator) writeUsers(w io.Writer) error {
 		}
 		b = append(b, ',')
 		if bad == event.BadDate {
-			y, m, d := civil(int64(g.startMs/dayMs) + int64(u.join))
+			y, m, d := event.Civil(int64(g.startMs/dayMs) + int64(u.join))
 			switch variant {
 			case 0:
 				b = append(append4(b, y), "-02-30"...)

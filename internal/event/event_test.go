@@ -1,6 +1,9 @@
 package event
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestCheck(t *testing.T) {
 	f := func(action string, duration int64, want Reason, wantAction string) {
@@ -66,5 +69,61 @@ func TestCanonicalActionEveryCase(t *testing.T) {
 		if _, ok := CanonicalAction(in); ok {
 			t.Fatalf("CanonicalAction(%q) accepted", in)
 		}
+	}
+}
+
+func TestCalendar(t *testing.T) {
+	for _, tc := range []struct {
+		date  string
+		month string
+	}{{"1970-01-01", "1970-01"}, {"2023-02-28", "2023-02"}, {"2024-02-29", "2024-02"}, {"1969-12-31", "1969-12"}, {"9999-12-31", "9999-12"}, {"0000-03-01", "0000-03"}} {
+		d, err := ParseDate(tc.date)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := Date(d); got != tc.date {
+			t.Fatalf("Date(ParseDate(%s)) = %s", tc.date, got)
+		}
+		if got := Month(d); got != tc.month {
+			t.Fatalf("Month(%s) = %s, want %s", tc.date, got, tc.month)
+		}
+		y, m, dd := Civil(int64(d))
+		if DaysFromCivil(y, m, dd) != int64(d) {
+			t.Fatalf("DaysFromCivil(Civil(%d)) = %d", d, DaysFromCivil(y, m, dd))
+		}
+		first, last, err := ParseMonth(tc.month)
+		if err != nil || first > d || d > last || Month(first) != tc.month || Month(last) != tc.month || Month(first-1) == tc.month || Month(last+1) == tc.month {
+			t.Fatalf("ParseMonth(%s) = %s..%s, %v", tc.month, Date(first), Date(last), err)
+		}
+	}
+	for _, bad := range []string{"2023-02-29", "2023-13-01", "23-01-01", ""} {
+		if _, err := ParseDate(bad); err == nil {
+			t.Fatalf("ParseDate(%q) accepted", bad)
+		}
+	}
+	// Every day from 1600 to 2400 round-trips and matches the time package.
+	for d := DaysFromCivil(1600, 1, 1); d < DaysFromCivil(2400, 1, 1); d++ {
+		y, m, dd := Civil(d)
+		ty, tm, td := time.Unix(d*86400, 0).UTC().Date()
+		if y != ty || m != int(tm) || dd != td || DaysFromCivil(y, m, dd) != d {
+			t.Fatalf("Civil(%d) = %d-%d-%d, time says %d-%d-%d", d, y, m, dd, ty, tm, td)
+		}
+	}
+}
+
+func TestDayOf(t *testing.T) {
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Skip(err)
+	}
+	ms := time.Date(2023, 7, 1, 2, 0, 0, 0, time.UTC).UnixMilli()
+	if got := Date(DayOf(ms, ny)); got != "2023-06-30" {
+		t.Fatalf("DayOf in New York = %s", got)
+	}
+	if got := Date(DayOf(ms, nil)); got != "2023-07-01" {
+		t.Fatalf("DayOf in UTC = %s", got)
+	}
+	if got := Date(DayOf(-1, nil)); got != "1969-12-31" {
+		t.Fatalf("DayOf(-1) = %s", got)
 	}
 }

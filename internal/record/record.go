@@ -167,7 +167,7 @@ func (e *Encoder) AppendTime(dst []byte, ms int64) []byte {
 		days--
 	}
 	if !e.set || days != e.day {
-		year, month, day := civil(days)
+		year, month, day := event.Civil(days)
 		e.day, e.set = days, true
 		e.date = [11]byte{
 			byte('0' + year/1000), byte('0' + year/100%10), byte('0' + year/10%10), byte('0' + year%10), '-',
@@ -194,30 +194,6 @@ func (e *Encoder) AppendTime(dst []byte, ms int64) []byte {
 
 // twoDigits holds 00 to 99, two bytes each.
 const twoDigits = "00010203040506070809101112131415161718192021222324252627282930313233343536373839404142434445464748495051525354555657585960616263646566676869707172737475767778798081828384858687888990919293949596979899"
-
-// civil returns the proleptic Gregorian date of days since 1970-01-01: Howard Hinnant's
-// civil_from_days, with eras of 400 years (146,097 days) starting on March 1st.
-func civil(days int64) (year, month, day int) {
-	z := days + 719_468 // days since 0000-03-01
-	era := z / 146_097
-	if z < 0 && z%146_097 != 0 {
-		era--
-	}
-	doe := z - era*146_097                                   // day of era, [0, 146096]
-	yoe := (doe - doe/1460 + doe/36_524 - doe/146_096) / 365 // year of era, [0, 399]
-	doy := doe - (365*yoe + yoe/4 - yoe/100)                 // day of the year from March 1st, [0, 365]
-	mp := (5*doy + 2) / 153                                  // month from March, [0, 11]
-	day = int(doy - (153*mp+2)/5 + 1)
-	month = int(mp + 3)
-	if month > 12 {
-		month -= 12
-	}
-	year = int(yoe + era*400)
-	if month <= 2 {
-		year++
-	}
-	return year, month, day
-}
 
 func appendInt(dst []byte, v int64) []byte {
 	var buf [20]byte

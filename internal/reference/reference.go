@@ -20,9 +20,6 @@ import (
 // Gap is the session gap: a gap this long or longer starts a new session.
 const Gap = 30 * time.Minute
 
-// Dimensions are the segment dimensions, in the contract's order.
-var Dimensions = [...]string{"country", "device_type", "subscription_type"}
-
 // Segment names one segment value, such as {"country", "US"}.
 type Segment struct{ Dimension, Value string }
 
@@ -282,11 +279,11 @@ func (r *Result) user(id string) event.User {
 	if u, ok := r.Users[id]; ok {
 		return u
 	}
-	return event.User{UserID: id, Country: "unknown", DeviceType: "unknown", SubscriptionType: "unknown"}
+	return event.UnknownUser(id)
 }
 
 func segmentsOf(u event.User) []Segment {
-	return []Segment{{"country", u.Country}, {"device_type", u.DeviceType}, {"subscription_type", u.SubscriptionType}}
+	return []Segment{{event.Dimensions[0], u.Country}, {event.Dimensions[1], u.DeviceType}, {event.Dimensions[2], u.SubscriptionType}}
 }
 
 func (r *Result) date(t int64) string {

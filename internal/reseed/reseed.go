@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/notestream/notestream/internal/compactor"
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/rtstore"
@@ -84,12 +85,12 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 	}
 	for day := range sketchFiles {
 		if sessionFiles[day] == nil {
-			return Summary{}, fmt.Errorf("reseed: the lake has %s for %s but no %s", tables.GoldDailySketches, rtstore.Date(day), tables.SilverSessions)
+			return Summary{}, fmt.Errorf("reseed: the lake has %s for %s but no %s", tables.GoldDailySketches, event.Date(day), tables.SilverSessions)
 		}
 	}
 	for day := range sessionFiles {
 		if sketchFiles[day] == nil {
-			return Summary{}, fmt.Errorf("reseed: the lake has %s for %s but no %s", tables.SilverSessions, rtstore.Date(day), tables.GoldDailySketches)
+			return Summary{}, fmt.Errorf("reseed: the lake has %s for %s but no %s", tables.SilverSessions, event.Date(day), tables.GoldDailySketches)
 		}
 	}
 	days := slices.Sorted(maps.Keys(sketchFiles))
@@ -97,7 +98,7 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 
 	sum := Summary{From: first, Through: last}
 	if cfg.From != "" {
-		if sum.From, err = rtstore.ParseDate(cfg.From); err != nil {
+		if sum.From, err = event.ParseDate(cfg.From); err != nil {
 			return Summary{}, fmt.Errorf("reseed: from %q: want YYYY-MM-DD", cfg.From)
 		}
 	}
@@ -110,7 +111,7 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 	}
 	switch {
 	case cfg.Through != "":
-		if sum.Through, err = rtstore.ParseDate(cfg.Through); err != nil {
+		if sum.Through, err = event.ParseDate(cfg.Through); err != nil {
 			return Summary{}, fmt.Errorf("reseed: through %q: want YYYY-MM-DD", cfg.Through)
 		}
 	case sum.ConsumerHolds:
@@ -121,7 +122,7 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 	}
 	if overlap := inRange(held, sum.From, sum.Through); len(overlap) > 0 && !cfg.Force {
 		return Summary{}, fmt.Errorf("%w: %d of them, %s to %s (the API would add the lake's sessions to theirs); write only days before %s (the default without --through), or force it (--force)",
-			ErrConsumerDays, len(overlap), rtstore.Date(overlap[0]), rtstore.Date(overlap[len(overlap)-1]), rtstore.Date(overlap[0]))
+			ErrConsumerDays, len(overlap), event.Date(overlap[0]), event.Date(overlap[len(overlap)-1]), event.Date(overlap[0]))
 	}
 
 	// Plan: read and check every day before writing any.
@@ -199,7 +200,7 @@ func partitions(ctx context.Context, lk lake.Store, table string) (map[int32][]s
 		if !ok || !isDay || strings.Contains(file, "/") || strings.HasPrefix(file, ".") || !strings.HasSuffix(file, ".parquet") {
 			continue
 		}
-		day, err := rtstore.ParseDate(date)
+		day, err := event.ParseDate(date)
 		if err != nil {
 			return nil, fmt.Errorf("reseed: %s: partition %q is not a date", k, part)
 		}
@@ -281,9 +282,9 @@ func readDay(ctx context.Context, lk lake.Store, day int32, sketchKeys, sessionK
 			// The consumer's sums: duration end − start in milliseconds, actions, per segment and for everyone.
 			for _, seg := range [...]rtstore.Segment{
 				{},
-				{Dimension: "country", Value: r.Country},
-				{Dimension: "device_type", Value: r.DeviceType},
-				{Dimension: "subscription_type", Value: r.SubscriptionType},
+				{Dimension: event.Dimensions[0], Value: r.Country},
+				{Dimension: event.Dimensions[1], Value: r.DeviceType},
+				{Dimension: event.Dimensions[2], Value: r.SubscriptionType},
 			} {
 				cell(seg).Counts.Sessions.Add(r.End-r.Start, r.Actions)
 			}
@@ -304,10 +305,10 @@ func readDay(ctx context.Context, lk lake.Store, day int32, sketchKeys, sessionK
 
 // segment names a gold/daily_sketches row's segment; dimension "all" is everyone.
 func segment(dimension, value string) (rtstore.Segment, error) {
-	if dimension == "all" {
+	if dimension == event.All {
 		return rtstore.Segment{}, nil
 	}
-	if !slices.Contains(rtstore.Dimensions[:], dimension) {
+	if !slices.Contains(event.Dimensions[:], dimension) {
 		return rtstore.Segment{}, fmt.Errorf("unknown segment %q=%q", dimension, value)
 	}
 	return rtstore.Segment{Dimension: dimension, Value: value}, nil

@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/notestream/notestream/internal/compactor"
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/metric"
@@ -172,7 +173,7 @@ func checkAnswers(t *testing.T, st *rtstore.Store, days map[string][]session) {
 	t.Helper()
 	ctx := t.Context()
 	for date, sessions := range days {
-		day, _ := rtstore.ParseDate(date)
+		day, _ := event.ParseDate(date)
 		want := map[rtstore.Segment]*metric.Sessions{{}: {}}
 		active := map[rtstore.Segment]map[string]bool{{}: {}}
 		for _, s := range sessions {
@@ -210,7 +211,7 @@ func TestReseedWritesTheLakeAndTwiceChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Days != 3 || sum.Sessions != 7 || rtstore.Date(sum.From) != "2023-03-01" || rtstore.Date(sum.Through) != "2023-03-03" || sum.ConsumerHolds {
+	if sum.Days != 3 || sum.Sessions != 7 || event.Date(sum.From) != "2023-03-01" || event.Date(sum.Through) != "2023-03-03" || sum.ConsumerHolds {
 		t.Errorf("summary %+v", sum)
 	}
 	checkAnswers(t, e.store, testDays)
@@ -283,7 +284,7 @@ func TestReseedReplacesAnEarlierRun(t *testing.T) {
 	if sum.Days != 1 || sum.Removed != 2 {
 		t.Errorf("summary of --through 2023-03-01: %+v", sum)
 	}
-	day2, _ := rtstore.ParseDate("2023-03-02")
+	day2, _ := event.ParseDate("2023-03-02")
 	if s, err := e.store.Sessions(t.Context(), day2, rtstore.Segment{}); err != nil || s.Count != 0 {
 		t.Errorf("2023-03-02 after --through 2023-03-01: %+v, %v", s, err)
 	}
@@ -292,7 +293,7 @@ func TestReseedReplacesAnEarlierRun(t *testing.T) {
 // consumerCheckpoint writes what a consumer owning partition 3 writes for day date.
 func consumerCheckpoint(t *testing.T, st *rtstore.Store, date string) {
 	t.Helper()
-	day, _ := rtstore.ParseDate(date)
+	day, _ := event.ParseDate(date)
 	if _, err := st.Load(t.Context(), 3); err != nil {
 		t.Fatal(err)
 	}
@@ -324,10 +325,10 @@ func TestReseedRefusesDaysConsumersHold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sum.Days != 2 || rtstore.Date(sum.Through) != "2023-03-02" || !sum.ConsumerHolds || rtstore.Date(sum.ConsumerFirst) != "2023-03-03" {
+	if sum.Days != 2 || event.Date(sum.Through) != "2023-03-02" || !sum.ConsumerHolds || event.Date(sum.ConsumerFirst) != "2023-03-03" {
 		t.Errorf("summary %+v", sum)
 	}
-	day3, _ := rtstore.ParseDate("2023-03-03")
+	day3, _ := event.ParseDate("2023-03-03")
 	if s, err := e.store.Sessions(t.Context(), day3, rtstore.Segment{}); err != nil || s != (metric.Sessions{Count: 1, DurationMs: 10, Actions: 2}) {
 		t.Errorf("2023-03-03 = %+v, %v; want the consumer's alone", s, err)
 	}

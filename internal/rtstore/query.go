@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/metric"
 )
@@ -47,7 +48,7 @@ func (s *Store) Active(ctx context.Context, from, to int32, seg Segment) (uint64
 		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-		return 0, fmt.Errorf("read active users %s..%s %s: %w", Date(from), Date(to), seg, err)
+		return 0, fmt.Errorf("read active users %s..%s %s: %w", event.Date(from), event.Date(to), seg, err)
 	}
 	var union hll.Sketch
 	for _, cmd := range cmds {
@@ -84,7 +85,7 @@ func (s *Store) Day(ctx context.Context, day int32, seg Segment) (Counts, error)
 		cmds[i] = pipe.HMGet(ctx, s.countsKey(p, day), fields...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return Counts{}, fmt.Errorf("read counters of %s %s: %w", Date(day), seg, err)
+		return Counts{}, fmt.Errorf("read counters of %s %s: %w", event.Date(day), seg, err)
 	}
 	var c Counts
 	dst := []*int64{

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -53,7 +54,7 @@ func (s *Store) ReplaceDay(ctx context.Context, p, day int32, cells []Cell) erro
 	counts := s.countsKey(p, day)
 	fields, err := s.rdb.HKeys(ctx, counts).Result()
 	if err != nil {
-		return fmt.Errorf("replace %s of partition %d: %w", Date(day), p, err)
+		return fmt.Errorf("replace %s of partition %d: %w", event.Date(day), p, err)
 	}
 	stale := map[Segment]bool{}
 	for _, f := range fields {
@@ -63,7 +64,7 @@ func (s *Store) ReplaceDay(ctx context.Context, p, day int32, cells []Cell) erro
 	}
 	for _, c := range cells {
 		if c.Day != day {
-			return fmt.Errorf("replace %s of partition %d: a cell of %s", Date(day), p, Date(c.Day))
+			return fmt.Errorf("replace %s of partition %d: a cell of %s", event.Date(day), p, event.Date(c.Day))
 		}
 		delete(stale, c.Segment)
 	}
@@ -89,14 +90,14 @@ func (s *Store) ReplaceDay(ctx context.Context, p, day int32, cells []Cell) erro
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("replace %s of partition %d: %w", Date(day), p, err)
+		return fmt.Errorf("replace %s of partition %d: %w", event.Date(day), p, err)
 	}
 	return nil
 }
 
 // parseSegment is the inverse of Segment.String.
 func parseSegment(name string) Segment {
-	if name == "all" {
+	if name == event.All {
 		return Segment{}
 	}
 	dim, value, _ := strings.Cut(name, "=")

@@ -37,6 +37,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/metric"
 )
 
@@ -44,16 +45,13 @@ import (
 // took the partition over, so this owner must drop its state.
 var ErrFenced = errors.New("rtstore: checkpoint fenced by another owner")
 
-// Dimensions are the segment dimensions, in the contract's order.
-var Dimensions = [...]string{"country", "device_type", "subscription_type"}
-
 // Segment is one segment value, such as {"country", "US"}; the zero Segment means every user.
 type Segment struct{ Dimension, Value string }
 
 // String is the segment's name in keys and fields: "all" or "dimension=value".
 func (s Segment) String() string {
 	if s == (Segment{}) {
-		return "all"
+		return event.All
 	}
 	return s.Dimension + "=" + s.Value
 }
@@ -71,7 +69,7 @@ func (c *Config) Validate() error {
 		c.Prefix = "ns:"
 	}
 	if c.Topic == "" {
-		c.Topic = "interactions"
+		c.Topic = event.TopicInteractions
 	}
 	if c.Retention == 0 {
 		c.Retention = 400 * 24 * time.Hour
@@ -116,24 +114,10 @@ func (s *Store) tag(p int32) string {
 func (s *Store) partitionsKey() string { return s.cfg.Prefix + s.cfg.Topic + ":partitions" }
 
 func (s *Store) usersKey(p int32, day int32, seg Segment) string {
-	return s.tag(p) + ":u:" + Date(day) + ":" + seg.String()
+	return s.tag(p) + ":u:" + event.Date(day) + ":" + seg.String()
 }
 
-func (s *Store) countsKey(p int32, day int32) string { return s.tag(p) + ":c:" + Date(day) }
-
-// Date formats a day number (days since 1970-01-01, as sessionwindow.Day returns) as YYYY-MM-DD.
-func Date(day int32) string {
-	return time.Unix(int64(day)*86400, 0).UTC().Format(time.DateOnly)
-}
-
-// ParseDate is the inverse of Date.
-func ParseDate(s string) (int32, error) {
-	t, err := time.Parse(time.DateOnly, s)
-	if err != nil {
-		return 0, err
-	}
-	return int32(t.Unix() / 86400), nil
-}
+func (s *Store) countsKey(p int32, day int32) string { return s.tag(p) + ":c:" + event.Date(day) }
 
 // Checkpoint is a partition's stored position and open state.
 type Checkpoint struct {

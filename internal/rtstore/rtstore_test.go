@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/metric"
 	"github.com/notestream/notestream/internal/testenv"
@@ -41,7 +42,7 @@ func sketchOf(users ...string) []byte {
 func TestCommitFencesAndRetries(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
-	day, _ := ParseDate("2023-07-01")
+	day, _ := event.ParseDate("2023-07-01")
 
 	cp, err := s.Load(ctx, 3)
 	if err != nil || cp.Offset != -1 || cp.Snapshot != nil {
@@ -105,7 +106,7 @@ func TestCommitFencesAndRetries(t *testing.T) {
 func TestActiveMergesPartitionsAndDays(t *testing.T) {
 	s, rdb := newStore(t)
 	ctx := context.Background()
-	day, _ := ParseDate("2023-07-01")
+	day, _ := event.ParseDate("2023-07-01")
 	// Users 0..999 on partition 0 day d, 500..1499 on partition 1 day d+1.
 	var a, b []string
 	for i := range 1000 {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/quantile"
 )
 
@@ -36,7 +37,7 @@ type Version struct {
 	Sketch    *quantile.Sketch // page-view durations
 }
 
-func (s *Store) versionsKey(p int32, day int32) string { return s.tag(p) + ":v:" + Date(day) }
+func (s *Store) versionsKey(p int32, day int32) string { return s.tag(p) + ":v:" + event.Date(day) }
 
 // addVersionsLua adds the text "e,p,zeros,first,c…" b to a: the two counts and the zeros by
 // position, the buckets by index. Numbers stay integral below 2^53, far above any count here, and
@@ -98,7 +99,7 @@ func (s *Store) AppVersions(ctx context.Context, day int32) (map[string]*Version
 		cmds[i] = pipe.HGetAll(ctx, s.versionsKey(p, day))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return nil, fmt.Errorf("read app versions of %s: %w", Date(day), err)
+		return nil, fmt.Errorf("read app versions of %s: %w", event.Date(day), err)
 	}
 	out := map[string]*Version{}
 	for i, cmd := range cmds {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/quantile"
 	"github.com/notestream/notestream/internal/testenv"
 )
@@ -20,7 +21,7 @@ import (
 func TestVersionsAddUpExactlyOnce(t *testing.T) {
 	s, _ := newStore(t)
 	ctx := context.Background()
-	day, _ := ParseDate("2023-07-01")
+	day, _ := event.ParseDate("2023-07-01")
 	rng := rand.New(rand.NewPCG(1, 1))
 	want := map[string]*quantile.Sketch{}
 	events := map[string]int64{}

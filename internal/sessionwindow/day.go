@@ -1,6 +1,10 @@
 package sessionwindow
 
-import "time"
+import (
+	"time"
+
+	"github.com/notestream/notestream/internal/event"
+)
 
 const msPerDay = 24 * 60 * 60 * 1000
 
@@ -11,16 +15,7 @@ var (
 	maxTime = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli() - 1
 )
 
-// Day is the calendar day of t (Unix ms) in loc, as days since 1970-01-01. A nil loc means UTC.
-func Day(t int64, loc *time.Location) int32 {
-	if loc == nil || loc == time.UTC {
-		return int32(floorDiv(t, msPerDay))
-	}
-	_, off := time.UnixMilli(t).In(loc).Zone()
-	return int32(floorDiv(t+int64(off)*1000, msPerDay))
-}
-
-// Days is Day for a stream of times in one zone: it caches the span of the last day seen, found
+// Days is event.DayOf for a stream of times in one zone: it caches the span of the last day seen, found
 // exactly even where a zone skips midnight (time.Date's midnight can then be an hour early).
 type Days struct {
 	days days
@@ -35,13 +30,13 @@ func NewDays(loc *time.Location) *Days {
 	return &Days{days: newDays(loc)}
 }
 
-// Day is Day(t, loc). t must lie within years 0000..9999.
+// Day is event.DayOf(t, loc). t must lie within years 0000..9999.
 func (c *Days) Day(t int64) int32 {
 	if c.days.lo <= t && t < c.days.hi {
 		return c.day
 	}
 	c.days.end(t)
-	c.day = Day(t, c.days.loc)
+	c.day = event.DayOf(t, c.days.loc)
 	return c.day
 }
 

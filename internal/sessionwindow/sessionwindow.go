@@ -30,7 +30,7 @@ func (c Config) withDefaults() Config {
 		c.Gap = 30 * time.Minute
 	}
 	if c.Lateness == 0 {
-		c.Lateness = 5 * time.Minute
+		c.Lateness = event.DefaultLateness
 	}
 	if c.Location == nil {
 		c.Location = time.UTC

@@ -250,15 +250,15 @@ func TestDay(t *testing.T) {
 		for _, ms := range instants {
 			tm := time.UnixMilli(ms).In(loc)
 			want := time.Date(tm.Year(), tm.Month(), tm.Day(), 0, 0, 0, 0, time.UTC).Unix() / 86400
-			if got := Day(ms, loc); int64(got) != want {
-				t.Fatalf("Day(%v, %s) = %d, want %d", tm, zone, got, want)
+			if got := event.DayOf(ms, loc); int64(got) != want {
+				t.Fatalf("event.DayOf(%v, %s) = %d, want %d", tm, zone, got, want)
 			}
 			if got := cache.Day(ms); int64(got) != want {
 				t.Fatalf("Days.Day(%v, %s) = %d, want %d", tm, zone, got, want)
 			}
 			// The interval end is the first later instant on another date.
 			end := d.end(ms)
-			if end <= ms || Day(end, loc) == Day(ms, loc) || Day(end-1, loc) != Day(ms, loc) {
+			if end <= ms || event.DayOf(end, loc) == event.DayOf(ms, loc) || event.DayOf(end-1, loc) != event.DayOf(ms, loc) {
 				t.Fatalf("%s: interval of %v ends at %v", zone, tm, time.UnixMilli(end).In(loc))
 			}
 		}

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/redis/go-redis/v9"
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -33,7 +34,7 @@ func WaitCaughtUp(t testing.TB, k *Kafka, r *Redis, api string, timeout time.Dur
 			why = "/readyz: " + resp.Status
 			continue
 		}
-		ends, err := adm.ListEndOffsets(ctx, "interactions")
+		ends, err := adm.ListEndOffsets(ctx, event.TopicInteractions)
 		if err != nil {
 			why = err
 			continue

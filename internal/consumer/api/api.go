@@ -9,9 +9,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"time"
+	"slices"
 
 	"github.com/notestream/notestream/internal/engagement"
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/metric"
 	"github.com/notestream/notestream/internal/rtstore"
 )
@@ -42,8 +43,8 @@ type Server struct {
 func New(store Store, ready func() error, metrics http.Handler, log *slog.Logger) *Server {
 	s := &Server{store: store, ready: ready, metrics: metrics, log: log, mux: http.NewServeMux()}
 	s.route("GET /v1/dau", s.active("dau", 1))
-	s.route("GET /v1/wau", s.active("wau", 7))
-	s.route("GET /v1/mau", s.active("mau", 30))
+	s.route("GET /v1/wau", s.active("wau", event.WAUDays))
+	s.route("GET /v1/mau", s.active("mau", event.MAUDays))
 	s.route("GET /v1/sessions", s.sessions)
 	s.route("GET /v1/power-users", s.powerUsers)
 	if vs, ok := store.(VersionStore); ok {
@@ -78,15 +79,19 @@ type query struct {
 	segment rtstore.Segment
 }
 
-// maxLen is the longest value of each parameter, in bytes: segment values are metadata fields, which
+// maxLen is the longest value of a parameter, in bytes: segment values are metadata fields, which
 // the contract caps at 256 bytes (section 2), and dates and months have fixed lengths. A longer value
 // gets 400 before it is parsed, looked up or echoed.
-var maxLen = map[string]int{
-	"date":              len("2006-01-02"),
-	"month":             len("2006-01"),
-	"country":           256,
-	"device_type":       256,
-	"subscription_type": 256,
+func maxLen(name string) (int, bool) {
+	switch {
+	case name == "date":
+		return len("2006-01-02"), true
+	case name == "month":
+		return len("2006-01"), true
+	case slices.Contains(event.Dimensions[:], name):
+		return 256, true
+	}
+	return 0, false
 }
 
 // parse reads date (or, if allowMonth, month) and at most one segment parameter; anything else is
@@ -97,7 +102,7 @@ func parse(v url.Values, days int32, allowMonth bool) (query, error) {
 		if len(vals) != 1 {
 			return q, fmt.Errorf("parameter %s given %d times", name, len(vals))
 		}
-		if n, ok := maxLen[name]; ok && len(vals[0]) > n {
+		if n, ok := maxLen(name); ok && len(vals[0]) > n {
 			return q, fmt.Errorf("%s: %d bytes, at most %d", name, len(vals[0]), n)
 		}
 		switch name {
@@ -108,7 +113,7 @@ func parse(v url.Values, days int32, allowMonth bool) (query, error) {
 				return q, fmt.Errorf("unknown parameter %q", name)
 			}
 			q.month = vals[0]
-		case "country", "device_type", "subscription_type":
+		case event.Dimensions[0], event.Dimensions[1], event.Dimensions[2]:
 			if q.segment != (rtstore.Segment{}) {
 				return q, errors.New("at most one of country, device_type, subscription_type")
 			}
@@ -124,18 +129,15 @@ func parse(v url.Values, days int32, allowMonth bool) (query, error) {
 	case q.date != "" && q.month != "":
 		return q, errors.New("give date or month, not both")
 	case q.month != "":
-		t, err := time.Parse("2006-01", q.month)
-		if err != nil {
+		var err error
+		if q.from, q.to, err = event.ParseMonth(q.month); err != nil {
 			return q, fmt.Errorf("month %q: want YYYY-MM", q.month)
 		}
-		q.from = day(t)
-		q.to = day(t.AddDate(0, 1, -1))
 	case q.date != "":
-		t, err := time.Parse(time.DateOnly, q.date)
-		if err != nil {
+		var err error
+		if q.to, err = event.ParseDate(q.date); err != nil {
 			return q, fmt.Errorf("date %q: want YYYY-MM-DD", q.date)
 		}
-		q.to = day(t)
 		q.from = q.to - days + 1
 	case allowMonth:
 		return q, errors.New("missing date or month")
@@ -144,8 +146,6 @@ func parse(v url.Values, days int32, allowMonth bool) (query, error) {
 	}
 	return q, nil
 }
-
-func day(t time.Time) int32 { return int32(t.Unix() / 86400) }
 
 // active serves the distinct users of a rolling window of days ending on date (dau, wau, mau), or of
 // a calendar month for mau.

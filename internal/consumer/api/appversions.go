@@ -10,8 +10,8 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
-	"time"
 
+	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/rtstore"
 )
 
@@ -50,8 +50,8 @@ func (s *Server) appVersions(store VersionStore) http.HandlerFunc {
 			writeError(w, http.StatusBadRequest, err)
 			return
 		}
-		t, _ := time.Parse(time.DateOnly, date)
-		all, err := store.AppVersions(r.Context(), day(t))
+		d, _ := event.ParseDate(date)
+		all, err := store.AppVersions(r.Context(), d)
 		if err != nil {
 			s.fail(w, r, err)
 			return
@@ -80,7 +80,7 @@ func parseVersions(v url.Values) (date, version string, limit int, err error) {
 		}
 		switch val := vals[0]; name {
 		case "date":
-			if _, err := time.Parse(time.DateOnly, val); err != nil {
+			if _, err := event.ParseDate(val); err != nil {
 				return "", "", 0, fmt.Errorf("date %q: want YYYY-MM-DD", val)
 			}
 			date = val

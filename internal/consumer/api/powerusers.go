@@ -6,9 +6,9 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/notestream/notestream/internal/engagement"
+	"github.com/notestream/notestream/internal/event"
 )
 
 // Power-user limits: limit= defaults to DefaultLimit and may not exceed MaxLimit.
@@ -46,7 +46,7 @@ func (s *Server) powerUsers(w http.ResponseWriter, r *http.Request) {
 		var err error
 		switch name {
 		case "month":
-			if _, perr := time.Parse("2006-01", v); perr != nil || len(v) != 7 {
+			if _, _, perr := event.ParseMonth(v); perr != nil || len(v) != len("2006-01") {
 				err = fmt.Errorf("month %q: want YYYY-MM", v)
 			}
 			month = v
