@@ -97,10 +97,10 @@ func contentType(key string) string {
 	}
 }
 
-// Get implements Store.
 // Sync implements Store: an S3 PUT is durable when it returns.
 func (s *S3) Sync(context.Context) error { return nil }
 
+// Get implements Store.
 func (s *S3) Get(ctx context.Context, key string) ([]byte, error) {
 	obj, err := s.client.GetObject(ctx, s.bucket, s.object(key), minio.GetObjectOptions{})
 	if err != nil {
