@@ -36,14 +36,24 @@ const (
 // session metrics equal gold's exactly, for everyone and for every segment; real-time DAU/WAU/MAU and
 // calendar-month MAU are within 2% of gold's exact counts and equal, exactly, the estimate of the
 // matching gold/daily_sketches. Gold itself is checked against the naive reference computation. It
-// runs on Apache Kafka and on kfake, the embedded broker of `make demo`.
+// runs on Apache Kafka and on kfake, the embedded broker of `make demo`, and once on a Redis Cluster,
+// whose answers must then equal gold's as exactly as one Redis's do.
 func TestPipeline(t *testing.T) {
 	for _, tc := range []struct {
-		name string
-		opts []testenv.KafkaOption
-	}{{"apache", nil}, {"kfake", []testenv.KafkaOption{testenv.Kfake()}}} {
+		name    string
+		opts    []testenv.KafkaOption
+		cluster bool // Redis Cluster instead of one redis-server
+	}{
+		{"apache", nil, false},
+		{"kfake", []testenv.KafkaOption{testenv.Kfake()}, false},
+		{"kfake-redis-cluster", []testenv.KafkaOption{testenv.Kfake()}, true},
+	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := newPipeline(t, e2eUsers, tc.opts...)
+			if tc.cluster {
+				rc := testenv.StartRedisCluster(t)
+				p.redis, p.redisURL = rc, rc.URL
+			}
 			c := p.startConsumer(t)
 			t0 := time.Now()
 			run(t, p.producer, p.producerArgs("max")...)
@@ -108,7 +118,8 @@ type pipeline struct {
 	dir                           string
 	interactions, users           string
 	kafka                         *testenv.Kafka
-	redis                         *testenv.Redis
+	redis                         testenv.RedisServer
+	redisURL                      string // the consumer's --redis
 	producer, consumer, compactor string
 	report                        string
 }
@@ -131,7 +142,8 @@ func newPipeline(t *testing.T, users int, kafka ...testenv.KafkaOption) *pipelin
 	p.interactions = filepath.Join(input, "user_interactions.csv")
 	p.users = filepath.Join(input, "user_metadata.csv")
 	p.kafka = testenv.StartKafka(t, kafka...)
-	p.redis = testenv.StartRedis(t)
+	r := testenv.StartRedis(t)
+	p.redis, p.redisURL = r, r.URL
 	return p
 }
 
@@ -148,7 +160,7 @@ func (p *pipeline) startConsumer(t *testing.T) consumerProc {
 	t.Helper()
 	addr := testenv.FreeAddr(t)
 	c := consumerProc{api: "http://" + addr}
-	c.proc = start(t, p.consumer, "--brokers", p.kafka.Addr, "--redis", p.redis.URL, "--http", addr, "--tz", "UTC")
+	c.proc = start(t, p.consumer, "--brokers", p.kafka.Addr, "--redis", p.redisURL, "--http", addr, "--tz", "UTC")
 	waitHTTP(t, c.api+"/healthz", 30*time.Second)
 	return c
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -21,8 +22,11 @@ func (s *Store) Ping(ctx context.Context, timeout time.Duration) error {
 		return fmt.Errorf("redis timeout %v: must be positive", timeout)
 	}
 	addr := "redis"
-	if c, ok := s.rdb.(interface{ Options() *redis.Options }); ok {
+	switch c := s.rdb.(type) {
+	case *redis.Client:
 		addr = "redis " + c.Options().Addr
+	case *redis.ClusterClient:
+		addr = "redis cluster " + strings.Join(c.Options().Addrs, ",")
 	}
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)

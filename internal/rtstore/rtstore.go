@@ -89,14 +89,37 @@ type Store struct {
 	cfg Config
 }
 
-// Dial returns a client of the Redis server at a redis:// or rediss:// URL. The URL may hold a
-// password, so an invalid one is not repeated in the error.
-func Dial(url string) (*redis.Client, error) {
+// Dial returns a client of the Redis server at a redis:// or rediss:// URL, or of the Redis Cluster
+// at a redis+cluster:// or rediss+cluster:// URL, whose host is one seed node and whose addr
+// parameters name more (redis+cluster://10.0.0.1:6379?addr=10.0.0.2:6379&addr=10.0.0.3:6379); the
+// other parameters are go-redis's (ParseURL, ParseClusterURL). The URL may hold a password, so an
+// invalid one is not repeated in the error.
+func Dial(url string) (redis.UniversalClient, error) {
+	if rest, ok := strings.CutPrefix(url, "redis+cluster://"); ok {
+		return dialCluster("redis://" + rest)
+	}
+	if rest, ok := strings.CutPrefix(url, "rediss+cluster://"); ok {
+		return dialCluster("rediss://" + rest)
+	}
 	opt, err := redis.ParseURL(url)
 	if err != nil {
-		return nil, errors.New("--redis: not a valid redis:// or rediss:// URL")
+		return nil, errors.New("--redis: not a valid redis://, rediss:// or redis+cluster:// URL")
 	}
 	return redis.NewClient(opt), nil
+}
+
+func dialCluster(url string) (redis.UniversalClient, error) {
+	opt, err := redis.ParseClusterURL(url)
+	if err != nil {
+		return nil, errors.New("--redis: not a valid redis+cluster:// or rediss+cluster:// URL")
+	}
+	// go-redis reloads the slot map when a node answers MOVED, but a master that died answers
+	// nothing, and the client would go on sending to it for the default minute after its replica took
+	// over. A reload is one CLUSTER SLOTS, at most once a second, and only while commands are sent.
+	if opt.ClusterStateReloadInterval == 0 {
+		opt.ClusterStateReloadInterval = time.Second
+	}
+	return redis.NewClusterClient(opt), nil
 }
 
 // New returns a Store on rdb.

@@ -12,14 +12,18 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 )
 
+// RedisServer is a Redis or a RedisCluster.
+type RedisServer interface {
+	Client(t testing.TB) redis.UniversalClient
+}
+
 // WaitCaughtUp waits until the consumer behind api answers /readyz and every partition's checkpoint
 // in Redis (key prefix ns:, the consumer's default) is at the interactions topic's end offset, which is
 // final once the producer has returned. /readyz alone could answer from a listing of end offsets older
 // than the producer's last records.
-func WaitCaughtUp(t testing.TB, k *Kafka, r *Redis, api string, timeout time.Duration) {
+func WaitCaughtUp(t testing.TB, k *Kafka, r RedisServer, api string, timeout time.Duration) {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
-	defer rdb.Close()
+	rdb := r.Client(t)
 	adm := kadm.NewClient(k.Client(t))
 	ctx := context.Background()
 	var why any

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // Redis is a redis-server process on a free loopback port in a temp dir.
@@ -78,4 +80,11 @@ func (r *Redis) Stop() { r.p.stop() }
 func (r *Redis) Start() {
 	r.p.t.Helper()
 	r.p.restart()
+}
+
+// Client returns a client of r, closed by t.Cleanup.
+func (r *Redis) Client(t testing.TB) redis.UniversalClient {
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+	t.Cleanup(func() { rdb.Close() })
+	return rdb
 }

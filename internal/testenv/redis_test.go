@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -48,5 +49,39 @@ func TestRedisRestart(t *testing.T) {
 	n, err := c.PFCount(ctx, "k").Result()
 	if err != nil || n != 3 {
 		t.Fatalf("PFCOUNT after restart = %d, %v; want 3", n, err)
+	}
+}
+
+// TestRedisCluster: a script over keys of one hash tag runs on the cluster, and when the master of
+// that tag is killed its replica takes over with the data it had acknowledged to WAIT.
+func TestRedisCluster(t *testing.T) {
+	c := StartRedisCluster(t)
+	rdb := c.Client(t)
+	ctx := context.Background()
+	sum := redis.NewScript(`return redis.call("INCRBY", KEYS[1], ARGV[1]) + redis.call("INCRBY", KEYS[2], ARGV[1])`)
+	keys := []string{"{p/1}:a", "{p/1}:b"}
+	if n, err := sum.Run(ctx, rdb, keys, 5).Int(); err != nil || n != 10 {
+		t.Fatalf("script on one slot = %d, %v; want 10", n, err)
+	}
+	if err := rdb.MGet(ctx, "{p/1}:a", "{p/2}:a").Err(); err == nil {
+		t.Fatal("MGET across slots succeeded; the servers are not a cluster")
+	}
+	master := c.Master(t, keys[0])
+	if err := rdb.Do(ctx, "WAIT", 1, 5000).Err(); err != nil {
+		t.Fatalf("WAIT: %v", err)
+	}
+	master.Stop()
+	var n int
+	var err error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if n, err = sum.Run(ctx, rdb, keys, 1).Int(); err == nil {
+			break
+		}
+	}
+	if err != nil || n != 12 {
+		t.Fatalf("script after the master's kill = %d, %v; want 12 (the replica holds 5 and 5)", n, err)
+	}
+	if now := c.Master(t, keys[0]); now == master {
+		t.Fatalf("the killed node %s still serves the slot", master.Addr)
 	}
 }
