@@ -1,8 +1,10 @@
 package e2e
 
 import (
+	"cmp"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,7 +24,7 @@ func TestREADMEDiagrams(t *testing.T) {
 		t.Fatal(err)
 	}
 	blocks := regexp.MustCompile("(?s)```mermaid\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
-	sources := []string{"architecture.mmd", "dataflow.mmd"}
+	sources := []string{"architecture.mmd", "dataflow.mmd", "packages.mmd"}
 	if len(blocks) != len(sources) {
 		t.Fatalf("README has %d mermaid blocks, want %d", len(blocks), len(sources))
 	}
@@ -33,6 +35,75 @@ func TestREADMEDiagrams(t *testing.T) {
 		}
 		if strings.TrimSpace(blocks[i][1]) != strings.TrimSpace(string(src)) {
 			t.Errorf("README's mermaid block %d differs from diagrams/%s", i+1, name)
+		}
+	}
+}
+
+// TestREADMEPackages checks that diagrams/packages.mmd draws every import between the module's
+// packages, and no other, but for the packages the README says it leaves out.
+func TestREADMEPackages(t *testing.T) {
+	root := repoRoot(t)
+	src, err := os.ReadFile(filepath.Join(root, "diagrams", "packages.mmd"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	labels := map[string]string{} // node id → label, where it has one
+	for _, m := range regexp.MustCompile(`(?m)^\s+(\w+)\["([^"]+)"\]$`).FindAllStringSubmatch(string(src), -1) {
+		labels[m[1]] = m[2]
+	}
+	nodes := map[string]bool{} // packages drawn: cmd/x as labelled, the rest under internal/
+	pkg := func(id string) string {
+		p := cmp.Or(labels[id], id)
+		if !strings.HasPrefix(p, "cmd/") {
+			p = "internal/" + p
+		}
+		nodes[p] = true
+		return p
+	}
+	for _, m := range regexp.MustCompile(`(?m)^\s+(\w+)(?:\[.*\])?$`).FindAllStringSubmatch(string(src), -1) {
+		if m[1] != "end" {
+			pkg(m[1])
+		}
+	}
+	drawn := map[string]bool{}
+	for _, m := range regexp.MustCompile(`(?m)^\s+(\w+) --> (.+)$`).FindAllStringSubmatch(string(src), -1) {
+		for _, to := range strings.Split(m[2], "&") {
+			drawn[pkg(m[1])+" -> "+pkg(strings.TrimSpace(to))] = true
+		}
+	}
+
+	cmd := exec.Command("go", "list", "-f", "{{.ImportPath}}{{range .Imports}} {{.}}{{end}}", "./...")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	const module = "github.com/notestream/notestream/"
+	left := []string{"internal/cli", "internal/event", "internal/reference", "internal/testenv", "e2e"}
+	imports := map[string]bool{}
+	for line := range strings.Lines(string(out)) {
+		fields := strings.Fields(line)
+		from := strings.TrimPrefix(fields[0], module)
+		if slices.Contains(left, from) {
+			continue
+		}
+		if !nodes[from] {
+			t.Errorf("diagrams/packages.mmd lacks the package %s", from)
+		}
+		for _, imp := range fields[1:] {
+			if to, ok := strings.CutPrefix(imp, module); ok && !slices.Contains(left, to) {
+				imports[from+" -> "+to] = true
+			}
+		}
+	}
+	for _, e := range slices.Sorted(maps.Keys(imports)) {
+		if !drawn[e] {
+			t.Errorf("diagrams/packages.mmd lacks %s", e)
+		}
+	}
+	for _, e := range slices.Sorted(maps.Keys(drawn)) {
+		if !imports[e] {
+			t.Errorf("diagrams/packages.mmd draws %s, which go list does not show", e)
 		}
 	}
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/compactor"
+	"github.com/notestream/notestream/internal/compactor/kafkasource"
 	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/kafkaauth"
@@ -160,7 +161,7 @@ func run(ctx context.Context, cfg compactor.Config, store lake.Store, brokers []
 	if err := auth.Ping(ctx, brokers, timeout); err != nil {
 		return compactor.Summary{}, err
 	}
-	src, err := compactor.NewKafka(brokers, opts...)
+	src, err := kafkasource.New(brokers, opts...)
 	if err != nil {
 		return compactor.Summary{}, err
 	}

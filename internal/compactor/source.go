@@ -10,7 +10,7 @@ type Record struct {
 	Control   string // the record.ControlHeader value; "" for data records
 }
 
-// Source reads the topics. Kafka is the real one; tests may use their own.
+// Source reads the topics. internal/compactor/kafkasource is the real one; tests may use their own.
 type Source interface {
 	// Offsets returns every partition's log start and end offsets.
 	Offsets(ctx context.Context, topic string) (starts, ends map[int32]int64, err error)

@@ -58,7 +58,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/notestream/notestream/internal/event"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/rtstate"
 	"github.com/notestream/notestream/internal/sessionwindow"
 )
 
@@ -127,10 +127,21 @@ func setDefault[T comparable](v *T, def T) {
 	}
 }
 
+// Store is where the consumer keeps its partitions' checkpoints; *rtstore.Store implements it.
+type Store interface {
+	// Load registers partition p for readers and returns its checkpoint.
+	Load(ctx context.Context, p int32) (rtstate.Checkpoint, error)
+	// Commit writes c in one atomic step, or returns rtstate.ErrFenced when another owner wrote the
+	// partition since c.Expect.
+	Commit(ctx context.Context, c *rtstate.Commit) error
+	// Ping waits up to timeout for the store to answer.
+	Ping(ctx context.Context, timeout time.Duration) error
+}
+
 // Consumer runs the group member and the users table of one process.
 type Consumer struct {
 	cfg     Config
-	store   *rtstore.Store
+	store   Store
 	users   *Users
 	metrics *metrics
 	log     *slog.Logger
@@ -160,7 +171,7 @@ type Consumer struct {
 const probeTimeout = 2 * time.Second
 
 // New returns a consumer writing to store. Run starts it.
-func New(cfg Config, store *rtstore.Store) (*Consumer, error) {
+func New(cfg Config, store Store) (*Consumer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -369,7 +380,7 @@ func (c *Consumer) assigned(ctx context.Context, offsets map[string]map[int32]kg
 	return offsets, nil
 }
 
-func (c *Consumer) loadCheckpoint(ctx context.Context, p int32) (rtstore.Checkpoint, error) {
+func (c *Consumer) loadCheckpoint(ctx context.Context, p int32) (rtstate.Checkpoint, error) {
 	backoff := 100 * time.Millisecond
 	for {
 		cp, err := c.store.Load(ctx, p)

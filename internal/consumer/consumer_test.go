@@ -14,14 +14,14 @@ import (
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/metric"
 	"github.com/notestream/notestream/internal/record"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
 func TestUsersSegments(t *testing.T) {
 	u := NewUsers()
 	u.Put(&event.User{UserID: "a", Country: "US", DeviceType: "iPad", SubscriptionType: "free"})
 	u.Put(&event.User{UserID: "b", Country: "US", DeviceType: "Web", SubscriptionType: "free"})
-	names := func(id string) (out []rtstore.Segment) {
+	names := func(id string) (out []rtstate.Segment) {
 		for _, s := range u.Segments(id) {
 			out = append(out, u.Segment(s))
 		}
@@ -37,7 +37,7 @@ func TestUsersSegments(t *testing.T) {
 		t.Error("one country, two ids")
 	}
 	u.Put(&event.User{UserID: "a", Country: "DE", DeviceType: "iPad", SubscriptionType: "free"})
-	if got := u.Segment(u.Segments("a")[0]); got != (rtstore.Segment{Dimension: "country", Value: "DE"}) {
+	if got := u.Segment(u.Segments("a")[0]); got != (rtstate.Segment{Dimension: "country", Value: "DE"}) {
 		t.Errorf("after an update: %v", got)
 	}
 	u.Delete("a")
@@ -65,12 +65,12 @@ func TestDeltasCells(t *testing.T) {
 	for _, c := range cells {
 		switch c.Day {
 		case 10:
-			want := rtstore.Counts{Valid: 2, Late: 1, Sessions: metric.Sessions{Count: 1, DurationMs: 5000, Actions: 3}}
+			want := rtstate.Counts{Valid: 2, Late: 1, Sessions: metric.Sessions{Count: 1, DurationMs: 5000, Actions: 3}}
 			if c.Counts != want || string(c.Users) != string(one.AppendRedis(nil)) {
 				t.Errorf("day 10 %v: %+v %q", c.Segment, c.Counts, c.Users)
 			}
 		case 11:
-			if c.Counts != (rtstore.Counts{Duplicate: 1}) || c.Users != nil {
+			if c.Counts != (rtstate.Counts{Duplicate: 1}) || c.Users != nil {
 				t.Errorf("day 11 %v: %+v %q", c.Segment, c.Counts, c.Users)
 			}
 		}
@@ -80,7 +80,7 @@ func TestDeltasCells(t *testing.T) {
 		t.Fatalf("after reset: %d cells, %d free", len(d.cells), len(d.free))
 	}
 	d.addUser(12, segs, "b")
-	if c := d.get(12, 0); c.counts != (rtstore.Counts{}) || !c.active {
+	if c := d.get(12, 0); c.counts != (rtstate.Counts{}) || !c.active {
 		t.Fatalf("a recycled cell kept state: %+v", c.counts)
 	}
 }
@@ -94,7 +94,7 @@ func testPartition(tb testing.TB, users *Users) *partition {
 	}
 	c := &Consumer{cfg: cfg, users: users, log: cfg.Logger}
 	c.metrics = newMetrics(prometheus.NewRegistry(), users)
-	p, err := newPartition(c, 0, rtstore.Checkpoint{Offset: -1})
+	p, err := newPartition(c, 0, rtstate.Checkpoint{Offset: -1})
 	if err != nil {
 		tb.Fatal(err)
 	}

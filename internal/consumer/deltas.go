@@ -3,7 +3,7 @@ package consumer
 import (
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/hll"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
 // cellKey names one day (days since 1970-01-01 in the reporting zone) and segment id.
@@ -16,7 +16,7 @@ type cellKey struct {
 type cell struct {
 	users  hll.Sketch // users seen, merged into Redis with PFMERGE
 	active bool       // users has elements
-	counts rtstore.Counts
+	counts rtstate.Counts
 }
 
 // deltas accumulates a partition's changes between checkpoints. Cells are recycled after each
@@ -65,7 +65,7 @@ func (d *deltas) count(day int32, segs segIDs, r event.Reason) {
 	}
 }
 
-func bump(c *rtstore.Counts, r event.Reason) {
+func bump(c *rtstate.Counts, r event.Reason) {
 	switch r {
 	case event.OK:
 		c.Valid++
@@ -90,9 +90,9 @@ func (d *deltas) addSession(day int32, segs segIDs, durationMs, actions int64) {
 	}
 }
 
-// appendCells appends the cells as rtstore cells, naming segments with segment, with their sketches
+// appendCells appends the cells as rtstate cells, naming segments with segment, with their sketches
 // encoded into buf; it returns both.
-func (d *deltas) appendCells(dst []rtstore.Cell, buf []byte, segment func(uint32) rtstore.Segment) ([]rtstore.Cell, []byte) {
+func (d *deltas) appendCells(dst []rtstate.Cell, buf []byte, segment func(uint32) rtstate.Segment) ([]rtstate.Cell, []byte) {
 	type span struct{ from, to int }
 	spans := make([]span, 0, len(d.cells))
 	start := len(dst)
@@ -102,7 +102,7 @@ func (d *deltas) appendCells(dst []rtstore.Cell, buf []byte, segment func(uint32
 			buf = c.users.AppendRedis(buf)
 		}
 		spans = append(spans, span{from, len(buf)})
-		dst = append(dst, rtstore.Cell{Day: k.day, Segment: segment(k.seg), Counts: c.counts})
+		dst = append(dst, rtstate.Cell{Day: k.day, Segment: segment(k.seg), Counts: c.counts})
 	}
 	// Slice the buffer only once it has stopped growing.
 	for i, s := range spans {
@@ -120,7 +120,7 @@ func (d *deltas) reset() {
 			c.users.Reset()
 		}
 		c.active = false
-		c.counts = rtstore.Counts{}
+		c.counts = rtstate.Counts{}
 		d.free = append(d.free, c)
 		delete(d.cells, k)
 	}

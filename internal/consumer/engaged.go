@@ -2,7 +2,7 @@ package consumer
 
 import (
 	"github.com/notestream/notestream/internal/event"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
 // engaged accumulates a partition's power-user changes between checkpoints: per calendar month of the
@@ -19,7 +19,7 @@ type engaged struct {
 type monthChanges struct {
 	month string // YYYY-MM
 	index map[string]int32
-	users []rtstore.EngagedUser
+	users []rtstate.EngagedUser
 }
 
 func newEngaged() *engaged {
@@ -45,11 +45,11 @@ func (e *engaged) add(day int32, user string, durationMs int64) {
 		return
 	}
 	m.index[user] = int32(len(m.users))
-	m.users = append(m.users, rtstore.EngagedUser{Month: m.month, UserID: user, EngagedMs: durationMs, Events: 1})
+	m.users = append(m.users, rtstate.EngagedUser{Month: m.month, UserID: user, EngagedMs: durationMs, Events: 1})
 }
 
 // appendUsers appends the changes, a month's users next to each other, to dst.
-func (e *engaged) appendUsers(dst []rtstore.EngagedUser) []rtstore.EngagedUser {
+func (e *engaged) appendUsers(dst []rtstate.EngagedUser) []rtstate.EngagedUser {
 	for _, m := range e.months {
 		dst = append(dst, m.users...)
 	}

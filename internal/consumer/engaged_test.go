@@ -12,7 +12,7 @@ import (
 
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/record"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
 func TestEngagedChanges(t *testing.T) {
@@ -23,10 +23,10 @@ func TestEngagedChanges(t *testing.T) {
 	e.add(jul31+1, "a", 5) // August
 	e.add(jul31, "a", 7)   // back to July
 	got := e.appendUsers(nil)
-	slices.SortFunc(got, func(x, y rtstore.EngagedUser) int {
+	slices.SortFunc(got, func(x, y rtstate.EngagedUser) int {
 		return strings.Compare(x.Month+x.UserID, y.Month+y.UserID)
 	})
-	want := []rtstore.EngagedUser{{Month: "2023-07", UserID: "a", EngagedMs: 107, Events: 2},
+	want := []rtstate.EngagedUser{{Month: "2023-07", UserID: "a", EngagedMs: 107, Events: 2},
 		{Month: "2023-07", UserID: "b", EngagedMs: 0, Events: 1}, {Month: "2023-08", UserID: "a", EngagedMs: 5, Events: 1}}
 	if !slices.Equal(got, want) {
 		t.Fatalf("changes %+v, want %+v", got, want)

@@ -20,7 +20,7 @@ import (
 
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/record"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/rtstate"
 	"github.com/notestream/notestream/internal/sessionwindow"
 )
 
@@ -75,7 +75,7 @@ type partition struct {
 }
 
 // newPartition restores partition id from its checkpoint.
-func newPartition(c *Consumer, id int32, cp rtstore.Checkpoint) (*partition, error) {
+func newPartition(c *Consumer, id int32, cp rtstate.Checkpoint) (*partition, error) {
 	var (
 		win *sessionwindow.Window
 		err error
@@ -259,13 +259,13 @@ func (p *partition) control(kind string, r *kgo.Record) {
 
 // checkpoint is one built checkpoint and the buffers it owns.
 type checkpoint struct {
-	commit rtstore.Commit
+	commit rtstate.Commit
 	snap   []byte
-	cells  []rtstore.Cell
+	cells  []rtstate.Cell
 	users  []byte // the cells' sketches
-	vcells []rtstore.VersionCell
+	vcells []rtstate.VersionCell
 	vtext  []byte // the version cells' sketches
-	power  []rtstore.EngagedUser
+	power  []rtstate.EngagedUser
 }
 
 // checkpoint builds a checkpoint of the closed sessions, the deltas, the window snapshot and the next
@@ -304,7 +304,7 @@ func (p *partition) checkpoint() {
 	cp.cells, cp.users = p.deltas.appendCells(cp.cells[:0], cp.users[:0], p.c.users.Segment)
 	cp.vcells, cp.vtext = p.versions.appendCells(cp.vcells[:0], cp.vtext[:0])
 	cp.power = p.engaged.appendUsers(cp.power[:0])
-	cp.commit = rtstore.Commit{Partition: p.id, Expect: p.expect, Offset: next, Owner: p.owner, Snapshot: cp.snap, Cells: cp.cells, Versions: cp.vcells, Engaged: cp.power}
+	cp.commit = rtstate.Commit{Partition: p.id, Expect: p.expect, Offset: next, Owner: p.owner, Snapshot: cp.snap, Cells: cp.cells, Versions: cp.vcells, Engaged: cp.power}
 	p.deltas.reset()
 	p.versions.reset()
 	p.engaged.reset()
@@ -394,7 +394,7 @@ func (p *partition) write(cp *checkpoint) bool {
 			return true
 		}
 		p.c.metrics.redisErrors.Inc()
-		if errors.Is(err, rtstore.ErrFenced) {
+		if errors.Is(err, rtstate.ErrFenced) {
 			p.writeFailed.Store(true)
 			p.c.fail(fmt.Errorf("partition %d: %w", p.id, err))
 			return false

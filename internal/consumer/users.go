@@ -4,7 +4,7 @@ import (
 	"sync"
 
 	"github.com/notestream/notestream/internal/event"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
 // segIDs are a user's segment values (country, device_type, subscription_type) as ids of Users' interned
@@ -16,8 +16,8 @@ type segIDs [len(event.Dimensions)]uint32
 type Users struct {
 	mu       sync.RWMutex
 	byID     map[string]segIDs
-	segs     []rtstore.Segment // by id; segs[0] is the zero Segment
-	segIndex map[rtstore.Segment]uint32
+	segs     []rtstate.Segment // by id; segs[0] is the zero Segment
+	segIndex map[rtstate.Segment]uint32
 	unknown  segIDs
 }
 
@@ -25,17 +25,17 @@ type Users struct {
 func NewUsers() *Users {
 	u := &Users{
 		byID:     make(map[string]segIDs),
-		segs:     []rtstore.Segment{{}},
-		segIndex: map[rtstore.Segment]uint32{{}: 0},
+		segs:     []rtstate.Segment{{}},
+		segIndex: map[rtstate.Segment]uint32{{}: 0},
 	}
 	for i, dim := range event.Dimensions {
-		u.unknown[i] = u.intern(rtstore.Segment{Dimension: dim, Value: event.Unknown})
+		u.unknown[i] = u.intern(rtstate.Segment{Dimension: dim, Value: event.Unknown})
 	}
 	return u
 }
 
 // intern returns the id of seg, adding it if new; the caller holds mu for writing.
-func (u *Users) intern(seg rtstore.Segment) uint32 {
+func (u *Users) intern(seg rtstate.Segment) uint32 {
 	if id, ok := u.segIndex[seg]; ok {
 		return id
 	}
@@ -52,7 +52,7 @@ func (u *Users) Put(m *event.User) {
 	values := [len(event.Dimensions)]string{m.Country, m.DeviceType, m.SubscriptionType}
 	var ids segIDs
 	for i, dim := range event.Dimensions {
-		ids[i] = u.intern(rtstore.Segment{Dimension: dim, Value: values[i]})
+		ids[i] = u.intern(rtstate.Segment{Dimension: dim, Value: values[i]})
 	}
 	u.byID[m.UserID] = ids
 }
@@ -76,7 +76,7 @@ func (u *Users) Segments(userID string) segIDs {
 }
 
 // Segment returns the segment of an id from Segments; 0 is every user.
-func (u *Users) Segment(id uint32) rtstore.Segment {
+func (u *Users) Segment(id uint32) rtstate.Segment {
 	u.mu.RLock()
 	defer u.mu.RUnlock()
 	return u.segs[id]

@@ -5,7 +5,7 @@ import (
 
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/quantile"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
 // versionKey names one day and app version.
@@ -37,7 +37,7 @@ func (v *versionDeltas) add(day int32, ev *event.Interaction) {
 		if n := len(v.free); n > 0 {
 			c, v.free = v.free[n-1], v.free[:n-1]
 		} else {
-			sk, _ := quantile.New(rtstore.VersionAlpha) // a valid constant: no error
+			sk, _ := quantile.New(rtstate.VersionAlpha) // a valid constant: no error
 			c = &versionCell{sketch: sk}
 		}
 		// The event's strings share one allocation with its user and page: keep the version alone.
@@ -50,9 +50,9 @@ func (v *versionDeltas) add(day int32, ev *event.Interaction) {
 	}
 }
 
-// appendCells appends the cells as rtstore version cells, with their sketches' text in buf; it
+// appendCells appends the cells as rtstate version cells, with their sketches' text in buf; it
 // returns both.
-func (v *versionDeltas) appendCells(dst []rtstore.VersionCell, buf []byte) ([]rtstore.VersionCell, []byte) {
+func (v *versionDeltas) appendCells(dst []rtstate.VersionCell, buf []byte) ([]rtstate.VersionCell, []byte) {
 	type span struct{ from, to int }
 	spans := make([]span, 0, len(v.cells))
 	start := len(dst)
@@ -60,7 +60,7 @@ func (v *versionDeltas) appendCells(dst []rtstore.VersionCell, buf []byte) ([]rt
 		from := len(buf)
 		buf = c.sketch.AppendText(buf)
 		spans = append(spans, span{from, len(buf)})
-		dst = append(dst, rtstore.VersionCell{Day: k.day, Version: k.version, Events: c.events, PageViews: c.pageViews})
+		dst = append(dst, rtstate.VersionCell{Day: k.day, Version: k.version, Events: c.events, PageViews: c.pageViews})
 	}
 	for i, s := range spans { // slice the buffer only once it has stopped growing
 		dst[start+i].Sketch = buf[s.from:s.to:s.to]

@@ -8,6 +8,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/notestream/notestream/internal/engagement"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
 // Power-user state (SPEC section 8): per partition and calendar month, two hashes keyed by user_id,
@@ -19,15 +20,6 @@ import (
 // offsets. A user's records share a partition (the key is user_id), so readers sum over partitions
 // only to be safe against a changed partition count.
 
-// EngagedUser is one user's engaged time and valid events in Month since the previous checkpoint.
-// A commit lists a month's users next to each other.
-type EngagedUser struct {
-	Month     string // YYYY-MM
-	UserID    string
-	EngagedMs int64
-	Events    int64
-}
-
 func (s *Store) engagedKeys(p int32, month string) (string, string) {
 	tag := s.tag(p)
 	return tag + ":pe:" + month, tag + ":pn:" + month
@@ -37,7 +29,7 @@ func (s *Store) engagedKeys(p int32, month string) (string, string) {
 // its two hash keys, then the TTL and one MessagePack array of user, engaged_ms, events (the numbers
 // as decimal strings, so Lua never turns them into floats), which the script unpacks with cmsgpack.
 // One argument per month instead of three per user keeps the checkpoint's encoding cheap.
-func (s *Store) appendEngaged(keys []string, args []any, p int32, users []EngagedUser, ttl int64) ([]string, []any) {
+func (s *Store) appendEngaged(keys []string, args []any, p int32, users []rtstate.EngagedUser, ttl int64) ([]string, []any) {
 	groups := 0
 	for i := range users {
 		if i == 0 || users[i].Month != users[i-1].Month {

@@ -11,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/notestream/notestream/internal/engagement"
+	"github.com/notestream/notestream/internal/rtstate"
 	"github.com/notestream/notestream/internal/testenv"
 )
 
@@ -22,7 +23,7 @@ func TestEngagedExactlyOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	c := &Commit{Partition: 0, Expect: -1, Offset: 5, Owner: "a", Engaged: []EngagedUser{
+	c := &rtstate.Commit{Partition: 0, Expect: -1, Offset: 5, Owner: "a", Engaged: []rtstate.EngagedUser{
 		{Month: "2023-07", UserID: "u1", EngagedMs: 1000, Events: 2},
 		{Month: "2023-07", UserID: "u2", EngagedMs: 0, Events: 1}, // no engaged time, still active
 		{Month: "2023-08", UserID: "u1", EngagedMs: 7, Events: 1},
@@ -34,13 +35,13 @@ func TestEngagedExactlyOnce(t *testing.T) {
 		t.Fatalf("retry: %v", err)
 	}
 	// Another owner's stale checkpoint is fenced and applies nothing.
-	stale := &Commit{Partition: 0, Expect: -1, Offset: 9, Owner: "b", Engaged: []EngagedUser{{Month: "2023-07", UserID: "u1", EngagedMs: 50, Events: 1}}}
-	if err := s.Commit(ctx, stale); !errors.Is(err, ErrFenced) {
+	stale := &rtstate.Commit{Partition: 0, Expect: -1, Offset: 9, Owner: "b", Engaged: []rtstate.EngagedUser{{Month: "2023-07", UserID: "u1", EngagedMs: 50, Events: 1}}}
+	if err := s.Commit(ctx, stale); !errors.Is(err, rtstate.ErrFenced) {
 		t.Fatalf("stale commit: %v, want ErrFenced", err)
 	}
-	next := &Commit{Partition: 0, Expect: 5, Offset: 8, Owner: "a", Engaged: []EngagedUser{{Month: "2023-07", UserID: "u1", EngagedMs: 500, Events: 1}}}
-	other := &Commit{Partition: 1, Expect: -1, Offset: 3, Owner: "c", Engaged: []EngagedUser{{Month: "2023-07", UserID: "u3", EngagedMs: 2, Events: 4}}}
-	for _, c := range []*Commit{next, other} {
+	next := &rtstate.Commit{Partition: 0, Expect: 5, Offset: 8, Owner: "a", Engaged: []rtstate.EngagedUser{{Month: "2023-07", UserID: "u1", EngagedMs: 500, Events: 1}}}
+	other := &rtstate.Commit{Partition: 1, Expect: -1, Offset: 3, Owner: "c", Engaged: []rtstate.EngagedUser{{Month: "2023-07", UserID: "u3", EngagedMs: 2, Events: 4}}}
+	for _, c := range []*rtstate.Commit{next, other} {
 		if err := s.Commit(ctx, c); err != nil {
 			t.Fatal(err)
 		}
@@ -64,11 +65,11 @@ func TestEngagedExactlyOnce(t *testing.T) {
 		t.Fatalf("engaged hash TTL %v", ttl)
 	}
 	// Every MessagePack length form: 40 users (a 120-element array), ids of 1, 40, 300 and 70,000 bytes.
-	long := &Commit{Partition: 1, Expect: 3, Offset: 4, Owner: "c"}
+	long := &rtstate.Commit{Partition: 1, Expect: 3, Offset: 4, Owner: "c"}
 	want = nil
 	for i := range 40 {
 		id := strings.Repeat("x", []int{1, 40, 300, 70_000}[i%4]) + strconv.Itoa(i)
-		long.Engaged = append(long.Engaged, EngagedUser{Month: "2024-01", UserID: id, EngagedMs: 1 << 40, Events: int64(i + 1)})
+		long.Engaged = append(long.Engaged, rtstate.EngagedUser{Month: "2024-01", UserID: id, EngagedMs: 1 << 40, Events: int64(i + 1)})
 		want = append(want, engagement.User{UserID: id, EngagedMs: 1 << 40, Events: int64(i + 1)})
 	}
 	if err := s.Commit(ctx, long); err != nil {
@@ -109,9 +110,9 @@ func BenchmarkEngagedState(b *testing.B) {
 	}
 	expect := int64(-1)
 	for from := 0; from < users; from += batch {
-		c := &Commit{Partition: 0, Expect: expect, Offset: int64(from + batch), Owner: "o"}
+		c := &rtstate.Commit{Partition: 0, Expect: expect, Offset: int64(from + batch), Owner: "o"}
 		for u := from; u < from+batch; u++ {
-			c.Engaged = append(c.Engaged, EngagedUser{Month: "2023-07", UserID: "user" + strconv.Itoa(u), EngagedMs: int64(u%7_200_000) * 3, Events: int64(u%40 + 1)})
+			c.Engaged = append(c.Engaged, rtstate.EngagedUser{Month: "2023-07", UserID: "user" + strconv.Itoa(u), EngagedMs: int64(u%7_200_000) * 3, Events: int64(u%40 + 1)})
 		}
 		if err := s.Commit(ctx, c); err != nil {
 			b.Fatal(err)

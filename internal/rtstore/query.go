@@ -12,6 +12,7 @@ import (
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/metric"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
 // Partitions returns the partitions that ever checkpointed, in order.
@@ -35,7 +36,7 @@ func (s *Store) Partitions(ctx context.Context) ([]int32, error) {
 // Active estimates the distinct users active on days from to to (inclusive) in seg, by merging the
 // day sketches of every partition. It reads with one pipeline of GETs, which Redis Cluster splits by
 // slot, where a multi-key PFCOUNT would need every key in one slot.
-func (s *Store) Active(ctx context.Context, from, to int32, seg Segment) (uint64, error) {
+func (s *Store) Active(ctx context.Context, from, to int32, seg rtstate.Segment) (uint64, error) {
 	parts, err := s.Partitions(ctx)
 	if err != nil {
 		return 0, err
@@ -69,10 +70,10 @@ func (s *Store) Active(ctx context.Context, from, to int32, seg Segment) (uint64
 }
 
 // Day returns the counters of day in seg, summed over every partition.
-func (s *Store) Day(ctx context.Context, day int32, seg Segment) (Counts, error) {
+func (s *Store) Day(ctx context.Context, day int32, seg rtstate.Segment) (rtstate.Counts, error) {
 	parts, err := s.Partitions(ctx)
 	if err != nil {
-		return Counts{}, err
+		return rtstate.Counts{}, err
 	}
 	name := seg.String() + "|"
 	fields := []string{
@@ -85,9 +86,9 @@ func (s *Store) Day(ctx context.Context, day int32, seg Segment) (Counts, error)
 		cmds[i] = pipe.HMGet(ctx, s.countsKey(p, day), fields...)
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
-		return Counts{}, fmt.Errorf("read counters of %s %s: %w", event.Date(day), seg, err)
+		return rtstate.Counts{}, fmt.Errorf("read counters of %s %s: %w", event.Date(day), seg, err)
 	}
-	var c Counts
+	var c rtstate.Counts
 	dst := []*int64{
 		&c.Sessions.Count, &c.Sessions.DurationMs, &c.Sessions.Actions, &c.Valid,
 		&c.Late, &c.UnknownAction, &c.DurationOutOfRange, &c.Duplicate,
@@ -100,7 +101,7 @@ func (s *Store) Day(ctx context.Context, day int32, seg Segment) (Counts, error)
 			}
 			n, err := strconv.ParseInt(str, 10, 64)
 			if err != nil {
-				return Counts{}, fmt.Errorf("read %s %s: bad integer %q", cmd.Args()[1], fields[i], str)
+				return rtstate.Counts{}, fmt.Errorf("read %s %s: bad integer %q", cmd.Args()[1], fields[i], str)
 			}
 			*dst[i] += n
 		}
@@ -109,7 +110,7 @@ func (s *Store) Day(ctx context.Context, day int32, seg Segment) (Counts, error)
 }
 
 // Sessions returns the closed-session aggregates of day in seg.
-func (s *Store) Sessions(ctx context.Context, day int32, seg Segment) (metric.Sessions, error) {
+func (s *Store) Sessions(ctx context.Context, day int32, seg rtstate.Segment) (metric.Sessions, error) {
 	c, err := s.Day(ctx, day, seg)
 	return c.Sessions, err
 }

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/rtstate"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -50,13 +51,13 @@ func (s *Store) DaysHeld(ctx context.Context, p, from, to int32) ([]int32, error
 // cells again changes nothing, and nil cells delete the day. One transaction: every key carries p's
 // hash tag. Segments an earlier ReplaceDay wrote and cells lack are found through the counts hash,
 // which lists every segment written here, and deleted.
-func (s *Store) ReplaceDay(ctx context.Context, p, day int32, cells []Cell) error {
+func (s *Store) ReplaceDay(ctx context.Context, p, day int32, cells []rtstate.Cell) error {
 	counts := s.countsKey(p, day)
 	fields, err := s.rdb.HKeys(ctx, counts).Result()
 	if err != nil {
 		return fmt.Errorf("replace %s of partition %d: %w", event.Date(day), p, err)
 	}
-	stale := map[Segment]bool{}
+	stale := map[rtstate.Segment]bool{}
 	for _, f := range fields {
 		if name, _, ok := cutLast(f, "|"); ok {
 			stale[parseSegment(name)] = true
@@ -96,12 +97,12 @@ func (s *Store) ReplaceDay(ctx context.Context, p, day int32, cells []Cell) erro
 }
 
 // parseSegment is the inverse of Segment.String.
-func parseSegment(name string) Segment {
+func parseSegment(name string) rtstate.Segment {
 	if name == event.All {
-		return Segment{}
+		return rtstate.Segment{}
 	}
 	dim, value, _ := strings.Cut(name, "=")
-	return Segment{Dimension: dim, Value: value}
+	return rtstate.Segment{Dimension: dim, Value: value}
 }
 
 // cutLast is strings.Cut at the last sep: field suffixes hold no "|", segment values may.

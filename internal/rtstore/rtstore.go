@@ -38,23 +38,16 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/notestream/notestream/internal/event"
-	"github.com/notestream/notestream/internal/metric"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
-// ErrFenced means the stored offset is not the one this owner last read or wrote: another consumer
-// took the partition over, so this owner must drop its state.
-var ErrFenced = errors.New("rtstore: checkpoint fenced by another owner")
-
-// Segment is one segment value, such as {"country", "US"}; the zero Segment means every user.
-type Segment struct{ Dimension, Value string }
-
-// String is the segment's name in keys and fields: "all" or "dimension=value".
-func (s Segment) String() string {
-	if s == (Segment{}) {
-		return event.All
-	}
-	return s.Dimension + "=" + s.Value
-}
+// rtstate's values under the names by which internal/reseed and cmd/consumer's tests still use them.
+type (
+	Segment = rtstate.Segment
+	Counts  = rtstate.Counts
+	Cell    = rtstate.Cell
+	Commit  = rtstate.Commit
+)
 
 // Config configures a Store. Zero values take the defaults.
 type Config struct {
@@ -136,35 +129,28 @@ func (s *Store) tag(p int32) string {
 
 func (s *Store) partitionsKey() string { return s.cfg.Prefix + s.cfg.Topic + ":partitions" }
 
-func (s *Store) usersKey(p int32, day int32, seg Segment) string {
+func (s *Store) usersKey(p int32, day int32, seg rtstate.Segment) string {
 	return s.tag(p) + ":u:" + event.Date(day) + ":" + seg.String()
 }
 
 func (s *Store) countsKey(p int32, day int32) string { return s.tag(p) + ":c:" + event.Date(day) }
 
-// Checkpoint is a partition's stored position and open state.
-type Checkpoint struct {
-	Offset   int64  // next offset to consume; -1 when the partition never checkpointed
-	Owner    string // token of the consumer that wrote it
-	Snapshot []byte // sessionwindow snapshot; nil when none
-}
-
 // Load registers partition p for readers and returns its checkpoint.
-func (s *Store) Load(ctx context.Context, p int32) (Checkpoint, error) {
+func (s *Store) Load(ctx context.Context, p int32) (rtstate.Checkpoint, error) {
 	if err := s.rdb.SAdd(ctx, s.partitionsKey(), p).Err(); err != nil {
-		return Checkpoint{}, fmt.Errorf("register partition %d: %w", p, err)
+		return rtstate.Checkpoint{}, fmt.Errorf("register partition %d: %w", p, err)
 	}
 	vals, err := s.rdb.HMGet(ctx, s.tag(p)+":ck", "offset", "owner", "snap").Result()
 	if err != nil {
-		return Checkpoint{}, fmt.Errorf("load checkpoint of partition %d: %w", p, err)
+		return rtstate.Checkpoint{}, fmt.Errorf("load checkpoint of partition %d: %w", p, err)
 	}
-	cp := Checkpoint{Offset: -1}
+	cp := rtstate.Checkpoint{Offset: -1}
 	if vals[0] == nil {
 		return cp, nil
 	}
 	off, err := strconv.ParseInt(fmt.Sprint(vals[0]), 10, 64)
 	if err != nil || off < 0 {
-		return Checkpoint{}, fmt.Errorf("load checkpoint of partition %d: bad offset %q", p, vals[0])
+		return rtstate.Checkpoint{}, fmt.Errorf("load checkpoint of partition %d: bad offset %q", p, vals[0])
 	}
 	cp.Offset = off
 	if o, ok := vals[1].(string); ok {
@@ -174,35 +160,6 @@ func (s *Store) Load(ctx context.Context, p int32) (Checkpoint, error) {
 		cp.Snapshot = []byte(snap)
 	}
 	return cp, nil
-}
-
-// Counts are the integers of one day and segment.
-type Counts struct {
-	Sessions metric.Sessions // closed sessions starting that day
-	Valid    int64           // valid events, late ones included
-	Late     int64
-	// Rule-invalid events by reason.
-	UnknownAction, DurationOutOfRange, Duplicate int64
-}
-
-// Cell is one day and segment's change since the previous checkpoint.
-type Cell struct {
-	Day     int32
-	Segment Segment
-	Users   []byte // Redis HyperLogLog string of the users seen; nil for none
-	Counts  Counts
-}
-
-// Commit is one checkpoint of a partition.
-type Commit struct {
-	Partition int32
-	Expect    int64  // stored offset this owner last read or wrote; -1 for none
-	Offset    int64  // next offset to consume after this checkpoint
-	Owner     string // this owner's token
-	Snapshot  []byte
-	Cells     []Cell
-	Versions  []VersionCell // page views per day and app version (versions.go)
-	Engaged   []EngagedUser // per-user changes of the power-user state, grouped by month
 }
 
 // commitScript applies a checkpoint if the stored offset is the expected one, and reports success
@@ -268,7 +225,7 @@ return 1
 
 // Commit writes c in one atomic step: the metric deltas, the snapshot and the offset. It returns
 // ErrFenced when the stored offset is neither c.Expect nor c.Offset written by c.Owner.
-func (s *Store) Commit(ctx context.Context, c *Commit) error {
+func (s *Store) Commit(ctx context.Context, c *rtstate.Commit) error {
 	tag := s.tag(c.Partition)
 	keys := make([]string, 0, 2+2*len(c.Cells))
 	keys = append(keys, tag+":ck", tag+":tmp")
@@ -294,7 +251,7 @@ func (s *Store) Commit(ctx context.Context, c *Commit) error {
 		return fmt.Errorf("checkpoint partition %d at offset %d: %w", c.Partition, c.Offset, err)
 	}
 	if ok != 1 {
-		return fmt.Errorf("checkpoint partition %d at offset %d: %w", c.Partition, c.Offset, ErrFenced)
+		return fmt.Errorf("checkpoint partition %d at offset %d: %w", c.Partition, c.Offset, rtstate.ErrFenced)
 	}
 	return nil
 }
@@ -312,7 +269,7 @@ const (
 )
 
 // counterFields returns the non-zero counters of c as field, increment pairs.
-func counterFields(seg string, c *Counts) []any {
+func counterFields(seg string, c *rtstate.Counts) []any {
 	var out []any
 	add := func(name string, v int64) {
 		if v != 0 {

@@ -10,32 +10,13 @@ import (
 
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/quantile"
+	"github.com/notestream/notestream/internal/rtstate"
 )
-
-// VersionAlpha is the relative accuracy of the page-view sketches per day and app version: the API's
-// percentiles are within 0.5% of the exact nearest-rank values, half the contract's 1%.
-const VersionAlpha = 0.005
 
 // Versions of a day are kept per partition in one hash, P{T/p}:v:D, a field per app version whose
 // value is "events,page_views," followed by the quantile sketch's text form of its page-view
 // durations. A checkpoint adds its deltas to the fields inside the same script that moves the
 // offset, so they count exactly once; readers add the fields up across partitions.
-
-// VersionCell is one day and app version's change since the previous checkpoint.
-type VersionCell struct {
-	Day       int32
-	Version   string
-	Events    int64  // valid events
-	PageViews int64  // of which page views
-	Sketch    []byte // quantile text form of the page views' durations (VersionAlpha)
-}
-
-// Version is a day and app version's numbers, summed over every partition.
-type Version struct {
-	Events    int64
-	PageViews int64
-	Sketch    *quantile.Sketch // page-view durations
-}
 
 func (s *Store) versionsKey(p int32, day int32) string { return s.tag(p) + ":v:" + event.Date(day) }
 
@@ -72,7 +53,7 @@ end
 
 // appendVersions adds c's version cells to a checkpoint script's keys and arguments: their count,
 // then per cell its key, and TTL, field and delta.
-func (s *Store) appendVersions(keys []string, args []any, c *Commit, ttl int64) ([]string, []any) {
+func (s *Store) appendVersions(keys []string, args []any, c *rtstate.Commit, ttl int64) ([]string, []any) {
 	args = append(args, len(c.Versions))
 	for i := range c.Versions {
 		v := &c.Versions[i]
@@ -88,7 +69,7 @@ func (s *Store) appendVersions(keys []string, args []any, c *Commit, ttl int64) 
 
 // AppVersions returns every app version of day with its counts and page-view sketch, summed over
 // every partition.
-func (s *Store) AppVersions(ctx context.Context, day int32) (map[string]*Version, error) {
+func (s *Store) AppVersions(ctx context.Context, day int32) (map[string]*rtstate.Version, error) {
 	parts, err := s.Partitions(ctx)
 	if err != nil {
 		return nil, err
@@ -101,16 +82,16 @@ func (s *Store) AppVersions(ctx context.Context, day int32) (map[string]*Version
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read app versions of %s: %w", event.Date(day), err)
 	}
-	out := map[string]*Version{}
+	out := map[string]*rtstate.Version{}
 	for i, cmd := range cmds {
 		for name, val := range cmd.Val() {
 			v := out[name]
 			if v == nil {
-				sk, _ := quantile.New(VersionAlpha)
-				v = &Version{Sketch: sk}
+				sk, _ := quantile.New(rtstate.VersionAlpha)
+				v = &rtstate.Version{Sketch: sk}
 				out[name] = v
 			}
-			if err := v.add([]byte(val)); err != nil {
+			if err := addVersion(v, []byte(val)); err != nil {
 				return nil, fmt.Errorf("read %s field %q: %w", s.versionsKey(parts[i], day), name, err)
 			}
 		}
@@ -118,8 +99,8 @@ func (s *Store) AppVersions(ctx context.Context, day int32) (map[string]*Version
 	return out, nil
 }
 
-// add adds a stored field's value to v.
-func (v *Version) add(val []byte) error {
+// addVersion adds a stored field's value to v.
+func addVersion(v *rtstate.Version, val []byte) error {
 	ev, rest, ok1 := bytes.Cut(val, []byte(","))
 	pv, text, ok2 := bytes.Cut(rest, []byte(","))
 	e, err1 := strconv.ParseInt(string(ev), 10, 64)

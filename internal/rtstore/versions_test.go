@@ -12,6 +12,7 @@ import (
 
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/quantile"
+	"github.com/notestream/notestream/internal/rtstate"
 	"github.com/notestream/notestream/internal/testenv"
 )
 
@@ -28,14 +29,14 @@ func TestVersionsAddUpExactlyOnce(t *testing.T) {
 	offsets := map[int32]int64{0: -1, 1: -1}
 	for step := range 12 {
 		p := int32(step % 2)
-		c := &Commit{Partition: p, Expect: offsets[p], Offset: int64(step + 1), Owner: "a"}
+		c := &rtstate.Commit{Partition: p, Expect: offsets[p], Offset: int64(step + 1), Owner: "a"}
 		for _, version := range []string{"5.7.3", "a|b,c", "6.0"} {
 			if rng.IntN(3) == 0 {
 				continue // not every version in every checkpoint
 			}
-			delta, _ := quantile.New(VersionAlpha)
+			delta, _ := quantile.New(rtstate.VersionAlpha)
 			if want[version] == nil {
-				want[version], _ = quantile.New(VersionAlpha)
+				want[version], _ = quantile.New(rtstate.VersionAlpha)
 			}
 			n := rng.IntN(200)
 			for range n {
@@ -46,7 +47,7 @@ func TestVersionsAddUpExactlyOnce(t *testing.T) {
 				want[version].Add(v)
 			}
 			events[version] += int64(n) + 3
-			c.Versions = append(c.Versions, VersionCell{Day: day, Version: version, Events: int64(n) + 3, PageViews: int64(n), Sketch: delta.AppendText(nil)})
+			c.Versions = append(c.Versions, rtstate.VersionCell{Day: day, Version: version, Events: int64(n) + 3, PageViews: int64(n), Sketch: delta.AppendText(nil)})
 		}
 		if _, err := s.Load(ctx, p); err != nil {
 			t.Fatal(err)
@@ -59,7 +60,7 @@ func TestVersionsAddUpExactlyOnce(t *testing.T) {
 		}
 		stale := *c
 		stale.Owner, stale.Offset = "b", c.Offset+100
-		if err := s.Commit(ctx, &stale); !errors.Is(err, ErrFenced) {
+		if err := s.Commit(ctx, &stale); !errors.Is(err, rtstate.ErrFenced) {
 			t.Fatalf("stale commit: %v", err)
 		}
 		offsets[p] = c.Offset
@@ -102,13 +103,13 @@ func BenchmarkVersionBytes(b *testing.B) {
 			var bytes, fieldBytes int64
 			for range b.N {
 				rdb.FlushAll(ctx)
-				c := &Commit{Partition: 0, Expect: -1, Offset: 1, Owner: "a"}
+				c := &rtstate.Commit{Partition: 0, Expect: -1, Offset: 1, Owner: "a"}
 				for v := range versions {
-					sk, _ := quantile.New(VersionAlpha)
+					sk, _ := quantile.New(rtstate.VersionAlpha)
 					for range pageViews {
 						sk.Add(int64(12_000 * math.Exp(rng.NormFloat64())))
 					}
-					c.Versions = append(c.Versions, VersionCell{Day: 19500, Version: fmt.Sprintf("5.%d.0", v), Events: int64(2 * pageViews), PageViews: int64(pageViews), Sketch: sk.AppendText(nil)})
+					c.Versions = append(c.Versions, rtstate.VersionCell{Day: 19500, Version: fmt.Sprintf("5.%d.0", v), Events: int64(2 * pageViews), PageViews: int64(pageViews), Sketch: sk.AppendText(nil)})
 				}
 				if err := s.Commit(ctx, c); err != nil {
 					b.Fatal(err)

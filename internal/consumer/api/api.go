@@ -14,15 +14,15 @@ import (
 	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/metric"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
 // Store is where the metrics are read from; *rtstore.Store implements it.
 type Store interface {
 	// Active estimates the distinct users active on days from to to (inclusive) in seg.
-	Active(ctx context.Context, from, to int32, seg rtstore.Segment) (uint64, error)
+	Active(ctx context.Context, from, to int32, seg rtstate.Segment) (uint64, error)
 	// Sessions returns the closed-session aggregates of day in seg.
-	Sessions(ctx context.Context, day int32, seg rtstore.Segment) (metric.Sessions, error)
+	Sessions(ctx context.Context, day int32, seg rtstate.Segment) (metric.Sessions, error)
 	// MonthUsers returns the users active in month (YYYY-MM) with their engaged_ms and events.
 	MonthUsers(ctx context.Context, month string) ([]engagement.User, error)
 }
@@ -76,7 +76,7 @@ type query struct {
 	month   string // YYYY-MM
 	from    int32  // first day
 	to      int32  // last day
-	segment rtstore.Segment
+	segment rtstate.Segment
 }
 
 // maxLen is the longest value of a parameter, in bytes: segment values are metadata fields, which
@@ -114,13 +114,13 @@ func parse(v url.Values, days int32, allowMonth bool) (query, error) {
 			}
 			q.month = vals[0]
 		case event.Dimensions[0], event.Dimensions[1], event.Dimensions[2]:
-			if q.segment != (rtstore.Segment{}) {
+			if q.segment != (rtstate.Segment{}) {
 				return q, errors.New("at most one of country, device_type, subscription_type")
 			}
 			if vals[0] == "" {
 				return q, fmt.Errorf("empty %s", name)
 			}
-			q.segment = rtstore.Segment{Dimension: name, Value: vals[0]}
+			q.segment = rtstate.Segment{Dimension: name, Value: vals[0]}
 		default:
 			return q, fmt.Errorf("unknown parameter %q", name)
 		}
@@ -193,7 +193,7 @@ func (q query) echo() map[string]any {
 	} else {
 		m["date"] = q.date
 	}
-	if q.segment != (rtstore.Segment{}) {
+	if q.segment != (rtstate.Segment{}) {
 		m[q.segment.Dimension] = q.segment.Value
 	}
 	return m

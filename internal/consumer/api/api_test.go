@@ -11,30 +11,30 @@ import (
 	"testing"
 
 	"github.com/notestream/notestream/internal/metric"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
 // fakeStore answers Active with the number of days asked for, times 100 for a segment, and records
 // the last question.
 type fakeStore struct {
 	from, to int32
-	seg      rtstore.Segment
+	seg      rtstate.Segment
 	fail     bool
 }
 
-func (f *fakeStore) Active(_ context.Context, from, to int32, seg rtstore.Segment) (uint64, error) {
+func (f *fakeStore) Active(_ context.Context, from, to int32, seg rtstate.Segment) (uint64, error) {
 	f.from, f.to, f.seg = from, to, seg
 	if f.fail {
 		return 0, errors.New("redis down")
 	}
 	n := uint64(to - from + 1)
-	if seg != (rtstore.Segment{}) {
+	if seg != (rtstate.Segment{}) {
 		n *= 100
 	}
 	return n, nil
 }
 
-func (f *fakeStore) Sessions(_ context.Context, day int32, seg rtstore.Segment) (metric.Sessions, error) {
+func (f *fakeStore) Sessions(_ context.Context, day int32, seg rtstate.Segment) (metric.Sessions, error) {
 	f.from, f.to, f.seg = day, day, seg
 	return metric.Sessions{Count: 4, DurationMs: 10_000, Actions: 10}, nil
 }
@@ -60,7 +60,7 @@ func TestAPI(t *testing.T) {
 	f("/v1/mau?month=2023-02", 200, `{"mau":28,"month":"2023-02"}`)
 	f("/v1/mau?month=2024-02&country=US", 200, `{"country":"US","mau":2900,"month":"2024-02"}`)
 	f("/v1/dau?date=2023-07-01&device_type=iPad", 200, `{"date":"2023-07-01","dau":100,"device_type":"iPad"}`)
-	if store.seg != (rtstore.Segment{Dimension: "device_type", Value: "iPad"}) {
+	if store.seg != (rtstate.Segment{Dimension: "device_type", Value: "iPad"}) {
 		t.Errorf("segment %v", store.seg)
 	}
 	f("/v1/sessions?date=2023-07-01&subscription_type=premium", 200,

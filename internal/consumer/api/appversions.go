@@ -12,13 +12,13 @@ import (
 	"strconv"
 
 	"github.com/notestream/notestream/internal/event"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
 // VersionStore is where the app versions are read from; *rtstore.Store implements it.
 type VersionStore interface {
 	// AppVersions returns every app version of day with its counts and page-view sketch.
-	AppVersions(ctx context.Context, day int32) (map[string]*rtstore.Version, error)
+	AppVersions(ctx context.Context, day int32) (map[string]*rtstate.Version, error)
 }
 
 // Limits of /v1/app-versions.
@@ -107,12 +107,12 @@ func parseVersions(v url.Values) (date, version string, limit int, err error) {
 
 // capVersions lists the versions by events descending, then by name; beyond VersionCap the rest are
 // merged into OtherVersion, which then takes its place in that order.
-func capVersions(all map[string]*rtstore.Version) []appVersion {
+func capVersions(all map[string]*rtstate.Version) []appVersion {
 	names := slices.Collect(maps.Keys(all))
 	order := func(a, b string) int { return cmp.Or(cmp.Compare(all[b].Events, all[a].Events), cmp.Compare(a, b)) }
 	slices.SortFunc(names, order)
 	if len(names) > VersionCap {
-		var other *rtstore.Version
+		var other *rtstate.Version
 		for _, n := range names[VersionCap:] {
 			if other == nil {
 				other = all[n]
@@ -140,7 +140,7 @@ func capVersions(all map[string]*rtstore.Version) []appVersion {
 	return out
 }
 
-func entry(name string, v *rtstore.Version) appVersion {
+func entry(name string, v *rtstate.Version) appVersion {
 	e := appVersion{AppVersion: name, Events: v.Events, PageViews: v.PageViews}
 	for pct, dst := range map[uint64]**float64{50: &e.P50, 95: &e.P95, 99: &e.P99} {
 		if x, ok := v.Sketch.Percentile(pct); ok {

@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/notestream/notestream/internal/quantile"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/rtstate"
 )
 
 // versionStore answers every day with the same versions: version i has i+1 events, i page views of
@@ -21,14 +21,14 @@ type versionStore struct {
 	n int
 }
 
-func (f *versionStore) AppVersions(_ context.Context, day int32) (map[string]*rtstore.Version, error) {
-	out := map[string]*rtstore.Version{}
+func (f *versionStore) AppVersions(_ context.Context, day int32) (map[string]*rtstate.Version, error) {
+	out := map[string]*rtstate.Version{}
 	for i := range f.n {
-		sk, _ := quantile.New(rtstore.VersionAlpha)
+		sk, _ := quantile.New(rtstate.VersionAlpha)
 		for range i {
 			sk.Add(1000)
 		}
-		out[fmt.Sprintf("v%03d", i)] = &rtstore.Version{Events: int64(i + 1), PageViews: int64(i), Sketch: sk}
+		out[fmt.Sprintf("v%03d", i)] = &rtstate.Version{Events: int64(i + 1), PageViews: int64(i), Sketch: sk}
 	}
 	return out, nil
 }

@@ -1,4 +1,5 @@
-package compactor
+// Package kafkasource reads the compactor's topics from a Kafka cluster.
+package kafkasource
 
 import (
 	"context"
@@ -10,32 +11,34 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/notestream/notestream/internal/compactor"
 	"github.com/notestream/notestream/internal/record"
 )
 
-// Kafka is a Source on a Kafka cluster. It reads partitions directly at the planned offsets, with no
-// consumer group: the committed offsets live in the lake, next to the data they describe.
-type Kafka struct {
+// Source is a compactor.Source on a Kafka cluster. It reads partitions directly at the planned
+// offsets, with no consumer group: the committed offsets live in the lake, next to the data they
+// describe.
+type Source struct {
 	opts []kgo.Opt
 	adm  *kadm.Client
 	cl   *kgo.Client
 }
 
-// NewKafka connects to brokers with extra client options (TLS, SASL).
-func NewKafka(brokers []string, opts ...kgo.Opt) (*Kafka, error) {
+// New connects to brokers with extra client options (TLS, SASL).
+func New(brokers []string, opts ...kgo.Opt) (*Source, error) {
 	opts = append([]kgo.Opt{kgo.SeedBrokers(brokers...)}, opts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka client: %w", err)
 	}
-	return &Kafka{opts: opts, adm: kadm.NewClient(cl), cl: cl}, nil
+	return &Source{opts: opts, adm: kadm.NewClient(cl), cl: cl}, nil
 }
 
 // Close closes the admin client.
-func (k *Kafka) Close() { k.cl.Close() }
+func (s *Source) Close() { s.cl.Close() }
 
-// Offsets implements Source. A topic that does not exist has no partitions.
-func (k *Kafka) Offsets(ctx context.Context, topic string) (starts, ends map[int32]int64, err error) {
+// Offsets implements compactor.Source. A topic that does not exist has no partitions.
+func (s *Source) Offsets(ctx context.Context, topic string) (starts, ends map[int32]int64, err error) {
 	list := func(f func(context.Context, ...string) (kadm.ListedOffsets, error)) (map[int32]int64, error) {
 		listed, err := f(ctx, topic)
 		if err != nil {
@@ -53,17 +56,17 @@ func (k *Kafka) Offsets(ctx context.Context, topic string) (starts, ends map[int
 		}
 		return out, nil
 	}
-	if starts, err = list(k.adm.ListStartOffsets); err != nil {
+	if starts, err = list(s.adm.ListStartOffsets); err != nil {
 		return nil, nil, fmt.Errorf("list start offsets of %s: %w", topic, err)
 	}
-	if ends, err = list(k.adm.ListEndOffsets); err != nil {
+	if ends, err = list(s.adm.ListEndOffsets); err != nil {
 		return nil, nil, fmt.Errorf("list end offsets of %s: %w", topic, err)
 	}
 	return starts, ends, nil
 }
 
-// Read implements Source.
-func (k *Kafka) Read(ctx context.Context, topic string, from, to map[int32]int64, fn func(*Record) error) error {
+// Read implements compactor.Source.
+func (s *Source) Read(ctx context.Context, topic string, from, to map[int32]int64, fn func(*compactor.Record) error) error {
 	at := map[int32]kgo.Offset{}
 	left := 0
 	for p, f := range from {
@@ -75,7 +78,7 @@ func (k *Kafka) Read(ctx context.Context, topic string, from, to map[int32]int64
 	if left == 0 {
 		return nil
 	}
-	opts := append(k.opts[:len(k.opts):len(k.opts)],
+	opts := append(s.opts[:len(s.opts):len(s.opts)],
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: at}),
 		kgo.FetchMaxWait(500*time.Millisecond),
 		// Transaction markers take offsets too, possibly the last of a range: seeing them is how a
@@ -88,7 +91,7 @@ func (k *Kafka) Read(ctx context.Context, topic string, from, to map[int32]int64
 	}
 	defer cl.Close()
 	done := map[int32]bool{}
-	var rec Record
+	var rec compactor.Record
 	for left > 0 {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
@@ -113,7 +116,7 @@ func (k *Kafka) Read(ctx context.Context, topic string, from, to map[int32]int64
 				}
 				continue
 			}
-			rec = Record{Partition: r.Partition, Offset: r.Offset, Value: r.Value}
+			rec = compactor.Record{Partition: r.Partition, Offset: r.Offset, Value: r.Value}
 			for _, h := range r.Headers {
 				if h.Key == record.ControlHeader {
 					rec.Control = string(h.Value)

@@ -16,7 +16,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/record"
 	"github.com/notestream/notestream/internal/testenv"
 )
@@ -50,28 +49,6 @@ func startKafka(t *testing.T, src *memSource, opts ...testenv.KafkaOption) strin
 		}
 	}
 	return k.Addr
-}
-
-func TestKafkaSource(t *testing.T) {
-	ds := genData(7, 100, 15, 600)
-	src := newMemSource()
-	ds.loadUsers(src)
-	ds.load(src, 0, len(ds.rows))
-	kafka, err := NewKafka([]string{startKafka(t, src)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer kafka.Close()
-
-	fromKafka, fromMemory := t.TempDir(), t.TempDir()
-	s1, _ := lake.NewDir(fromKafka)
-	s2, _ := lake.NewDir(fromMemory)
-	sum := run(t, s1, kafka)
-	if want := int64(len(ds.rows)); sum.BronzeRows != want {
-		t.Fatalf("bronze rows %d, want %d", sum.BronzeRows, want)
-	}
-	run(t, s2, src)
-	diffSnapshots(t, snapshot(t, fromKafka), snapshot(t, fromMemory))
 }
 
 // TestApacheKafkaMatchesKfake runs `compactor run` on the same records in Apache Kafka and in kfake
