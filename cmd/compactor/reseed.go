@@ -78,7 +78,7 @@ func reseedMain(args []string) error {
 	fmt.Printf("compactor reseed in %s: ", time.Since(start).Round(time.Millisecond))
 	if sum.Days > 0 {
 		fmt.Printf("wrote %d days of the lake, %s to %s (%d day and segment sketches, %d sessions), to Redis partition %d of %s%s",
-			sum.Days, event.Date(sum.From), event.Date(sum.Through), sum.Cells, sum.Sessions, rtstore.ReseedPartition, store.Prefix, store.Topic)
+			sum.Days, event.Date(sum.From), event.Date(sum.Through), sum.Cells, sum.Sessions, reseed.Partition, store.Prefix, store.Topic)
 	} else {
 		fmt.Print("no day of the lake to write")
 	}

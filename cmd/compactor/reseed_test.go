@@ -24,6 +24,7 @@ import (
 	"github.com/notestream/notestream/internal/consumer/api"
 	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/report"
+	rs "github.com/notestream/notestream/internal/reseed"
 	"github.com/notestream/notestream/internal/rtstore"
 	"github.com/notestream/notestream/internal/testenv"
 )
@@ -144,7 +145,7 @@ func TestReseed(t *testing.T) {
 			t.Errorf("compactor reseed without --through: %v\n%s", err, out)
 		}
 		for _, line := range dump(t, streamRedis) {
-			if strings.Contains(line, fmt.Sprintf("/%d}", rtstore.ReseedPartition)) {
+			if strings.Contains(line, fmt.Sprintf("/%d}", rs.Partition)) {
 				t.Errorf("reseed wrote into the consumers' Redis: %.80s", line)
 			}
 		}

@@ -11,6 +11,17 @@ const (
 	All     = "all"
 )
 
+// Segment is one segment value, such as {"country", "US"}; the zero Segment means every user.
+type Segment struct{ Dimension, Value string }
+
+// String is the segment's name in keys and fields: "all" or "dimension=value".
+func (s Segment) String() string {
+	if s == (Segment{}) {
+		return All
+	}
+	return s.Dimension + "=" + s.Value
+}
+
 // UnknownUser is the metadata of a user without a metadata row.
 func UnknownUser(id string) User {
 	return User{UserID: id, Country: Unknown, DeviceType: Unknown, SubscriptionType: Unknown}

@@ -2,7 +2,7 @@
 // no longer holds the whole history.
 //
 // Each day's gold/daily_sketches (Redis-format HyperLogLogs) and its session sums from silver/sessions
-// go to Redis under rtstore.ReseedPartition, a partition no consumer owns. Readers merge it with the
+// go to the real-time store under Partition, a partition no consumer owns. Readers merge it with the
 // consumers' partitions: a union of sketches is the sketch of the union, and the sums are the integers
 // the consumer keeps (internal/metric), so the API answers a restored day exactly as a consumer that
 // read the whole stream would, except that the lake also counts the late events the stream leaves out
@@ -12,7 +12,6 @@ package reseed
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -20,13 +19,17 @@ import (
 	"strings"
 	"time"
 
-	"github.com/notestream/notestream/internal/compactor"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/lake"
-	"github.com/notestream/notestream/internal/rtstore"
+	"github.com/notestream/notestream/internal/metric"
 	"github.com/notestream/notestream/internal/tables"
 )
+
+// Partition is the partition number under which a run writes the days it restores. No consumer owns
+// it (Kafka topics have far fewer partitions), and readers merge it like any other partition, so the
+// API needs nothing to tell restored days from streamed ones.
+const Partition int32 = 1_000_000
 
 // Store is the real-time store; *rtstore.Store implements it.
 type Store interface {
@@ -35,7 +38,7 @@ type Store interface {
 	// DaysHeld returns the days from from to to for which partition p holds counters.
 	DaysHeld(ctx context.Context, p, from, to int32) ([]int32, error)
 	// ReplaceDay makes partition p's keys of day hold exactly cells; nil deletes the day.
-	ReplaceDay(ctx context.Context, p, day int32, cells []rtstore.Cell) error
+	ReplaceDay(ctx context.Context, p, day int32, cells []metric.Cell) error
 	// Register adds p to the partitions readers merge over.
 	Register(ctx context.Context, p int32) error
 }
@@ -126,7 +129,7 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 	}
 
 	// Plan: read and check every day before writing any.
-	write := map[int32][]rtstore.Cell{}
+	write := map[int32][]metric.Cell{}
 	for _, day := range inRange(days, sum.From, sum.Through) {
 		cells, sessions, err := readDay(ctx, lk, day, sketchFiles[day], sessionFiles[day])
 		if err != nil {
@@ -139,19 +142,19 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 	}
 	// Days of the lake an earlier run wrote and this one does not are deleted: the partition holds this
 	// run's days only.
-	before, err := st.DaysHeld(ctx, rtstore.ReseedPartition, first, last)
+	before, err := st.DaysHeld(ctx, Partition, first, last)
 	if err != nil {
 		return Summary{}, err
 	}
 
 	for _, day := range slices.Sorted(maps.Keys(write)) {
-		if err := st.ReplaceDay(ctx, rtstore.ReseedPartition, day, write[day]); err != nil {
+		if err := st.ReplaceDay(ctx, Partition, day, write[day]); err != nil {
 			return sum, err
 		}
 	}
 	for _, day := range before {
 		if write[day] == nil {
-			if err := st.ReplaceDay(ctx, rtstore.ReseedPartition, day, nil); err != nil {
+			if err := st.ReplaceDay(ctx, Partition, day, nil); err != nil {
 				return sum, err
 			}
 			sum.Removed++
@@ -161,22 +164,22 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 		return sum, nil
 	}
 	// Last, so a first run's days appear to readers together.
-	return sum, st.Register(ctx, rtstore.ReseedPartition)
+	return sum, st.Register(ctx, Partition)
 }
 
 // checkState refuses a lake that is not the compactor's, whose days are in another zone than the
 // consumers', or that a crashed run left with days still to rebuild.
 func checkState(ctx context.Context, lk lake.Store, loc *time.Location) error {
-	b, err := lk.Get(ctx, compactor.StateKey)
+	b, err := lk.Get(ctx, tables.StateKey)
 	if errors.Is(err, lake.ErrNotExist) {
-		return fmt.Errorf("reseed: the lake has no %s: not a lake `compactor run` wrote", compactor.StateKey)
+		return fmt.Errorf("reseed: the lake has no %s: not a lake `compactor run` wrote", tables.StateKey)
 	}
 	if err != nil {
-		return fmt.Errorf("reseed: read %s: %w", compactor.StateKey, err)
+		return fmt.Errorf("reseed: read %s: %w", tables.StateKey, err)
 	}
-	var st compactor.State
-	if err := json.Unmarshal(b, &st); err != nil {
-		return fmt.Errorf("reseed: decode %s: %w", compactor.StateKey, err)
+	var st tables.State
+	if err := st.Decode(b); err != nil {
+		return fmt.Errorf("reseed: %w", err)
 	}
 	if st.Location != "" && st.Location != loc.String() {
 		return fmt.Errorf("reseed: the lake's days are in time zone %q, not %q (--tz must be the consumers' zone and the lake's)", st.Location, loc)
@@ -220,7 +223,7 @@ func consumerDays(ctx context.Context, st Store, first, last int32) ([]int32, er
 	}
 	var days []int32
 	for _, p := range parts {
-		if p == rtstore.ReseedPartition {
+		if p == Partition {
 			continue
 		}
 		d, err := st.DaysHeld(ctx, p, first, last)
@@ -242,11 +245,11 @@ func inRange(days []int32, from, through int32) []int32 {
 
 // readDay reads a day's sketches and sessions into cells, one per segment, and returns them with the
 // day's session count.
-func readDay(ctx context.Context, lk lake.Store, day int32, sketchKeys, sessionKeys []string) ([]rtstore.Cell, int64, error) {
-	cells := map[rtstore.Segment]*rtstore.Cell{}
-	cell := func(seg rtstore.Segment) *rtstore.Cell {
+func readDay(ctx context.Context, lk lake.Store, day int32, sketchKeys, sessionKeys []string) ([]metric.Cell, int64, error) {
+	cells := map[event.Segment]*metric.Cell{}
+	cell := func(seg event.Segment) *metric.Cell {
 		if cells[seg] == nil {
-			cells[seg] = &rtstore.Cell{Day: day, Segment: seg}
+			cells[seg] = &metric.Cell{Day: day, Segment: seg}
 		}
 		return cells[seg]
 	}
@@ -280,7 +283,7 @@ func readDay(ctx context.Context, lk lake.Store, day int32, sketchKeys, sessionK
 				return nil, 0, fmt.Errorf("reseed: %s: session %s has start %d, end %d, %d actions", k, r.SessionID, r.Start, r.End, r.Actions)
 			}
 			// The consumer's sums: duration end − start in milliseconds, actions, per segment and for everyone.
-			for _, seg := range [...]rtstore.Segment{
+			for _, seg := range [...]event.Segment{
 				{},
 				{Dimension: event.Dimensions[0], Value: r.Country},
 				{Dimension: event.Dimensions[1], Value: r.DeviceType},
@@ -290,28 +293,28 @@ func readDay(ctx context.Context, lk lake.Store, day int32, sketchKeys, sessionK
 			}
 		}
 	}
-	out := make([]rtstore.Cell, 0, len(cells))
-	for _, seg := range slices.SortedFunc(maps.Keys(cells), func(a, b rtstore.Segment) int {
+	out := make([]metric.Cell, 0, len(cells))
+	for _, seg := range slices.SortedFunc(maps.Keys(cells), func(a, b event.Segment) int {
 		return strings.Compare(a.String(), b.String())
 	}) {
 		out = append(out, *cells[seg])
 	}
 	var sessions int64
-	if all := cells[rtstore.Segment{}]; all != nil {
+	if all := cells[event.Segment{}]; all != nil {
 		sessions = all.Counts.Sessions.Count
 	}
 	return out, sessions, nil
 }
 
 // segment names a gold/daily_sketches row's segment; dimension "all" is everyone.
-func segment(dimension, value string) (rtstore.Segment, error) {
+func segment(dimension, value string) (event.Segment, error) {
 	if dimension == event.All {
-		return rtstore.Segment{}, nil
+		return event.Segment{}, nil
 	}
 	if !slices.Contains(event.Dimensions[:], dimension) {
-		return rtstore.Segment{}, fmt.Errorf("unknown segment %q=%q", dimension, value)
+		return event.Segment{}, fmt.Errorf("unknown segment %q=%q", dimension, value)
 	}
-	return rtstore.Segment{Dimension: dimension, Value: value}, nil
+	return event.Segment{Dimension: dimension, Value: value}, nil
 }
 
 // readFile reads every row of one Parquet object of a table whose rows are T.

@@ -14,7 +14,6 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/notestream/notestream/internal/compactor"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/lake"
@@ -54,7 +53,7 @@ var testDays = map[string][]session{
 // gold/daily_sketches and silver/sessions built from days.
 func writeLake(t *testing.T, dir string, days map[string][]session) {
 	t.Helper()
-	put(t, filepath.Join(dir, compactor.StateKey), []byte(`{"version":1,"run":1,"tz":"UTC","offsets":{},"max_event_time":{}}`))
+	put(t, filepath.Join(dir, tables.StateKey), []byte(`{"version":1,"run":1,"tz":"UTC","offsets":{},"max_event_time":{}}`))
 	for date, sessions := range days {
 		day, err := time.Parse(time.DateOnly, date)
 		if err != nil {
@@ -369,10 +368,10 @@ func TestReseedBadLakeWritesNothing(t *testing.T) {
 	f("no state", "not a lake `compactor run` wrote", reseed.Config{}, remove("_state"))
 	f("a day without sessions", "the lake has gold/daily_sketches for 2023-03-03 but no silver/sessions", reseed.Config{}, remove("silver/sessions/date=2023-03-03"))
 	f("another zone", `time zone "Europe/Berlin"`, reseed.Config{}, func(dir string) {
-		put(t, filepath.Join(dir, compactor.StateKey), []byte(`{"version":1,"tz":"Europe/Berlin"}`))
+		put(t, filepath.Join(dir, tables.StateKey), []byte(`{"version":1,"tz":"Europe/Berlin"}`))
 	})
 	f("a crashed run", "did not finish (1 days still to rebuild)", reseed.Config{}, func(dir string) {
-		put(t, filepath.Join(dir, compactor.StateKey), []byte(`{"version":1,"tz":"UTC","pending_days":[19417]}`))
+		put(t, filepath.Join(dir, tables.StateKey), []byte(`{"version":1,"tz":"UTC","pending_days":[19417]}`))
 	})
 	f("from after through", "from 2023-03-02 is after through 2023-03-01", reseed.Config{From: "2023-03-02", Through: "2023-03-01"}, func(string) {})
 	f("a broken file", "silver/sessions/date=2023-03-03/part-0.parquet: not a parquet file", reseed.Config{}, func(dir string) {

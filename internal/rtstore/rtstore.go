@@ -45,16 +45,13 @@ import (
 // took the partition over, so this owner must drop its state.
 var ErrFenced = errors.New("rtstore: checkpoint fenced by another owner")
 
-// Segment is one segment value, such as {"country", "US"}; the zero Segment means every user.
-type Segment struct{ Dimension, Value string }
-
-// String is the segment's name in keys and fields: "all" or "dimension=value".
-func (s Segment) String() string {
-	if s == (Segment{}) {
-		return event.All
-	}
-	return s.Dimension + "=" + s.Value
-}
+// Segment, Counts and Cell are the values a checkpoint writes; they live in pure packages so that
+// writers such as reseed can build them without importing Redis.
+type (
+	Segment = event.Segment
+	Counts  = metric.Counts
+	Cell    = metric.Cell
+)
 
 // Config configures a Store. Zero values take the defaults.
 type Config struct {
@@ -151,23 +148,6 @@ func (s *Store) Load(ctx context.Context, p int32) (Checkpoint, error) {
 		cp.Snapshot = []byte(snap)
 	}
 	return cp, nil
-}
-
-// Counts are the integers of one day and segment.
-type Counts struct {
-	Sessions metric.Sessions // closed sessions starting that day
-	Valid    int64           // valid events, late ones included
-	Late     int64
-	// Rule-invalid events by reason.
-	UnknownAction, DurationOutOfRange, Duplicate int64
-}
-
-// Cell is one day and segment's change since the previous checkpoint.
-type Cell struct {
-	Day     int32
-	Segment Segment
-	Users   []byte // Redis HyperLogLog string of the users seen; nil for none
-	Counts  Counts
 }
 
 // Commit is one checkpoint of a partition.

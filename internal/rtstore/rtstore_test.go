@@ -48,7 +48,7 @@ func TestCommitFencesAndRetries(t *testing.T) {
 	if err != nil || cp.Offset != -1 || cp.Snapshot != nil {
 		t.Fatalf("Load of a new partition = %+v, %v", cp, err)
 	}
-	us := Segment{"country", "US"}
+	us := Segment{Dimension: "country", Value: "US"}
 	c := &Commit{Partition: 3, Expect: -1, Offset: 10, Owner: "a", Snapshot: []byte("snap1"), Cells: []Cell{
 		{Day: day, Users: sketchOf("u1", "u2"), Counts: Counts{Sessions: metric.Sessions{Count: 2, DurationMs: 3000, Actions: 5}, Valid: 6, Late: 1}},
 		{Day: day, Segment: us, Users: sketchOf("u1"), Counts: Counts{Sessions: metric.Sessions{Count: 1, DurationMs: 1000, Actions: 2}, Duplicate: 4}},
