@@ -323,9 +323,9 @@ func readFile[T any](ctx context.Context, lk lake.Store, key string) ([]T, error
 	if err != nil {
 		return nil, fmt.Errorf("reseed: read %s: %w", key, err)
 	}
-	rows, err := tables.Read[T](b)
+	rows, err := tables.Read([]T(nil), key, b)
 	if err != nil {
-		return nil, fmt.Errorf("reseed: %s: %w", key, err)
+		return nil, fmt.Errorf("reseed: %w", err)
 	}
 	return rows, nil
 }
