@@ -2,11 +2,13 @@
 // no longer holds the whole history.
 //
 // Each day's gold/daily_sketches (Redis-format HyperLogLogs) and its session sums from silver/sessions
-// go to the real-time store under Partition, a partition no consumer owns. Readers merge it with the
-// consumers' partitions: a union of sketches is the sketch of the union, and the sums are the integers
-// the consumer keeps (internal/metric), so the API answers a restored day exactly as a consumer that
-// read the whole stream would, except that the lake also counts the late events the stream leaves out
-// of session metrics. A run replaces what the partition held before, so running it twice changes
+// go to the real-time store under Partition, a partition no consumer owns, and so do the power-user
+// state of the days' months: each user's engaged_ms and valid events, summed from silver/interactions
+// (gold/power_users holds only the top users, the API ranks them all). Readers merge the partition
+// with the consumers': a union of sketches is the sketch of the union, and the sums are the integers
+// the consumer keeps (internal/metric, SPEC section 8), so the API answers a restored day or month
+// exactly as a consumer that read the whole stream would, except that the lake also counts the late
+// events the stream leaves out of session metrics. A run replaces what the partition held before, so running it twice changes
 // nothing; it reads and checks everything it will write before writing anything.
 package reseed
 
@@ -19,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/lake"
@@ -39,6 +42,9 @@ type Store interface {
 	DaysHeld(ctx context.Context, p, from, to int32) ([]int32, error)
 	// ReplaceDay makes partition p's keys of day hold exactly cells; nil deletes the day.
 	ReplaceDay(ctx context.Context, p, day int32, cells []metric.Cell) error
+	// ReplaceMonth makes partition p's power-user state of month (YYYY-MM) hold exactly users'
+	// engaged_ms and events; nil deletes the month.
+	ReplaceMonth(ctx context.Context, p int32, month string, users []engagement.User) error
 	// Register adds p to the partitions readers merge over.
 	Register(ctx context.Context, p int32) error
 }
@@ -52,7 +58,7 @@ type Config struct {
 	// when they hold none.
 	From, Through string
 	// Force writes days the consumers also hold. The API adds both: sketches merge harmlessly, but
-	// those days' sessions count twice.
+	// those days' sessions and engaged time count twice.
 	Force bool
 }
 
@@ -63,6 +69,8 @@ type Summary struct {
 	Cells         int   // day and segment keys written
 	Sessions      int64 // sessions of everyone over the days written
 	Removed       int   // days an earlier run wrote, outside the range, deleted
+	Months        int   // months of power-user state written: those of the days written
+	UserMonths    int   // users active in a month, summed over those months
 	ConsumerFirst int32 // first day of the lake's range a consumer holds; valid when ConsumerHolds
 	ConsumerHolds bool
 }
@@ -78,24 +86,28 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 	if err := checkState(ctx, lk, cfg.Location); err != nil {
 		return Summary{}, err
 	}
-	sketchFiles, err := partitions(ctx, lk, tables.GoldDailySketches)
-	if err != nil {
-		return Summary{}, err
-	}
-	sessionFiles, err := partitions(ctx, lk, tables.SilverSessions)
-	if err != nil {
-		return Summary{}, err
-	}
-	for day := range sketchFiles {
-		if sessionFiles[day] == nil {
-			return Summary{}, fmt.Errorf("reseed: the lake has %s for %s but no %s", tables.GoldDailySketches, event.Date(day), tables.SilverSessions)
+	// The tables read, each of the same days: files[i] are dayTables[i]'s objects by day.
+	dayTables := [...]string{tables.GoldDailySketches, tables.SilverSessions, tables.SilverInteractions}
+	var files [len(dayTables)]map[int32][]string
+	var err error
+	for i, table := range dayTables {
+		if files[i], err = partitions(ctx, lk, table); err != nil {
+			return Summary{}, err
 		}
 	}
-	for day := range sessionFiles {
-		if sketchFiles[day] == nil {
-			return Summary{}, fmt.Errorf("reseed: the lake has %s for %s but no %s", tables.SilverSessions, event.Date(day), tables.GoldDailySketches)
+	for i := 1; i < len(dayTables); i++ {
+		for day := range files[0] {
+			if files[i][day] == nil {
+				return Summary{}, fmt.Errorf("reseed: the lake has %s for %s but no %s", dayTables[0], event.Date(day), dayTables[i])
+			}
+		}
+		for day := range files[i] {
+			if files[0][day] == nil {
+				return Summary{}, fmt.Errorf("reseed: the lake has %s for %s but no %s", dayTables[i], event.Date(day), dayTables[0])
+			}
 		}
 	}
+	sketchFiles, sessionFiles, interactionFiles := files[0], files[1], files[2]
 	days := slices.Sorted(maps.Keys(sketchFiles))
 	first, last := days[0], days[len(days)-1]
 
@@ -128,9 +140,25 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 			ErrConsumerDays, len(overlap), event.Date(overlap[0]), event.Date(overlap[len(overlap)-1]), event.Date(overlap[0]))
 	}
 
-	// Plan: read and check every day before writing any.
+	// Plan: read and check every day before writing any. Days come in order, so a month's days are
+	// next to each other.
 	write := map[int32][]metric.Cell{}
+	months := map[string][]engagement.User{}
+	engaged := map[string]*engagement.User{} // the users of month, the one being read
+	var month string
+	flush := func() {
+		if month != "" {
+			months[month] = sortedUsers(engaged)
+			sum.Months++
+			sum.UserMonths += len(engaged)
+			clear(engaged)
+		}
+	}
 	for _, day := range inRange(days, sum.From, sum.Through) {
+		if m := event.Month(day); m != month {
+			flush()
+			month = m
+		}
 		cells, sessions, err := readDay(ctx, lk, day, sketchFiles[day], sessionFiles[day])
 		if err != nil {
 			return Summary{}, err
@@ -139,9 +167,13 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 		sum.Days++
 		sum.Cells += len(cells)
 		sum.Sessions += sessions
+		if err := readEngaged(ctx, lk, interactionFiles[day], engaged); err != nil {
+			return Summary{}, err
+		}
 	}
-	// Days of the lake an earlier run wrote and this one does not are deleted: the partition holds this
-	// run's days only.
+	flush()
+	// Days and months of the lake an earlier run wrote and this one does not are deleted: the
+	// partition holds this run's days and their months only.
 	before, err := st.DaysHeld(ctx, Partition, first, last)
 	if err != nil {
 		return Summary{}, err
@@ -152,12 +184,24 @@ func Run(ctx context.Context, lk lake.Store, st Store, cfg Config) (Summary, err
 			return sum, err
 		}
 	}
+	for _, m := range slices.Sorted(maps.Keys(months)) {
+		if err := st.ReplaceMonth(ctx, Partition, m, months[m]); err != nil {
+			return sum, err
+		}
+	}
 	for _, day := range before {
 		if write[day] == nil {
 			if err := st.ReplaceDay(ctx, Partition, day, nil); err != nil {
 				return sum, err
 			}
 			sum.Removed++
+		}
+	}
+	for _, m := range monthsOf(before) {
+		if _, ok := months[m]; !ok {
+			if err := st.ReplaceMonth(ctx, Partition, m, nil); err != nil {
+				return sum, err
+			}
 		}
 	}
 	if len(write) == 0 {
@@ -304,6 +348,50 @@ func readDay(ctx context.Context, lk lake.Store, day int32, sketchKeys, sessionK
 		sessions = all.Counts.Sessions.Count
 	}
 	return out, sessions, nil
+}
+
+// readEngaged adds the valid events of a day's silver/interactions objects to each user's engaged_ms
+// (the sum of their duration_ms) and events, as the consumer counts them (SPEC section 8).
+func readEngaged(ctx context.Context, lk lake.Store, keys []string, users map[string]*engagement.User) error {
+	for _, k := range keys {
+		rows, err := readFile[tables.SilverInteraction](ctx, lk, k)
+		if err != nil {
+			return err
+		}
+		for _, r := range rows {
+			if r.DurationMs < 0 {
+				return fmt.Errorf("reseed: %s: an event of %s lasts %d ms", k, r.UserID, r.DurationMs)
+			}
+			u := users[r.UserID]
+			if u == nil {
+				u = &engagement.User{UserID: r.UserID}
+				users[r.UserID] = u
+			}
+			u.EngagedMs += r.DurationMs
+			u.Events++
+		}
+	}
+	return nil
+}
+
+// sortedUsers returns the users of m by user_id.
+func sortedUsers(m map[string]*engagement.User) []engagement.User {
+	out := make([]engagement.User, 0, len(m))
+	for _, id := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, *m[id])
+	}
+	return out
+}
+
+// monthsOf returns the months (YYYY-MM) of sorted days, in order.
+func monthsOf(days []int32) []string {
+	var out []string
+	for _, d := range days {
+		if m := event.Month(d); len(out) == 0 || out[len(out)-1] != m {
+			out = append(out, m)
+		}
+	}
+	return out
 }
 
 // segment names a gold/daily_sketches row's segment; dimension "all" is everyone.

@@ -14,6 +14,7 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/lake"
@@ -49,8 +50,24 @@ var testDays = map[string][]session{
 	"2023-03-03": {{2, 0, 10, 2}, {3, 50_000, 7_000_001, 11}, {0, 9, 1, 2}},
 }
 
+// interactions are a test day's valid events: each session's actions, and an event of user u2 that no
+// session holds (a late one: the lake counts it in engaged time, not in sessions).
+func interactions(day time.Time, sessions []session) []tables.SilverInteraction {
+	var rows []tables.SilverInteraction
+	for _, s := range sessions {
+		for k := range s.actions {
+			rows = append(rows, tables.SilverInteraction{UserID: users[s.user].id, Timestamp: day.UnixMilli() + s.start + k,
+				ActionType: "edit", PageID: "p", DurationMs: s.duration/s.actions + k, AppVersion: "1.0"})
+		}
+	}
+	if len(sessions) > 0 {
+		rows = append(rows, tables.SilverInteraction{UserID: users[1].id, Timestamp: day.UnixMilli(), ActionType: "view", PageID: "p", DurationMs: 3})
+	}
+	return rows
+}
+
 // writeLake writes a lake as the compactor lays it out: _state/state.json, and per day
-// gold/daily_sketches and silver/sessions built from days.
+// gold/daily_sketches, silver/sessions and silver/interactions built from days.
 func writeLake(t *testing.T, dir string, days map[string][]session) {
 	t.Helper()
 	put(t, filepath.Join(dir, tables.StateKey), []byte(`{"version":1,"run":1,"tz":"UTC","offsets":{},"max_event_time":{}}`))
@@ -81,6 +98,7 @@ func writeLake(t *testing.T, dir string, days map[string][]session) {
 			sk = append(sk, tables.DailySketch{Dimension: k[0], Value: k[1], HLL: s.AppendRedis(nil)})
 		}
 		writeParquet(t, filepath.Join(dir, tables.SilverSessions, "date="+date, "part-0.parquet"), rows)
+		writeParquet(t, filepath.Join(dir, tables.SilverInteractions, "date="+date, "part-0.parquet"), interactions(day, sessions))
 		writeParquet(t, filepath.Join(dir, tables.GoldDailySketches, "date="+date, "part-0.parquet"), sk)
 	}
 }
@@ -158,7 +176,7 @@ func (e *env) dump(t *testing.T) map[string]string {
 			v = m
 		}
 		out[k] = fmt.Sprintf("%s %q", typ, v)
-		daily := strings.Contains(k, ":u:") || strings.Contains(k, ":c:")
+		daily := strings.Contains(k, ":u:") || strings.Contains(k, ":c:") || strings.Contains(k, ":pe:") || strings.Contains(k, ":pn:")
 		if ttl := e.rdb.TTL(ctx, k).Val(); daily && ttl <= 0 {
 			t.Errorf("%s has no TTL (%v)", k, ttl)
 		}
@@ -204,6 +222,37 @@ func checkAnswers(t *testing.T, st *rtstore.Store, days map[string][]session) {
 	}
 }
 
+// checkPowerUsers compares each month's power-user state with the users' engaged_ms and events
+// summed straight from the test days' events.
+func checkPowerUsers(t *testing.T, st *rtstore.Store, days map[string][]session) {
+	t.Helper()
+	want := map[string]map[string]engagement.User{}
+	for date, sessions := range days {
+		day, _ := time.Parse(time.DateOnly, date)
+		month := date[:7]
+		if want[month] == nil {
+			want[month] = map[string]engagement.User{}
+		}
+		for _, ev := range interactions(day, sessions) {
+			u := want[month][ev.UserID]
+			u.UserID = ev.UserID
+			u.EngagedMs += ev.DurationMs
+			u.Events++
+			want[month][ev.UserID] = u
+		}
+	}
+	for month, w := range want {
+		got, err := st.MonthUsers(t.Context(), month)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(got, func(a, b engagement.User) int { return strings.Compare(a.UserID, b.UserID) })
+		if ws := slices.SortedFunc(maps.Values(w), func(a, b engagement.User) int { return strings.Compare(a.UserID, b.UserID) }); !slices.Equal(got, ws) {
+			t.Errorf("%s: power-user state %+v, want %+v", month, got, ws)
+		}
+	}
+}
+
 func TestReseedWritesTheLakeAndTwiceChangesNothing(t *testing.T) {
 	e := newEnv(t, testDays)
 	sum, err := e.run(t, reseed.Config{})
@@ -214,6 +263,10 @@ func TestReseedWritesTheLakeAndTwiceChangesNothing(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 	checkAnswers(t, e.store, testDays)
+	checkPowerUsers(t, e.store, testDays)
+	if sum.Months != 1 || sum.UserMonths != 5 {
+		t.Errorf("summary %+v: want one month of 5 users", sum)
+	}
 	// Three days of everyone plus segments: u1, u2, u3, u4 and u|5 across the three days.
 	if n, err := e.store.Active(t.Context(), sum.From, sum.Through, rtstore.Segment{}); err != nil || n != 5 {
 		t.Errorf("active over the three days = %d, %v; want 5", n, err)
@@ -258,6 +311,7 @@ func TestReseedReplacesAnEarlierRun(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 	checkAnswers(t, e.store, changed)
+	checkPowerUsers(t, e.store, changed)
 
 	fresh := newEnv(t, changed)
 	if _, err := fresh.run(t, reseed.Config{}); err != nil {
@@ -286,6 +340,38 @@ func TestReseedReplacesAnEarlierRun(t *testing.T) {
 	day2, _ := event.ParseDate("2023-03-02")
 	if s, err := e.store.Sessions(t.Context(), day2, rtstore.Segment{}); err != nil || s.Count != 0 {
 		t.Errorf("2023-03-02 after --through 2023-03-01: %+v, %v", s, err)
+	}
+	checkPowerUsers(t, e.store, map[string][]session{"2023-03-01": changed["2023-03-01"]})
+}
+
+// TestReseedRestoresMonths: the power-user state of every month of the days written, and none of a
+// month whose days a narrower run no longer writes.
+func TestReseedRestoresMonths(t *testing.T) {
+	days := map[string][]session{
+		"2023-02-27": {{0, 0, 100, 2}, {1, 5, 7, 1}},
+		"2023-02-28": {{0, 0, 1_000, 4}},
+		"2023-03-01": {{2, 0, 50, 5}, {4, 9, 9, 3}},
+	}
+	e := newEnv(t, days)
+	sum, err := e.run(t, reseed.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Months != 2 || sum.UserMonths != 2+3 {
+		t.Errorf("summary %+v: want 2 months, of 2 and 3 users", sum)
+	}
+	checkPowerUsers(t, e.store, days)
+
+	feb := map[string][]session{"2023-02-27": days["2023-02-27"], "2023-02-28": days["2023-02-28"]}
+	if sum, err = e.run(t, reseed.Config{Through: "2023-02-28"}); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Months != 1 || sum.Removed != 1 {
+		t.Errorf("summary of --through 2023-02-28: %+v", sum)
+	}
+	checkPowerUsers(t, e.store, feb)
+	if got, err := e.store.MonthUsers(t.Context(), "2023-03"); err != nil || len(got) != 0 {
+		t.Errorf("2023-03 after --through 2023-02-28: %+v, %v; want nothing", got, err)
 	}
 }
 
@@ -365,8 +451,13 @@ func TestReseedBadLakeWritesNothing(t *testing.T) {
 	}
 	f("no sketches", "the lake has no gold/daily_sketches table", reseed.Config{}, remove("gold/daily_sketches"))
 	f("no sessions", "the lake has no silver/sessions table", reseed.Config{}, remove("silver/sessions"))
+	f("no interactions", "the lake has no silver/interactions table", reseed.Config{}, remove("silver/interactions"))
 	f("no state", "not a lake `compactor run` wrote", reseed.Config{}, remove("_state"))
 	f("a day without sessions", "the lake has gold/daily_sketches for 2023-03-03 but no silver/sessions", reseed.Config{}, remove("silver/sessions/date=2023-03-03"))
+	f("a day without interactions", "the lake has gold/daily_sketches for 2023-03-03 but no silver/interactions", reseed.Config{}, remove("silver/interactions/date=2023-03-03"))
+	f("a day without sketches", "the lake has silver/interactions for 2023-03-04 but no gold/daily_sketches", reseed.Config{}, func(dir string) {
+		writeParquet(t, filepath.Join(dir, "silver/interactions/date=2023-03-04/part-0.parquet"), []tables.SilverInteraction{})
+	})
 	f("another zone", `time zone "Europe/Berlin"`, reseed.Config{}, func(dir string) {
 		put(t, filepath.Join(dir, tables.StateKey), []byte(`{"version":1,"tz":"Europe/Berlin"}`))
 	})
@@ -383,6 +474,19 @@ func TestReseedBadLakeWritesNothing(t *testing.T) {
 			Value     string `parquet:"value"`
 		}
 		writeParquet(t, filepath.Join(dir, "gold/daily_sketches/date=2023-03-03/part-0.parquet"), []noHLL{{"all", "all"}})
+	})
+	f("an interactions file lacking a column", "silver/interactions/date=2023-03-03/part-0.parquet: no column duration_ms", reseed.Config{}, func(dir string) {
+		type noDuration struct {
+			UserID     string `parquet:"user_id"`
+			Timestamp  int64  `parquet:"timestamp,timestamp(millisecond)"`
+			ActionType string `parquet:"action_type"`
+			PageID     string `parquet:"page_id"`
+			AppVersion string `parquet:"app_version"`
+		}
+		writeParquet(t, filepath.Join(dir, "silver/interactions/date=2023-03-03/part-0.parquet"), []noDuration{{UserID: "u1"}})
+	})
+	f("a negative duration", "an event of u1 lasts -5 ms", reseed.Config{}, func(dir string) {
+		writeParquet(t, filepath.Join(dir, "silver/interactions/date=2023-03-03/part-0.parquet"), []tables.SilverInteraction{{UserID: "u1", DurationMs: -5}})
 	})
 	f("a bad sketch", "sketch of all", reseed.Config{}, func(dir string) {
 		writeParquet(t, filepath.Join(dir, "gold/daily_sketches/date=2023-03-03/part-0.parquet"), []tables.DailySketch{{Dimension: "all", Value: "all", HLL: []byte("HYLL?")}})
