@@ -35,9 +35,9 @@ func readLake[T any](t *testing.T, lakeDir, table string) map[string][]T {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := tables.Read[T](b)
+		rows, err := tables.Read([]T(nil), f, b)
 		if err != nil {
-			t.Fatalf("%s: %v", f, err)
+			t.Fatal(err)
 		}
 		_, part, _ := strings.Cut(filepath.Base(filepath.Dir(f)), "=")
 		out[part] = append(out[part], rows...)

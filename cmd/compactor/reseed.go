@@ -19,7 +19,8 @@ import (
 const reseedUsage = `Usage: compactor reseed [flags]
 
 Restores the real-time API's days from the lake into Redis: each day's gold/daily_sketches and the
-session sums of silver/sessions, under partition 1000000, which no consumer owns. Start the consumers
+session sums of silver/sessions, and the power-user state of the days' months (each user's engaged
+time and events, from silver/interactions), under partition 1000000, which no consumer owns. Start the consumers
 first and let them catch up: by default it writes the lake's days before the first day they hold.
 It refuses to write a day a consumer holds unless --force, and replaces what an earlier run wrote.
 
@@ -77,8 +78,8 @@ func reseedMain(args []string) error {
 	}
 	fmt.Printf("compactor reseed in %s: ", time.Since(start).Round(time.Millisecond))
 	if sum.Days > 0 {
-		fmt.Printf("wrote %d days of the lake, %s to %s (%d day and segment sketches, %d sessions), to Redis partition %d of %s%s",
-			sum.Days, event.Date(sum.From), event.Date(sum.Through), sum.Cells, sum.Sessions, rtstore.ReseedPartition, store.Prefix, store.Topic)
+		fmt.Printf("wrote %d days of the lake, %s to %s (%d day and segment sketches, %d sessions), and %d months of power-user state (%d users' months), to Redis partition %d of %s%s",
+			sum.Days, event.Date(sum.From), event.Date(sum.Through), sum.Cells, sum.Sessions, sum.Months, sum.UserMonths, reseed.Partition, store.Prefix, store.Topic)
 	} else {
 		fmt.Print("no day of the lake to write")
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/notestream/notestream/internal/consumer/api"
 	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/report"
+	rs "github.com/notestream/notestream/internal/reseed"
 	"github.com/notestream/notestream/internal/rtstore"
 	"github.com/notestream/notestream/internal/testenv"
 )
@@ -116,6 +117,44 @@ func TestReseed(t *testing.T) {
 	for _, m := range gold.Months {
 		same("/v1/mau?month="+m.Month, nil)
 	}
+	// Power users (SPEC section 8), late events included in both: every month's whole ranking equals
+	// the stream's, and its top 1% is gold/power_users.
+	power := map[string][]report.PowerUserRow{}
+	for _, r := range gold.PowerUsers {
+		power[r.Month] = append(power[r.Month], r)
+	}
+	for _, m := range gold.Months {
+		path := "/v1/power-users?top_pct=100&limit=100000&month=" + m.Month
+		if got, want := answer(t, lakeAPI+path), answer(t, streamAPI+path); got != want {
+			t.Errorf("GET %s: reseeded %.300s, stream %.300s", path, got, want)
+		}
+		var got struct {
+			ActiveUsers int64 `json:"active_users"`
+			Users       []struct {
+				Rank      int64  `json:"rank"`
+				UserID    string `json:"user_id"`
+				EngagedMs int64  `json:"engaged_ms"`
+				Events    int64  `json:"events"`
+			} `json:"users"`
+		}
+		path = "/v1/power-users?limit=100000&month=" + m.Month
+		if err := json.Unmarshal([]byte(answer(t, lakeAPI+path)), &got); err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		rows := power[m.Month]
+		if got.ActiveUsers != m.MAU || len(got.Users) != len(rows) || len(rows) == 0 {
+			t.Errorf("GET %s: %d active, %d listed; gold %d active, %d power users", path, got.ActiveUsers, len(got.Users), m.MAU, len(rows))
+			continue
+		}
+		for i, r := range rows {
+			if u := got.Users[i]; u.Rank != r.Rank || u.UserID != r.UserID || u.EngagedMs != r.EngagedMs || u.Events != r.Events {
+				t.Errorf("GET %s rank %d: reseeded %+v, gold %+v", path, i+1, u, r.PowerUser)
+			}
+		}
+	}
+	if want := fmt.Sprintf("and %d months of power-user state", len(gold.Months)); !strings.Contains(out, want) {
+		t.Errorf("compactor reseed reports:\n%s\nwant %q", out, want)
+	}
 	if len(gold.Days) < 60 || lateDays > len(gold.Days)/10 {
 		t.Errorf("%d gold days, %d with late events: too few to compare", len(gold.Days), lateDays)
 	}
@@ -144,7 +183,7 @@ func TestReseed(t *testing.T) {
 			t.Errorf("compactor reseed without --through: %v\n%s", err, out)
 		}
 		for _, line := range dump(t, streamRedis) {
-			if strings.Contains(line, fmt.Sprintf("/%d}", rtstore.ReseedPartition)) {
+			if strings.Contains(line, fmt.Sprintf("/%d}", rs.Partition)) {
 				t.Errorf("reseed wrote into the consumers' Redis: %.80s", line)
 			}
 		}

@@ -23,6 +23,7 @@ import (
 
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/reference"
+	"github.com/notestream/notestream/internal/rtstate"
 	"github.com/notestream/notestream/internal/rtstore"
 	"github.com/notestream/notestream/internal/testenv"
 )
@@ -436,15 +437,15 @@ func TestExactlyOnce(t *testing.T) {
 	lateCount(t, calm)
 
 	// The counters the API does not show (valid, late and rule-invalid events) match too.
-	counts := func(rdb *redis.Client, prefix string) map[string]rtstore.Counts {
+	counts := func(rdb *redis.Client, prefix string) map[string]rtstate.Counts {
 		st, err := rtstore.New(rdb, rtstore.Config{Prefix: prefix})
 		if err != nil {
 			t.Fatal(err)
 		}
-		out := map[string]rtstore.Counts{}
+		out := map[string]rtstate.Counts{}
 		for _, d := range ds {
 			day, _ := event.ParseDate(d)
-			for _, seg := range []rtstore.Segment{{}, {Dimension: "country", Value: "US"}} {
+			for _, seg := range []rtstate.Segment{{}, {Dimension: "country", Value: "US"}} {
 				c, err := st.Day(context.Background(), day, seg)
 				if err != nil {
 					t.Fatal(err)
@@ -458,7 +459,7 @@ func TestExactlyOnce(t *testing.T) {
 	if wantCounts["2023-07-01 all"].Duplicate == 0 || wantCounts["2023-07-01 all"].UnknownAction == 0 {
 		t.Errorf("no rule-invalid events counted: %+v", wantCounts["2023-07-01 all"])
 	}
-	for name, got := range map[string]map[string]rtstore.Counts{
+	for name, got := range map[string]map[string]rtstate.Counts{
 		"killed": counts(rdb, "killed:"), "group": counts(rdb, "group:"), "outage": counts(rdb2, "outage:"),
 	} {
 		for k, w := range wantCounts {
@@ -525,7 +526,7 @@ func TestLateEvents(t *testing.T) {
 	}
 	st, _ := rtstore.New(rdb, rtstore.Config{})
 	day, _ := event.ParseDate("2023-07-01")
-	counts, err := st.Day(context.Background(), day, rtstore.Segment{Dimension: "country", Value: "unknown"})
+	counts, err := st.Day(context.Background(), day, rtstate.Segment{Dimension: "country", Value: "unknown"})
 	if err != nil || counts.Late != late {
 		t.Errorf("late count of country=unknown = %d, %v; want %d", counts.Late, err, late)
 	}

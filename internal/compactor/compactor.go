@@ -35,6 +35,7 @@ import (
 	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/tables"
 )
 
 // Config configures a Compactor. Zero values take the defaults.
@@ -339,16 +340,18 @@ func (c *Compactor) plan(ctx context.Context, st *State) (Plan, bool, error) {
 }
 
 func (c *Compactor) loadState(ctx context.Context) (*State, error) {
-	st := &State{Version: 1, Location: c.cfg.Location.String()}
-	b, err := c.store.Get(ctx, StateKey)
+	// tables.State is the lake's definition of the object, State the same type under the plan's name.
+	ts := tables.State{Version: 1, Location: c.cfg.Location.String()}
+	st := (*State)(&ts)
+	b, err := c.store.Get(ctx, tables.StateKey)
 	if errors.Is(err, lake.ErrNotExist) {
 		return st, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
-	if err := json.Unmarshal(b, st); err != nil {
-		return nil, fmt.Errorf("decode %s: %w", StateKey, err)
+	if err := ts.Decode(b); err != nil {
+		return nil, err
 	}
 	if st.Location != c.cfg.Location.String() {
 		return nil, fmt.Errorf("compactor: the lake's days are in time zone %q, not %q", st.Location, c.cfg.Location)
@@ -366,7 +369,7 @@ func (c *Compactor) putState(ctx context.Context, st *State) error {
 	if err := c.store.Sync(ctx); err != nil {
 		return err
 	}
-	if err := c.store.Put(ctx, StateKey, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
+	if err := c.store.Put(ctx, tables.StateKey, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
 		return err
 	}
 	return c.store.Sync(ctx)

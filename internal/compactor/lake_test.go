@@ -262,9 +262,9 @@ func readTable[T any](t *testing.T, dir, table string) map[string][]T {
 		if err != nil {
 			t.Fatal(err)
 		}
-		rows, err := readParquet([]T(nil), b)
+		rows, err := tables.Read([]T(nil), files[0], b)
 		if err != nil {
-			t.Fatalf("%s: %v", files[0], err)
+			t.Fatal(err)
 		}
 		_, value, _ := strings.Cut(p.Name(), "=")
 		out[value] = rows

@@ -64,11 +64,12 @@ func (c *Compactor) writePerformance(ctx context.Context, rb Rebuild, users map[
 			continue
 		}
 		days, err := loadDays(c, ctx, lo, hi, func(ctx context.Context, d int32) ([]perfRow, error) {
-			b, err := c.store.Get(ctx, dayKey(tables.SilverInteractions, d))
+			key := dayKey(tables.SilverInteractions, d)
+			b, err := c.store.Get(ctx, key)
 			if err != nil {
 				return nil, err
 			}
-			return readParquet([]perfRow(nil), b)
+			return tables.Read([]perfRow(nil), key, b)
 		})
 		if err != nil {
 			return 0, fmt.Errorf("read silver interactions of %s: %w", m, err)
@@ -257,25 +258,27 @@ func (c *Compactor) writeAnomalies(ctx context.Context, days []int32, first, las
 	}
 	lo, hi := max(first, days[0]-7*anomaly.Weeks), days[len(days)-1]
 	values, err := loadDays(c, ctx, lo, hi, func(ctx context.Context, d int32) (map[series]int64, error) {
-		b, err := c.store.Get(ctx, dayKey(tables.GoldDailySegments, d))
+		key := dayKey(tables.GoldDailySegments, d)
+		b, err := c.store.Get(ctx, key)
 		if err != nil {
 			return nil, err
 		}
-		segs, err := readParquet([]tables.DailySegment(nil), b)
+		segs, err := tables.Read([]tables.DailySegment(nil), key, b)
 		return daySeries(segs), err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("read daily segments: %w", err)
 	}
 	old, err := loadDays(c, ctx, days[0], hi, func(ctx context.Context, d int32) ([]tables.Anomaly, error) {
-		b, err := c.store.Get(ctx, dayKey(tables.GoldAnomalies, d))
+		key := dayKey(tables.GoldAnomalies, d)
+		b, err := c.store.Get(ctx, key)
 		if errors.Is(err, lake.ErrNotExist) {
 			return nil, nil
 		}
 		if err != nil {
 			return nil, err
 		}
-		return readParquet([]tables.Anomaly(nil), b)
+		return tables.Read([]tables.Anomaly(nil), key, b)
 	})
 	if err != nil {
 		return 0, fmt.Errorf("read anomalies: %w", err)

@@ -51,8 +51,8 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		if err != nil {
 			return nil, err
 		}
-		if bronze, err = readBronze(bronze, b, strs); err != nil {
-			return nil, fmt.Errorf("read %s: %w", key, err)
+		if bronze, err = tables.ReadBronze(bronze, key, b, strs); err != nil {
+			return nil, err
 		}
 		runs = append(runs, len(bronze))
 	}
@@ -261,13 +261,14 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32, full bool) (*ac
 	if !full {
 		// A user active on a day starts a session that day (sessions split at midnight), and a day
 		// has several times fewer sessions than events: its sessions name its active users.
-		b, err := c.store.Get(ctx, dayKey(tables.SilverSessions, d))
+		key := dayKey(tables.SilverSessions, d)
+		b, err := c.store.Get(ctx, key)
 		if err != nil {
 			return nil, err
 		}
-		ids, err := readParquet([]userCol(nil), b)
+		ids, err := tables.Read([]userCol(nil), key, b)
 		if err != nil {
-			return nil, fmt.Errorf("read silver sessions %s: %w", event.Date(d), err)
+			return nil, err
 		}
 		for i, u := range ids {
 			if i == 0 || u.UserID != ids[i-1].UserID {
@@ -276,13 +277,14 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32, full bool) (*ac
 		}
 		return act, nil
 	}
-	b, err := c.store.Get(ctx, dayKey(tables.SilverInteractions, d))
+	key := dayKey(tables.SilverInteractions, d)
+	b, err := c.store.Get(ctx, key)
 	if err != nil {
 		return nil, err
 	}
-	evs, err := readParquet([]userCols(nil), b)
+	evs, err := tables.Read([]userCols(nil), key, b)
 	if err != nil {
-		return nil, fmt.Errorf("read silver interactions %s: %w", event.Date(d), err)
+		return nil, err
 	}
 	for i, ev := range evs {
 		if i == 0 || ev.UserID != evs[i-1].UserID {
@@ -293,12 +295,13 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32, full bool) (*ac
 		u.engagedMs += ev.DurationMs
 		u.events++
 	}
-	if b, err = c.store.Get(ctx, dayKey(tables.SilverSessions, d)); err != nil {
+	key = dayKey(tables.SilverSessions, d)
+	if b, err = c.store.Get(ctx, key); err != nil {
 		return nil, err
 	}
-	sessions, err := readParquet([]sessionCols(nil), b)
+	sessions, err := tables.Read([]sessionCols(nil), key, b)
 	if err != nil {
-		return nil, fmt.Errorf("read silver sessions %s: %w", event.Date(d), err)
+		return nil, err
 	}
 	for _, s := range sessions {
 		act.sessions.Add(s.End-s.Start, s.Actions)

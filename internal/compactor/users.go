@@ -119,8 +119,8 @@ func readCountries[T any](ctx context.Context, c *Compactor, table string, fn fu
 		if err != nil {
 			return err
 		}
-		if rows, err = readParquet(rows[:0], b); err != nil {
-			return fmt.Errorf("read %s: %w", key, err)
+		if rows, err = tables.Read(rows[:0], key, b); err != nil {
+			return err
 		}
 		fn(country, rows)
 	}

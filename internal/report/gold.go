@@ -101,9 +101,9 @@ func readTable[T any](ctx context.Context, lake Lake, table, key string, set fun
 		if err != nil {
 			return nil, fmt.Errorf("report: read %s: %w", k, err)
 		}
-		got, err := tables.Read[T](b)
+		got, err := tables.Read([]T(nil), k, b)
 		if err != nil {
-			return nil, fmt.Errorf("report: decode %s: %w", k, err)
+			return nil, fmt.Errorf("report: %w", err)
 		}
 		for i := range got {
 			set(&got[i], value)

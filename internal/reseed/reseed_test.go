@@ -14,12 +14,13 @@ import (
 	"github.com/parquet-go/parquet-go"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/notestream/notestream/internal/compactor"
+	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/metric"
 	"github.com/notestream/notestream/internal/reseed"
+	"github.com/notestream/notestream/internal/rtstate"
 	"github.com/notestream/notestream/internal/rtstore"
 	"github.com/notestream/notestream/internal/tables"
 	"github.com/notestream/notestream/internal/testenv"
@@ -50,11 +51,27 @@ var testDays = map[string][]session{
 	"2023-03-03": {{2, 0, 10, 2}, {3, 50_000, 7_000_001, 11}, {0, 9, 1, 2}},
 }
 
+// interactions are a test day's valid events: each session's actions, and an event of user u2 that no
+// session holds (a late one: the lake counts it in engaged time, not in sessions).
+func interactions(day time.Time, sessions []session) []tables.SilverInteraction {
+	var rows []tables.SilverInteraction
+	for _, s := range sessions {
+		for k := range s.actions {
+			rows = append(rows, tables.SilverInteraction{UserID: users[s.user].id, Timestamp: day.UnixMilli() + s.start + k,
+				ActionType: "edit", PageID: "p", DurationMs: s.duration/s.actions + k, AppVersion: "1.0"})
+		}
+	}
+	if len(sessions) > 0 {
+		rows = append(rows, tables.SilverInteraction{UserID: users[1].id, Timestamp: day.UnixMilli(), ActionType: "view", PageID: "p", DurationMs: 3})
+	}
+	return rows
+}
+
 // writeLake writes a lake as the compactor lays it out: _state/state.json, and per day
-// gold/daily_sketches and silver/sessions built from days.
+// gold/daily_sketches, silver/sessions and silver/interactions built from days.
 func writeLake(t *testing.T, dir string, days map[string][]session) {
 	t.Helper()
-	put(t, filepath.Join(dir, compactor.StateKey), []byte(`{"version":1,"run":1,"tz":"UTC","offsets":{},"max_event_time":{}}`))
+	put(t, filepath.Join(dir, tables.StateKey), []byte(`{"version":1,"run":1,"tz":"UTC","offsets":{},"max_event_time":{}}`))
 	for date, sessions := range days {
 		day, err := time.Parse(time.DateOnly, date)
 		if err != nil {
@@ -82,6 +99,7 @@ func writeLake(t *testing.T, dir string, days map[string][]session) {
 			sk = append(sk, tables.DailySketch{Dimension: k[0], Value: k[1], HLL: s.AppendRedis(nil)})
 		}
 		writeParquet(t, filepath.Join(dir, tables.SilverSessions, "date="+date, "part-0.parquet"), rows)
+		writeParquet(t, filepath.Join(dir, tables.SilverInteractions, "date="+date, "part-0.parquet"), interactions(day, sessions))
 		writeParquet(t, filepath.Join(dir, tables.GoldDailySketches, "date="+date, "part-0.parquet"), sk)
 	}
 }
@@ -159,7 +177,7 @@ func (e *env) dump(t *testing.T) map[string]string {
 			v = m
 		}
 		out[k] = fmt.Sprintf("%s %q", typ, v)
-		daily := strings.Contains(k, ":u:") || strings.Contains(k, ":c:")
+		daily := strings.Contains(k, ":u:") || strings.Contains(k, ":c:") || strings.Contains(k, ":pe:") || strings.Contains(k, ":pn:")
 		if ttl := e.rdb.TTL(ctx, k).Val(); daily && ttl <= 0 {
 			t.Errorf("%s has no TTL (%v)", k, ttl)
 		}
@@ -174,11 +192,11 @@ func checkAnswers(t *testing.T, st *rtstore.Store, days map[string][]session) {
 	ctx := t.Context()
 	for date, sessions := range days {
 		day, _ := event.ParseDate(date)
-		want := map[rtstore.Segment]*metric.Sessions{{}: {}}
-		active := map[rtstore.Segment]map[string]bool{{}: {}}
+		want := map[rtstate.Segment]*metric.Sessions{{}: {}}
+		active := map[rtstate.Segment]map[string]bool{{}: {}}
 		for _, s := range sessions {
 			u := users[s.user]
-			for _, seg := range []rtstore.Segment{{}, {Dimension: "country", Value: u.country}, {Dimension: "device_type", Value: u.device}, {Dimension: "subscription_type", Value: u.plan}} {
+			for _, seg := range []rtstate.Segment{{}, {Dimension: "country", Value: u.country}, {Dimension: "device_type", Value: u.device}, {Dimension: "subscription_type", Value: u.plan}} {
 				if want[seg] == nil {
 					want[seg], active[seg] = &metric.Sessions{}, map[string]bool{}
 				}
@@ -205,6 +223,37 @@ func checkAnswers(t *testing.T, st *rtstore.Store, days map[string][]session) {
 	}
 }
 
+// checkPowerUsers compares each month's power-user state with the users' engaged_ms and events
+// summed straight from the test days' events.
+func checkPowerUsers(t *testing.T, st *rtstore.Store, days map[string][]session) {
+	t.Helper()
+	want := map[string]map[string]engagement.User{}
+	for date, sessions := range days {
+		day, _ := time.Parse(time.DateOnly, date)
+		month := date[:7]
+		if want[month] == nil {
+			want[month] = map[string]engagement.User{}
+		}
+		for _, ev := range interactions(day, sessions) {
+			u := want[month][ev.UserID]
+			u.UserID = ev.UserID
+			u.EngagedMs += ev.DurationMs
+			u.Events++
+			want[month][ev.UserID] = u
+		}
+	}
+	for month, w := range want {
+		got, err := st.MonthUsers(t.Context(), month)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(got, func(a, b engagement.User) int { return strings.Compare(a.UserID, b.UserID) })
+		if ws := slices.SortedFunc(maps.Values(w), func(a, b engagement.User) int { return strings.Compare(a.UserID, b.UserID) }); !slices.Equal(got, ws) {
+			t.Errorf("%s: power-user state %+v, want %+v", month, got, ws)
+		}
+	}
+}
+
 func TestReseedWritesTheLakeAndTwiceChangesNothing(t *testing.T) {
 	e := newEnv(t, testDays)
 	sum, err := e.run(t, reseed.Config{})
@@ -215,8 +264,12 @@ func TestReseedWritesTheLakeAndTwiceChangesNothing(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 	checkAnswers(t, e.store, testDays)
+	checkPowerUsers(t, e.store, testDays)
+	if sum.Months != 1 || sum.UserMonths != 5 {
+		t.Errorf("summary %+v: want one month of 5 users", sum)
+	}
 	// Three days of everyone plus segments: u1, u2, u3, u4 and u|5 across the three days.
-	if n, err := e.store.Active(t.Context(), sum.From, sum.Through, rtstore.Segment{}); err != nil || n != 5 {
+	if n, err := e.store.Active(t.Context(), sum.From, sum.Through, rtstate.Segment{}); err != nil || n != 5 {
 		t.Errorf("active over the three days = %d, %v; want 5", n, err)
 	}
 	first := e.dump(t)
@@ -259,6 +312,7 @@ func TestReseedReplacesAnEarlierRun(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 	checkAnswers(t, e.store, changed)
+	checkPowerUsers(t, e.store, changed)
 
 	fresh := newEnv(t, changed)
 	if _, err := fresh.run(t, reseed.Config{}); err != nil {
@@ -285,8 +339,40 @@ func TestReseedReplacesAnEarlierRun(t *testing.T) {
 		t.Errorf("summary of --through 2023-03-01: %+v", sum)
 	}
 	day2, _ := event.ParseDate("2023-03-02")
-	if s, err := e.store.Sessions(t.Context(), day2, rtstore.Segment{}); err != nil || s.Count != 0 {
+	if s, err := e.store.Sessions(t.Context(), day2, rtstate.Segment{}); err != nil || s.Count != 0 {
 		t.Errorf("2023-03-02 after --through 2023-03-01: %+v, %v", s, err)
+	}
+	checkPowerUsers(t, e.store, map[string][]session{"2023-03-01": changed["2023-03-01"]})
+}
+
+// TestReseedRestoresMonths: the power-user state of every month of the days written, and none of a
+// month whose days a narrower run no longer writes.
+func TestReseedRestoresMonths(t *testing.T) {
+	days := map[string][]session{
+		"2023-02-27": {{0, 0, 100, 2}, {1, 5, 7, 1}},
+		"2023-02-28": {{0, 0, 1_000, 4}},
+		"2023-03-01": {{2, 0, 50, 5}, {4, 9, 9, 3}},
+	}
+	e := newEnv(t, days)
+	sum, err := e.run(t, reseed.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Months != 2 || sum.UserMonths != 2+3 {
+		t.Errorf("summary %+v: want 2 months, of 2 and 3 users", sum)
+	}
+	checkPowerUsers(t, e.store, days)
+
+	feb := map[string][]session{"2023-02-27": days["2023-02-27"], "2023-02-28": days["2023-02-28"]}
+	if sum, err = e.run(t, reseed.Config{Through: "2023-02-28"}); err != nil {
+		t.Fatal(err)
+	}
+	if sum.Months != 1 || sum.Removed != 1 {
+		t.Errorf("summary of --through 2023-02-28: %+v", sum)
+	}
+	checkPowerUsers(t, e.store, feb)
+	if got, err := e.store.MonthUsers(t.Context(), "2023-03"); err != nil || len(got) != 0 {
+		t.Errorf("2023-03 after --through 2023-02-28: %+v, %v; want nothing", got, err)
 	}
 }
 
@@ -299,8 +385,8 @@ func consumerCheckpoint(t *testing.T, st *rtstore.Store, date string) {
 	}
 	var sk hll.Sketch
 	sk.AddString("u1")
-	err := st.Commit(t.Context(), &rtstore.Commit{Partition: 3, Expect: -1, Offset: 5, Owner: "c", Cells: []rtstore.Cell{
-		{Day: day, Users: sk.AppendRedis(nil), Counts: rtstore.Counts{Sessions: metric.Sessions{Count: 1, DurationMs: 10, Actions: 2}, Valid: 2}},
+	err := st.Commit(t.Context(), &rtstate.Commit{Partition: 3, Expect: -1, Offset: 5, Owner: "c", Cells: []rtstate.Cell{
+		{Day: day, Users: sk.AppendRedis(nil), Counts: rtstate.Counts{Sessions: metric.Sessions{Count: 1, DurationMs: 10, Actions: 2}, Valid: 2}},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -329,7 +415,7 @@ func TestReseedRefusesDaysConsumersHold(t *testing.T) {
 		t.Errorf("summary %+v", sum)
 	}
 	day3, _ := event.ParseDate("2023-03-03")
-	if s, err := e.store.Sessions(t.Context(), day3, rtstore.Segment{}); err != nil || s != (metric.Sessions{Count: 1, DurationMs: 10, Actions: 2}) {
+	if s, err := e.store.Sessions(t.Context(), day3, rtstate.Segment{}); err != nil || s != (metric.Sessions{Count: 1, DurationMs: 10, Actions: 2}) {
 		t.Errorf("2023-03-03 = %+v, %v; want the consumer's alone", s, err)
 	}
 
@@ -337,7 +423,7 @@ func TestReseedRefusesDaysConsumersHold(t *testing.T) {
 	if _, err := e.run(t, reseed.Config{Force: true, Through: "2023-03-03"}); err != nil {
 		t.Fatal(err)
 	}
-	if s, err := e.store.Sessions(t.Context(), day3, rtstore.Segment{}); err != nil || s.Count != 1+3 {
+	if s, err := e.store.Sessions(t.Context(), day3, rtstate.Segment{}); err != nil || s.Count != 1+3 {
 		t.Errorf("2023-03-03 after --force = %+v, %v; want the consumer's and the lake's 3", s, err)
 	}
 }
@@ -366,13 +452,18 @@ func TestReseedBadLakeWritesNothing(t *testing.T) {
 	}
 	f("no sketches", "the lake has no gold/daily_sketches table", reseed.Config{}, remove("gold/daily_sketches"))
 	f("no sessions", "the lake has no silver/sessions table", reseed.Config{}, remove("silver/sessions"))
+	f("no interactions", "the lake has no silver/interactions table", reseed.Config{}, remove("silver/interactions"))
 	f("no state", "not a lake `compactor run` wrote", reseed.Config{}, remove("_state"))
 	f("a day without sessions", "the lake has gold/daily_sketches for 2023-03-03 but no silver/sessions", reseed.Config{}, remove("silver/sessions/date=2023-03-03"))
+	f("a day without interactions", "the lake has gold/daily_sketches for 2023-03-03 but no silver/interactions", reseed.Config{}, remove("silver/interactions/date=2023-03-03"))
+	f("a day without sketches", "the lake has silver/interactions for 2023-03-04 but no gold/daily_sketches", reseed.Config{}, func(dir string) {
+		writeParquet(t, filepath.Join(dir, "silver/interactions/date=2023-03-04/part-0.parquet"), []tables.SilverInteraction{})
+	})
 	f("another zone", `time zone "Europe/Berlin"`, reseed.Config{}, func(dir string) {
-		put(t, filepath.Join(dir, compactor.StateKey), []byte(`{"version":1,"tz":"Europe/Berlin"}`))
+		put(t, filepath.Join(dir, tables.StateKey), []byte(`{"version":1,"tz":"Europe/Berlin"}`))
 	})
 	f("a crashed run", "did not finish (1 days still to rebuild)", reseed.Config{}, func(dir string) {
-		put(t, filepath.Join(dir, compactor.StateKey), []byte(`{"version":1,"tz":"UTC","pending_days":[19417]}`))
+		put(t, filepath.Join(dir, tables.StateKey), []byte(`{"version":1,"tz":"UTC","pending_days":[19417]}`))
 	})
 	f("from after through", "from 2023-03-02 is after through 2023-03-01", reseed.Config{From: "2023-03-02", Through: "2023-03-01"}, func(string) {})
 	f("a broken file", "silver/sessions/date=2023-03-03/part-0.parquet: not a parquet file", reseed.Config{}, func(dir string) {
@@ -384,6 +475,19 @@ func TestReseedBadLakeWritesNothing(t *testing.T) {
 			Value     string `parquet:"value"`
 		}
 		writeParquet(t, filepath.Join(dir, "gold/daily_sketches/date=2023-03-03/part-0.parquet"), []noHLL{{"all", "all"}})
+	})
+	f("an interactions file lacking a column", "silver/interactions/date=2023-03-03/part-0.parquet: no column duration_ms", reseed.Config{}, func(dir string) {
+		type noDuration struct {
+			UserID     string `parquet:"user_id"`
+			Timestamp  int64  `parquet:"timestamp,timestamp(millisecond)"`
+			ActionType string `parquet:"action_type"`
+			PageID     string `parquet:"page_id"`
+			AppVersion string `parquet:"app_version"`
+		}
+		writeParquet(t, filepath.Join(dir, "silver/interactions/date=2023-03-03/part-0.parquet"), []noDuration{{UserID: "u1"}})
+	})
+	f("a negative duration", "an event of u1 lasts -5 ms", reseed.Config{}, func(dir string) {
+		writeParquet(t, filepath.Join(dir, "silver/interactions/date=2023-03-03/part-0.parquet"), []tables.SilverInteraction{{UserID: "u1", DurationMs: -5}})
 	})
 	f("a bad sketch", "sketch of all", reseed.Config{}, func(dir string) {
 		writeParquet(t, filepath.Join(dir, "gold/daily_sketches/date=2023-03-03/part-0.parquet"), []tables.DailySketch{{Dimension: "all", Value: "all", HLL: []byte("HYLL?")}})

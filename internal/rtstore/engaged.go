@@ -3,6 +3,7 @@ package rtstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -156,4 +157,34 @@ func (s *Store) MonthUsers(ctx context.Context, month string) ([]engagement.User
 		}
 	}
 	return users, nil
+}
+
+// ReplaceMonth makes partition p's power-user hashes of month (YYYY-MM) hold exactly users' engaged_ms
+// and events; nil deletes them. Unlike Commit it sets instead of adding, so writing the same users
+// again changes nothing. One transaction: both keys carry p's hash tag. Both hashes get the fields in
+// the same order, which MonthUsers reads fastest.
+func (s *Store) ReplaceMonth(ctx context.Context, p int32, month string, users []engagement.User) error {
+	ke, kn := s.engagedKeys(p, month)
+	_, err := s.rdb.TxPipelined(ctx, func(pipe redis.Pipeliner) error {
+		pipe.Del(ctx, ke, kn)
+		// HSETs of a bounded size: a month may have a million users.
+		for chunk := range slices.Chunk(users, 4096) {
+			ms, events := make([]any, 0, 2*len(chunk)), make([]any, 0, 2*len(chunk))
+			for _, u := range chunk {
+				ms = append(ms, u.UserID, u.EngagedMs)
+				events = append(events, u.UserID, u.Events)
+			}
+			pipe.HSet(ctx, ke, ms...)
+			pipe.HSet(ctx, kn, events...)
+		}
+		if len(users) > 0 {
+			pipe.Expire(ctx, ke, s.cfg.Retention)
+			pipe.Expire(ctx, kn, s.cfg.Retention)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("replace power users of %s, partition %d: %w", month, p, err)
+	}
+	return nil
 }

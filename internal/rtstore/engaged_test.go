@@ -142,3 +142,61 @@ func usedMemory(b *testing.B, rdb *redis.Client) int64 {
 	b.Fatal("no used_memory in INFO")
 	return 0
 }
+
+func TestReplaceMonth(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	if _, err := s.Load(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Commit(ctx, &rtstate.Commit{Partition: 0, Expect: -1, Offset: 1, Owner: "a", Engaged: []rtstate.EngagedUser{{Month: "2023-07", UserID: "u1", EngagedMs: 10, Events: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	const p = 1_000_000
+	if err := s.Register(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	month := func() []engagement.User {
+		t.Helper()
+		got, err := s.MonthUsers(ctx, "2023-07")
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.SortFunc(got, func(a, b engagement.User) int { return strings.Compare(a.UserID, b.UserID) })
+		return got
+	}
+	many := make([]engagement.User, 10_000) // more than one HSET's worth
+	for i := range many {
+		many[i] = engagement.User{UserID: "m" + strconv.Itoa(i), EngagedMs: int64(i), Events: 1}
+	}
+	if err := s.ReplaceMonth(ctx, p, "2023-07", many); err != nil {
+		t.Fatal(err)
+	}
+	if got := month(); len(got) != 1+len(many) {
+		t.Fatalf("%d users after writing %d next to a consumer's one", len(got), len(many))
+	}
+	// Set, not added: twice is once, and users not written again are gone.
+	for range 2 {
+		if err := s.ReplaceMonth(ctx, p, "2023-07", []engagement.User{{UserID: "u1", EngagedMs: 5, Events: 2}, {UserID: "u2", EngagedMs: 1, Events: 1}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := month(), []engagement.User{{UserID: "u1", EngagedMs: 15, Events: 3}, {UserID: "u2", EngagedMs: 1, Events: 1}}; !slices.Equal(got, want) {
+		t.Fatalf("after replacing: %+v, want %+v", got, want)
+	}
+	ke, kn := s.engagedKeys(p, "2023-07")
+	for _, k := range []string{ke, kn} {
+		if ttl := rdb.TTL(ctx, k).Val(); ttl <= 0 {
+			t.Errorf("%s has no TTL (%v)", k, ttl)
+		}
+	}
+	if err := s.ReplaceMonth(ctx, p, "2023-07", nil); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := month(), []engagement.User{{UserID: "u1", EngagedMs: 10, Events: 1}}; !slices.Equal(got, want) {
+		t.Fatalf("after deleting: %+v, want the consumer's %+v", got, want)
+	}
+	if n := rdb.Exists(ctx, ke, kn).Val(); n != 0 {
+		t.Errorf("%d of the month's keys left after deleting it", n)
+	}
+}

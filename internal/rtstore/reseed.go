@@ -10,11 +10,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// ReseedPartition is the partition number under which `compactor reseed` writes the days it restores
-// from the lake. No consumer owns it (Kafka topics have far fewer partitions), and readers merge it
-// like any other partition, so the API needs nothing to tell restored days from streamed ones.
-const ReseedPartition int32 = 1_000_000
-
 // Register adds partition p to the set readers merge over.
 func (s *Store) Register(ctx context.Context, p int32) error {
 	if err := s.rdb.SAdd(ctx, s.partitionsKey(), p).Err(); err != nil {

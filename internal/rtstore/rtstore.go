@@ -41,13 +41,6 @@ import (
 	"github.com/notestream/notestream/internal/rtstate"
 )
 
-// rtstate's values under the names by which internal/reseed and cmd/consumer's tests still use them.
-type (
-	Segment = rtstate.Segment
-	Counts  = rtstate.Counts
-	Cell    = rtstate.Cell
-	Commit  = rtstate.Commit
-)
 
 // Config configures a Store. Zero values take the defaults.
 type Config struct {

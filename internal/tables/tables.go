@@ -1,5 +1,5 @@
 // Package tables defines the lake's tables in one place: each table's path under the lake root and the
-// Parquet columns of its rows, written by the compactor and read (Read) by the report and reseed.
+// Parquet columns of its rows, written by the compactor and read by everyone through one reader (Read).
 package tables
 
 // Table paths under the lake root.
