@@ -41,7 +41,6 @@ import (
 	"github.com/notestream/notestream/internal/rtstate"
 )
 
-
 // Config configures a Store. Zero values take the defaults.
 type Config struct {
 	Prefix    string        // key prefix; default "ns:"
