@@ -17,15 +17,13 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
-
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/compactor"
 	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/progress"
 )
 
 const usage = `Usage: compactor run|backfill|reseed [flags]
@@ -111,9 +109,13 @@ func main() {
 		Chunk:             *chunk,
 		Parallel:          *parallel,
 		PowerUsersPct:     pct,
-		Progress:          newProgress(),
 	}
 	retrying := lake.NewRetrying(store, lake.RetryConfig{Attempts: *attempts})
+	var stages *progress.Stages
+	if progress.IsTerminal(os.Stderr) {
+		stages = progress.NewStages(os.Stderr)
+		cfg.Progress = stages
+	}
 
 	if *cpuProf != "" {
 		f, err := os.Create(*cpuProf)
@@ -134,7 +136,9 @@ func main() {
 	case "backfill":
 		sum, err = backfill(ctx, cfg, retrying, *from, *to)
 	}
-	cfg.Progress.(*progress).finish()
+	if stages != nil {
+		stages.Finish()
+	}
 	pprof.StopCPUProfile() // here, not deferred: os.Exit skips deferred calls
 	if err != nil {
 		slog.Error("compactor "+cmd+" failed; nothing half-committed, rerun to finish", "err", err)
@@ -193,39 +197,4 @@ func backfill(ctx context.Context, cfg compactor.Config, store lake.Store, from,
 		return compactor.Summary{}, err
 	}
 	return c.Backfill(ctx, first, last)
-}
-
-// progress draws a bar per stage on a terminal and nothing otherwise.
-type progress struct {
-	tty bool
-	bar *progressbar.ProgressBar
-}
-
-func newProgress() *progress { return &progress{tty: term.IsTerminal(int(os.Stderr.Fd()))} }
-
-func (p *progress) Start(stage string, total int64) {
-	if !p.tty {
-		return
-	}
-	p.finish()
-	p.bar = progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(stage),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionClearOnFinish(),
-	)
-}
-
-func (p *progress) Add(n int64) {
-	if p.bar != nil {
-		p.bar.Add64(n)
-	}
-}
-
-func (p *progress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-		p.bar = nil
-	}
 }

@@ -17,12 +17,11 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/producer"
+	"github.com/notestream/notestream/internal/progress"
 )
 
 func main() {
@@ -90,7 +89,7 @@ func run() int {
 		debug.SetMemoryLimit(2*mem + 128<<20)
 	}
 	cfg.Logger = log
-	if term.IsTerminal(int(os.Stderr.Fd())) {
+	if progress.IsTerminal(os.Stderr) {
 		cfg.Reporter = &producer.BarReporter{W: os.Stderr}
 	} else {
 		cfg.Reporter = &producer.LogReporter{Log: log}
