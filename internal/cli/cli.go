@@ -43,7 +43,8 @@ func EnvFlags(fs *flag.FlagSet, env func(string) (string, bool)) error {
 
 // Parse parses args into fs, then sets the flags the command line left unset from env. fs should be
 // flag.ContinueOnError: it then prints a bad command line itself, with its usage, and Parse returns that
-// error as Usage and Printed. -h gives flag.ErrHelp, also Printed.
+// error as a usage error that Exit does not print again. -h gives flag.ErrHelp, which Exit takes for
+// success.
 func Parse(fs *flag.FlagSet, args []string, env func(string) (string, bool)) error {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
