@@ -5,6 +5,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
@@ -15,7 +16,18 @@ import (
 )
 
 func main() {
-	fs := flag.NewFlagSet("broker", flag.ExitOnError)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop) // a second signal kills the process at once if saving hangs
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(cli.Exit(os.Stderr, "broker", err))
+}
+
+// run is the command with its arguments (after the program name), environment and output. It serves
+// until ctx is done.
+func run(ctx context.Context, args []string, env func(string) (string, bool), _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("broker", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var cfg broker.Config
 	fs.StringVar(&cfg.Listen, "listen", broker.DefaultListen, "host:port to serve and advertise to clients")
 	fs.StringVar(&cfg.DataDir, "data-dir", "data/broker", "directory for topics, segments, offsets and groups; a restart resumes them")
@@ -28,23 +40,20 @@ func main() {
 		fmt.Fprintf(fs.Output(), "Usage: broker [flags]\n\nRuns a single-node Kafka-protocol broker. Every flag can also be set as NOTESTREAM_<FLAG>.\n\n")
 		fs.PrintDefaults()
 	}
-	if err := cli.EnvFlags(fs); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(2)
+	if err := cli.Parse(fs, args, env); err != nil {
+		return err
 	}
-	fs.Parse(os.Args[1:])
 
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: cfg.LogLevel}))
 	cfg.Logger = log
-	if err := run(cfg, log); err != nil {
+	if err := serve(ctx, cfg, log); err != nil {
 		log.Error("broker failed", "err", err)
-		os.Exit(1)
+		return cli.Reported(err)
 	}
+	return nil
 }
 
-func run(cfg broker.Config, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
+func serve(ctx context.Context, cfg broker.Config, log *slog.Logger) error {
 	b, err := broker.Start(cfg)
 	if err != nil {
 		return err
@@ -52,7 +61,6 @@ func run(cfg broker.Config, log *slog.Logger) error {
 	log.Info("broker serving", "addr", b.Addr(), "data_dir", cfg.DataDir, "sync", cfg.SyncWrites,
 		"partitions", cfg.Partitions, "sasl", cfg.SASLUser != "")
 	<-ctx.Done()
-	stop() // a second signal kills the process at once if saving hangs
 	log.Info("broker stopping: saving state to the data directory")
 	b.Close()
 	log.Info("broker stopped")

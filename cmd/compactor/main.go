@@ -8,17 +8,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
-
-	"github.com/schollz/progressbar/v3"
-	"golang.org/x/term"
 
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/compactor"
@@ -27,6 +24,7 @@ import (
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/progress"
 )
 
 const usage = `Usage: compactor run|backfill|reseed [flags]
@@ -42,19 +40,24 @@ settings from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS
 `
 
 func main() {
-	if len(os.Args) >= 2 && os.Args[1] == "reseed" {
-		if err := reseedMain(os.Args[2:]); err != nil {
-			slog.Error("compactor reseed failed", "err", err)
-			os.Exit(1)
-		}
-		return
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(cli.Exit(os.Stderr, "compactor", err))
+}
+
+// run is the command with its arguments (after the program name), environment and output.
+func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) (err error) {
+	if len(args) >= 1 && args[0] == "reseed" {
+		return runReseed(ctx, args[1:], env, stdout, stderr)
 	}
-	if len(os.Args) < 2 || (os.Args[1] != "run" && os.Args[1] != "backfill") {
-		fmt.Fprint(os.Stderr, usage)
-		os.Exit(2)
+	if len(args) < 1 || (args[0] != "run" && args[0] != "backfill") {
+		fmt.Fprint(stderr, usage)
+		return cli.Reported(cli.Usagef("want run, backfill or reseed, got %q", args))
 	}
-	cmd := os.Args[1]
-	fs := flag.NewFlagSet("compactor "+cmd, flag.ExitOnError)
+	cmd := args[0]
+	fs := flag.NewFlagSet("compactor "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	brokers := fs.String("brokers", "127.0.0.1:9092", "Kafka brokers, comma-separated (run)")
 	lakeURL := fs.String("lake", "file://./lake", "lake root: file:///path or s3://bucket/prefix")
 	tz := fs.String("tz", "UTC", "reporting time zone (IANA name) of days and months")
@@ -75,35 +78,29 @@ func main() {
 		fs.PrintDefaults()
 	}
 	auth := kafkaauth.Flags(fs)
-	fs.Parse(os.Args[2:])
-	if os.Getenv("GOGC") == "" {
+	if err := cli.Parse(fs, args[1:], env); err != nil {
+		return err
+	}
+	if gogc, _ := env("GOGC"); gogc == "" {
 		// Most of the heap is rows on their way to Parquet. Collecting at three times the live heap
 		// rather than twice cuts a year's run from 17.6 to 15.5 s of user CPU, at 0.75 GB peak RSS
 		// instead of 0.5 GB. GOGC in the environment still wins.
 		debug.SetGCPercent(200)
 	}
-	if err := cli.EnvFlags(fs); err != nil {
-		slog.Error("compactor: flags", "err", err)
-		os.Exit(2)
-	}
 	loc, err := time.LoadLocation(*tz)
 	if err != nil {
-		slog.Error("compactor: --tz", "err", err)
-		os.Exit(2)
+		return cli.Usagef("--tz: %w", err)
 	}
 	pct, err := engagement.ParsePct(*powerPct)
 	if err != nil {
-		slog.Error("compactor: --power-users-pct", "err", err)
-		os.Exit(2)
+		return cli.Usagef("--power-users-pct: %w", err)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	store, err := lake.Open(ctx, *lakeURL, lake.S3ConfigFromEnv())
+	store, err := lake.Open(ctx, *lakeURL, lake.S3ConfigFromEnv(env))
 	if err != nil {
-		slog.Error("compactor: open lake", "err", err)
-		os.Exit(2)
+		return cli.Usagef("open lake: %w", err)
 	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
 	cfg := compactor.Config{
 		InteractionsTopic: *interactions,
 		UsersTopic:        *users,
@@ -112,47 +109,49 @@ func main() {
 		Chunk:             *chunk,
 		Parallel:          *parallel,
 		PowerUsersPct:     pct,
-		Progress:          newProgress(),
+		Logger:            log,
 	}
 	retrying := lake.NewRetrying(store, lake.RetryConfig{Attempts: *attempts})
-
-	if *cpuProf != "" {
-		f, err := os.Create(*cpuProf)
-		if err == nil {
-			err = pprof.StartCPUProfile(f)
-		}
-		if err != nil {
-			slog.Error("compactor: --cpuprofile", "err", err)
-			os.Exit(2)
-		}
+	var stages *progress.Stages
+	if progress.IsTerminal(stderr) {
+		stages = progress.NewStages(stderr)
+		cfg.Progress = stages
 	}
+
+	stopProfile, err := cli.CPUProfile(*cpuProf)
+	if err != nil {
+		return cli.Usagef("--cpuprofile: %w", err)
+	}
+	defer func() { err = errors.Join(err, stopProfile()) }()
 
 	start := time.Now()
 	var sum compactor.Summary
 	switch cmd {
 	case "run":
-		sum, err = run(ctx, cfg, retrying, strings.Split(*brokers, ","), auth, *timeout)
+		sum, err = runTopics(ctx, cfg, retrying, strings.Split(*brokers, ","), auth, *timeout)
 	case "backfill":
 		sum, err = backfill(ctx, cfg, retrying, *from, *to)
 	}
-	cfg.Progress.(*progress).finish()
-	pprof.StopCPUProfile() // here, not deferred: os.Exit skips deferred calls
+	if stages != nil {
+		stages.Finish() // before the lines below, which would otherwise follow the bar on its line
+	}
 	if err != nil {
-		slog.Error("compactor "+cmd+" failed; nothing half-committed, rerun to finish", "err", err)
-		os.Exit(1)
+		log.Error("compactor "+cmd+" failed; nothing half-committed, rerun to finish", "err", err)
+		return cli.Reported(err)
 	}
 	if *metricsFile != "" {
 		if err := compactor.WriteMetrics(*metricsFile, sum, time.Now()); err != nil {
-			slog.Error("compactor: --metrics-file", "err", err)
-			os.Exit(1)
+			return fmt.Errorf("--metrics-file: %w", err)
 		}
 	}
-	fmt.Printf("compactor %s: run %d in %s: %d records read (%d undecodable), %d interaction and %d user rows in %d bronze objects; silver rebuilt for %d days, daily metrics for %d days, monthly metrics for %d months; %d users; %d new anomalies\n",
+	fmt.Fprintf(stdout, "compactor %s: run %d in %s: %d records read (%d undecodable), %d interaction and %d user rows in %d bronze objects; silver rebuilt for %d days, daily metrics for %d days, monthly metrics for %d months; %d users; %d new anomalies\n",
 		cmd, sum.Run, time.Since(start).Round(time.Millisecond), sum.Records, sum.Undecodable, sum.BronzeRows, sum.UserRows,
 		sum.BronzeObjects, sum.SilverDays, sum.GoldDays, sum.Months, sum.Users, sum.NewAnomalies)
+	return nil
 }
 
-func run(ctx context.Context, cfg compactor.Config, store lake.Store, brokers []string, auth *kafkaauth.Config, timeout time.Duration) (compactor.Summary, error) {
+// runTopics is `compactor run`: the new records of the topics into the lake.
+func runTopics(ctx context.Context, cfg compactor.Config, store lake.Store, brokers []string, auth *kafkaauth.Config, timeout time.Duration) (compactor.Summary, error) {
 	opts, err := auth.Opts()
 	if err != nil {
 		return compactor.Summary{}, err
@@ -173,6 +172,7 @@ func run(ctx context.Context, cfg compactor.Config, store lake.Store, brokers []
 	return c.Run(ctx)
 }
 
+// backfill is `compactor backfill`: silver and gold of from..to rebuilt from bronze.
 func backfill(ctx context.Context, cfg compactor.Config, store lake.Store, from, to string) (compactor.Summary, error) {
 	first, last := int32(-1<<31), int32(1<<31-1)
 	var err error
@@ -194,39 +194,4 @@ func backfill(ctx context.Context, cfg compactor.Config, store lake.Store, from,
 		return compactor.Summary{}, err
 	}
 	return c.Backfill(ctx, first, last)
-}
-
-// progress draws a bar per stage on a terminal and nothing otherwise.
-type progress struct {
-	tty bool
-	bar *progressbar.ProgressBar
-}
-
-func newProgress() *progress { return &progress{tty: term.IsTerminal(int(os.Stderr.Fd()))} }
-
-func (p *progress) Start(stage string, total int64) {
-	if !p.tty {
-		return
-	}
-	p.finish()
-	p.bar = progressbar.NewOptions64(total,
-		progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(stage),
-		progressbar.OptionShowCount(),
-		progressbar.OptionSetPredictTime(true),
-		progressbar.OptionClearOnFinish(),
-	)
-}
-
-func (p *progress) Add(n int64) {
-	if p.bar != nil {
-		p.bar.Add64(n)
-	}
-}
-
-func (p *progress) finish() {
-	if p.bar != nil {
-		p.bar.Finish()
-		p.bar = nil
-	}
 }

@@ -4,9 +4,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
+	"io"
+	"log/slog"
 	"time"
 
 	"github.com/notestream/notestream/internal/cli"
@@ -29,9 +28,10 @@ settings from AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS
 
 `
 
-// reseedMain runs `compactor reseed` with args (after the subcommand).
-func reseedMain(args []string) error {
-	fs := flag.NewFlagSet("compactor reseed", flag.ExitOnError)
+// runReseed is `compactor reseed` with args (after the subcommand).
+func runReseed(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("compactor reseed", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	lakeURL := fs.String("lake", "file://./lake", "lake root: file:///path or s3://bucket/prefix")
 	redisURL := fs.String("redis", "redis://127.0.0.1:6379", "Redis URL, redis:// or rediss:// (TLS), with user:password@ for AUTH (better: NOTESTREAM_REDIS)")
 	var store rtstore.Config
@@ -47,15 +47,23 @@ func reseedMain(args []string) error {
 		fmt.Fprint(fs.Output(), reseedUsage)
 		fs.PrintDefaults()
 	}
-	fs.Parse(args)
-	if err := cli.EnvFlags(fs); err != nil {
+	if err := cli.Parse(fs, args, env); err != nil {
 		return err
 	}
 	var err error
 	if cfg.Location, err = time.LoadLocation(*tz); err != nil {
-		return fmt.Errorf("--tz: %w", err)
+		return cli.Usagef("--tz: %w", err)
 	}
-	rdb, err := rtstore.Dial(*redisURL)
+	if err := reseedLake(ctx, stdout, *lakeURL, lake.S3ConfigFromEnv(env), *redisURL, store, cfg); err != nil {
+		slog.New(slog.NewTextHandler(stderr, nil)).Error("compactor reseed failed", "err", err)
+		return cli.Reported(err)
+	}
+	return nil
+}
+
+// reseedLake writes the lake's days into Redis and reports what it wrote on stdout.
+func reseedLake(ctx context.Context, stdout io.Writer, lakeURL string, s3 lake.S3Config, redisURL string, store rtstore.Config, cfg reseed.Config) error {
+	rdb, err := rtstore.Dial(redisURL)
 	if err != nil {
 		return err
 	}
@@ -64,10 +72,7 @@ func reseedMain(args []string) error {
 	if err != nil {
 		return err
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	lk, err := lake.Open(ctx, *lakeURL, lake.S3ConfigFromEnv())
+	lk, err := lake.Open(ctx, lakeURL, s3)
 	if err != nil {
 		return err
 	}
@@ -76,17 +81,17 @@ func reseedMain(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("compactor reseed in %s: ", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(stdout, "compactor reseed in %s: ", time.Since(start).Round(time.Millisecond))
 	if sum.Days > 0 {
-		fmt.Printf("wrote %d days of the lake, %s to %s (%d day and segment sketches, %d sessions), and %d months of power-user state (%d users' months), to Redis partition %d of %s%s",
+		fmt.Fprintf(stdout, "wrote %d days of the lake, %s to %s (%d day and segment sketches, %d sessions), and %d months of power-user state (%d users' months), to Redis partition %d of %s%s",
 			sum.Days, event.Date(sum.From), event.Date(sum.Through), sum.Cells, sum.Sessions, sum.Months, sum.UserMonths, reseed.Partition, store.Prefix, store.Topic)
 	} else {
-		fmt.Print("no day of the lake to write")
+		fmt.Fprint(stdout, "no day of the lake to write")
 	}
-	fmt.Printf("; removed %d days an earlier reseed wrote", sum.Removed)
+	fmt.Fprintf(stdout, "; removed %d days an earlier reseed wrote", sum.Removed)
 	if sum.ConsumerHolds {
-		fmt.Printf("; consumers hold the lake's days from %s", event.Date(sum.ConsumerFirst))
+		fmt.Fprintf(stdout, "; consumers hold the lake's days from %s", event.Date(sum.ConsumerFirst))
 	}
-	fmt.Println()
+	fmt.Fprintln(stdout)
 	return nil
 }

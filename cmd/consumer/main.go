@@ -7,6 +7,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -32,14 +33,17 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "consumer:", err)
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(cli.Exit(os.Stderr, "consumer", err))
 }
 
-func run(args []string) error {
-	fs := flag.NewFlagSet("consumer", flag.ExitOnError)
+// run is the command with its arguments (after the program name), environment and output. It serves
+// until ctx is done.
+func run(ctx context.Context, args []string, env func(string) (string, bool), _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("consumer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var (
 		cfg       consumer.Config
 		store     rtstore.Config
@@ -63,19 +67,18 @@ func run(args []string) error {
 	fs.DurationVar(&cfg.CheckpointInterval, "checkpoint-interval", time.Second, "checkpoint each partition at least this often while it changes")
 	fs.IntVar(&cfg.CheckpointRecords, "checkpoint-records", 200_000, "and after this many records")
 	auth := kafkaauth.Flags(fs)
-	fs.Parse(args)
-	if err := cli.EnvFlags(fs); err != nil {
+	if err := cli.Parse(fs, args, env); err != nil {
 		return err
 	}
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		return fmt.Errorf("--log-level: %w", err)
+		return cli.Usagef("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 	loc, err := time.LoadLocation(*tz)
 	if err != nil {
-		return fmt.Errorf("--tz: %w", err)
+		return cli.Usagef("--tz: %w", err)
 	}
 	rdb, err := rtstore.Dial(*redisURL)
 	if err != nil {
@@ -87,8 +90,6 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	// Here, not at the first checkpoint: a wrong password would otherwise show only in a request's log.
 	if err := st.Ping(ctx, *timeout); err != nil {
 		return err

@@ -2,12 +2,16 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/notestream/notestream/internal/cli"
@@ -16,15 +20,18 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "datagen:", err)
-		os.Exit(1)
-	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	context.AfterFunc(ctx, stop) // a second signal kills at once: --shuffle generates every row before it writes one
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(cli.Exit(os.Stderr, "datagen", err))
 }
 
-func run(args []string) error {
+// run is the command with its arguments (after the program name), environment and output.
+func run(ctx context.Context, args []string, env func(string) (string, bool), _, stderr io.Writer) error {
 	cfg := datagen.DefaultConfig()
-	fs := flag.NewFlagSet("datagen", flag.ExitOnError)
+	fs := flag.NewFlagSet("datagen", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	fs.IntVar(&cfg.Users, "users", cfg.Users, "number of users")
 	fs.IntVar(&cfg.Days, "days", cfg.Days, "number of days of interactions")
 	start := fs.String("start", cfg.Start.Format(time.DateOnly), "first day, YYYY-MM-DD (UTC)")
@@ -39,16 +46,15 @@ func run(args []string) error {
 		rates[r] = fs.Float64("rate-"+strings.ReplaceAll(r.String(), "_", "-"), cfg.Rates[r],
 			"share of rows made bad with reason "+r.String())
 	}
-	if err := cli.EnvFlags(fs); err != nil {
+	if err := cli.Parse(fs, args, env); err != nil {
 		return err
 	}
-	_ = fs.Parse(args)
 	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected arguments %q", fs.Args())
+		return cli.Usagef("unexpected arguments %q", fs.Args())
 	}
 	day, err := time.Parse(time.DateOnly, *start)
 	if err != nil {
-		return fmt.Errorf("--start: %w", err)
+		return cli.Usagef("--start: %w", err)
 	}
 	cfg.Start = day
 	for r, v := range rates {
@@ -58,7 +64,7 @@ func run(args []string) error {
 		}
 	}
 	if err := cfg.Validate(); err != nil {
-		return err
+		return cli.Usage(err)
 	}
 
 	if err := os.MkdirAll(*out, 0o755); err != nil {
@@ -69,7 +75,7 @@ func run(args []string) error {
 	err = writeFiles(filepath.Join(*out, "user_interactions.csv"), filepath.Join(*out, "user_metadata.csv"),
 		func(interactions, users *os.File) error {
 			var err error
-			prof, err = datagen.Generate(cfg, interactions, users)
+			prof, err = datagen.Generate(cfg, ctxWriter{ctx, interactions}, ctxWriter{ctx, users})
 			return err
 		})
 	if err != nil {
@@ -77,10 +83,23 @@ func run(args []string) error {
 	}
 	took := time.Since(began)
 	if !*quiet {
-		fmt.Fprintf(os.Stderr, "wrote %s in %.2fs (%.0f rows/s)\n", *out, took.Seconds(), float64(prof.InteractionRows+prof.UserRows)/took.Seconds())
-		return prof.Write(os.Stderr)
+		fmt.Fprintf(stderr, "wrote %s in %.2fs (%.0f rows/s)\n", *out, took.Seconds(), float64(prof.InteractionRows+prof.UserRows)/took.Seconds())
+		return prof.Write(stderr)
 	}
 	return nil
+}
+
+// ctxWriter fails once ctx is done, so that an interrupt leaves no file behind (writeFiles).
+type ctxWriter struct {
+	ctx context.Context
+	w   io.Writer
+}
+
+func (c ctxWriter) Write(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.w.Write(p)
 }
 
 // dirtyReasons are the reasons with a rate flag, in contract order.

@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,7 +13,7 @@ import (
 func TestRun(t *testing.T) {
 	dir := t.TempDir()
 	t.Setenv("NOTESTREAM_USERS", "50")
-	if err := run([]string{"--days", "3", "--out", dir, "--clean", "--quiet"}); err != nil {
+	if err := run(context.Background(), []string{"--days", "3", "--out", dir, "--clean", "--quiet"}, os.LookupEnv, io.Discard, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	users, err := os.ReadFile(filepath.Join(dir, "user_metadata.csv"))
@@ -33,10 +35,10 @@ func TestRun(t *testing.T) {
 	if strings.Join(names, " ") != "user_interactions.csv user_metadata.csv" {
 		t.Fatalf("output directory holds %v", names)
 	}
-	if err := run([]string{"--out", dir, "--start", "2023-02-30"}); err == nil {
+	if err := run(context.Background(), []string{"--out", dir, "--start", "2023-02-30"}, os.LookupEnv, io.Discard, io.Discard); err == nil {
 		t.Fatal("a bad --start was accepted")
 	}
-	if err := run([]string{"--out", dir, "--rate-bad-date", "2"}); err == nil {
+	if err := run(context.Background(), []string{"--out", dir, "--rate-bad-date", "2"}, os.LookupEnv, io.Discard, io.Discard); err == nil {
 		t.Fatal("a rate of 2 was accepted")
 	}
 }

@@ -6,31 +6,35 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
-	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"golang.org/x/term"
-
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/producer"
+	"github.com/notestream/notestream/internal/progress"
 )
 
 func main() {
-	os.Exit(run())
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(cli.Exit(os.Stderr, "producer", err))
 }
 
-func run() int {
-	fs := flag.NewFlagSet("producer", flag.ExitOnError)
+// run is the command with its arguments (after the program name), environment and output.
+func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) (err error) {
+	fs := flag.NewFlagSet("producer", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	var (
 		cfg      producer.Config
 		brokers  = fs.String("brokers", "127.0.0.1:9092", "comma-separated seed brokers")
@@ -54,76 +58,61 @@ func run() int {
 	fs.StringVar(&cfg.SortDir, "sort-dir", "", "directory sorted runs spill to, removed when the replay ends (default: the system temp dir, $TMPDIR or /tmp)")
 	fs.StringVar(&cfg.Compression, "compression", "snappy", "batch compression: none, snappy, lz4 or zstd")
 	auth := kafkaauth.Flags(fs)
-	if err := cli.EnvFlags(fs); err != nil {
-		fmt.Fprintln(os.Stderr, "producer:", err)
-		return 2
+	if err := cli.Parse(fs, args, env); err != nil {
+		return err
 	}
-	_ = fs.Parse(os.Args[1:])
 	cfg.Security = *auth
 
 	var level slog.Level
 	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
-		fmt.Fprintln(os.Stderr, "producer: --log-level:", err)
-		return 2
+		return cli.Usagef("--log-level: %w", err)
 	}
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
 
 	cfg.Brokers = strings.Split(*brokers, ",")
 	cfg.Partitions, cfg.Replication = int32(*parts), int16(*repl)
 	if *speed != "max" {
 		f, err := strconv.ParseFloat(*speed, 64)
 		if err != nil || f <= 0 {
-			fmt.Fprintf(os.Stderr, "producer: --speed %q: want max or a positive factor\n", *speed)
-			return 2
+			return cli.Usagef("--speed %q: want max or a positive factor", *speed)
 		}
 		cfg.Speed = f
 	}
 	mem, err := parseSize(*sortMem)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "producer: --sort-memory %q: %v\n", *sortMem, err)
-		return 2
+		return cli.Usagef("--sort-memory %q: %w", *sortMem, err)
 	}
 	cfg.SortMemory = mem
-	if _, set := os.LookupEnv("GOMEMLIMIT"); !set {
+	if _, set := env("GOMEMLIMIT"); !set {
 		// The sort's two run buffers plus the rest of the producer (the README's 128 MiB): a soft
 		// limit, so a collector starved of CPU on a busy machine still keeps the heap near the bound.
 		debug.SetMemoryLimit(2*mem + 128<<20)
 	}
 	cfg.Logger = log
-	if term.IsTerminal(int(os.Stderr.Fd())) {
-		cfg.Reporter = &producer.BarReporter{W: os.Stderr}
+	if progress.IsTerminal(stderr) {
+		cfg.Reporter = &producer.BarReporter{W: stderr}
 	} else {
 		cfg.Reporter = &producer.LogReporter{Log: log}
 	}
 
-	if *cpuProf != "" {
-		f, err := os.Create(*cpuProf)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "producer: --cpuprofile:", err)
-			return 2
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			fmt.Fprintln(os.Stderr, "producer: --cpuprofile:", err)
-			return 2
-		}
-		defer pprof.StopCPUProfile()
+	stopProfile, err := cli.CPUProfile(*cpuProf)
+	if err != nil {
+		return cli.Usagef("--cpuprofile: %w", err)
 	}
+	defer func() { err = errors.Join(err, stopProfile()) }()
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	sums, err := producer.Run(ctx, cfg)
 	for _, s := range sums {
-		fmt.Println(s)
+		fmt.Fprintln(stdout, s)
 	}
 	if err != nil {
 		log.Error("replay failed", "err", err)
 		if ctx.Err() != nil {
-			fmt.Fprintln(os.Stderr, "producer: interrupted; run again with --resume to continue without duplicates")
+			fmt.Fprintln(stderr, "producer: interrupted; run again with --resume to continue without duplicates")
 		}
-		return 1
+		return cli.Reported(err)
 	}
-	return 0
+	return nil
 }
 
 // parseSize parses a byte count with an optional K, M or G suffix (powers of 1024), as GNU sort's -S.

@@ -2,17 +2,30 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/notestream/notestream/internal/cli"
 	"github.com/notestream/notestream/internal/profile"
 )
 
 func main() {
-	fs := flag.NewFlagSet("profile", flag.ExitOnError)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(cli.Exit(os.Stderr, "profile", err))
+}
+
+// run is the command with its arguments (after the program name), environment and output.
+func run(ctx context.Context, args []string, env func(string) (string, bool), _, stderr io.Writer) error {
+	fs := flag.NewFlagSet("profile", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	interactions := fs.String("interactions", "user_interactions.csv", "user_interactions CSV file")
 	users := fs.String("users", "user_metadata.csv", "user_metadata CSV file")
 	out := fs.String("out", "profiles", "directory for interactions.{md,json} and users.{md,json}")
@@ -20,24 +33,24 @@ func main() {
 		fmt.Fprintf(fs.Output(), "Usage: profile [flags]\n\nWrites data profiles of both CSV files. Every flag can also be set as NOTESTREAM_<FLAG>.\n\n")
 		fs.PrintDefaults()
 	}
-	fs.Parse(os.Args[1:])
-	if err := cli.EnvFlags(fs); err != nil {
-		slog.Error("profile: flags", "err", err)
-		os.Exit(2)
+	if err := cli.Parse(fs, args, env); err != nil {
+		return err
 	}
-	if err := run(*interactions, *users, *out); err != nil {
-		slog.Error("profile failed", "err", err)
-		os.Exit(1)
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := write(ctx, log, *interactions, *users, *out); err != nil {
+		log.Error("profile failed", "err", err)
+		return cli.Reported(err)
 	}
+	return nil
 }
 
-func run(interactionsPath, usersPath, out string) error {
+func write(ctx context.Context, log *slog.Logger, interactionsPath, usersPath, out string) error {
 	uf, err := os.Open(usersPath)
 	if err != nil {
 		return err
 	}
 	defer uf.Close()
-	usersRep, ids, err := profile.Users(uf, usersPath)
+	usersRep, ids, err := profile.Users(ctxReader{ctx, uf}, usersPath)
 	if err != nil {
 		return err
 	}
@@ -46,7 +59,7 @@ func run(interactionsPath, usersPath, out string) error {
 		return err
 	}
 	defer inf.Close()
-	rep, err := profile.Interactions(inf, interactionsPath, ids)
+	rep, err := profile.Interactions(ctxReader{ctx, inf}, interactionsPath, ids)
 	if err != nil {
 		return err
 	}
@@ -56,6 +69,19 @@ func run(interactionsPath, usersPath, out string) error {
 	if err := profile.WriteFiles(out, "interactions", rep); err != nil {
 		return err
 	}
-	slog.Info("profiles written", "dir", out, "interaction_rows", rep.Rows, "valid_events", rep.ValidEvents, "user_rows", usersRep.Rows)
+	log.Info("profiles written", "dir", out, "interaction_rows", rep.Rows, "valid_events", rep.ValidEvents, "user_rows", usersRep.Rows)
 	return nil
+}
+
+// ctxReader stops reading once ctx is done, so that an interrupt ends a profile of a large file.
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
 }

@@ -6,8 +6,11 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/notestream/notestream/internal/cli"
@@ -16,7 +19,16 @@ import (
 )
 
 func main() {
-	fs := flag.NewFlagSet("report", flag.ExitOnError)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(cli.Exit(os.Stderr, "report", err))
+}
+
+// run is the command with its arguments (after the program name), environment and output.
+func run(ctx context.Context, args []string, env func(string) (string, bool), stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	fs.SetOutput(stderr)
 	lakeURL := fs.String("lake", "file://./lake", "lake root: file:///path, file://relative/path or s3://bucket/prefix (with the AWS_* environment variables)")
 	out := fs.String("out", "report.html", "HTML file to write")
 	through := fs.String("through", "", "last day to report, YYYY-MM-DD (default: the lake's last)")
@@ -24,19 +36,24 @@ func main() {
 		fmt.Fprintf(fs.Output(), "Usage: report [flags]\n\nRenders the gold tables as one HTML page and prints their headline numbers. Every flag can also be set as NOTESTREAM_<FLAG>.\n\n")
 		fs.PrintDefaults()
 	}
-	fs.Parse(os.Args[1:])
-	if err := cli.EnvFlags(fs); err != nil {
-		slog.Error("report: flags", "err", err)
-		os.Exit(2)
+	if err := cli.Parse(fs, args, env); err != nil {
+		return err
 	}
-	if err := run(context.Background(), *lakeURL, *out, *through); err != nil {
-		slog.Error("report failed", "err", err)
-		os.Exit(1)
+	if *through != "" {
+		if _, err := time.Parse(time.DateOnly, *through); err != nil {
+			return cli.Usagef("--through %q: want YYYY-MM-DD", *through)
+		}
 	}
+	log := slog.New(slog.NewTextHandler(stderr, nil))
+	if err := write(ctx, log, stdout, lake.S3ConfigFromEnv(env), *lakeURL, *out, *through); err != nil {
+		log.Error("report failed", "err", err)
+		return cli.Reported(err)
+	}
+	return nil
 }
 
-func run(ctx context.Context, lakeURL, out, through string) error {
-	store, err := lake.Open(ctx, lakeURL, lake.S3ConfigFromEnv())
+func write(ctx context.Context, log *slog.Logger, stdout io.Writer, s3 lake.S3Config, lakeURL, out, through string) error {
+	store, err := lake.Open(ctx, lakeURL, s3)
 	if err != nil {
 		return err
 	}
@@ -45,9 +62,6 @@ func run(ctx context.Context, lakeURL, out, through string) error {
 		return err
 	}
 	if through != "" {
-		if _, err := time.Parse(time.DateOnly, through); err != nil {
-			return fmt.Errorf("--through %q: want YYYY-MM-DD", through)
-		}
 		g.Through(through)
 	}
 	var buf bytes.Buffer
@@ -57,6 +71,6 @@ func run(ctx context.Context, lakeURL, out, through string) error {
 	if err := os.WriteFile(out, buf.Bytes(), 0o644); err != nil {
 		return fmt.Errorf("write %s: %w", out, err)
 	}
-	slog.Info("report written", "out", out, "days", len(g.Days))
-	return report.WriteHeadline(os.Stdout, g)
+	log.Info("report written", "out", out, "days", len(g.Days))
+	return report.WriteHeadline(stdout, g)
 }

@@ -58,6 +58,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/kgolog"
 	"github.com/notestream/notestream/internal/rtstate"
 	"github.com/notestream/notestream/internal/sessionwindow"
 )
@@ -190,7 +191,7 @@ func New(cfg Config, store Store) (*Consumer, error) {
 	c.metrics = newMetrics(cfg.Registerer, c.users)
 	common := append([]kgo.Opt{
 		kgo.SeedBrokers(cfg.Brokers...),
-		kgo.WithLogger(kgoLogger{c.log}),
+		kgo.WithLogger(kgolog.New(c.log)),
 	}, cfg.ClientOpts...)
 	var err error
 	group := []kgo.Opt{

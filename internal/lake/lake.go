@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/url"
-	"os"
 	"strings"
 )
 
@@ -39,13 +38,15 @@ type S3Config struct {
 	Region    string
 }
 
-// S3ConfigFromEnv reads AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION.
-func S3ConfigFromEnv() S3Config {
+// S3ConfigFromEnv reads AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION with
+// env (os.LookupEnv in a binary).
+func S3ConfigFromEnv(env func(string) (string, bool)) S3Config {
+	get := func(k string) string { v, _ := env(k); return v }
 	return S3Config{
-		Endpoint:  os.Getenv("AWS_ENDPOINT_URL"),
-		AccessKey: os.Getenv("AWS_ACCESS_KEY_ID"),
-		SecretKey: os.Getenv("AWS_SECRET_ACCESS_KEY"),
-		Region:    os.Getenv("AWS_REGION"),
+		Endpoint:  get("AWS_ENDPOINT_URL"),
+		AccessKey: get("AWS_ACCESS_KEY_ID"),
+		SecretKey: get("AWS_SECRET_ACCESS_KEY"),
+		Region:    get("AWS_REGION"),
 	}
 }
 

@@ -43,6 +43,7 @@ import (
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/extsort"
 	"github.com/notestream/notestream/internal/kafkaauth"
+	"github.com/notestream/notestream/internal/kgolog"
 	"github.com/notestream/notestream/internal/kwrite"
 	"github.com/notestream/notestream/internal/record"
 )
@@ -211,7 +212,7 @@ func Run(ctx context.Context, cfg Config) ([]FileSummary, error) {
 		// After a broker restart the client refreshes metadata before producing again; the default
 		// minimum age of 5 s made every outage last at least that long.
 		kgo.MetadataMinAge(500 * time.Millisecond),
-		kgo.WithLogger(newKgoLogger(cfg.Logger)),
+		kgo.WithLogger(kgolog.New(cfg.Logger)),
 	}, cfg.ClientOpts...)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

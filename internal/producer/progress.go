@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/schollz/progressbar/v3"
+	"github.com/notestream/notestream/internal/progress"
 )
 
 // Status is a snapshot of one file's replay.
@@ -33,7 +33,7 @@ type Reporter interface {
 // BarReporter draws a progress bar on a terminal: rows/s and an ETA from the input size.
 type BarReporter struct {
 	W     io.Writer
-	bar   *progressbar.ProgressBar
+	bar   *progress.Bar
 	file  string
 	phase string
 }
@@ -42,8 +42,7 @@ type BarReporter struct {
 // those sorted.
 func (r *BarReporter) Update(s Status) {
 	if r.bar != nil && r.file == s.File && r.phase != s.Phase && s.Phase == PhaseReplay {
-		_ = r.bar.Finish()
-		fmt.Fprintln(r.W)
+		r.bar.Finish()
 		r.bar = nil
 	}
 	total, done, bytes := s.TotalBytes, s.Bytes, true
@@ -52,13 +51,7 @@ func (r *BarReporter) Update(s Status) {
 	}
 	if r.bar == nil || r.file != s.File {
 		r.file, r.phase = s.File, s.Phase
-		r.bar = progressbar.NewOptions64(total,
-			progressbar.OptionSetWriter(r.W),
-			progressbar.OptionShowBytes(bytes),
-			progressbar.OptionSetWidth(30),
-			progressbar.OptionThrottle(200*time.Millisecond),
-			progressbar.OptionSetPredictTime(true),
-		)
+		r.bar = progress.New(r.W, total, progress.Options{Bytes: bytes, Width: 30, Throttle: 200 * time.Millisecond, Keep: true})
 	}
 	r.phase = s.Phase
 	desc := fmt.Sprintf("%s: %d rows, %.0f rows/s", s.File, s.Read, rate(s.Read, s.Elapsed))
@@ -69,13 +62,12 @@ func (r *BarReporter) Update(s Status) {
 		desc = fmt.Sprintf("%s: replaying in time order, %d of %d rows", s.File, s.Merged, s.Sorted)
 	}
 	r.bar.Describe(desc)
-	_ = r.bar.Set64(done)
+	r.bar.Set(done)
 }
 
 func (r *BarReporter) Finish(s Status) {
 	r.Update(s)
-	_ = r.bar.Finish()
-	fmt.Fprintln(r.W)
+	r.bar.Finish()
 	r.bar = nil
 }
 

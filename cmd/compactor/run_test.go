@@ -1,0 +1,41 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/notestream/notestream/internal/cli"
+)
+
+func TestRunExits(t *testing.T) {
+	f := func(args []string, env map[string]string, wantCode int, wantStdout, wantStderr string) {
+		t.Helper()
+		env["GOGC"] = "100" // leave the test process's collector alone
+		var stdout, stderr strings.Builder
+		err := run(context.Background(), args, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &stdout, &stderr)
+		code := cli.Exit(&stderr, "compactor", err) // as main does
+		if code != wantCode || !strings.Contains(stdout.String(), wantStdout) || !strings.Contains(stderr.String(), wantStderr) {
+			t.Errorf("%q %v: exit %d (%v), stdout:\n%s\nstderr:\n%s\nwant exit %d, %q and %q", args, env, code, err, stdout.String(), stderr.String(), wantCode, wantStdout, wantStderr)
+		}
+	}
+	none := map[string]string{}
+	f(nil, none, 2, "", "Usage: compactor run|backfill|reseed [flags]")
+	f([]string{"compact"}, none, 2, "", "Usage: compactor run|backfill|reseed [flags]")
+	f([]string{"run", "--bogus"}, none, 2, "", "flag provided but not defined: -bogus")
+	f([]string{"backfill", "-h"}, none, 0, "", "-power-users-pct string")
+	f([]string{"backfill"}, map[string]string{"NOTESTREAM_TZ": "Mars/Olympus"}, 2, "", "compactor: --tz: unknown time zone Mars/Olympus")
+	f([]string{"backfill"}, map[string]string{"NOTESTREAM_POWER_USERS_PCT": "0"}, 2, "", "compactor: --power-users-pct: ")
+	f([]string{"backfill"}, map[string]string{"NOTESTREAM_LAKE": "ftp://x"}, 2, "", "compactor: open lake: ")
+
+	// An empty lake, named by the environment: a backfill with nothing to do, and one that cannot be.
+	lakeEnv := map[string]string{"NOTESTREAM_LAKE": "file://" + t.TempDir()}
+	f([]string{"backfill"}, lakeEnv, 0, "compactor backfill: run ", "")
+	f([]string{"backfill", "--from", "2024-02-02", "--to", "2024-02-01"}, lakeEnv, 1, "",
+		`msg="compactor backfill failed; nothing half-committed, rerun to finish" err="--from is after --to"`)
+
+	f([]string{"reseed", "--bogus"}, none, 2, "", "Usage: compactor reseed [flags]")
+	f([]string{"reseed"}, map[string]string{"NOTESTREAM_TZ": "Mars/Olympus"}, 2, "", "compactor: --tz: unknown time zone Mars/Olympus")
+	f([]string{"reseed"}, lakeEnv, 1, "", `msg="compactor reseed failed" err="reseed: the lake has no _state/state.json`)
+	f([]string{"reseed"}, map[string]string{"NOTESTREAM_REDIS": "http://x"}, 1, "", `msg="compactor reseed failed" err="--redis: not a valid redis:// or rediss:// URL"`)
+}
