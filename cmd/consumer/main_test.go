@@ -178,6 +178,27 @@ func (c *consumerProc) get(path string) (int, map[string]any) {
 
 // waitDone waits until the consumer is ready and every partition's checkpoint in Redis is at the
 // topic's end offset.
+// waitProgress waits until the sum of prefix's checkpointed offsets over the interactions
+// partitions exceeds since, and returns it. Tests call it from goroutines, so it returns its failure.
+func waitProgress(rdb *redis.Client, prefix string, since int64, timeout time.Duration) (int64, error) {
+	ctx := context.Background()
+	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		keys, err := rdb.Keys(ctx, prefix+"{interactions/*}:ck").Result()
+		if err != nil {
+			continue // Redis may be down for the outage
+		}
+		var sum int64
+		for _, key := range keys {
+			v, _ := rdb.HGet(ctx, key, "offset").Int64()
+			sum += v
+		}
+		if sum > since {
+			return sum, nil
+		}
+	}
+	return since, fmt.Errorf("%s checkpointed nothing past offset sum %d within %v", prefix, since, timeout)
+}
+
 func waitDone(t testing.TB, c *consumerProc, k *testenv.Kafka, rdb *redis.Client, prefix string, timeout time.Duration) {
 	t.Helper()
 	adm := kadm.NewClient(k.Client(t))
@@ -392,26 +413,45 @@ func TestExactlyOnce(t *testing.T) {
 		c.start()
 	}
 
-	// Three days of event time in about 15 s.
+	// Three days of event time in about 30 s.
 	produced := make(chan struct{})
-	go func() { defer close(produced); produce(t, k, "--interactions", interactions, "--speed", "20000") }()
-
-	rng := rand.New(rand.NewPCG(3, 4))
+	go func() { defer close(produced); produce(t, k, "--interactions", interactions, "--speed", "10000") }()
+	// Each disruption comes once its deployment has checkpointed since the last one, and must come
+	// while the replay still runs: one after it would test nothing.
+	midReplay := func(what string, rdb *redis.Client, prefix string, since int64) int64 {
+		t.Helper()
+		at, err := waitProgress(rdb, prefix, since, time.Minute)
+		if err != nil {
+			t.Errorf("before %s: %v", what, err)
+		}
+		select {
+		case <-produced:
+			t.Errorf("%s came after the replay had ended", what)
+		default:
+		}
+		return at
+	}
+	disrupted := make(chan struct{})
 	go func() {
-		time.Sleep(4 * time.Second)
+		defer close(disrupted)
+		midReplay("the kill of a group member", rdb, "group:", 0)
 		group[1].kill()
 	}()
 	go func() {
-		time.Sleep(3 * time.Second)
+		midReplay("the Redis outage", rdb2, "outage:", 0)
 		r2.Stop()
-		time.Sleep(10 * time.Second)
+		time.Sleep(10 * time.Second) // an outage of a set length, not a guess at timing
 		r2.Start()
 	}()
-	for range 5 {
-		time.Sleep(time.Duration(500+rng.IntN(2500)) * time.Millisecond)
+	rng := rand.New(rand.NewPCG(3, 4))
+	var at int64
+	for i := range 5 {
+		at = midReplay(fmt.Sprintf("kill %d", i+1), rdb, "killed:", at)
+		time.Sleep(time.Duration(rng.IntN(1000)) * time.Millisecond)
 		killed.kill()
 		killed.start()
 	}
+	<-disrupted
 	<-produced
 
 	waitDone(t, calm, k, rdb, "calm:", 2*time.Minute)
