@@ -33,7 +33,7 @@ func runReseed(ctx context.Context, args []string, env func(string) (string, boo
 	fs := flag.NewFlagSet("compactor reseed", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	lakeURL := fs.String("lake", "file://./lake", "lake root: file:///path or s3://bucket/prefix")
-	redisURL := fs.String("redis", "redis://127.0.0.1:6379", "Redis URL, redis:// or rediss:// (TLS), with user:password@ for AUTH (better: NOTESTREAM_REDIS)")
+	redisURL := fs.String("redis", "redis://127.0.0.1:6379", "Redis URL, redis:// or rediss:// (TLS), with user:password@ for AUTH (better: NOTESTREAM_REDIS); a Redis Cluster as redis+cluster://host:port?addr=host2:port2&addr=… (see README)")
 	var store rtstore.Config
 	fs.StringVar(&store.Prefix, "redis-prefix", "ns:", "prefix of every Redis key, the consumers'")
 	fs.StringVar(&store.Topic, "interactions-topic", event.TopicInteractions, "interactions topic: the consumers' --topic-interactions, which names their Redis keys")

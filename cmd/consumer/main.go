@@ -48,7 +48,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), _,
 		cfg       consumer.Config
 		store     rtstore.Config
 		brokers   = fs.String("brokers", "127.0.0.1:9092", "comma-separated seed brokers")
-		redisURL  = fs.String("redis", "redis://127.0.0.1:6379", "Redis URL, redis:// or rediss:// (TLS), with user:password@ for AUTH (better: NOTESTREAM_REDIS)")
+		redisURL  = fs.String("redis", "redis://127.0.0.1:6379", "Redis URL, redis:// or rediss:// (TLS), with user:password@ for AUTH (better: NOTESTREAM_REDIS); a Redis Cluster as redis+cluster://host:port?addr=host2:port2&addr=… (see README)")
 		httpAddr  = fs.String("http", "127.0.0.1:8080", "HTTP API listen address")
 		debugAddr = fs.String("debug-addr", "", "serve pprof on this address (off by default; a bare port such as 6060 means 127.0.0.1)")
 		tz        = fs.String("tz", "UTC", "reporting time zone (IANA name), the same as the compactor's")
