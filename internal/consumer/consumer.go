@@ -132,7 +132,8 @@ type Store interface {
 	// Load registers partition p for readers and returns its checkpoint.
 	Load(ctx context.Context, p int32) (rtstate.Checkpoint, error)
 	// Commit writes c in one atomic step, or returns rtstate.ErrFenced when another owner wrote the
-	// partition since c.Expect.
+	// partition since c.Expect, or rtstate.ErrCheckpointBehind when the store lost checkpoints it had
+	// acknowledged and holds an older one of c.Owner, or none.
 	Commit(ctx context.Context, c *rtstate.Commit) error
 	// Ping waits up to timeout for the store to answer.
 	Ping(ctx context.Context, timeout time.Duration) error
