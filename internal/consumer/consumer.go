@@ -397,7 +397,8 @@ func (c *Consumer) requestRewind(part *partition) {
 // The poll loop calls it between polls, with no records in flight and rebalances blocked, as
 // SetOffsets asks; SetOffsets also drops every record fetched and not yet polled, so none from before
 // the seek reaches the new partition. Its writer commits the checkpoint's offset to Kafka before any
-// other, moving the group's offset back to what Redis holds.
+// other, moving the group's offset back to what Redis holds (when Redis holds none, at its first
+// checkpoint).
 func (c *Consumer) rewind(ctx context.Context, old *partition) error {
 	current := func() bool {
 		c.mu.Lock()

@@ -332,11 +332,11 @@ func (p *partition) sleep(d time.Duration) bool {
 // after it, as each builds on the one before.
 //
 // After each checkpoint it commits the checkpoint's offset to the group in Kafka, and so it does
-// first for the loaded checkpoint (its offset, else 0) and last when the partition is revoked, if an
+// first for the loaded checkpoint (loaded, else -1) and last when the partition is revoked, if an
 // earlier commit failed: Kafka holds only offsets Redis already covers, never one ahead.
 func (p *partition) writer(loaded int64) {
 	defer close(p.writerDone)
-	p.commitKafka(max(loaded, 0))
+	p.commitKafka(loaded)
 	for cp := range p.writes {
 		if !p.writeFailed.Load() {
 			if p.write(cp) {
