@@ -16,9 +16,12 @@
 // CheckpointRecords records, or at once after an end control record) it writes, in one Lua script
 // (see internal/rtstore), the deltas (PFMERGE of the sketches, HINCRBY of the integers), the window
 // snapshot and the next offset. The script applies only if the stored offset is the one this owner
-// last read or wrote, so a zombie owner, or a Redis that lost writes, is fenced: the process exits
-// and a restart resumes from what Redis holds. On assignment the checkpoint is loaded (offset and
-// snapshot) and fetching starts there. A crash loses only work after the last checkpoint, which is
+// last read or wrote, so a zombie owner is fenced: the process exits and a restart resumes from what
+// Redis holds. On assignment the checkpoint is loaded (offset and snapshot) and fetching starts
+// there. A Redis that lost checkpoints it had acknowledged (a failover to a replica they had not
+// reached, an older RDB or AOF file) holds an older checkpoint of the same owner, or none: the
+// partition then rewinds by itself, the same way as on assignment (see rewind), and replays from
+// Kafka what Redis lost. A crash loses only work after the last checkpoint, which is
 // replayed from Kafka onto exactly the state it was computed from; a retried script whose reply was
 // lost is recognised by its offset and owner token and not applied twice.
 //
@@ -29,7 +32,8 @@
 // each checkpoint's offset to the group in Kafka once Redis holds it, and the loaded one on
 // assignment; a revoked partition's last commit is done before the revocation returns, so the next
 // owner's commits follow it. The group's offsets in Kafka are therefore never ahead of Redis, and
-// behind it by at most a failed or unfinished commit.
+// behind it by at most a failed or unfinished commit; when Redis loses checkpoints, Kafka is ahead
+// until the rewind, whose writer commits the older offset first.
 //
 // Redis outages: a failed checkpoint is retried as built, with backoff (up to 5 s apart); the
 // partition's goroutine, and so the poll loop, wait once the next checkpoint is due. Nothing partial
@@ -133,7 +137,8 @@ type Store interface {
 	// Load registers partition p for readers and returns its checkpoint.
 	Load(ctx context.Context, p int32) (rtstate.Checkpoint, error)
 	// Commit writes c in one atomic step, or returns rtstate.ErrFenced when another owner wrote the
-	// partition since c.Expect.
+	// partition since c.Expect, or rtstate.ErrCheckpointBehind when the store lost checkpoints it had
+	// acknowledged and holds an older one of c.Owner, or none.
 	Commit(ctx context.Context, c *rtstate.Commit) error
 	// Ping waits up to timeout for the store to answer.
 	Ping(ctx context.Context, timeout time.Duration) error
@@ -158,6 +163,12 @@ type Consumer struct {
 	usersNext    map[int32]int64 // per users partition, the offset after the last record read
 	mu           sync.Mutex
 	parts        map[int32]*partition
+
+	// Partitions whose checkpoints Redis lost, for the poll loop to rewind; wakePoll cancels the
+	// context of the poll in progress, so a rewind happens even while no records come.
+	rewindMu sync.Mutex
+	rewinds  []*partition
+	wakePoll context.CancelFunc
 
 	failOnce sync.Once
 	failErr  error
@@ -306,13 +317,17 @@ func (c *Consumer) poll(ctx context.Context) error {
 		wg   sync.WaitGroup
 		work []handoff
 	)
+	pollCtx, _ := c.nextPoll(ctx)
 	for {
-		fetches := c.cl.PollFetches(ctx)
+		fetches := c.cl.PollFetches(pollCtx)
 		if fetches.IsClientClosed() || ctx.Err() != nil {
 			c.cl.AllowRebalance()
 			return nil
 		}
 		fetches.EachError(func(topic string, p int32, err error) {
+			if pollCtx.Err() != nil && errors.Is(err, context.Canceled) {
+				return // woken up for a rewind
+			}
 			c.log.Warn("fetch error", "topic", topic, "partition", p, "err", err)
 		})
 		// Look the goroutines up under the lock (assignments run concurrently with polls), but hand
@@ -343,8 +358,83 @@ func (c *Consumer) poll(ctx context.Context) error {
 			h.part.in <- batch{recs: h.recs, done: &wg}
 		}
 		wg.Wait()
+		if pollCtx.Err() != nil {
+			var rewinds []*partition
+			pollCtx, rewinds = c.nextPoll(ctx)
+			for _, part := range rewinds {
+				if err := c.rewind(ctx, part); err != nil {
+					c.cl.AllowRebalance()
+					return nil // ctx ended, or c.fail was called
+				}
+			}
+		}
 		c.cl.AllowRebalance()
 	}
+}
+
+// nextPoll returns the context of the next poll and takes the partitions to rewind before it. One
+// lock covers both, so a rewind requested after this wakes the next poll up.
+func (c *Consumer) nextPoll(ctx context.Context) (context.Context, []*partition) {
+	c.rewindMu.Lock()
+	defer c.rewindMu.Unlock()
+	pollCtx, wake := context.WithCancel(ctx)
+	c.wakePoll = wake
+	rewinds := c.rewinds
+	c.rewinds = nil
+	return pollCtx, rewinds
+}
+
+// requestRewind asks the poll loop to rewind part, whose checkpoint Redis lost.
+func (c *Consumer) requestRewind(part *partition) {
+	c.rewindMu.Lock()
+	defer c.rewindMu.Unlock()
+	c.rewinds = append(c.rewinds, part)
+	c.wakePoll()
+}
+
+// rewind rebuilds old, a partition whose checkpoint Redis lost (rtstate.ErrCheckpointBehind), from
+// the older checkpoint Redis holds, the way an assignment builds a partition: it drops old's state,
+// loads the checkpoint, restores the window from its snapshot and fetches again from its offset.
+// The poll loop calls it between polls, with no records in flight and rebalances blocked, as
+// SetOffsets asks; SetOffsets also drops every record fetched and not yet polled, so none from before
+// the seek reaches the new partition. Its writer commits the checkpoint's offset to Kafka before any
+// other, moving the group's offset back to what Redis holds (when Redis holds none, at its first
+// checkpoint).
+func (c *Consumer) rewind(ctx context.Context, old *partition) error {
+	current := func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return c.parts[old.id] == old
+	}
+	if !current() {
+		return nil // revoked or lost since
+	}
+	old.stop(false)
+	cp, err := c.loadCheckpoint(ctx, old.id)
+	if err != nil {
+		return err
+	}
+	part, err := newPartition(c, old.id, cp)
+	if err != nil {
+		c.fail(err)
+		return err
+	}
+	c.mu.Lock()
+	if c.parts[old.id] != old {
+		c.mu.Unlock()
+		part.cancel()
+		return nil
+	}
+	c.parts[old.id] = part
+	c.mu.Unlock()
+	go part.run()
+	c.cl.SetOffsets(map[string]map[int32]kgo.EpochOffset{
+		c.cfg.TopicInteractions: {old.id: {Epoch: -1, Offset: max(cp.Offset, 0)}},
+	})
+	c.metrics.rewinds.Inc()
+	c.log.Warn("redis lost acknowledged checkpoints: partition rewound to the one it holds",
+		"partition", old.id, "written", old.committed.Load(), "held", cp.Offset, "owner", part.owner)
+	return nil
 }
 
 // assigned loads the checkpoints of newly assigned partitions, starts their goroutines and returns the
@@ -478,6 +568,9 @@ func (c *Consumer) Ready() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for p, part := range c.parts {
+		if part.behind.Load() {
+			return fmt.Errorf("partition %d: Redis lost its checkpoints; rewinding", p)
+		}
 		end := part.end.Load()
 		if end < 0 {
 			return fmt.Errorf("partition %d: end offset not listed yet", p)

@@ -29,6 +29,7 @@ type metrics struct {
 	checkpointSeconds  prometheus.Histogram
 	redisErrors        prometheus.Counter
 	offsetCommitErrors prometheus.Counter
+	rewinds            prometheus.Counter
 	users              prometheus.GaugeFunc
 	partitions         prometheus.Gauge
 }
@@ -60,6 +61,10 @@ func newMetrics(reg prometheus.Registerer, users *Users) *metrics {
 			Name: "notestream_consumer_offset_commit_errors_total",
 			Help: "Failed commits of checkpointed offsets to the consumer group in Kafka (lag tools only; Redis holds the offsets the consumer resumes from).",
 		}),
+		rewinds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "notestream_consumer_checkpoint_rewinds_total",
+			Help: "Partitions rewound to an older checkpoint than the one they had written, because Redis lost checkpoints it had acknowledged (a failover to a replica they had not reached, an older RDB or AOF file); each replays from Kafka what Redis lost.",
+		}),
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "notestream_consumer_redis_errors_total",
 			Help: "Failed checkpoint attempts (Redis errors, late-topic publish errors, fencing).",
@@ -76,7 +81,7 @@ func newMetrics(reg prometheus.Registerer, users *Users) *metrics {
 	for k := range numKinds {
 		m.records[k] = records.WithLabelValues(kindNames[k])
 	}
-	reg.MustRegister(records, m.lag, m.watermark, m.openSessions, m.checkpointSeconds, m.redisErrors, m.offsetCommitErrors, m.users, m.partitions)
+	reg.MustRegister(records, m.lag, m.watermark, m.openSessions, m.checkpointSeconds, m.redisErrors, m.offsetCommitErrors, m.rewinds, m.users, m.partitions)
 	return m
 }
 

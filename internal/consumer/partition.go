@@ -60,6 +60,7 @@ type partition struct {
 	free        chan *checkpoint // the two checkpoint buffers not in use
 	writerDone  chan struct{}
 	writeFailed atomic.Bool // the writer was fenced or abandoned a checkpoint
+	behind      atomic.Bool // Redis lost this partition's checkpoints; the poll loop rewinds it
 	final       bool        // set by run before it closes writes: the partition is revoked, not lost
 	kafkaOffset int64       // the writer's last offset committed to the group in Kafka; -1 none
 
@@ -326,8 +327,9 @@ func (p *partition) sleep(d time.Duration) bool {
 
 // writer writes checkpoints in order, each in one atomic step, retrying with backoff while Redis
 // fails. A fenced checkpoint means another owner has the partition: the process exits, dropping this
-// state. A checkpoint abandoned because the partition stops is never written later, nor is any after
-// it, as each builds on the one before.
+// state. A checkpoint behind means Redis lost this owner's checkpoints: the poll loop rewinds the
+// partition. A checkpoint abandoned because the partition stops is never written later, nor is any
+// after it, as each builds on the one before.
 //
 // After each checkpoint it commits the checkpoint's offset to the group in Kafka, and so it does
 // first for the loaded checkpoint (loaded, else -1) and last when the partition is revoked, if an
@@ -397,6 +399,12 @@ func (p *partition) write(cp *checkpoint) bool {
 		if errors.Is(err, rtstate.ErrFenced) {
 			p.writeFailed.Store(true)
 			p.c.fail(fmt.Errorf("partition %d: %w", p.id, err))
+			return false
+		}
+		if errors.Is(err, rtstate.ErrCheckpointBehind) {
+			p.writeFailed.Store(true)
+			p.behind.Store(true)
+			p.c.requestRewind(p)
 			return false
 		}
 		p.log.Warn("checkpoint failed, retrying", "offset", cp.commit.Offset, "attempt", attempt, "backoff", backoff, "err", err)

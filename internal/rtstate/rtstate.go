@@ -14,6 +14,14 @@ import (
 // took the partition over, so this owner must drop its state.
 var ErrFenced = errors.New("rtstate: checkpoint fenced by another owner")
 
+// ErrCheckpointBehind means the store holds an older checkpoint of this owner's own than the one it
+// last wrote, or none where it read or wrote one: the store lost writes it had acknowledged (a Redis
+// failover to a replica they had not reached, a restore of an older RDB or AOF file). No other owner
+// wrote since, and the metric keys lost the same checkpoints, as each is one atomic step, so the
+// owner may reload the stored checkpoint and replay the rest from Kafka. A loss that reaches back to
+// a checkpoint of the previous owner cannot be told from a takeover: that is ErrFenced.
+var ErrCheckpointBehind = errors.New("rtstate: stored checkpoint behind the one this owner wrote")
+
 // Segment is one segment value, such as {"country", "US"}; the zero Segment means every user.
 type Segment struct{ Dimension, Value string }
 

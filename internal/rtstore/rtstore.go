@@ -154,8 +154,11 @@ func (s *Store) Load(ctx context.Context, p int32) (rtstate.Checkpoint, error) {
 	return cp, nil
 }
 
-// commitScript applies a checkpoint if the stored offset is the expected one, and reports success
-// without applying it again if this owner already wrote it (a retry after a lost reply).
+// commitScript applies a checkpoint if the stored offset is the expected one (and returns 1), and
+// reports success without applying it again if this owner already wrote it (a retry after a lost
+// reply). Otherwise it applies nothing and returns 2 if Redis holds an older checkpoint of this
+// owner than the expected one, or none where one was expected (rtstate.ErrCheckpointBehind), else 0
+// (rtstate.ErrFenced).
 //
 // KEYS: checkpoint hash, scratch key, then per cell its users key and counts key, then per version
 // cell its versions hash, then per month of power-user changes its engaged_ms and events hashes.
@@ -167,7 +170,9 @@ var commitScript = redis.NewScript(addVersionsLua + `
 local cur = redis.call('HGET', KEYS[1], 'offset')
 if not cur then cur = '' end
 if cur ~= ARGV[1] then
-  if cur == ARGV[2] and redis.call('HGET', KEYS[1], 'owner') == ARGV[3] then return 1 end
+  local owner = redis.call('HGET', KEYS[1], 'owner')
+  if cur == ARGV[2] and owner == ARGV[3] then return 1 end
+  if ARGV[1] ~= '' and (cur == '' or (owner == ARGV[3] and tonumber(cur) < tonumber(ARGV[1]))) then return 2 end
   return 0
 end
 local i, k = 6, 3
@@ -215,8 +220,10 @@ redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'owner', ARGV[3], 'snap', ARGV[4]
 return 1
 `)
 
-// Commit writes c in one atomic step: the metric deltas, the snapshot and the offset. It returns
-// ErrFenced when the stored offset is neither c.Expect nor c.Offset written by c.Owner.
+// Commit writes c in one atomic step: the metric deltas, the snapshot and the offset. When the stored
+// offset is neither c.Expect nor c.Offset written by c.Owner it writes nothing and returns
+// rtstate.ErrCheckpointBehind if Redis holds an older checkpoint of c.Owner than c.Expect, or none
+// although c.Expect is one, and rtstate.ErrFenced otherwise.
 func (s *Store) Commit(ctx context.Context, c *rtstate.Commit) error {
 	tag := s.tag(c.Partition)
 	keys := make([]string, 0, 2+2*len(c.Cells))
@@ -238,14 +245,18 @@ func (s *Store) Commit(ctx context.Context, c *rtstate.Commit) error {
 	}
 	keys, args = s.appendVersions(keys, args, c, ttl)
 	keys, args = s.appendEngaged(keys, args, c.Partition, c.Engaged, ttl)
-	ok, err := commitScript.Run(ctx, s.rdb, keys, args...).Int()
+	res, err := commitScript.Run(ctx, s.rdb, keys, args...).Int()
 	if err != nil {
 		return fmt.Errorf("checkpoint partition %d at offset %d: %w", c.Partition, c.Offset, err)
 	}
-	if ok != 1 {
+	switch res {
+	case 1:
+		return nil
+	case 2:
+		return fmt.Errorf("checkpoint partition %d at offset %d after %d: %w", c.Partition, c.Offset, c.Expect, rtstate.ErrCheckpointBehind)
+	default:
 		return fmt.Errorf("checkpoint partition %d at offset %d: %w", c.Partition, c.Offset, rtstate.ErrFenced)
 	}
-	return nil
 }
 
 // Counter field suffixes in a counts hash.

@@ -141,3 +141,56 @@ func TestActiveMergesPartitionsAndDays(t *testing.T) {
 		t.Fatalf("TTL %v is past the retention", ttl)
 	}
 }
+
+// TestCommitBehind plays Redis losing acknowledged checkpoints, as a failover to a replica they had
+// not reached does: the owner's next checkpoint finds an older one of its own, or none, and gets
+// ErrCheckpointBehind, while another owner's finds a takeover's ErrFenced. Neither applies anything.
+func TestCommitBehind(t *testing.T) {
+	s, rdb := newStore(t)
+	ctx := context.Background()
+	day, _ := event.ParseDate("2023-07-01")
+	commit := func(expect, offset int64, owner string) error {
+		return s.Commit(ctx, &rtstate.Commit{Partition: 0, Expect: expect, Offset: offset, Owner: owner,
+			Cells: []rtstate.Cell{{Day: day, Counts: rtstate.Counts{Valid: 1}}}})
+	}
+	if _, err := s.Load(ctx, 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := commit(-1, 10, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := commit(10, 20, "a"); err != nil {
+		t.Fatal(err)
+	}
+	// The checkpoint at 20 is lost: Redis holds a's checkpoint at 10 and its counters.
+	ck := s.tag(0) + ":ck"
+	if err := rdb.HSet(ctx, ck, "offset", 10).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.HIncrBy(ctx, s.countsKey(0, day), "all|valid", -1).Err(); err != nil {
+		t.Fatal(err)
+	}
+	f := func(expect, offset int64, owner string, want error) {
+		t.Helper()
+		if err := commit(expect, offset, owner); !errors.Is(err, want) {
+			t.Errorf("commit %d→%d by %s: %v, want %v", expect, offset, owner, err, want)
+		}
+	}
+	f(20, 30, "a", rtstate.ErrCheckpointBehind)
+	f(20, 30, "b", rtstate.ErrFenced) // b never wrote 10: another owner's checkpoint, a takeover
+	f(5, 30, "a", rtstate.ErrFenced)  // a's checkpoint ahead of the expected one is no loss
+	if got, err := s.Day(ctx, day, rtstate.Segment{}); err != nil || got.Valid != 1 {
+		t.Fatalf("after refused commits: %+v, %v; want the 1 valid event of the checkpoint held", got, err)
+	}
+	// The owner rewinds to the checkpoint held and goes on from there.
+	if err := commit(10, 20, "a"); err != nil {
+		t.Fatalf("commit after the rewind: %v", err)
+	}
+	// Every checkpoint lost: none is held where one was expected.
+	if err := rdb.Del(ctx, ck).Err(); err != nil {
+		t.Fatal(err)
+	}
+	f(20, 30, "a", rtstate.ErrCheckpointBehind)
+	f(20, 30, "b", rtstate.ErrCheckpointBehind) // no owner at all: no takeover either
+	f(-1, 30, "b", nil)
+}

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,7 +20,8 @@ type Redis struct {
 	URL  string // redis://host:port
 	Dir  string // the server's working directory (dump.rdb, appendonly files)
 
-	p *proc
+	p      *proc
+	frozen bool // by Freeze, until Thaw
 }
 
 // StartRedis starts redis-server with no persistence, plus any extra config lines (such as
@@ -74,7 +76,39 @@ func (r *Redis) ping(ctx context.Context) error {
 }
 
 // Stop kills the server (SIGKILL) by PID and waits for it.
-func (r *Redis) Stop() { r.p.stop() }
+func (r *Redis) Stop() {
+	r.p.stop()
+	r.frozen = false
+}
+
+// Freeze stops the server with SIGSTOP by PID, like a machine that hangs: it keeps its memory and
+// connections but answers nothing, and the kernel still buffers what peers send it, until Thaw.
+func (r *Redis) Freeze() {
+	r.p.t.Helper()
+	r.p.signal(syscall.SIGSTOP)
+	r.frozen = true
+}
+
+// Thaw resumes a frozen server with SIGCONT by PID.
+func (r *Redis) Thaw() {
+	r.p.t.Helper()
+	r.p.signal(syscall.SIGCONT)
+	r.frozen = false
+}
+
+// DropReplicaLinks closes the connections of r, a master, to its replicas. A frozen replica cannot
+// reconnect, so the writes r acknowledges from then on reach no replica, and a failover loses them.
+func (r *Redis) DropReplicaLinks(t testing.TB) {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
+	defer rdb.Close()
+	if err := rdb.ClientKillByFilter(context.Background(), "TYPE", "replica").Err(); err != nil {
+		t.Fatalf("testenv: CLIENT KILL TYPE replica on %s: %v", r.Addr, err)
+	}
+}
+
+// running reports whether the server runs and is not frozen.
+func (r *Redis) running() bool { return r.p.cmd != nil && !r.frozen }
 
 // Start restarts a stopped server on the same port and directory.
 func (r *Redis) Start() {

@@ -85,3 +85,38 @@ func TestRedisCluster(t *testing.T) {
 		t.Fatalf("the killed node %s still serves the slot", master.Addr)
 	}
 }
+
+// TestRedisClusterLosesUnreplicatedWrites: a write the master acknowledged after its frozen replica's
+// link was dropped is gone once the master dies and the replica takes over, as failover tests need.
+// Freezing alone is not enough: the write then waits in the frozen replica's socket buffer, and the
+// thawed replica applies it before it notices its master is dead (seen here).
+func TestRedisClusterLosesUnreplicatedWrites(t *testing.T) {
+	c := StartRedisCluster(t)
+	rdb := c.Client(t)
+	ctx := context.Background()
+	const key = "{p/1}:n"
+	if err := rdb.Set(ctx, key, 1, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := rdb.Do(ctx, "WAIT", 1, 5000).Err(); err != nil {
+		t.Fatalf("WAIT: %v", err)
+	}
+	master := c.Master(t, key)
+	replica := c.Replica(t, master)
+	replica.Freeze()
+	master.DropReplicaLinks(t)
+	direct := redis.NewClient(&redis.Options{Addr: master.Addr})
+	defer direct.Close()
+	if err := direct.Set(ctx, key, 2, 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	master.Stop()
+	replica.Thaw()
+	c.WaitHealthy(t, 30*time.Second)
+	if now := c.Master(t, key); now != replica {
+		t.Fatalf("%s serves the key after the failover, want the replica %s", now.Addr, replica.Addr)
+	}
+	if n, err := rdb.Get(ctx, key).Int(); err != nil || n != 1 {
+		t.Fatalf("after the failover: %d, %v; want 1, the write before the freeze", n, err)
+	}
+}

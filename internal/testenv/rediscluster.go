@@ -64,7 +64,7 @@ func (c *RedisCluster) Master(t testing.TB, key string) *Redis {
 	t.Helper()
 	ctx := context.Background()
 	for _, n := range c.Nodes {
-		if n.p.cmd == nil { // stopped by the test
+		if !n.running() {
 			continue
 		}
 		rdb := redis.NewClient(&redis.Options{Addr: n.Addr})
@@ -91,9 +91,33 @@ func (c *RedisCluster) Master(t testing.TB, key string) *Redis {
 	return nil
 }
 
-// WaitHealthy waits until every running node says the cluster is ok with all slots served and every
-// running replica's link to its master is up, so a write acknowledged from now on reaches a replica
-// unless its master dies within the replication delay.
+// Replica returns the replica of master, as master sees it.
+func (c *RedisCluster) Replica(t testing.TB, master *Redis) *Redis {
+	t.Helper()
+	rdb := redis.NewClient(&redis.Options{Addr: master.Addr})
+	defer rdb.Close()
+	info, err := rdb.Info(context.Background(), "replication").Result()
+	if err != nil {
+		t.Fatalf("testenv: INFO replication of %s: %v", master.Addr, err)
+	}
+	// slave0:ip=127.0.0.1,port=6380,state=online,offset=…,lag=0
+	for _, line := range strings.Fields(info) {
+		if !strings.HasPrefix(line, "slave0:") {
+			continue
+		}
+		for _, n := range c.Nodes {
+			if strings.Contains(line, ",port="+strings.TrimPrefix(n.Addr, "127.0.0.1:")+",") {
+				return n
+			}
+		}
+	}
+	t.Fatalf("testenv: %s has no replica among the cluster's nodes:\n%s", master.Addr, info)
+	return nil
+}
+
+// WaitHealthy waits until every running node (not stopped, not frozen) says the cluster is ok with
+// all slots served and every such replica's link to its master is up, so a write acknowledged from
+// now on reaches a replica unless its master dies within the replication delay.
 func (c *RedisCluster) WaitHealthy(t testing.TB, timeout time.Duration) {
 	t.Helper()
 	ctx := context.Background()
@@ -101,7 +125,7 @@ func (c *RedisCluster) WaitHealthy(t testing.TB, timeout time.Duration) {
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
 		why = ""
 		for _, n := range c.Nodes {
-			if n.p.cmd == nil { // stopped by the test
+			if !n.running() {
 				continue
 			}
 			if why = nodeHealth(ctx, n.Addr); why != "" {

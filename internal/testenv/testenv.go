@@ -142,6 +142,17 @@ func (p *proc) stop() {
 	p.cmd = nil
 }
 
+// signal sends sig to the process group of the running process.
+func (p *proc) signal(sig syscall.Signal) {
+	p.t.Helper()
+	if p.cmd == nil {
+		p.t.Fatalf("testenv: %s is not running", p.name)
+	}
+	if err := syscall.Kill(-p.cmd.Process.Pid, sig); err != nil {
+		p.t.Fatalf("testenv: signal %v to %s pid %d: %v", sig, p.name, p.cmd.Process.Pid, err)
+	}
+}
+
 // terminate asks the process to exit with SIGTERM and waits for it, killing it after grace.
 func (p *proc) terminate(grace time.Duration) {
 	if p.cmd == nil {
