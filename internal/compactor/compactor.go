@@ -202,7 +202,7 @@ func (c *Compactor) Run(ctx context.Context) (Summary, error) {
 	sum.Users = len(users)
 	rb := PlanRebuild(st.Pending, st.First, st.Last)
 	if st.Users && st.HasDays { // new join dates move users between join_date cohorts
-		rb.Cohorts, rb.Lake = true, [2]int32{st.First, st.Last}
+		rb.Cohorts = true
 	}
 	if err := c.rebuild(ctx, rb, users, &sum); err != nil {
 		return sum, err

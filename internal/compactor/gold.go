@@ -14,7 +14,7 @@ import (
 
 // writeGold writes daily_metrics for rb.Gold, monthly_metrics, power_users and session_frequency for
 // rb.Months, and cohort_retention when rb.Cohorts. built holds the activity of the days just rebuilt;
-// every other day of rb.Load is read back from silver, and the other days of rb.Lake only for their
+// every other day of rb.Load is read back from silver, and the other days of rb.LakeDays only for their
 // active users.
 func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*activity, users map[string]userInfo) error {
 	if len(rb.Gold) == 0 && !rb.Cohorts {
@@ -22,10 +22,10 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 	}
 	lo, hi := rb.Load[0], rb.Load[1]
 	if len(rb.Gold) == 0 {
-		lo, hi = rb.Lake[0], rb.Lake[1]
+		lo, hi = rb.LakeDays[0], rb.LakeDays[1]
 	}
 	if rb.Cohorts {
-		lo, hi = min(lo, rb.Lake[0]), max(hi, rb.Lake[1])
+		lo, hi = min(lo, rb.LakeDays[0]), max(hi, rb.LakeDays[1])
 	}
 	full := func(d int32) bool { return len(rb.Gold) > 0 && d >= rb.Load[0] && d <= rb.Load[1] }
 	days := make([]*activity, hi-lo+1)

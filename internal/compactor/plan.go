@@ -127,23 +127,21 @@ func Commit(st *State, p Plan, maxTime map[int32]int64, touched []int32, users b
 
 // Rebuild is the silver and gold work for a set of silver days.
 type Rebuild struct {
-	Silver []int32  // days whose silver and whole gold are rebuilt from bronze
-	Gold   []int32  // days whose daily_metrics are recomputed: Silver days and the windows that include them
-	Months []string // calendar months (YYYY-MM) whose monthly_metrics are recomputed
-	Load   [2]int32 // the days whose activity the gold computation reads: [first, last]
-	First  int32    // the lake's days: [First, Last]
-	Last   int32
+	Silver   []int32  // days whose silver and whole gold are rebuilt from bronze
+	Gold     []int32  // days whose daily_metrics are recomputed: Silver days and the windows that include them
+	Months   []string // calendar months (YYYY-MM) whose monthly_metrics are recomputed
+	Load     [2]int32 // the days whose activity the gold computation reads: [first, last]
+	LakeDays [2]int32 // the lake's days: [first, last]
 
 	// Cohort retention depends on every user's whole history and on the users' join dates, so any
-	// rebuilt day (or new metadata) rebuilds all of it, reading the active users of every day in Lake.
+	// rebuilt day (or new metadata) rebuilds all of it, reading the active users of every lake day.
 	Cohorts bool
-	Lake    [2]int32
 }
 
 // PlanRebuild lists the work that follows from rebuilding the silver days, within the lake's days
 // [first, last]: WAU of the next 6 days and MAU of the next 29 include a day, and so does its month.
 func PlanRebuild(silver []int32, first, last int32) Rebuild {
-	rb := Rebuild{First: first, Last: last}
+	rb := Rebuild{LakeDays: [2]int32{first, last}}
 	gold := map[int32]bool{}
 	months := map[string]bool{}
 	for _, d := range silver {
@@ -169,6 +167,6 @@ func PlanRebuild(silver []int32, first, last int32) Rebuild {
 		lo, hi = min(lo, mf), max(hi, ml)
 	}
 	rb.Load = [2]int32{max(lo, first), min(hi, last)}
-	rb.Cohorts, rb.Lake = true, [2]int32{first, last}
+	rb.Cohorts = true
 	return rb
 }
