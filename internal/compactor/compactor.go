@@ -202,7 +202,7 @@ func (c *Compactor) Run(ctx context.Context) (Summary, error) {
 	sum.Users = len(users)
 	rb := PlanRebuild(st.Pending, st.First, st.Last)
 	if st.Users && st.HasDays { // new join dates move users between join_date cohorts
-		rb.Cohorts = true
+		rb.Cohorts = CohortsChanged
 	}
 	if err := c.rebuild(ctx, rb, users, &sum); err != nil {
 		return sum, err
@@ -234,7 +234,11 @@ func (c *Compactor) Backfill(ctx context.Context, from, to int32) (Summary, erro
 		return sum, err
 	}
 	sum.Users = len(users)
-	if err := c.rebuild(ctx, PlanRebuild(days, st.First, st.Last), users, &sum); err != nil {
+	rb := PlanRebuild(days, st.First, st.Last)
+	if len(rb.Silver) > 0 {
+		rb.Cohorts = CohortsAll
+	}
+	if err := c.rebuild(ctx, rb, users, &sum); err != nil {
 		return sum, err
 	}
 	if err := c.store.Sync(ctx); err != nil {
