@@ -136,6 +136,7 @@ type Summary struct {
 	SilverDays    int // days whose silver and day-local gold were rebuilt
 	GoldDays      int // days whose daily_metrics were rewritten
 	Months        int // months whose monthly_metrics were rewritten
+	CohortWeeks   int // cohort weeks of gold/cohort_retention rewritten or deleted
 	Users         int // users in silver/users
 	NewAnomalies  int // rows of gold/anomalies the lake did not have before
 }
@@ -285,7 +286,8 @@ func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]us
 		return err
 	}
 	c.progress.Start("gold", int64(len(rb.Gold)))
-	if err := c.writeGold(ctx, rb, built, users); err != nil {
+	cohortWeeks, err := c.writeGold(ctx, rb, built, users)
+	if err != nil {
 		return fmt.Errorf("gold: %w", err)
 	}
 	n, err := c.writePerformance(ctx, rb, users)
@@ -293,7 +295,7 @@ func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]us
 		return fmt.Errorf("gold performance: %w", err)
 	}
 	sum.NewAnomalies = n
-	sum.SilverDays, sum.GoldDays, sum.Months = len(rb.Silver), len(rb.Gold), len(rb.Months)
+	sum.SilverDays, sum.GoldDays, sum.Months, sum.CohortWeeks = len(rb.Silver), len(rb.Gold), len(rb.Months), cohortWeeks
 	return nil
 }
 

@@ -15,16 +15,16 @@ import (
 // writeGold writes daily_metrics for rb.Gold, monthly_metrics, power_users and session_frequency for
 // rb.Months, and cohort_retention as rb.Cohorts says. built holds the activity of the days just
 // rebuilt; every other day of rb.Load is read back from silver, and for CohortsAll the other lake
-// days only for their active users.
-func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*activity, users map[string]userInfo) error {
+// days only for their active users. It returns the number of cohort weeks written or deleted.
+func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*activity, users map[string]userInfo) (int, error) {
 	if len(rb.Gold) == 0 && rb.Cohorts == CohortsNone {
-		return nil
+		return 0, nil
 	}
 	var index *cohortIndex
 	if rb.Cohorts == CohortsChanged {
 		var err error
 		if index, err = c.loadCohortIndex(ctx); err != nil {
-			return err
+			return 0, err
 		}
 		if index == nil { // a lake written before the index: build it
 			rb.Cohorts = CohortsAll
@@ -55,7 +55,7 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return fmt.Errorf("load activity: %w", err)
+		return 0, fmt.Errorf("load activity: %w", err)
 	}
 
 	// Users as small integers, so the rolling windows count with slices instead of string maps.
@@ -138,26 +138,26 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 	}
 	months, err := c.monthlyEngagement(rb, &eng)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	objs = append(objs, months...)
 	var cohorts cohortWrite
 	if rb.Cohorts != CohortsNone {
 		if cohorts, err = c.cohortRetention(rb, index, &eng, users); err != nil {
-			return fmt.Errorf("cohort retention: %w", err)
+			return 0, fmt.Errorf("cohort retention: %w", err)
 		}
 		objs = append(objs, cohorts.objects...)
 	}
 	if err := c.putAll(ctx, objs); err != nil {
-		return fmt.Errorf("write daily and monthly metrics: %w", err)
+		return 0, fmt.Errorf("write daily and monthly metrics: %w", err)
 	}
 	if rb.Cohorts != CohortsNone {
 		if err := c.finishCohorts(ctx, rb, cohorts); err != nil {
-			return fmt.Errorf("cohort retention: %w", err)
+			return 0, fmt.Errorf("cohort retention: %w", err)
 		}
 	}
 	c.progress.Add(int64(len(rb.Gold)))
-	return nil
+	return len(cohorts.objects) + len(cohorts.deleted), nil
 }
 
 // distinct counts the distinct users of a multiset of days.
