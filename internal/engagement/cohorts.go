@@ -62,6 +62,9 @@ func (a *Activity) Clone() *Activity {
 // SetWeek replaces the activity of the week of Monday week: users (each once) are its active users,
 // and first and last its first and last day with a valid event (ignored when users is empty).
 func (a *Activity) SetWeek(week int32, users []int32, first, last int32) error {
+	if WeekOf(week) != week {
+		return fmt.Errorf("engagement: week %d does not start on a Monday", week)
+	}
 	if len(a.Days) == 0 {
 		a.Origin = week
 	}

@@ -313,6 +313,9 @@ func TestCohortsEdgeCases(t *testing.T) {
 	if rows, _ := Cohorts(first, [][]int32{nil, nil}, join); rows != nil {
 		t.Fatalf("no activity gives no rows, got %v", rows)
 	}
+	if err := (&Activity{}).SetWeek(mon+1, nil, NoDay, NoDay); err == nil {
+		t.Fatal("a week that does not start on a Monday must be an error")
+	}
 }
 
 func TestFrequencyBuckets(t *testing.T) {
