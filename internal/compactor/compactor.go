@@ -12,6 +12,8 @@
 //  4. Silver and gold: every pending day's silver and day-local gold, then daily_metrics of the
 //     windows that include those days and monthly_metrics of their months. Each partition is one
 //     object with a fixed name, replaced by a single PUT, so a reader sees the old or the new version.
+//     The cohort retention weeks that change are written and synced before the cohort index that
+//     records what they were computed from (CohortIndexKey).
 //  5. One PUT of state.json with nothing pending.
 //
 // A crash before step 3 leaves extra bronze objects that only the resumed plan can name and will
