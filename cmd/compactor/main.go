@@ -144,9 +144,9 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 			return fmt.Errorf("--metrics-file: %w", err)
 		}
 	}
-	fmt.Fprintf(stdout, "compactor %s: run %d in %s: %d records read (%d undecodable), %d interaction and %d user rows in %d bronze objects; silver rebuilt for %d days, daily metrics for %d days, monthly metrics for %d months; %d users; %d new anomalies\n",
+	fmt.Fprintf(stdout, "compactor %s: run %d in %s: %d records read (%d undecodable), %d interaction and %d user rows in %d bronze objects; silver rebuilt for %d days, daily metrics for %d days, monthly metrics for %d months, cohort retention for %d weeks; %d users; %d new anomalies\n",
 		cmd, sum.Run, time.Since(start).Round(time.Millisecond), sum.Records, sum.Undecodable, sum.BronzeRows, sum.UserRows,
-		sum.BronzeObjects, sum.SilverDays, sum.GoldDays, sum.Months, sum.Users, sum.NewAnomalies)
+		sum.BronzeObjects, sum.SilverDays, sum.GoldDays, sum.Months, sum.CohortWeeks, sum.Users, sum.NewAnomalies)
 	return nil
 }
 

@@ -12,6 +12,8 @@
 //  4. Silver and gold: every pending day's silver and day-local gold, then daily_metrics of the
 //     windows that include those days and monthly_metrics of their months. Each partition is one
 //     object with a fixed name, replaced by a single PUT, so a reader sees the old or the new version.
+//     The cohort retention weeks that change are written and synced before the cohort index that
+//     records what they were computed from (CohortIndexKey).
 //  5. One PUT of state.json with nothing pending.
 //
 // A crash before step 3 leaves extra bronze objects that only the resumed plan can name and will
@@ -137,6 +139,7 @@ type Summary struct {
 	SilverDays    int // days whose silver and day-local gold were rebuilt
 	GoldDays      int // days whose daily_metrics were rewritten
 	Months        int // months whose monthly_metrics were rewritten
+	CohortWeeks   int // cohort weeks of gold/cohort_retention rewritten or deleted
 	Users         int // users in silver/users
 	NewAnomalies  int // rows of gold/anomalies the lake did not have before
 }
@@ -203,7 +206,7 @@ func (c *Compactor) Run(ctx context.Context) (Summary, error) {
 	sum.Users = len(users)
 	rb := PlanRebuild(st.Pending, st.First, st.Last)
 	if st.Users && st.HasDays { // new join dates move users between join_date cohorts
-		rb.Cohorts, rb.Lake = true, [2]int32{st.First, st.Last}
+		rb.Cohorts = CohortsChanged
 	}
 	if err := c.rebuild(ctx, rb, users, &sum); err != nil {
 		return sum, err
@@ -235,7 +238,11 @@ func (c *Compactor) Backfill(ctx context.Context, from, to int32) (Summary, erro
 		return sum, err
 	}
 	sum.Users = len(users)
-	if err := c.rebuild(ctx, PlanRebuild(days, st.First, st.Last), users, &sum); err != nil {
+	rb := PlanRebuild(days, st.First, st.Last)
+	if len(rb.Silver) > 0 {
+		rb.Cohorts = CohortsAll
+	}
+	if err := c.rebuild(ctx, rb, users, &sum); err != nil {
 		return sum, err
 	}
 	if err := c.store.Sync(ctx); err != nil {
@@ -282,7 +289,8 @@ func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]us
 		return err
 	}
 	c.progress.Start("gold", int64(len(rb.Gold)))
-	if err := c.writeGold(ctx, rb, built, users); err != nil {
+	cohortWeeks, err := c.writeGold(ctx, rb, built, users)
+	if err != nil {
 		return fmt.Errorf("gold: %w", err)
 	}
 	n, err := c.writePerformance(ctx, rb, users)
@@ -290,7 +298,7 @@ func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]us
 		return fmt.Errorf("gold performance: %w", err)
 	}
 	sum.NewAnomalies = n
-	sum.SilverDays, sum.GoldDays, sum.Months = len(rb.Silver), len(rb.Gold), len(rb.Months)
+	sum.SilverDays, sum.GoldDays, sum.Months, sum.CohortWeeks = len(rb.Silver), len(rb.Gold), len(rb.Months), cohortWeeks
 	return nil
 }
 

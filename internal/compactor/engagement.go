@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/notestream/notestream/internal/engagement"
@@ -40,8 +41,7 @@ type engagementInput struct {
 	lo     int32       // day of days[0]
 	days   []*activity // lo … lo+len-1
 	active [][]int32   // days' users as ids
-	ids    map[string]int32
-	names  []string // id → user_id
+	names  []string    // id → user_id
 }
 
 // monthlyEngagement builds gold/power_users and gold/session_frequency of rb.Months, whose days are
@@ -95,48 +95,134 @@ func (c *Compactor) monthlyEngagement(rb Rebuild, in *engagementInput) ([]object
 	return objs, nil
 }
 
-// cohortRetention builds every partition of gold/cohort_retention from the active users of every day
-// of the lake and the users' join dates.
-func (c *Compactor) cohortRetention(in *engagementInput, users map[string]userInfo) ([]object, error) {
-	for id := range users { // users never active still count in their join_date cohort
-		if _, ok := in.ids[id]; !ok {
-			in.ids[id] = int32(len(in.names))
-			in.names = append(in.names, id)
+// cohortWrite is the cohort retention work of a rebuild: the partitions to write, those to delete
+// (cohort weeks left without users), and the index to record once both are done.
+type cohortWrite struct {
+	objects []object
+	deleted []string
+	index   *cohortIndex
+}
+
+// cohortRetention brings the cohort index up to date with the rebuilt weeks and the users' join days,
+// and builds the gold/cohort_retention partitions that change: those ChangedCohorts names, given the
+// lake's index, or every one for CohortsAll (index nil), whose in holds every lake day.
+func (c *Compactor) cohortRetention(rb Rebuild, index *cohortIndex, in *engagementInput, users map[string]userInfo) (cohortWrite, error) {
+	next := newCohortIndex()
+	weeks := rb.Weeks
+	if rb.Cohorts == CohortsAll {
+		weeks = nil
+		for w := engagement.WeekOf(rb.LakeDays[0]); w <= rb.LakeDays[1]; w += 7 {
+			weeks = append(weeks, w)
+		}
+	} else {
+		next = index.clone()
+	}
+	inLo, inHi := in.lo, in.lo+int32(len(in.days))-1
+	toIndex := make([]int32, len(in.names)) // in's user numbers → the index's
+	for i, name := range in.names {
+		toIndex[i] = next.id(name)
+	}
+	listed := make([]bool, len(next.names))
+	var ids []int32
+	for _, w := range weeks {
+		for _, id := range ids {
+			listed[id] = false
+		}
+		ids = ids[:0]
+		first, last := engagement.NoDay, engagement.NoDay
+		for d := max(w, rb.LakeDays[0]); d <= min(w+6, rb.LakeDays[1]); d++ {
+			if d < inLo || d > inHi {
+				return cohortWrite{}, fmt.Errorf("week %s: day %s was not loaded", event.Date(w), event.Date(d))
+			}
+			active := in.active[d-in.lo]
+			if len(active) > 0 {
+				if first == engagement.NoDay {
+					first = d
+				}
+				last = d
+			}
+			for _, u := range active {
+				if id := toIndex[u]; !listed[id] {
+					listed[id] = true
+					ids = append(ids, id)
+				}
+			}
+		}
+		if err := next.act.SetWeek(w, ids, first, last); err != nil {
+			return cohortWrite{}, err
 		}
 	}
-	join := make([]int32, len(in.names))
-	for i, id := range in.names {
-		u, ok := users[id]
+	var joined []string // users with metadata the index has not met
+	for id := range users {
+		if _, ok := next.ids[id]; !ok {
+			joined = append(joined, id)
+		}
+	}
+	slices.Sort(joined)
+	for _, id := range joined {
+		next.id(id)
+	}
+	for i, name := range next.names {
+		u, ok := users[name]
 		if !ok {
 			u = unknownUser
 		}
-		join[i] = u.joinDate
+		next.act.Join[i] = u.joinDate
 	}
-	cells, err := engagement.Cohorts(in.lo, in.active, join)
-	if err != nil {
-		return nil, fmt.Errorf("cohort retention: %w", err)
+
+	changed := next.act.CohortWeeks()
+	if index != nil {
+		changed = engagement.ChangedCohorts(&index.act, &next.act)
 	}
-	var objs []object
-	for len(cells) > 0 {
-		week := cells[0].CohortWeek
+	cells := next.act.Cohorts(changed)
+	out := cohortWrite{index: next}
+	for _, week := range changed {
 		n := 0
 		for n < len(cells) && cells[n].CohortWeek == week {
 			n++
+		}
+		key := tables.GoldCohortRetention + "/cohort_week=" + event.Date(week) + "/" + partFile
+		if n == 0 {
+			out.deleted = append(out.deleted, key)
+			continue
 		}
 		rows := make([]tables.CohortRetention, n)
 		for i, r := range cells[:n] {
 			rows[i] = tables.CohortRetention{Basis: r.Basis, WeekOffset: r.WeekOffset, CohortSize: r.CohortSize,
 				RetainedUsers: r.Retained, Retention: r.Retention, Complete: r.Complete}
 		}
-		objs = append(objs, object{tables.GoldCohortRetention + "/cohort_week=" + event.Date(week) + "/" + partFile,
-			func(w io.Writer) error { return writeParquet(w, rows) }})
+		out.objects = append(out.objects, object{key, func(w io.Writer) error { return writeParquet(w, rows) }})
 		cells = cells[n:]
 	}
-	return objs, nil
+	return out, nil
+}
+
+// finishCohorts removes the cohort partitions left without users, once the new ones are in place
+// (for CohortsAll: every partition it did not write, as a lake without an index may hold any), and
+// then records the index. A crash before the index is written redoes the same work from the old one.
+func (c *Compactor) finishCohorts(ctx context.Context, rb Rebuild, w cohortWrite) error {
+	if rb.Cohorts == CohortsAll {
+		if err := c.removeStale(ctx, tables.GoldCohortRetention, w.objects); err != nil {
+			return err
+		}
+	}
+	for _, key := range w.deleted {
+		if err := c.store.Delete(ctx, key); err != nil {
+			return err
+		}
+	}
+	// The partitions are durable before the index that says they are done.
+	if err := c.store.Sync(ctx); err != nil {
+		return err
+	}
+	if err := c.store.Put(ctx, CohortIndexKey, w.index.encode); err != nil {
+		return fmt.Errorf("write %s: %w", CohortIndexKey, err)
+	}
+	return nil
 }
 
 // removeStale deletes the partitions of table that written does not hold, after the new ones are in
-// place: a cohort week can lose all its users when metadata changes.
+// place.
 func (c *Compactor) removeStale(ctx context.Context, table string, written []object) error {
 	keep := map[string]bool{}
 	for _, o := range written {

@@ -1,11 +1,18 @@
 package compactor
 
 import (
+	"cmp"
 	"context"
+	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math"
+	"math/rand/v2"
+	"os"
 	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -119,4 +126,261 @@ func TestEngagementOptions(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkEngagement(t, dir, reference.ComputeRows(ds.rows, ds.users, loc), "12.5")
+}
+
+// countingStore counts the objects a run writes and reads, by key.
+type countingStore struct {
+	lake.Store
+	mu         sync.Mutex
+	puts, gets map[string]int
+}
+
+func (s *countingStore) reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.puts, s.gets = map[string]int{}, map[string]int{}
+}
+
+func (s *countingStore) Put(ctx context.Context, key string, write func(io.Writer) error) error {
+	s.mu.Lock()
+	s.puts[key]++
+	s.mu.Unlock()
+	return s.Store.Put(ctx, key, write)
+}
+
+func (s *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
+	s.mu.Lock()
+	s.gets[key]++
+	s.mu.Unlock()
+	return s.Store.Get(ctx, key)
+}
+
+// count is how many of keys start with prefix.
+func count(keys map[string]int, prefix string) int {
+	n := 0
+	for k := range keys {
+		if strings.HasPrefix(k, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestCohortsIncrementalEqualsFull replays data night by night, in three zones (UTC, UTC+14 and
+// UTC-7/-8, where weeks start on Monday in the zone): each night brings the next day's events, some
+// events held back from earlier days (late events touching old weeks), and sometimes new join dates
+// or a user with metadata only; one night brings metadata alone. After every night the lake's
+// cohort retention and cohort index equal those of a lake built in one run over the same records,
+// and at the end they equal the naive reference. Nights write only the cohort weeks that change and
+// read only the silver days of their own windows.
+func TestCohortsIncrementalEqualsFull(t *testing.T) {
+	for seed, zone := range []string{"UTC", "Pacific/Kiritimati", "America/Los_Angeles"} {
+		t.Run(zone, func(t *testing.T) {
+			loc, err := time.LoadLocation(zone)
+			if err != nil {
+				t.Skip(err)
+			}
+			rng := rand.New(rand.NewPCG(uint64(seed), 15))
+			const days, nights = 30, 6
+			ds := genData(uint64(20+seed), 50, days, 300)
+			start := event.DayOf(time.Date(2023, 6, 20, 0, 0, 0, 0, time.UTC).UnixMilli(), loc)
+			randomJoin := func() string { return event.Date(start - 10 + rng.Int32N(days+20)) }
+			for i := range ds.users {
+				ds.users[i].JoinDate = randomJoin()
+			}
+			first := event.DayOf(slices.MinFunc(ds.rows, func(a, b event.Interaction) int { return cmp.Compare(a.Time, b.Time) }).Time, loc)
+			held := map[string]bool{} // some users of the first day
+			for _, in := range ds.rows {
+				if event.DayOf(in.Time, loc) == first && rng.IntN(3) == 0 {
+					held[in.UserID] = true
+				}
+			}
+			week1 := engagement.WeekOf(first) + 7
+			// Night 0 brings every day but the last few, night i the i-th of them, and a tenth of all
+			// events come a random number of nights late. Night lateOnly brings all the second week's
+			// events of some users of the first day: late events that move no one's cohort and no end
+			// of the lake, so only cohort weeks up to the second change. The last night brings
+			// metadata alone.
+			cut := start + days - nights + 1
+			lateOnly := nights
+			night := make([][]event.Interaction, nights+2)
+			for _, in := range ds.rows {
+				d := event.DayOf(in.Time, loc)
+				n := min(nights-1, max(0, int(d-cut)+1))
+				switch {
+				case engagement.WeekOf(d) == week1 && held[in.UserID]:
+					n = lateOnly
+				case d > first && rng.IntN(10) == 0:
+					n += rng.IntN(nights - n)
+				}
+				night[n] = append(night[n], in)
+			}
+
+			cfg := Config{Chunk: 3000, Parallel: 2, Location: loc, Logger: slog.New(slog.DiscardHandler)}
+			src := newMemSource()
+			dir := t.TempDir()
+			base, _ := lake.NewDir(dir)
+			store := &countingStore{Store: base}
+			var rows []event.Interaction // input order
+			cutNights := 0
+			users := slices.Clone(ds.users)
+			for _, u := range users {
+				src.append("users", testPartitions, u.UserID, record.AppendUser(nil, &u), "")
+			}
+			for i, evs := range night {
+				var moved []event.User
+				if i == nights+1 || (i > 0 && i < lateOnly && rng.IntN(3) == 0) {
+					// Only the join date changes: silver keeps the segments sessions had when built.
+					id := users[rng.IntN(len(users))].UserID
+					var u event.User
+					for _, v := range users { // the latest record
+						if v.UserID == id {
+							u = v
+						}
+					}
+					u.JoinDate = randomJoin()
+					moved = append(moved, u)
+					if rng.IntN(2) == 0 { // a user who is never active
+						moved = append(moved, event.User{UserID: fmt.Sprintf("new%d", i), JoinDate: randomJoin(), Country: "NZ"})
+					}
+				}
+				for _, u := range moved {
+					src.append("users", testPartitions, u.UserID, record.AppendUser(nil, &u), "")
+				}
+				users = append(users, moved...)
+				step := dataset{rows: evs}
+				if len(evs) > 0 {
+					step.load(src, 0, len(evs))
+				}
+				rows = append(rows, evs...)
+
+				store.reset()
+				c, err := New(cfg, store, src)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sum, err := c.Run(context.Background())
+				if err != nil {
+					t.Fatalf("night %d: %v", i, err)
+				}
+				cleanDir := t.TempDir()
+				clean, _ := lake.NewDir(cleanDir)
+				cc, _ := New(cfg, clean, src)
+				if _, err := cc.Run(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+				diffSnapshots(t, snapshot(t, dir, "gold/", "silver/", CohortIndexKey), snapshot(t, cleanDir, "gold/", "silver/", CohortIndexKey))
+				if t.Failed() {
+					t.Fatalf("night %d (%d events, %d metadata rows): the lake differs from a full rebuild's", i, len(evs), len(moved))
+				}
+
+				cohortPuts := count(store.puts, tables.GoldCohortRetention+"/")
+				cohorts := readTable[tables.CohortRetention](t, dir, tables.GoldCohortRetention)
+				cohortWeeks := len(cohorts)
+				if rows := cohorts[slices.Max(slices.Collect(maps.Keys(cohorts)))]; !rows[len(rows)-1].Complete {
+					cutNights++ // the last week is cut by the data's end
+				}
+				silverDays := count(store.gets, tables.SilverSessions+"/")
+				t.Logf("night %d: %d events, %d metadata rows; rebuilt %d days; wrote %d of %d cohort weeks; read %d days' silver sessions",
+					i, len(evs), len(moved), sum.SilverDays, cohortPuts, cohortWeeks, silverDays)
+				switch i {
+				case lateOnly:
+					if len(evs) > 0 && (cohortPuts == 0 || cohortPuts > 2) || cohortWeeks < 4 {
+						t.Fatalf("late events of the second week rewrote %d of %d cohort weeks, want 1 or 2", cohortPuts, cohortWeeks)
+					}
+				case nights + 1: // the moved users' old and new join cohorts, and no day read
+					if cohortPuts > 2*len(moved) || silverDays != 0 {
+						t.Fatalf("metadata-only night wrote %d cohort weeks and read %d silver days", cohortPuts, silverDays)
+					}
+				}
+			}
+			if cutNights == 0 {
+				t.Fatal("no night ended inside a week")
+			}
+			checkEngagement(t, dir, reference.ComputeRows(rows, users, loc), "1")
+		})
+	}
+}
+
+// keyLog records the keys a store writes, in order.
+type keyLog struct {
+	lake.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (s *keyLog) Put(ctx context.Context, key string, write func(io.Writer) error) error {
+	s.mu.Lock()
+	s.keys = append(s.keys, key)
+	s.mu.Unlock()
+	return s.Store.Put(ctx, key, write)
+}
+
+func (s *keyLog) Delete(ctx context.Context, key string) error {
+	s.mu.Lock()
+	s.keys = append(s.keys, "delete "+key)
+	s.mu.Unlock()
+	return s.Store.Delete(ctx, key)
+}
+
+// TestCohortsCrashThenRerun crashes an incremental run (new days, a late event for the first week
+// and a new join date) at points around its cohort partitions and index, and elsewhere; the rerun
+// must leave the lake the run would have left.
+func TestCohortsCrashThenRerun(t *testing.T) {
+	ds := genData(31, 80, 20, 500)
+	cut := time.Date(2023, 7, 6, 0, 0, 0, 0, time.UTC).UnixMilli()
+	var early, late []event.Interaction
+	for i, in := range ds.rows {
+		if in.Time < cut && i%9 != 0 {
+			early = append(early, in)
+		} else {
+			late = append(late, in) // the later days, and some events of the first ones
+		}
+	}
+	ds.rows = append(early, late...)
+	src := newMemSource()
+	ds.loadUsers(src)
+	ds.load(src, 0, len(early))
+	nightDir := t.TempDir()
+	night, _ := lake.NewDir(nightDir)
+	run(t, night, src)
+	ds.load(src, len(early), len(ds.rows))
+	moved := ds.users[3]
+	moved.JoinDate = "2023-06-28"
+	src.append("users", testPartitions, moved.UserID, record.AppendUser(nil, &moved), "")
+
+	copyLake := func() (string, lake.Store) {
+		t.Helper()
+		dir := t.TempDir()
+		if err := os.CopyFS(dir, os.DirFS(nightDir)); err != nil {
+			t.Fatal(err)
+		}
+		store, _ := lake.NewDir(dir)
+		return dir, store
+	}
+	wantDir, wantStore := copyLake()
+	log := &keyLog{Store: wantStore}
+	if sum := run(t, log, src); sum.CohortWeeks == 0 {
+		t.Fatalf("the incremental run rewrote no cohort week: %+v", sum)
+	}
+	want := snapshot(t, wantDir)
+	index := slices.Index(log.keys, CohortIndexKey)
+	firstCohort := slices.IndexFunc(log.keys, func(k string) bool { return strings.HasPrefix(k, tables.GoldCohortRetention) })
+	if index < 0 || firstCohort < 0 || firstCohort > index {
+		t.Fatalf("writes: cohort partition at %d, index at %d", firstCohort, index)
+	}
+	points := []int{0, firstCohort, firstCohort + 1, index - 1, index, index + 1, len(log.keys) - 1}
+	rng := rand.New(rand.NewPCG(31, 1))
+	for range 3 {
+		points = append(points, rng.IntN(len(log.keys)))
+	}
+	for _, n := range points {
+		dir, base := copyLake()
+		crashing := &crashingStore{Store: base, writes: n}
+		if _, err := newTestCompactor(t, crashing, src).Run(context.Background()); err == nil {
+			t.Fatalf("crash after %d of %d writes: run succeeded", n, len(log.keys))
+		}
+		run(t, base, src)
+		t.Run(fmt.Sprintf("crash-after-%d-writes", n), func(t *testing.T) { diffSnapshots(t, snapshot(t, dir), want) })
+	}
 }

@@ -13,19 +13,31 @@ import (
 )
 
 // writeGold writes daily_metrics for rb.Gold, monthly_metrics, power_users and session_frequency for
-// rb.Months, and cohort_retention when rb.Cohorts. built holds the activity of the days just rebuilt;
-// every other day of rb.Load is read back from silver, and the other days of rb.Lake only for their
-// active users.
-func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*activity, users map[string]userInfo) error {
-	if len(rb.Gold) == 0 && !rb.Cohorts {
-		return nil
+// rb.Months, and cohort_retention as rb.Cohorts says. built holds the activity of the days just
+// rebuilt; every other day of rb.Load is read back from silver, and for CohortsAll the other lake
+// days only for their active users. It returns the number of cohort weeks written or deleted.
+func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*activity, users map[string]userInfo) (int, error) {
+	if len(rb.Gold) == 0 && rb.Cohorts == CohortsNone {
+		return 0, nil
+	}
+	var index *cohortIndex
+	if rb.Cohorts == CohortsChanged {
+		var err error
+		if index, err = c.loadCohortIndex(ctx); err != nil {
+			return 0, err
+		}
+		if index == nil { // a lake written before the index: build it
+			rb.Cohorts = CohortsAll
+		}
 	}
 	lo, hi := rb.Load[0], rb.Load[1]
-	if len(rb.Gold) == 0 {
-		lo, hi = rb.Lake[0], rb.Lake[1]
-	}
-	if rb.Cohorts {
-		lo, hi = min(lo, rb.Lake[0]), max(hi, rb.Lake[1])
+	switch {
+	case rb.Cohorts == CohortsAll && len(rb.Gold) == 0:
+		lo, hi = rb.LakeDays[0], rb.LakeDays[1]
+	case rb.Cohorts == CohortsAll:
+		lo, hi = min(lo, rb.LakeDays[0]), max(hi, rb.LakeDays[1])
+	case len(rb.Gold) == 0:
+		lo, hi = 0, -1 // new metadata only: the index holds all the activity it needs
 	}
 	full := func(d int32) bool { return len(rb.Gold) > 0 && d >= rb.Load[0] && d <= rb.Load[1] }
 	days := make([]*activity, hi-lo+1)
@@ -43,7 +55,7 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return fmt.Errorf("load activity: %w", err)
+		return 0, fmt.Errorf("load activity: %w", err)
 	}
 
 	// Users as small integers, so the rolling windows count with slices instead of string maps.
@@ -62,7 +74,7 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 			active[i][j] = id
 		}
 	}
-	eng := engagementInput{lo: lo, days: days, active: active, ids: ids, names: names}
+	eng := engagementInput{lo: lo, days: days, active: active, names: names}
 
 	wau := newDistinct(len(ids))
 	mau := newDistinct(len(ids))
@@ -126,26 +138,26 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 	}
 	months, err := c.monthlyEngagement(rb, &eng)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	objs = append(objs, months...)
-	var cohorts []object
-	if rb.Cohorts {
-		if cohorts, err = c.cohortRetention(&eng, users); err != nil {
-			return err
+	var cohorts cohortWrite
+	if rb.Cohorts != CohortsNone {
+		if cohorts, err = c.cohortRetention(rb, index, &eng, users); err != nil {
+			return 0, fmt.Errorf("cohort retention: %w", err)
 		}
-		objs = append(objs, cohorts...)
+		objs = append(objs, cohorts.objects...)
 	}
 	if err := c.putAll(ctx, objs); err != nil {
-		return fmt.Errorf("write daily and monthly metrics: %w", err)
+		return 0, fmt.Errorf("write daily and monthly metrics: %w", err)
 	}
-	if rb.Cohorts {
-		if err := c.removeStale(ctx, tables.GoldCohortRetention, cohorts); err != nil {
-			return fmt.Errorf("cohort retention: %w", err)
+	if rb.Cohorts != CohortsNone {
+		if err := c.finishCohorts(ctx, rb, cohorts); err != nil {
+			return 0, fmt.Errorf("cohort retention: %w", err)
 		}
 	}
 	c.progress.Add(int64(len(rb.Gold)))
-	return nil
+	return len(cohorts.objects) + len(cohorts.deleted), nil
 }
 
 // distinct counts the distinct users of a multiset of days.

@@ -59,7 +59,7 @@ func (c *Compactor) writePerformance(ctx context.Context, rb Rebuild, users map[
 	var objs []object
 	for _, m := range rb.Months {
 		mf, ml, _ := event.ParseMonth(m)
-		lo, hi := max(mf, rb.First), min(ml, rb.Last)
+		lo, hi := max(mf, rb.LakeDays[0]), min(ml, rb.LakeDays[1])
 		if lo > hi {
 			continue
 		}
@@ -97,7 +97,7 @@ func (c *Compactor) writePerformance(ctx context.Context, rb Rebuild, users map[
 	if err := c.putAll(ctx, objs); err != nil {
 		return 0, fmt.Errorf("write app versions and devices: %w", err)
 	}
-	n, err := c.writeAnomalies(ctx, AnomalyDays(rb.Silver, rb.First, rb.Last), rb.First, rb.Last)
+	n, err := c.writeAnomalies(ctx, AnomalyDays(rb.Silver, rb.LakeDays[0], rb.LakeDays[1]), rb.LakeDays[0], rb.LakeDays[1])
 	if err != nil {
 		return 0, fmt.Errorf("anomalies: %w", err)
 	}

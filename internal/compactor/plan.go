@@ -5,6 +5,7 @@ import (
 	"maps"
 	"slices"
 
+	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/event"
 )
 
@@ -127,25 +128,36 @@ func Commit(st *State, p Plan, maxTime map[int32]int64, touched []int32, users b
 
 // Rebuild is the silver and gold work for a set of silver days.
 type Rebuild struct {
-	Silver []int32  // days whose silver and whole gold are rebuilt from bronze
-	Gold   []int32  // days whose daily_metrics are recomputed: Silver days and the windows that include them
-	Months []string // calendar months (YYYY-MM) whose monthly_metrics are recomputed
-	Load   [2]int32 // the days whose activity the gold computation reads: [first, last]
-	First  int32    // the lake's days: [First, Last]
-	Last   int32
-
-	// Cohort retention depends on every user's whole history and on the users' join dates, so any
-	// rebuilt day (or new metadata) rebuilds all of it, reading the active users of every day in Lake.
-	Cohorts bool
-	Lake    [2]int32
+	Silver   []int32  // days whose silver and whole gold are rebuilt from bronze
+	Gold     []int32  // days whose daily_metrics are recomputed: Silver days and the windows that include them
+	Months   []string // calendar months (YYYY-MM) whose monthly_metrics are recomputed
+	Weeks    []int32  // Mondays of the Silver days' weeks, whose active users cohort retention takes anew
+	Load     [2]int32 // the days whose activity the gold computation reads: [first, last]
+	LakeDays [2]int32 // the lake's days: [first, last]
+	Cohorts  CohortWork
 }
 
+// CohortWork is how much of gold/cohort_retention a rebuild recomputes.
+type CohortWork int
+
+const (
+	CohortsNone CohortWork = iota
+	// CohortsChanged recomputes the cohort weeks that the rebuilt Weeks or new metadata change, from the
+	// lake's cohort index (CohortIndexKey) and the Weeks' silver; it reads the days of Load only.
+	CohortsChanged
+	// CohortsAll recomputes every cohort week and the index from every lake day's active users: a
+	// backfill, which trusts no gold, or a lake without an index.
+	CohortsAll
+)
+
 // PlanRebuild lists the work that follows from rebuilding the silver days, within the lake's days
-// [first, last]: WAU of the next 6 days and MAU of the next 29 include a day, and so does its month.
+// [first, last]: WAU of the next 6 days and MAU of the next 29 include a day, and so do its month and
+// its week (a cell of every cohort up to that week).
 func PlanRebuild(silver []int32, first, last int32) Rebuild {
-	rb := Rebuild{First: first, Last: last}
+	rb := Rebuild{LakeDays: [2]int32{first, last}}
 	gold := map[int32]bool{}
 	months := map[string]bool{}
+	weeks := map[int32]bool{}
 	for _, d := range silver {
 		if d < first || d > last {
 			continue
@@ -155,11 +167,13 @@ func PlanRebuild(silver []int32, first, last int32) Rebuild {
 			gold[g] = true
 		}
 		months[event.Month(d)] = true
+		weeks[engagement.WeekOf(d)] = true
 	}
 	slices.Sort(rb.Silver)
 	rb.Silver = slices.Compact(rb.Silver)
 	rb.Gold = slices.Sorted(maps.Keys(gold))
 	rb.Months = slices.Sorted(maps.Keys(months))
+	rb.Weeks = slices.Sorted(maps.Keys(weeks))
 	if len(rb.Gold) == 0 {
 		return rb
 	}
@@ -168,7 +182,8 @@ func PlanRebuild(silver []int32, first, last int32) Rebuild {
 		mf, ml, _ := event.ParseMonth(m)
 		lo, hi = min(lo, mf), max(hi, ml)
 	}
+	// Load spans 29 days either side of every Silver day, so it holds their weeks too.
 	rb.Load = [2]int32{max(lo, first), min(hi, last)}
-	rb.Cohorts, rb.Lake = true, [2]int32{first, last}
+	rb.Cohorts = CohortsChanged
 	return rb
 }

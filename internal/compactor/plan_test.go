@@ -68,15 +68,15 @@ func TestPlanRebuild(t *testing.T) {
 	}
 	// One day in a long range: its MAU window ahead, its month, and the month's days to load.
 	f([]int32{jul1 + 4}, jul1-100, jul1+100, Rebuild{
-		Silver: []int32{jul1 + 4}, Gold: days(jul1+4, jul1+33), Months: []string{"2023-07"},
-		Load: [2]int32{jul1 + 4 - 29, jul1 + 33}, First: jul1 - 100, Last: jul1 + 100, Cohorts: true, Lake: [2]int32{jul1 - 100, jul1 + 100},
+		Silver: []int32{jul1 + 4}, Gold: days(jul1+4, jul1+33), Months: []string{"2023-07"}, Weeks: []int32{jul1 + 2},
+		Load: [2]int32{jul1 + 4 - 29, jul1 + 33}, LakeDays: [2]int32{jul1 - 100, jul1 + 100}, Cohorts: CohortsChanged,
 	})
 	// Clipped to the lake's days; out-of-range days are ignored.
 	f([]int32{jul1, jul1 + 1, jul1 + 9}, jul1, jul1+2, Rebuild{
-		Silver: []int32{jul1, jul1 + 1}, Gold: days(jul1, jul1+2), Months: []string{"2023-07"},
-		Load: [2]int32{jul1, jul1 + 2}, First: jul1, Last: jul1 + 2, Cohorts: true, Lake: [2]int32{jul1, jul1 + 2},
+		Silver: []int32{jul1, jul1 + 1}, Gold: days(jul1, jul1+2), Months: []string{"2023-07"}, Weeks: []int32{jul1 - 5},
+		Load: [2]int32{jul1, jul1 + 2}, LakeDays: [2]int32{jul1, jul1 + 2}, Cohorts: CohortsChanged,
 	})
-	f(nil, jul1, jul1, Rebuild{First: jul1, Last: jul1})
+	f(nil, jul1, jul1, Rebuild{LakeDays: [2]int32{jul1, jul1}})
 }
 
 func TestAnomalyDays(t *testing.T) {

@@ -313,6 +313,9 @@ func TestCohortsEdgeCases(t *testing.T) {
 	if rows, _ := Cohorts(first, [][]int32{nil, nil}, join); rows != nil {
 		t.Fatalf("no activity gives no rows, got %v", rows)
 	}
+	if err := (&Activity{}).SetWeek(mon+1, nil, NoDay, NoDay); err == nil {
+		t.Fatal("a week that does not start on a Monday must be an error")
+	}
 }
 
 func TestFrequencyBuckets(t *testing.T) {
@@ -345,6 +348,97 @@ func TestSelectTop(t *testing.T) {
 		selectTop(users, k)
 		if !slices.Equal(users[:k], want[:k]) {
 			t.Fatalf("n %d, k %d: top %v, want %v", n, k, users[:k], want[:k])
+		}
+	}
+}
+
+// TestChangedCohorts keeps an Activity up to date through random changes (weeks of activity
+// replaced, before, inside and after the data, emptied; join dates moved; new users) and checks
+// after each that it equals an Activity built from scratch, and that every cohort week that
+// ChangedCohorts leaves out has the same rows as before the change.
+func TestChangedCohorts(t *testing.T) {
+	mon := int32(19723) // 2024-01-01, a Monday
+	for seed := range uint64(300) {
+		rng := rand.New(rand.NewPCG(seed, 7))
+		nUsers := 1 + rng.IntN(12)
+		days := map[int32][]int32{} // day → active users, the truth
+		var join []int32
+		randomJoin := func() int32 {
+			if rng.IntN(4) == 0 {
+				return NoDay
+			}
+			return mon - 20 + rng.Int32N(120)
+		}
+		a := &Activity{}
+		for range nUsers {
+			join = append(join, randomJoin())
+			a.AddUser(join[len(join)-1])
+		}
+		for step := range 8 {
+			old := a.Clone()
+			for range 1 + rng.IntN(3) {
+				switch rng.IntN(3) {
+				case 0: // a week's activity replaced
+					week := mon + 7*rng.Int32N(12) - 14
+					active := make([][]int32, 7)
+					for i := range active {
+						for u := range len(join) {
+							if rng.IntN(6) == 0 {
+								active[i] = append(active[i], int32(u))
+							}
+						}
+						days[week+int32(i)] = active[i]
+					}
+					if err := a.AddDays(week, active); err != nil {
+						t.Fatal(err)
+					}
+				case 1: // a join date moves
+					u := rng.IntN(len(join))
+					join[u] = randomJoin()
+					a.Join[u] = join[u]
+				case 2: // a new user, with metadata only
+					join = append(join, randomJoin())
+					a.AddUser(join[len(join)-1])
+				}
+			}
+			// From scratch: every day from the earliest to the latest the truth holds.
+			lo, hi := int32(math.MaxInt32), int32(math.MinInt32)
+			for d := range days {
+				lo, hi = min(lo, d), max(hi, d)
+			}
+			var active [][]int32
+			for d := lo; d <= hi && len(days) > 0; d++ {
+				active = append(active, days[d])
+			}
+			want, err := Cohorts(lo, active, join)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := a.Cohorts(a.CohortWeeks())
+			if !slices.Equal(got, want) {
+				t.Fatalf("seed %d step %d: kept up to date\n%v\nfrom scratch\n%v", seed, step, got, want)
+			}
+			changed := ChangedCohorts(old, a)
+			byWeek := func(rows []CohortRow) map[int32][]CohortRow {
+				m := map[int32][]CohortRow{}
+				for _, r := range rows {
+					m[r.CohortWeek] = append(m[r.CohortWeek], r)
+				}
+				return m
+			}
+			before, after := byWeek(old.Cohorts(old.CohortWeeks())), byWeek(got)
+			for _, w := range append(old.CohortWeeks(), a.CohortWeeks()...) {
+				if !slices.Contains(changed, w) && !slices.Equal(before[w], after[w]) {
+					t.Fatalf("seed %d step %d: week %d changed but ChangedCohorts = %v\nbefore %v\nafter  %v", seed, step, w-mon, changed, before[w], after[w])
+				}
+			}
+			// The rows of some weeks are those weeks' rows of all.
+			if len(changed) > 0 {
+				part := a.Cohorts(changed[:1])
+				if !slices.Equal(part, after[changed[0]]) {
+					t.Fatalf("seed %d step %d: rows of week %d alone: %v, want %v", seed, step, changed[0]-mon, part, after[changed[0]])
+				}
+			}
 		}
 	}
 }

@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# bench-nightly.sh: the cost of a nightly compactor run. A year of interactions (datagen --clean: 20k
+# users, 365 days) without its last day is produced into one bin/broker and compacted from scratch;
+# then the last day is produced and `compactor run` is timed RUNS times, each on a fresh copy of the
+# year's lake. With BASE=path/to/another/compactor, that binary gets a lake of its own and its nightly
+# runs alternate with bin/compactor's, for a before/after on the same input and load.
+# With PROFILE=dir, each nightly run writes a CPU profile there (<name>-<run>.pprof).
+# Usage: scripts/bench-nightly.sh   (env USERS, DAYS, PARALLEL, RUNS, BASE, PROFILE)
+set -euo pipefail
+USERS=${USERS:-20000}
+DAYS=${DAYS:-365}
+PARALLEL=${PARALLEL:-2}
+RUNS=${RUNS:-3}
+BASE=${BASE:-}
+PROFILE=${PROFILE:-}
+cd "$(dirname "$0")/.."
+go build -o bin/ ./cmd/broker ./cmd/datagen ./cmd/producer ./cmd/compactor
+
+. scripts/benchlib.sh
+
+bin/datagen --users "$USERS" --days "$DAYS" --start 2023-01-01 --out "$tmp" --quiet --clean
+csv=$tmp/user_interactions.csv
+# The night brings the last generated day (and the few sessions that run past its midnight).
+last=$(date -u -d "2023-01-01 + $((DAYS - 1)) days" +%F)
+awk -F, -v last="$last" 'NR == 1 || substr($2, 1, 10) < last' "$csv" >"$tmp/year.csv"
+awk -F, -v last="$last" 'NR == 1 || substr($2, 1, 10) >= last' "$csv" >"$tmp/night.csv"
+echo "before $last: $(($(wc -l <"$tmp/year.csv") - 1)) rows; from $last: $(($(wc -l <"$tmp/night.csv") - 1)) rows"
+
+start_broker
+produce() { bin/producer --brokers "$addr" --log-level warn "$@"; }
+produce --users "$tmp/user_metadata.csv" --interactions "$tmp/year.csv"
+
+declare -A bins=([new]=bin/compactor)
+[[ -n $BASE ]] && bins[base]=$BASE
+for name in "${!bins[@]}"; do
+	/usr/bin/time -o "$tmp/time" -f "$name year run: %e s %M KB (%U s user, %S s sys)" \
+		"${bins[$name]}" run --brokers "$addr" --lake "file://$tmp/year-$name" --parallel "$PARALLEL" >"$tmp/compactor.log" 2>&1 || { cat "$tmp/compactor.log"; exit 1; }
+	echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+	cat "$tmp/time"
+done
+for name in "${!bins[@]}"; do
+	index=$tmp/year-$name/_state/cohort_index.parquet
+	echo "$name lake: $(du -sh "$tmp/year-$name" | cut -f1)$([[ -f $index ]] && echo ", cohort index $(du -h "$index" | cut -f1)")"
+done
+produce --interactions "$tmp/night.csv"
+
+for run in $(seq "$RUNS"); do
+	for name in $(printf '%s\n' "${!bins[@]}" | sort); do
+		lake=$tmp/night-$name-$run
+		cp -a "$tmp/year-$name" "$lake"
+		echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+		prof=()
+		[[ -n $PROFILE ]] && prof=(--cpuprofile "$PROFILE/$name-$run.pprof")
+		/usr/bin/time -o "$tmp/time" -f "$name nightly run $run: %e s %M KB (%U s user, %S s sys)" \
+			"${bins[$name]}" run --brokers "$addr" --lake "file://$lake" --parallel "$PARALLEL" "${prof[@]}" >"$tmp/compactor.log" 2>&1 || { cat "$tmp/compactor.log"; exit 1; }
+		cat "$tmp/time"
+		grep -o 'silver rebuilt.*weeks' "$tmp/compactor.log" || true
+		rm -rf "$lake"
+	done
+done
