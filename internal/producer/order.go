@@ -73,7 +73,7 @@ func (p *producer) readRowsByTime(ctx context.Context, rp *replay, path string) 
 		for i := range b.rows {
 			r := &b.rows[i]
 			if r.reason != event.OK {
-				if err := p.row(ctx, rp, r.reason, r.line, r.raw, nil, nil); err != nil {
+				if err := p.deadLetter(rp, r.reason, r.line, r.raw); err != nil {
 					return err
 				}
 				continue

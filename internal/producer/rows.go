@@ -39,7 +39,12 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 			if err != nil {
 				return p.readEnd(ctx, rp, err)
 			}
-			if err := p.row(ctx, rp, reason, rd.Line(), rd.Raw(), &u, nil); err != nil {
+			if reason != event.OK {
+				err = p.deadLetter(rp, reason, rd.Line(), rd.Raw())
+			} else {
+				err = p.userRow(rp, rd.Line(), &u)
+			}
+			if err != nil {
 				return err
 			}
 			if rp.rows%parseBatchRows == 0 {
@@ -77,7 +82,13 @@ func (p *producer) produceBatches(ctx context.Context, rp *replay, full <-chan *
 		p.plain = b.plain
 		for i := range b.rows {
 			row := &b.rows[i]
-			if err := p.row(ctx, rp, row.reason, row.line, row.raw, nil, &row.in); err != nil {
+			var err error
+			if row.reason != event.OK {
+				err = p.deadLetter(rp, row.reason, row.line, row.raw)
+			} else {
+				err = p.interactionRow(ctx, rp, row.line, &row.in)
+			}
+			if err != nil {
 				return err
 			}
 		}
@@ -147,44 +158,47 @@ func (p *producer) readEnd(ctx context.Context, rp *replay, err error) error {
 
 func (p *producer) writerErr() error { return unreachable(p.w.Err()) }
 
-// row produces one row: an interaction (in), a user (u), or a dead letter when reason is not OK.
-func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, line int64, raw []byte,
-	u *event.User, in *event.Interaction) error {
-	rp.rows++
-	rp.lastLine = line
-	if reason != event.OK {
-		part := int32(line % int64(rp.nDLQ))
-		if line <= rp.done.dlqLine(part) {
-			rp.skipped++
-			return nil
-		}
-		p.value = append(p.value[:0], raw...)
-		p.rec = kwrite.Record{Value: p.value, Timestamp: time.Now().UnixMilli()} // when it was rejected
-		p.setOrigin(0, rp.in.name, line)
-		p.label = append(p.label[:0], reason.String()...)
-		p.headers[2] = kwrite.Header{Key: HeaderReason, Value: p.label}
-		return unreachable(p.append(rp.dlq, part, tallyDeadLetter+int(reason), 3))
+// deadLetter produces an unreadable row, its raw line with the reason, to the dead-letter topic.
+func (p *producer) deadLetter(rp *replay, reason event.Reason, line int64, raw []byte) error {
+	rp.count(line)
+	part := int32(line % int64(rp.nDLQ))
+	if line <= rp.done.dlqLine(part) {
+		rp.skipped++
+		return nil
 	}
+	p.value = append(p.value[:0], raw...)
+	p.rec = kwrite.Record{Value: p.value, Timestamp: time.Now().UnixMilli()} // when it was rejected
+	p.setOrigin(0, rp.in.name, line)
+	p.label = append(p.label[:0], reason.String()...)
+	p.headers[2] = kwrite.Header{Key: HeaderReason, Value: p.label}
+	return unreachable(p.append(rp.dlq, part, tallyDeadLetter+int(reason), 3))
+}
 
-	var key string
-	if in != nil {
-		key = in.UserID
-		rp.maxEvent = max(rp.maxEvent, in.Time)
-	} else {
-		key = u.UserID
-	}
-	// The key is never empty (csvin rejects an empty user_id), so this is the partition franz-go's
-	// and Java's default partitioners choose, stable across runs.
-	part := rp.parts.partition(key)
+// userRow produces a readable users row.
+func (p *producer) userRow(rp *replay, line int64, u *event.User) error {
+	rp.count(line)
+	part := rp.parts.partition(u.UserID)
 	if rp.done.skipEvent(part, line) {
 		rp.skipped++
 		return nil
 	}
-	if rp.users {
-		p.value = record.AppendUser(p.value[:0], u)
-		p.rec = kwrite.Record{Key: bytesOf(key), Value: p.value, Timestamp: time.Now().UnixMilli()}
-		p.setOrigin(0, rp.in.name, line)
-		return unreachable(p.append(rp.out, part, tallyProduced, 2))
+	p.value = record.AppendUser(p.value[:0], u)
+	p.rec = kwrite.Record{Key: bytesOf(u.UserID), Value: p.value, Timestamp: time.Now().UnixMilli()}
+	p.setOrigin(0, rp.in.name, line)
+	return unreachable(p.append(rp.out, part, tallyProduced, 2))
+}
+
+// interactionRow produces a readable interactions row, paced by --speed, and the progress control
+// records that are due.
+func (p *producer) interactionRow(ctx context.Context, rp *replay, line int64, in *event.Interaction) error {
+	rp.count(line)
+	rp.maxEvent = max(rp.maxEvent, in.Time)
+	// The key is never empty (csvin rejects an empty user_id), so this is the partition franz-go's
+	// and Java's default partitioners choose, stable across runs.
+	part := rp.parts.partition(in.UserID)
+	if rp.done.skipEvent(part, line) {
+		rp.skipped++
+		return nil
 	}
 	if !rp.marked[part] {
 		if err := p.control(rp, part, record.ControlProgress, line-1); err != nil {
@@ -192,7 +206,7 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 		}
 	}
 	p.event = in
-	p.eventRec.Key, p.eventRec.Timestamp = bytesOf(key), in.Time
+	p.eventRec.Key, p.eventRec.Timestamp = bytesOf(in.UserID), in.Time
 	if err := rp.out.Append(part, tallyProduced, &p.eventRec); err != nil {
 		return unreachable(err)
 	}
@@ -208,6 +222,12 @@ func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, lin
 		return p.sendControl(rp, record.ControlProgress)
 	}
 	return nil
+}
+
+// count counts a row read at line, readable or not.
+func (rp *replay) count(line int64) {
+	rp.rows++
+	rp.lastLine = line
 }
 
 // sendControl sends a control record of kind to every interactions partition. Each is appended after
