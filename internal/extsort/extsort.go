@@ -99,6 +99,7 @@ type Sorter struct {
 	spare *run         // a buffer for the next run, once its spill is done
 	spill chan spilled // the spill in flight, nil when none
 	runs  []string
+	read  []*fileRun // the runs Merge opened, closed by Close if the merge is abandoned
 	stats Stats
 
 	ordered    bool  // every row so far is in order
@@ -302,7 +303,9 @@ func (s *Sorter) Merge(reread func(line int64) (Source, error)) (Source, error) 
 		if err != nil {
 			return nil, fmt.Errorf("extsort: read run: %w", err)
 		}
-		srcs = append(srcs, &fileRun{f: f, r: bufio.NewReaderSize(f, spillBuffer), name: name})
+		fr := &fileRun{f: f, r: bufio.NewReaderSize(f, spillBuffer), name: name}
+		s.read = append(s.read, fr)
+		srcs = append(srcs, fr)
 	}
 	if s.cur != nil {
 		s.cur.sort()
@@ -314,9 +317,14 @@ func (s *Sorter) Merge(reread func(line int64) (Source, error)) (Source, error) 
 	return newMerger(srcs)
 }
 
-// Close waits for a spill in flight and removes the spill files. It is idempotent.
+// Close waits for a spill in flight, closes the runs Merge opened and removes the spill files. It is
+// idempotent. The Source Merge returned may not be read after Close.
 func (s *Sorter) Close() error {
 	_ = s.waitSpill() // its error was or will never be reported: the sort is abandoned
+	for _, fr := range s.read {
+		_ = fr.close() // read only: nothing to lose
+	}
+	s.read = nil
 	if s.dir == "" {
 		return nil
 	}

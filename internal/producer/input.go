@@ -54,3 +54,13 @@ func (p *producer) report(status func() Status) (stop func()) {
 	}()
 	return func() { close(done); <-finished }
 }
+
+// stop stops bs, which reads in, and waits for it before in is closed. Stdin is not ours to close,
+// and an idle one could hold a Read, and so the wait, forever: its parser ends with the process.
+func (in *input) stop(bs *batches) {
+	if in.closer == nil {
+		bs.abandon()
+		return
+	}
+	bs.close()
+}

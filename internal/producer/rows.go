@@ -55,24 +55,16 @@ func (p *producer) readRows(ctx context.Context, rp *replay) error {
 			}
 		}
 	}
-	stop := make(chan struct{})
-	full, free, parsed := parseInteractions(rp.in.r, stop)
-	defer func() {
-		close(stop)
-		// Join the parser before replayFile closes the file it reads. Stdin is not ours to close, and
-		// an idle one could hold a Read, and so the join, forever: that parser ends with the process.
-		if rp.in.closer != nil {
-			<-parsed
-		}
-	}()
-	return p.produceBatches(ctx, rp, full, free)
+	parser := parseInteractions(rp.in.r)
+	defer rp.in.stop(parser)
+	return p.produceBatches(ctx, rp, parser)
 }
 
-// produceBatches produces the rows of the batches received on full, returning each on free, until
-// the batch that carries an error (io.EOF at the end).
-func (p *producer) produceBatches(ctx context.Context, rp *replay, full <-chan *parsedBatch, free chan<- *parsedBatch) error {
+// produceBatches produces the rows of the batches bs fills, returning each to it, until the batch
+// that carries an error (io.EOF at the end).
+func (p *producer) produceBatches(ctx context.Context, rp *replay, bs *batches) error {
 	for {
-		b, err := p.nextBatch(ctx, full)
+		b, err := p.nextBatch(ctx, bs.full)
 		if err != nil {
 			return err
 		}
@@ -103,7 +95,7 @@ func (p *producer) produceBatches(ctx context.Context, rp *replay, full <-chan *
 		if b.err != nil {
 			return p.readEnd(ctx, rp, b.err)
 		}
-		free <- b
+		bs.free <- b
 	}
 }
 
