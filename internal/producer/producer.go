@@ -337,7 +337,7 @@ type replay struct {
 }
 
 func (p *producer) replayFile(ctx context.Context, path string, users bool) (FileSummary, error) {
-	in, err := p.open(path)
+	in, err := p.open(path, users)
 	if err != nil {
 		return FileSummary{File: path}, err
 	}
