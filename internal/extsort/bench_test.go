@@ -136,3 +136,28 @@ func BenchmarkMergeMemRun(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
 }
+
+// BenchmarkWriteRun is spilling a sorted run: its rows, in time order, are scattered over the buffer.
+func BenchmarkWriteRun(b *testing.B) {
+	rows := benchRows(1_000_000)
+	s, err := New(Config{Dir: b.TempDir(), Memory: 256 << 20})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for i := range rows {
+		if err := s.Add(&rows[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	s.cur.sort()
+	path := filepath.Join(b.TempDir(), "run")
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := s.write(s.cur, path); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+}

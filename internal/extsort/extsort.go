@@ -99,6 +99,7 @@ type Sorter struct {
 	spare *run         // a buffer for the next run, once its spill is done
 	spill chan spilled // the spill in flight, nil when none
 	runs  []string
+	read  []*fileRun // the runs Merge opened, closed by Close if the merge is abandoned
 	stats Stats
 
 	ordered    bool  // every row so far is in order
@@ -115,6 +116,7 @@ type run struct {
 	data      []byte
 	sorted    bool // keys are in order
 	memory    int64
+	sink      byte // keeps touch's loads
 }
 
 // newRun allocates a run buffer of memory bytes. Pages the run never reaches are never touched.
@@ -259,7 +261,11 @@ func (s *Sorter) write(r *run, name string) (n int64, err error) {
 		return 0, fmt.Errorf("extsort: spill run: %w", err)
 	}
 	w := bufio.NewWriterSize(f, spillBuffer)
-	for _, k := range r.keys {
+	var sink byte
+	for i, k := range r.keys {
+		if i%touchAhead == 0 {
+			sink += touch(r.data, r.keys[i:min(len(r.keys), i+touchAhead)])
+		}
 		row := r.data[k.off:]
 		size, m := binary.Uvarint(row)
 		row = row[:m+int(size)]
@@ -268,6 +274,7 @@ func (s *Sorter) write(r *run, name string) (n int64, err error) {
 		}
 		n += int64(len(row))
 	}
+	r.sink += sink
 	if err == nil {
 		err = w.Flush()
 	}
@@ -302,7 +309,9 @@ func (s *Sorter) Merge(reread func(line int64) (Source, error)) (Source, error) 
 		if err != nil {
 			return nil, fmt.Errorf("extsort: read run: %w", err)
 		}
-		srcs = append(srcs, &fileRun{f: f, r: bufio.NewReaderSize(f, spillBuffer), name: name})
+		fr := &fileRun{f: f, r: bufio.NewReaderSize(f, spillBuffer), name: name}
+		s.read = append(s.read, fr)
+		srcs = append(srcs, fr)
 	}
 	if s.cur != nil {
 		s.cur.sort()
@@ -314,9 +323,14 @@ func (s *Sorter) Merge(reread func(line int64) (Source, error)) (Source, error) 
 	return newMerger(srcs)
 }
 
-// Close waits for a spill in flight and removes the spill files. It is idempotent.
+// Close waits for a spill in flight, closes the runs Merge opened and removes the spill files. It is
+// idempotent. The Source Merge returned may not be read after Close.
 func (s *Sorter) Close() error {
 	_ = s.waitSpill() // its error was or will never be reported: the sort is abandoned
+	for _, fr := range s.read {
+		_ = fr.close() // read only: nothing to lose
+	}
+	s.read = nil
 	if s.dir == "" {
 		return nil
 	}
@@ -354,19 +368,26 @@ type memRun struct {
 
 // touchAhead is how many rows touch loads at once. In time order the rows are scattered over the run
 // (one cache miss, often a TLB miss, each); loading a block of them with independent loads lets the
-// misses overlap instead of coming one after another.
+// misses overlap instead of coming one after another. Writing a run and reading one in memory both
+// go through the rows that way.
 const touchAhead = 32
 
-func (m *memRun) touch() {
+// touch loads the start of the rows of keys in data, returning a byte the caller keeps so that the
+// loads are not optimised away.
+func touch(data []byte, keys []key) byte {
 	var s byte
-	for _, k := range m.keys[:min(len(m.keys), touchAhead)] {
-		s += m.data[k.off]
-		if end := int(k.off) + 63; end < len(m.data) { // a row is often in two cache lines
-			s += m.data[end]
+	for _, k := range keys {
+		s += data[k.off]
+		if end := int(k.off) + 63; end < len(data) { // a row is often in two cache lines
+			s += data[end]
 		}
 	}
-	m.sink += s
+	return s
+}
+
+func (m *memRun) touch() {
 	m.touched = min(len(m.keys), touchAhead)
+	m.sink += touch(m.data, m.keys[:m.touched])
 }
 
 func (m *memRun) Next(r *Row) error {

@@ -211,6 +211,40 @@ func TestRunBoundedByMemory(t *testing.T) {
 	}
 }
 
+// TestCloseAbandonedMerge: Close after a merge read only partly closes the run files it opened.
+func TestCloseAbandonedMerge(t *testing.T) {
+	input := genRows(rand.New(rand.NewPCG(11, 12)), 4000, 1<<40, 0)
+	s, err := New(Config{Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cfg.Memory = 1 << 16
+	for i := range input {
+		if err := s.Add(&input[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := s.Merge(rereader(input))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := src.Next(new(Row)); err != nil {
+		t.Fatal(err)
+	}
+	opened := s.read
+	if len(opened) < 4 {
+		t.Fatalf("%d runs read, want several", len(opened))
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, fr := range opened {
+		if fr.f != nil {
+			t.Fatalf("run %s still open after Close", fr.name)
+		}
+	}
+}
+
 // TestSpillFullDisk: a spill that fails (here on /dev/full) is an error naming the cause, and Close
 // still removes the spill directory.
 func TestSpillFullDisk(t *testing.T) {

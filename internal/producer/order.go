@@ -51,18 +51,11 @@ func (p *producer) readRowsByTime(ctx context.Context, rp *replay, path string) 
 	rp.phase.Store(phaseSort)
 	began := time.Now()
 
-	stop := make(chan struct{})
-	full, free, parsed := parseInteractions(rp.in.r, stop)
-	defer func() {
-		close(stop)
-		// As in readRows: the parser is joined before replayFile closes the file, except on stdin.
-		if rp.in.closer != nil {
-			<-parsed
-		}
-	}()
+	parser := parseInteractions(rp.in.r)
+	defer rp.in.stop(parser)
 	var row extsort.Row
 	for {
-		b, err := p.nextBatch(ctx, full)
+		b, err := p.nextBatch(ctx, parser.full)
 		if err != nil {
 			return err
 		}
@@ -73,7 +66,7 @@ func (p *producer) readRowsByTime(ctx context.Context, rp *replay, path string) 
 		for i := range b.rows {
 			r := &b.rows[i]
 			if r.reason != event.OK {
-				if err := p.row(ctx, rp, r.reason, r.line, r.raw, nil, nil); err != nil {
+				if err := p.deadLetter(rp, r.reason, r.line, r.raw); err != nil {
 					return err
 				}
 				continue
@@ -94,9 +87,21 @@ func (p *producer) readRowsByTime(ctx context.Context, rp *replay, path string) 
 		if b.err != nil {
 			return p.readEnd(ctx, rp, b.err)
 		}
-		free <- b
+		parser.free <- b
 	}
-	src, err := s.Merge(func(line int64) (extsort.Source, error) { return p.reread(path, line, stop) })
+	// Deferred calls run last first: the merging goroutine (below) stops before the prefix it may be
+	// reading is closed, and both before the sorter (above) closes and removes its runs.
+	var prefix *prefixSource
+	defer func() {
+		if prefix != nil {
+			err = errors.Join(err, prefix.close())
+		}
+	}()
+	src, err := s.Merge(func(line int64) (extsort.Source, error) {
+		var err error
+		prefix, err = p.reread(path, line)
+		return prefix, err
+	})
 	if err != nil {
 		return fmt.Errorf("sort %s: %w", rp.in.name, err)
 	}
@@ -105,60 +110,37 @@ func (p *producer) readRowsByTime(ctx context.Context, rp *replay, path string) 
 		"spilled_bytes", st.SpilledBytes, "sort_dir", s.Dir(), "sort_seconds", time.Since(began).Seconds())
 	rp.phase.Store(phaseReplay)
 	rp.lastLine = 0
-	full, free = mergeBatches(src, stop)
-	return p.produceBatches(ctx, rp, full, free)
+	merger := mergeBatches(src)
+	defer merger.close()
+	return p.produceBatches(ctx, rp, merger)
 }
 
 // mergeBatches reads the merged rows on a goroutine of its own, so merging overlaps producing, and
-// sends them in batches as parseInteractions does, each row's line being its position in the merged
-// order; the last batch carries io.EOF or the error that ended the merge.
-func mergeBatches(src extsort.Source, stop <-chan struct{}) (full <-chan *parsedBatch, free chan<- *parsedBatch) {
-	fullc := make(chan *parsedBatch, parseBatches)
-	freec := make(chan *parsedBatch, parseBatches)
-	for range parseBatches {
-		freec <- &parsedBatch{rows: make([]parsed, 0, parseBatchRows)}
-	}
-	go func() {
-		defer close(fullc)
-		var row extsort.Row
-		pos := int64(0)
-		for {
-			var b *parsedBatch
-			select {
-			case b = <-freec:
-			case <-stop:
-				return
-			}
-			b.rows, b.text, b.plain = b.rows[:0], b.text[:0], true
-			for len(b.rows) < parseBatchRows && b.err == nil {
-				if err := src.Next(&row); err != nil {
-					b.err = err
-					if err != io.EOF {
-						b.err = fmt.Errorf("merge sorted runs: %w", err)
-					}
-					break
+// hands them over in batches as parseInteractions does, each row's line being its position in the
+// merged order; the last batch carries io.EOF or the error that ended the merge.
+func mergeBatches(src extsort.Source) *batches {
+	var row extsort.Row
+	pos := int64(0)
+	return startBatches(func(b *parsedBatch) {
+		b.rows, b.text, b.plain = b.rows[:0], b.text[:0], true
+		for len(b.rows) < parseBatchRows && b.err == nil {
+			if err := src.Next(&row); err != nil {
+				b.err = err
+				if err != io.EOF {
+					b.err = fmt.Errorf("merge sorted runs: %w", err)
 				}
-				pos++
-				in := &row.In
-				b.rows = append(b.rows, parsed{reason: event.OK, line: pos,
-					in:   event.Interaction{Time: in.Time, DurationMs: in.DurationMs},
-					lens: [4]uint16{uint16(len(in.UserID)), uint16(len(in.Action)), uint16(len(in.PageID)), uint16(len(in.AppVersion))}})
-				b.text = append(append(append(append(b.text, in.UserID...), in.Action...), in.PageID...), in.AppVersion...)
-				b.plain = b.plain && row.Plain
+				break
 			}
-			b.cutText()
-			end := b.err != nil
-			select {
-			case fullc <- b:
-			case <-stop:
-				return
-			}
-			if end {
-				return
-			}
+			pos++
+			in := &row.In
+			b.rows = append(b.rows, parsed{reason: event.OK, line: pos,
+				in:   event.Interaction{Time: in.Time, DurationMs: in.DurationMs},
+				lens: [4]uint16{uint16(len(in.UserID)), uint16(len(in.Action)), uint16(len(in.PageID)), uint16(len(in.AppVersion))}})
+			b.text = append(append(append(append(b.text, in.UserID...), in.Action...), in.PageID...), in.AppVersion...)
+			b.plain = b.plain && row.Plain
 		}
-	}()
-	return fullc, freec
+		b.cutText()
+	})
 }
 
 // Values of replay.phase.
@@ -189,26 +171,25 @@ func plainInteraction(in *event.Interaction) bool {
 }
 
 // reread opens path again and yields its readable rows up to line: the prefix the sorter found in
-// order and did not keep. It stops with stop.
-func (p *producer) reread(path string, line int64, stop <-chan struct{}) (extsort.Source, error) {
+// order and did not keep.
+func (p *producer) reread(path string, line int64) (*prefixSource, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("reread in-order prefix: %w", err)
 	}
-	// This parser stops with stop, at the end of the replay; the prefix's end closes f under it.
-	full, free, _ := parseInteractions(f, stop)
-	return &prefixSource{f: f, full: full, free: free, limit: line, name: path}, nil
+	ra := newReadAhead(f)
+	return &prefixSource{f: ra, parser: parseInteractions(ra), limit: line, name: path}, nil
 }
 
-// prefixSource yields the readable rows of a file up to a line, in file order.
+// prefixSource yields the readable rows of a file up to a line, in file order. It owns the file and
+// the parser reading it: close stops the parser, waits for it, then closes the file.
 type prefixSource struct {
-	f     *os.File
-	full  <-chan *parsedBatch
-	free  chan<- *parsedBatch
-	b     *parsedBatch
-	i     int
-	limit int64
-	name  string
+	f      io.Closer // the file, read ahead
+	parser *batches
+	b      *parsedBatch
+	i      int
+	limit  int64
+	name   string
 }
 
 func (s *prefixSource) Next(r *extsort.Row) error {
@@ -232,22 +213,34 @@ func (s *prefixSource) Next(r *extsort.Row) error {
 			if s.b.err != nil {
 				return s.end(fmt.Errorf("reread %s: %w", s.name, s.b.err))
 			}
-			s.free <- s.b // the previous row, from this batch, has been produced
+			s.parser.free <- s.b // the previous row, from this batch, has been produced
 		}
-		s.b, s.i = <-s.full, 0
+		s.b, s.i = <-s.parser.full, 0
 		if s.b == nil {
 			return s.end(fmt.Errorf("reread %s: stopped", s.name))
 		}
 	}
 }
 
+// end closes the source at the end of its rows or on an error, which it returns (io.EOF at the end).
 func (s *prefixSource) end(err error) error {
-	if s.f != nil {
-		err = errors.Join(err, s.f.Close())
-		s.f = nil
-	}
+	err = errors.Join(err, s.close())
 	if err == nil {
 		return io.EOF
 	}
 	return err
+}
+
+// close stops the parser and closes the file. It is idempotent.
+func (s *prefixSource) close() error {
+	if s.f == nil {
+		return nil
+	}
+	s.parser.close()
+	err := s.f.Close()
+	s.f = nil
+	if err != nil {
+		return fmt.Errorf("reread %s: %w", s.name, err)
+	}
+	return nil
 }

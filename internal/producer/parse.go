@@ -2,6 +2,7 @@ package producer
 
 import (
 	"io"
+	"sync"
 	"unsafe"
 
 	"github.com/notestream/notestream/internal/csvin"
@@ -33,55 +34,42 @@ const (
 	parseBatches   = 4    // batches in flight: bounds memory
 )
 
-// parseInteractions reads rows on its own goroutine, so CSV parsing overlaps record building and
-// Produce, and sends them in batches on the returned channel until the input ends or stop is closed.
-// The receiver returns each batch on free once done with it. done is closed when the goroutine has
-// returned and reads r no more: after stop is closed, as soon as its current Read returns.
-func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBatch, free chan<- *parsedBatch, done <-chan struct{}) {
-	fullc := make(chan *parsedBatch, parseBatches)
-	freec := make(chan *parsedBatch, parseBatches)
-	donec := make(chan struct{})
+// batches hands parsed batches from a goroutine that fills them to the one that produces them: the
+// producing side receives each batch on full and returns it on free once done with it. The filling
+// goroutine belongs to whoever started it, who stops it with close.
+type batches struct {
+	full <-chan *parsedBatch // closed once the goroutine has returned
+	free chan<- *parsedBatch
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// startBatches calls fill on a goroutine of its own with each free batch in turn and sends the batch
+// on full, until a batch ends with an error (the last one; io.EOF at the end of the input) or stop.
+// fill resets the batch it is given and fills it.
+func startBatches(fill func(*parsedBatch)) *batches {
+	full := make(chan *parsedBatch, parseBatches)
+	free := make(chan *parsedBatch, parseBatches)
 	for range parseBatches {
-		freec <- &parsedBatch{rows: make([]parsed, 0, parseBatchRows)}
+		free <- &parsedBatch{rows: make([]parsed, 0, parseBatchRows)}
 	}
+	bs := &batches{full: full, free: free, stop: make(chan struct{}), done: make(chan struct{})}
 	go func() {
-		defer close(donec)
-		defer close(fullc)
-		rd := csvin.NewInteractionReader(r)
+		defer close(bs.done)
+		defer close(full)
 		for {
 			var b *parsedBatch
 			select {
-			case b = <-freec:
-			case <-stop:
+			case b = <-free:
+			case <-bs.stop:
 				return
 			}
-			b.rows, b.arena, b.text = b.rows[:0], b.arena[:0], b.text[:0]
-			var f csvin.InteractionFields
-			for len(b.rows) < parseBatchRows && b.err == nil {
-				b.rows = append(b.rows, parsed{})
-				row := &b.rows[len(b.rows)-1]
-				row.reason, b.err = rd.NextFields(&f)
-				if b.err != nil {
-					b.rows = b.rows[:len(b.rows)-1]
-					break
-				}
-				row.line = rd.Line()
-				if row.reason != event.OK {
-					start := len(b.arena)
-					b.arena = append(b.arena, rd.Raw()...)
-					row.raw = b.arena[start:len(b.arena):len(b.arena)]
-					continue
-				}
-				row.in.Time, row.in.DurationMs = f.Time, f.DurationMs
-				row.lens = [4]uint16{uint16(len(f.UserID)), uint16(len(f.Action)), uint16(len(f.PageID)), uint16(len(f.AppVersion))}
-				b.text = append(append(append(append(b.text, f.UserID...), f.Action...), f.PageID...), f.AppVersion...)
-			}
-			b.plain = record.Plain(b.text)
-			b.cutText()
+			fill(b)
 			end := b.err != nil
 			select {
-			case fullc <- b:
-			case <-stop:
+			case full <- b:
+			case <-bs.stop:
 				return
 			}
 			if end {
@@ -89,7 +77,49 @@ func parseInteractions(r io.Reader, stop <-chan struct{}) (full <-chan *parsedBa
 			}
 		}
 	}()
-	return fullc, freec, donec
+	return bs
+}
+
+// abandon tells the goroutine to stop without waiting for it: it returns once its current fill does.
+func (bs *batches) abandon() { bs.once.Do(func() { close(bs.stop) }) }
+
+// close stops the goroutine and waits until it has returned, so whatever its fill reads can be closed.
+// It is idempotent.
+func (bs *batches) close() {
+	bs.abandon()
+	<-bs.done
+}
+
+// parseInteractions reads rows from r on a goroutine of its own, so CSV parsing overlaps record
+// building and producing, in batches until the input ends or the batches are closed. The goroutine
+// reads r until close returns: after that, as soon as its current Read returns.
+func parseInteractions(r io.Reader) *batches {
+	rd := csvin.NewInteractionReader(r)
+	var f csvin.InteractionFields
+	return startBatches(func(b *parsedBatch) {
+		b.rows, b.arena, b.text = b.rows[:0], b.arena[:0], b.text[:0]
+		for len(b.rows) < parseBatchRows && b.err == nil {
+			b.rows = append(b.rows, parsed{})
+			row := &b.rows[len(b.rows)-1]
+			row.reason, b.err = rd.NextFields(&f)
+			if b.err != nil {
+				b.rows = b.rows[:len(b.rows)-1]
+				break
+			}
+			row.line = rd.Line()
+			if row.reason != event.OK {
+				start := len(b.arena)
+				b.arena = append(b.arena, rd.Raw()...)
+				row.raw = b.arena[start:len(b.arena):len(b.arena)]
+				continue
+			}
+			row.in.Time, row.in.DurationMs = f.Time, f.DurationMs
+			row.lens = [4]uint16{uint16(len(f.UserID)), uint16(len(f.Action)), uint16(len(f.PageID)), uint16(len(f.AppVersion))}
+			b.text = append(append(append(append(b.text, f.UserID...), f.Action...), f.PageID...), f.AppVersion...)
+		}
+		b.plain = record.Plain(b.text)
+		b.cutText()
+	})
 }
 
 // cutText sets the rows' strings, slices of the batch's text without a copy. They are valid until the

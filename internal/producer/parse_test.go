@@ -25,25 +25,29 @@ func (r *heldReader) Read(p []byte) (int, error) {
 	return 0, io.EOF
 }
 
-// TestParseInteractionsDone: done closes only once the parser reads no more, so its owner can join
-// it before closing the file.
-func TestParseInteractionsDone(t *testing.T) {
+// TestParseInteractionsClose: close returns only once the parser reads no more, so its owner can
+// close the file after it.
+func TestParseInteractionsClose(t *testing.T) {
 	r := &heldReader{rows: strings.NewReader(strings.Repeat("u1,2023-07-01 10:00:00,edit,p1,1,1\n", parseBatchRows+1)),
 		held: make(chan struct{}), release: make(chan struct{})}
-	stop := make(chan struct{})
-	full, _, done := parseInteractions(r, stop)
-	<-full // the first batch; the parser goes on to the held Read
+	parser := parseInteractions(r)
+	<-parser.full // the first batch; the parser goes on to the held Read
 	<-r.held
-	close(stop)
+	closed := make(chan struct{})
+	go func() {
+		parser.close()
+		close(closed)
+	}()
 	select {
-	case <-done:
-		t.Fatal("done closed while the parser was still in a Read")
+	case <-closed:
+		t.Fatal("close returned while the parser was still in a Read")
 	case <-time.After(50 * time.Millisecond):
 	}
 	close(r.release)
 	select {
-	case <-done:
+	case <-closed:
 	case <-time.After(10 * time.Second):
-		t.Fatal("the parser did not return after stop was closed and its Read returned")
+		t.Fatal("close did not return after the parser's Read returned")
 	}
+	parser.close() // idempotent
 }

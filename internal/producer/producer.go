@@ -29,17 +29,13 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/notestream/notestream/internal/csvin"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/extsort"
 	"github.com/notestream/notestream/internal/kafkaauth"
@@ -302,94 +298,6 @@ func unreachable(err error) error {
 	return err
 }
 
-// loadTopics gives the writer every topic it appends to.
-func (p *producer) loadTopics(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	defer cancel()
-	p.topics = map[string]*kwrite.Topic{}
-	for _, name := range []string{p.cfg.TopicInteractions, p.cfg.TopicUsers, p.cfg.TopicDLQ} {
-		t, err := p.w.Topic(ctx, name)
-		if err != nil {
-			return err
-		}
-		if t.Partitions() != p.partitions[name] {
-			return fmt.Errorf("topic %s: metadata lists %d partitions, the topic listing %d", name, t.Partitions(), p.partitions[name])
-		}
-		p.topics[name] = t
-	}
-	return nil
-}
-
-// waitPartitions lists topic until its metadata shows partitions (a topic just created elsewhere may
-// not be in the brokers' metadata yet).
-func (p *producer) waitPartitions(ctx context.Context, topic string) (int32, error) {
-	for {
-		details, err := p.adm.ListTopics(ctx, topic)
-		if err != nil {
-			return 0, fmt.Errorf("list topic: %w", err)
-		}
-		if d, ok := details[topic]; ok && d.Err == nil && len(d.Partitions) > 0 {
-			return int32(len(d.Partitions)), nil
-		}
-		select {
-		case <-ctx.Done():
-			return 0, fmt.Errorf("no partitions listed: %w", ctx.Err())
-		case <-time.After(100 * time.Millisecond):
-		}
-	}
-}
-
-// ensureTopics creates the missing topics (users log-compacted) and learns every partition count.
-func (p *producer) ensureTopics(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
-	defer cancel()
-	c := p.cfg
-	topics := []string{c.TopicInteractions, c.TopicUsers, c.TopicDLQ, c.TopicLate}
-	p.partitions = make(map[string]int32, len(topics))
-	p.created = make(map[string]bool, len(topics))
-	// kgo caches metadata answers for MetadataMinAge (5 s), so a second ListTopics right after creating
-	// would still miss the new topics: the counts come from this listing and the create responses.
-	details, err := p.adm.ListTopics(ctx, topics...)
-	if err != nil {
-		return fmt.Errorf("list topics: %w", err)
-	}
-	for _, t := range topics {
-		if d, ok := details[t]; ok && d.Err == nil && len(d.Partitions) > 0 {
-			p.partitions[t] = int32(len(d.Partitions))
-			continue
-		}
-		// Records carry their event time, which in a replay of history is older than any time-based
-		// retention: with Kafka's default (7 days) the broker would delete them as soon as written.
-		configs := map[string]*string{"retention.ms": kadm.StringPtr("-1")}
-		if t == c.TopicUsers {
-			configs = map[string]*string{"cleanup.policy": kadm.StringPtr("compact")}
-		}
-		resp, err := p.adm.CreateTopic(ctx, c.Partitions, c.Replication, configs, t)
-		if err == nil {
-			err = resp.Err
-		}
-		if errors.Is(err, kerr.TopicAlreadyExists) {
-			// Another client created it since the listing (a starting consumer creates the late topic).
-			n, err := p.waitPartitions(ctx, t)
-			if err != nil {
-				return fmt.Errorf("create topic %s: created concurrently, then %w", t, err)
-			}
-			p.partitions[t] = n
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("create topic %s: %w", t, err)
-		}
-		p.partitions[t] = c.Partitions
-		if resp.NumPartitions > 0 {
-			p.partitions[t] = resp.NumPartitions
-		}
-		p.created[t] = true
-		c.Logger.Info("created topic", "topic", t, "partitions", p.partitions[t], "replication", c.Replication)
-	}
-	return nil
-}
-
 // acked is the number of acknowledged records counted in tally.
 func (p *producer) acked(tally int) int64 { return p.w.Acked(uint8(tally)) }
 
@@ -400,43 +308,6 @@ func (p *producer) deadLettered() int64 {
 		n += p.acked(tallyDeadLetter + int(r))
 	}
 	return n
-}
-
-// append appends p.rec with the first nHeaders of p.headers to part of t.
-func (p *producer) append(t *kwrite.Topic, part int32, tally int, nHeaders int) error {
-	p.rec.Headers = p.headers[:nHeaders]
-	return t.Append(part, uint8(tally), &p.rec)
-}
-
-// setOrigin sets the source and line headers at i and i+1.
-func (p *producer) setOrigin(i int, source string, line int64) {
-	p.source = append(p.source[:0], source...)
-	p.line = strconv.AppendInt(p.line[:0], line, 10)
-	p.headers[i] = kwrite.Header{Key: HeaderSource, Value: p.source}
-	p.headers[i+1] = kwrite.Header{Key: HeaderLine, Value: p.line}
-}
-
-// input is an open CSV file with its byte count for progress.
-type input struct {
-	name   string // the source header: the file's base name, or "stdin"
-	r      *countingReader
-	size   int64
-	closer io.Closer
-}
-
-func (p *producer) open(path string) (*input, error) {
-	if path == "-" {
-		return &input{name: "stdin", r: &countingReader{r: p.cfg.Stdin}, size: -1}, nil
-	}
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, fmt.Errorf("open input: %w", err)
-	}
-	size := int64(-1)
-	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
-		size = st.Size()
-	}
-	return &input{name: filepath.Base(path), r: &countingReader{r: f}, size: size, closer: f}, nil
 }
 
 // replay is the state of one file's replay.
@@ -467,7 +338,7 @@ type replay struct {
 }
 
 func (p *producer) replayFile(ctx context.Context, path string, users bool) (FileSummary, error) {
-	in, err := p.open(path)
+	in, err := p.open(path, users)
 	if err != nil {
 		return FileSummary{File: path}, err
 	}
@@ -535,30 +406,6 @@ func (p *producer) replayFile(ctx context.Context, path string, users bool) (Fil
 	return sum, nil
 }
 
-// report calls the Reporter every 200 ms until the returned stop function is called.
-func (p *producer) report(status func() Status) (stop func()) {
-	rep := p.cfg.Reporter
-	if rep == nil {
-		return func() {}
-	}
-	done, finished := make(chan struct{}), make(chan struct{})
-	go func() {
-		defer close(finished)
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				rep.Finish(status())
-				return
-			case <-tick.C:
-				rep.Update(status())
-			}
-		}
-	}()
-	return func() { close(done); <-finished }
-}
-
 // flush waits until every appended record is acknowledged or the replay fails.
 func (p *producer) flush(ctx context.Context) error {
 	return unreachable(p.w.Flush(ctx))
@@ -568,217 +415,4 @@ func (p *producer) flush(ctx context.Context) error {
 func (p *producer) linger() (time.Duration, error) {
 	next, err := p.w.Linger()
 	return next, unreachable(err)
-}
-
-// readRows reads the file and produces every row. It checks for cancellation and publishes the row
-// count every few hundred rows: per row, both cost more than a row's partitioning.
-func (p *producer) readRows(ctx context.Context, rp *replay) error {
-	defer func() { rp.read.Store(rp.rows) }()
-	if rp.users {
-		rd := csvin.NewUserReader(rp.in.r)
-		var u event.User
-		for {
-			reason, err := rd.Next(&u)
-			if err != nil {
-				return p.readEnd(ctx, rp, err)
-			}
-			if err := p.row(ctx, rp, reason, rd.Line(), rd.Raw(), &u, nil); err != nil {
-				return err
-			}
-			if rp.rows%parseBatchRows == 0 {
-				rp.read.Store(rp.rows)
-				if ctx.Err() != nil {
-					return context.Cause(ctx)
-				}
-			}
-		}
-	}
-	stop := make(chan struct{})
-	full, free, parsed := parseInteractions(rp.in.r, stop)
-	defer func() {
-		close(stop)
-		// Join the parser before replayFile closes the file it reads. Stdin is not ours to close, and
-		// an idle one could hold a Read, and so the join, forever: that parser ends with the process.
-		if rp.in.closer != nil {
-			<-parsed
-		}
-	}()
-	return p.produceBatches(ctx, rp, full, free)
-}
-
-// produceBatches produces the rows of the batches received on full, returning each on free, until
-// the batch that carries an error (io.EOF at the end).
-func (p *producer) produceBatches(ctx context.Context, rp *replay, full <-chan *parsedBatch, free chan<- *parsedBatch) error {
-	for {
-		b, err := p.nextBatch(ctx, full)
-		if err != nil {
-			return err
-		}
-		if b == nil {
-			return p.readEnd(ctx, rp, io.ErrUnexpectedEOF) // unreachable: the last batch carries the error
-		}
-		p.plain = b.plain
-		for i := range b.rows {
-			row := &b.rows[i]
-			if err := p.row(ctx, rp, row.reason, row.line, row.raw, nil, &row.in); err != nil {
-				return err
-			}
-		}
-		// In a time-ordered replay the file was read in the sort phase: rows read stays at its count.
-		if rp.byTime {
-			rp.merged.Add(int64(len(b.rows)))
-		}
-		rp.read.Store(rp.rows + rp.sorted.Load() - rp.merged.Load())
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		if b.err != nil {
-			return p.readEnd(ctx, rp, b.err)
-		}
-		free <- b
-	}
-}
-
-// nextBatch receives the next parsed batch (nil once full is closed). When the input has nothing for
-// the linger time (a pipe, a slow source), the batches it filled so far are sent meanwhile.
-func (p *producer) nextBatch(ctx context.Context, full <-chan *parsedBatch) (*parsedBatch, error) {
-	select {
-	case b := <-full:
-		return b, nil
-	default:
-	}
-	wait := linger
-	for {
-		t := time.NewTimer(wait)
-		select {
-		case b := <-full:
-			t.Stop()
-			return b, nil
-		case <-ctx.Done():
-			t.Stop()
-			return nil, context.Cause(ctx)
-		case <-t.C:
-		}
-		next, err := p.linger()
-		if err != nil {
-			return nil, err
-		}
-		if next == 0 {
-			select {
-			case b := <-full:
-				return b, nil
-			case <-ctx.Done():
-				return nil, context.Cause(ctx)
-			}
-		}
-		wait = next
-	}
-}
-
-func (p *producer) readEnd(ctx context.Context, rp *replay, err error) error {
-	if err == io.EOF {
-		return p.writerErr()
-	}
-	if e := p.writerErr(); e != nil {
-		return e
-	}
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
-	}
-	return fmt.Errorf("read %s: %w", rp.in.name, err)
-}
-
-func (p *producer) writerErr() error { return unreachable(p.w.Err()) }
-
-// row produces one row: an interaction (in), a user (u), or a dead letter when reason is not OK.
-func (p *producer) row(ctx context.Context, rp *replay, reason event.Reason, line int64, raw []byte,
-	u *event.User, in *event.Interaction) error {
-	rp.rows++
-	rp.lastLine = line
-	if reason != event.OK {
-		part := int32(line % int64(rp.nDLQ))
-		if line <= rp.done.dlqLine(part) {
-			rp.skipped++
-			return nil
-		}
-		p.value = append(p.value[:0], raw...)
-		p.rec = kwrite.Record{Value: p.value, Timestamp: time.Now().UnixMilli()} // when it was rejected
-		p.setOrigin(0, rp.in.name, line)
-		p.label = append(p.label[:0], reason.String()...)
-		p.headers[2] = kwrite.Header{Key: HeaderReason, Value: p.label}
-		return unreachable(p.append(rp.dlq, part, tallyDeadLetter+int(reason), 3))
-	}
-
-	var key string
-	if in != nil {
-		key = in.UserID
-		rp.maxEvent = max(rp.maxEvent, in.Time)
-	} else {
-		key = u.UserID
-	}
-	// The key is never empty (csvin rejects an empty user_id), so this is the partition franz-go's
-	// and Java's default partitioners choose, stable across runs.
-	part := rp.parts.partition(key)
-	if rp.done.skipEvent(part, line) {
-		rp.skipped++
-		return nil
-	}
-	if rp.users {
-		p.value = record.AppendUser(p.value[:0], u)
-		p.rec = kwrite.Record{Key: bytesOf(key), Value: p.value, Timestamp: time.Now().UnixMilli()}
-		p.setOrigin(0, rp.in.name, line)
-		return unreachable(p.append(rp.out, part, tallyProduced, 2))
-	}
-	if !rp.marked[part] {
-		if err := p.control(rp, part, record.ControlProgress, line-1); err != nil {
-			return err
-		}
-	}
-	p.event = in
-	p.eventRec.Key, p.eventRec.Timestamp = bytesOf(key), in.Time
-	if err := rp.out.Append(part, tallyProduced, &p.eventRec); err != nil {
-		return unreachable(err)
-	}
-	if err := rp.pace.wait(ctx, rp.maxEvent); err != nil {
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
-		}
-		return unreachable(err)
-	}
-	rp.rowsSince++
-	if rp.rowsSince >= p.cfg.ProgressRows || (rp.rowsSince&255 == 0 && time.Since(rp.lastProgress) >= p.cfg.ProgressInterval) ||
-		(rp.pace.speed > 0 && time.Since(rp.lastProgress) >= p.cfg.ProgressInterval) {
-		return p.sendControl(rp, record.ControlProgress)
-	}
-	return nil
-}
-
-// sendControl sends a control record of kind to every interactions partition. Each is appended after
-// the rows read so far, so a consumer sees it after every earlier event of its partition. Progress
-// skips a partition still holding rows to skip on --resume (they would precede it).
-func (p *producer) sendControl(rp *replay, kind string) error {
-	rp.rowsSince, rp.lastProgress = 0, time.Now()
-	for part := range rp.nParts {
-		if kind == record.ControlProgress && rp.done.pending(part) {
-			continue
-		}
-		if err := p.control(rp, part, kind, rp.lastLine); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// control appends one control record of kind to part; every row meant for part up to line precedes it.
-func (p *producer) control(rp *replay, part int32, kind string, line int64) error {
-	rp.marked[part] = true
-	p.value = record.AppendControl(p.value[:0], record.Control{Kind: kind, EventTime: rp.maxEvent})
-	p.rec = kwrite.Record{Value: p.value, Timestamp: rp.maxEvent}
-	p.label = append(p.label[:0], kind...)
-	p.headers[0] = kwrite.Header{Key: record.ControlHeader, Value: p.label}
-	p.setOrigin(1, rp.in.name, line)
-	if rp.byTime {
-		p.headers[2].Key = HeaderSeq
-	}
-	return unreachable(p.append(rp.out, part, tallyControl, 3))
 }

@@ -201,10 +201,10 @@ func TestParseInteractions(t *testing.T) {
 		}
 		fmt.Fprintf(&sb, "u%d,2023-07-01 10:00:00,edit,p1,1,1\n", i)
 	}
-	stop := make(chan struct{})
-	full, free, _ := parseInteractions(strings.NewReader(sb.String()), stop)
+	parser := parseInteractions(strings.NewReader(sb.String()))
+	defer parser.close()
 	line := int64(0)
-	for b := range full {
+	for b := range parser.full {
 		for _, r := range b.rows {
 			line++
 			if r.line != line || (r.reason != event.OK) != (line%100 == 1) {
@@ -220,14 +220,13 @@ func TestParseInteractions(t *testing.T) {
 			}
 			break
 		}
-		free <- b
+		parser.free <- b
 	}
 
-	stop2 := make(chan struct{})
-	full, _, _ = parseInteractions(strings.NewReader(strings.Repeat("u1,2023-07-01 10:00:00,edit,p1,1,1\n", 10*parseBatchRows*parseBatches)), stop2)
-	<-full
-	close(stop2)
-	for range full { // closed once the goroutine returns
+	stopped := parseInteractions(strings.NewReader(strings.Repeat("u1,2023-07-01 10:00:00,edit,p1,1,1\n", 10*parseBatchRows*parseBatches)))
+	<-stopped.full
+	stopped.abandon()
+	for range stopped.full { // closed once the goroutine returns
 	}
 }
 
@@ -238,12 +237,11 @@ func TestParseInteractionsMatchesReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	defer close(stop)
-	full, free, _ := parseInteractions(bytes.NewReader(data), stop)
+	parser := parseInteractions(bytes.NewReader(data))
+	defer parser.close()
 	rd := csvin.NewInteractionReader(bytes.NewReader(data))
 	rows := 0
-	for b := range full {
+	for b := range parser.full {
 		for _, got := range b.rows {
 			var want event.Interaction
 			reason, err := rd.Next(&want)
@@ -267,7 +265,7 @@ func TestParseInteractionsMatchesReader(t *testing.T) {
 			}
 			break
 		}
-		free <- b
+		parser.free <- b
 	}
 	if _, err := rd.Next(new(event.Interaction)); err != io.EOF || rows < 20_000 {
 		t.Fatalf("%d rows, then reader says %v", rows, err)
