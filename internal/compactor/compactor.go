@@ -348,9 +348,7 @@ func (c *Compactor) plan(ctx context.Context, st *State) (Plan, bool, error) {
 }
 
 func (c *Compactor) loadState(ctx context.Context) (*State, error) {
-	// tables.State is the lake's definition of the object, State the same type under the plan's name.
-	ts := tables.State{Version: 1, Location: c.cfg.Location.String()}
-	st := (*State)(&ts)
+	st := &State{Version: 1, Location: c.cfg.Location.String()}
 	b, err := c.store.Get(ctx, tables.StateKey)
 	if errors.Is(err, lake.ErrNotExist) {
 		return st, nil
@@ -358,7 +356,7 @@ func (c *Compactor) loadState(ctx context.Context) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read state: %w", err)
 	}
-	if err := ts.Decode(b); err != nil {
+	if err := st.Decode(b); err != nil {
 		return nil, err
 	}
 	if st.Location != c.cfg.Location.String() {

@@ -7,28 +7,19 @@ import (
 
 	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/tables"
 )
 
 // StateKey and PlanKey are the lake objects of the commit protocol.
 const (
-	StateKey = "_state/state.json"
+	StateKey = tables.StateKey
 	PlanKey  = "_state/plan.json"
 )
 
 // State is what the lake has committed: the next offset to read on every partition, the interactions
-// partitions' event time (for late flags), and the silver days still to rebuild after a crash.
-type State struct {
-	Version  int                        `json:"version"`
-	Run      int64                      `json:"run"` // committed runs
-	Location string                     `json:"tz,omitempty"`
-	Offsets  map[string]map[int32]int64 `json:"offsets"` // topic → partition → next offset
-	MaxTime  map[int32]int64            `json:"max_event_time"`
-	First    int32                      `json:"first_day"` // days since 1970-01-01; valid when HasDays
-	Last     int32                      `json:"last_day"`
-	HasDays  bool                       `json:"has_days"`
-	Pending  []int32                    `json:"pending_days,omitempty"`
-	Users    bool                       `json:"pending_users,omitempty"`
-}
+// partitions' event time (for late flags), and the silver days still to rebuild after a crash. Its
+// definition is the lake's (internal/tables), which reseed reads too.
+type State = tables.State
 
 // Range is a span of offsets [From, To) of one topic partition, written to bronze as one unit.
 type Range struct {
