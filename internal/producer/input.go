@@ -16,9 +16,7 @@ type input struct {
 	closer io.Closer
 }
 
-// open opens path, "-" for stdin. A regular interactions file is read ahead (readAhead), so that
-// reading it overlaps parsing it; a pipe is not, so its rows go on as they come.
-func (p *producer) open(path string, users bool) (*input, error) {
+func (p *producer) open(path string) (*input, error) {
 	if path == "-" {
 		return &input{name: "stdin", r: &countingReader{r: p.cfg.Stdin}, size: -1}, nil
 	}
@@ -26,15 +24,11 @@ func (p *producer) open(path string, users bool) (*input, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open input: %w", err)
 	}
-	var rc io.ReadCloser = f
 	size := int64(-1)
 	if st, err := f.Stat(); err == nil && st.Mode().IsRegular() {
 		size = st.Size()
-		if !users {
-			rc = newReadAhead(f)
-		}
 	}
-	return &input{name: filepath.Base(path), r: &countingReader{r: rc}, size: size, closer: rc}, nil
+	return &input{name: filepath.Base(path), r: &countingReader{r: f}, size: size, closer: f}, nil
 }
 
 // report calls the Reporter every 200 ms until the returned stop function is called.

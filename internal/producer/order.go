@@ -177,14 +177,13 @@ func (p *producer) reread(path string, line int64) (*prefixSource, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reread in-order prefix: %w", err)
 	}
-	ra := newReadAhead(f)
-	return &prefixSource{f: ra, parser: parseInteractions(ra), limit: line, name: path}, nil
+	return &prefixSource{f: f, parser: parseInteractions(f), limit: line, name: path}, nil
 }
 
 // prefixSource yields the readable rows of a file up to a line, in file order. It owns the file and
 // the parser reading it: close stops the parser, waits for it, then closes the file.
 type prefixSource struct {
-	f      io.Closer // the file, read ahead
+	f      *os.File
 	parser *batches
 	b      *parsedBatch
 	i      int

@@ -338,7 +338,7 @@ type replay struct {
 }
 
 func (p *producer) replayFile(ctx context.Context, path string, users bool) (FileSummary, error) {
-	in, err := p.open(path, users)
+	in, err := p.open(path)
 	if err != nil {
 		return FileSummary{File: path}, err
 	}
