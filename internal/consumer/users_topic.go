@@ -20,14 +20,13 @@ func (c *Consumer) readUsers(ctx context.Context) error {
 		return fmt.Errorf("consumer: list end offsets of %s: %w", c.cfg.TopicUsers, err)
 	}
 	remaining := map[int32]int64{}
-	listed := false
 	ends.Each(func(o kadm.ListedOffset) {
-		listed = listed || o.Err == nil
 		if o.Err == nil && o.Offset > 0 {
 			remaining[o.Partition] = o.Offset
 		}
 	})
-	c.usersMissing.Store(!listed)
+	// Missing or still empty: a producer creates the topics before it writes the users.
+	c.usersMissing.Store(len(remaining) == 0)
 	c.markUsersLoaded(remaining)
 	var u event.User
 	for {
@@ -62,20 +61,21 @@ func (c *Consumer) readUsers(ctx context.Context) error {
 }
 
 // awaitUsers waits until the users read cover the users topic's end offsets as listed now. The poll
-// loop calls it before it hands over interactions while the users topic has not been seen yet (it did
-// not exist at start, as when the consumer starts before a first replay): the producer writes the
-// users before any interaction, so users topic ends listed after an interaction was fetched include
-// every user written before it, and the table has them before it is handled, although the users
-// client only learns of a new topic at its next metadata refresh. A users topic that is still missing
-// holds no user yet.
+// loop calls it before it hands over interactions while the users topic has not been seen holding a
+// user yet (it was missing or empty at start, as when the consumer starts before a first replay): the
+// producer writes the users before any interaction, so users topic ends listed after an interaction
+// was fetched include every user written before it, and the table has them before it is handled,
+// although the users client only learns of a new topic at its next metadata refresh. A users topic
+// that is still missing or empty holds no user yet; while it stays so (interactions without metadata),
+// every poll that fetched interactions costs one listing.
 func (c *Consumer) awaitUsers(ctx context.Context) error {
 	ends, err := c.adm.ListEndOffsets(ctx, c.cfg.TopicUsers)
 	if err != nil {
 		return ctx.Err() // a failed listing: hand the records over as before the topic existed
 	}
-	listed := false
-	ends.Each(func(o kadm.ListedOffset) { listed = listed || o.Err == nil })
-	if !listed {
+	held := false
+	ends.Each(func(o kadm.ListedOffset) { held = held || (o.Err == nil && o.Offset > 0) })
+	if !held {
 		return nil
 	}
 	c.usersCl.ForceMetadataRefresh()
