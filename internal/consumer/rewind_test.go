@@ -31,27 +31,10 @@ import (
 // rewind the partition by itself (no exit, one rewind counted, Kafka's group offset moved back),
 // replay from Kafka, and end with exactly the state of a consumer that lost nothing.
 func TestRewindAfterLostCheckpoints(t *testing.T) {
-	k := testenv.StartKafka(t, testenv.Kfake())
-	rdb := testenv.StartRedis(t).Client(t)
+	k, rdb, cl, adm := startTopics(t)
 	ctx := t.Context()
-	cl := k.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	adm := kadm.NewClient(cl)
-	for topic, partitions := range map[string]int32{event.TopicInteractions: 2, event.TopicUsers: 1} {
-		if _, err := adm.CreateTopic(ctx, partitions, 1, nil, topic); err != nil {
-			t.Fatal(err)
-		}
-	}
 	const users = 200
-	for u := range users {
-		if u%10 == 9 {
-			continue // users without metadata
-		}
-		v := record.AppendUser(nil, &event.User{UserID: fmt.Sprint("u", u), JoinDate: "2022-01-01",
-			Country: []string{"US", "DE", "FR"}[u%3], DeviceType: "iPad", SubscriptionType: "free"})
-		if err := cl.ProduceSync(ctx, &kgo.Record{Topic: event.TopicUsers, Key: []byte(fmt.Sprint("u", u)), Value: v}).FirstErr(); err != nil {
-			t.Fatal(err)
-		}
-	}
+	produceUsers(t, cl, users)
 
 	lossy := &losingStore{rdb: rdb, adm: adm, group: "lossy", keys: "lossy:{" + event.TopicInteractions + "/0}:*", saveAt: 3, loseAt: 6}
 	lossy.Store = newStore(t, rdb, "lossy:")
@@ -123,6 +106,37 @@ func TestRewindAfterLostCheckpoints(t *testing.T) {
 		}
 	}
 	t.Logf("lost partition 0's checkpoints from offset %d to %d; %d keys compared", lossy.savedOffset, lossy.lostOffset, len(want))
+}
+
+// startTopics starts a kfake broker with two interactions partitions and one users partition, and a
+// redis-server; cl writes to the partition a record names.
+func startTopics(t *testing.T) (*testenv.Kafka, redis.UniversalClient, *kgo.Client, *kadm.Client) {
+	t.Helper()
+	k := testenv.StartKafka(t, testenv.Kfake())
+	rdb := testenv.StartRedis(t).Client(t)
+	cl := k.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	adm := kadm.NewClient(cl)
+	for topic, partitions := range map[string]int32{event.TopicInteractions: 2, event.TopicUsers: 1} {
+		if _, err := adm.CreateTopic(t.Context(), partitions, 1, nil, topic); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return k, rdb, cl, adm
+}
+
+// produceUsers writes the metadata of users u0 … u<users-1>, but for every tenth, who has none.
+func produceUsers(t *testing.T, cl *kgo.Client, users int) {
+	t.Helper()
+	for u := range users {
+		if u%10 == 9 {
+			continue
+		}
+		v := record.AppendUser(nil, &event.User{UserID: fmt.Sprint("u", u), JoinDate: "2022-01-01",
+			Country: []string{"US", "DE", "FR"}[u%3], DeviceType: "iPad", SubscriptionType: "free"})
+		if err := cl.ProduceSync(t.Context(), &kgo.Record{Topic: event.TopicUsers, Key: []byte(fmt.Sprint("u", u)), Value: v}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
 
 func newStore(t *testing.T, rdb redis.UniversalClient, prefix string) *rtstore.Store {

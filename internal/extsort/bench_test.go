@@ -109,15 +109,14 @@ type nopCloser struct{ *bufio.Writer }
 
 func (w nopCloser) Close() error { return w.Flush() }
 
-// BenchmarkMergeMemRun is reading back a sorted run held in memory: its rows, in time order, are
-// scattered over the run.
-func BenchmarkMergeMemRun(b *testing.B) {
-	rows := benchRows(1_000_000)
+// sortedRun returns a sorter holding n rows, sorted, in one run in memory.
+func sortedRun(b *testing.B, n int) *Sorter {
+	rows := benchRows(n)
 	s, err := New(Config{Dir: b.TempDir(), Memory: 256 << 20})
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
+	b.Cleanup(func() { s.Close() })
 	for i := range rows {
 		if err := s.Add(&rows[i]); err != nil {
 			b.Fatal(err)
@@ -127,6 +126,14 @@ func BenchmarkMergeMemRun(b *testing.B) {
 		b.Fatal("the run was spilled")
 	}
 	s.cur.sort()
+	return s
+}
+
+// BenchmarkMergeMemRun is reading back a sorted run held in memory: its rows, in time order, are
+// scattered over the run.
+func BenchmarkMergeMemRun(b *testing.B) {
+	const n = 1_000_000
+	s := sortedRun(b, n)
 	b.ResetTimer()
 	for b.Loop() {
 		src := &memRun{keys: s.cur.keys, data: s.cur.data}
@@ -134,23 +141,13 @@ func BenchmarkMergeMemRun(b *testing.B) {
 		for src.Next(&r) == nil {
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
 }
 
 // BenchmarkWriteRun is spilling a sorted run: its rows, in time order, are scattered over the buffer.
 func BenchmarkWriteRun(b *testing.B) {
-	rows := benchRows(1_000_000)
-	s, err := New(Config{Dir: b.TempDir(), Memory: 256 << 20})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	for i := range rows {
-		if err := s.Add(&rows[i]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	s.cur.sort()
+	const n = 1_000_000
+	s := sortedRun(b, n)
 	path := filepath.Join(b.TempDir(), "run")
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -159,5 +156,5 @@ func BenchmarkWriteRun(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(rows)), "ns/row")
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*n), "ns/row")
 }
