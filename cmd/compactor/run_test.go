@@ -37,5 +37,5 @@ func TestRunExits(t *testing.T) {
 	f([]string{"reseed", "--bogus"}, none, 2, "", "Usage: compactor reseed [flags]")
 	f([]string{"reseed"}, map[string]string{"NOTESTREAM_TZ": "Mars/Olympus"}, 2, "", "compactor: --tz: unknown time zone Mars/Olympus")
 	f([]string{"reseed"}, lakeEnv, 1, "", `msg="compactor reseed failed" err="reseed: the lake has no _state/state.json`)
-	f([]string{"reseed"}, map[string]string{"NOTESTREAM_REDIS": "http://x"}, 1, "", `msg="compactor reseed failed" err="--redis: not a valid redis:// or rediss:// URL"`)
+	f([]string{"reseed"}, map[string]string{"NOTESTREAM_REDIS": "http://x"}, 1, "", `msg="compactor reseed failed" err="--redis: not a valid redis://, rediss:// or redis+cluster:// URL"`)
 }
