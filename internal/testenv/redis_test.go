@@ -67,9 +67,7 @@ func TestRedisCluster(t *testing.T) {
 		t.Fatal("MGET across slots succeeded; the servers are not a cluster")
 	}
 	master := c.Master(t, keys[0])
-	if err := rdb.Do(ctx, "WAIT", 1, 5000).Err(); err != nil {
-		t.Fatalf("WAIT: %v", err)
-	}
+	c.WaitReplicated(t, keys[0])
 	master.Stop()
 	var n int
 	var err error
@@ -98,9 +96,7 @@ func TestRedisClusterLosesUnreplicatedWrites(t *testing.T) {
 	if err := rdb.Set(ctx, key, 1, 0).Err(); err != nil {
 		t.Fatal(err)
 	}
-	if err := rdb.Do(ctx, "WAIT", 1, 5000).Err(); err != nil {
-		t.Fatalf("WAIT: %v", err)
-	}
+	c.WaitReplicated(t, key)
 	master := c.Master(t, key)
 	replica := c.Replica(t, master)
 	replica.Freeze()

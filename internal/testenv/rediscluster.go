@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -113,6 +114,40 @@ func (c *RedisCluster) Replica(t testing.TB, master *Redis) *Redis {
 	}
 	t.Fatalf("testenv: %s has no replica among the cluster's nodes:\n%s", master.Addr, info)
 	return nil
+}
+
+// WaitReplicated waits until the replica of key's master has applied every write the master had
+// when called. (A cluster client's WAIT goes to any node, and WAIT counts only its own connection's
+// writes, so it cannot say this.)
+func (c *RedisCluster) WaitReplicated(t testing.TB, key string) {
+	t.Helper()
+	ctx := context.Background()
+	master := c.Master(t, key)
+	replica := c.Replica(t, master)
+	offset := func(node *Redis, field string) int64 {
+		rdb := redis.NewClient(&redis.Options{Addr: node.Addr})
+		defer rdb.Close()
+		info, err := rdb.Info(ctx, "replication").Result()
+		if err != nil {
+			t.Fatalf("testenv: INFO replication of %s: %v", node.Addr, err)
+		}
+		for _, line := range strings.Fields(info) {
+			if v, ok := strings.CutPrefix(line, field+":"); ok {
+				n, err := strconv.ParseInt(v, 10, 64)
+				if err != nil {
+					t.Fatalf("testenv: %s %s: %q", node.Addr, field, v)
+				}
+				return n
+			}
+		}
+		return -1
+	}
+	want := offset(master, "master_repl_offset")
+	for deadline := time.Now().Add(readyTimeout); offset(replica, "slave_repl_offset") < want; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("testenv: replica %s did not reach its master's offset %d within %v", replica.Addr, want, readyTimeout)
+		}
+	}
 }
 
 // WaitHealthy waits until every running node (not stopped, not frozen) says the cluster is ok with
