@@ -34,7 +34,7 @@ import (
 // API over it to answer every day's DAU/WAU/MAU, every segment's DAU and every calendar month's MAU
 // exactly as the consumer that read the whole stream does, and the session metrics too on days
 // without late events (the lake counts late events in sessions, the stream does not: on those days
-// the reseeded answer must be gold's).
+// the reseeded answer must be gold's). The same reseed into a Redis Cluster must answer all of it alike.
 func TestReseed(t *testing.T) {
 	k := testenv.StartKafka(t)
 	streamRedis := testenv.StartRedis(t)
@@ -58,7 +58,19 @@ func TestReseed(t *testing.T) {
 	if err != nil {
 		t.Fatalf("compactor reseed: %v\n%s", err, out)
 	}
-	lakeAPI := serveAPI(t, lakeRedis)
+	lakeAPI := serveAPI(t, lakeRedis.Client(t))
+	// The same reseed into a Redis Cluster must answer every question below as the one server does.
+	cluster := testenv.StartRedisCluster(t)
+	if out, err := reseed(t, "--lake", "file://"+lakeDir, "--redis", cluster.URL); err != nil {
+		t.Fatalf("compactor reseed into a Redis Cluster: %v\n%s", err, out)
+	}
+	clusterAPI := serveAPI(t, cluster.Client(t))
+	sameOnCluster := func(path, got string) {
+		t.Helper()
+		if c := answer(t, clusterAPI+path); c != got {
+			t.Errorf("GET %s: reseeded into a Redis Cluster %.300s, into one server %.300s", path, c, got)
+		}
+	}
 
 	lk, err := lake.NewDir(lakeDir)
 	if err != nil {
@@ -81,6 +93,7 @@ func TestReseed(t *testing.T) {
 	same := func(path string, goldSessions *[3]float64) {
 		t.Helper()
 		got, want := answer(t, lakeAPI+path), answer(t, streamAPI+path)
+		sameOnCluster(path, got)
 		compared++
 		if goldSessions == nil || !late[path[strings.Index(path, "date=")+5:][:10]] {
 			if got != want {
@@ -125,10 +138,12 @@ func TestReseed(t *testing.T) {
 	}
 	for _, m := range gold.Months {
 		path := "/v1/power-users?top_pct=100&limit=100000&month=" + m.Month
-		if got, want := answer(t, lakeAPI+path), answer(t, streamAPI+path); got != want {
+		got, want := answer(t, lakeAPI+path), answer(t, streamAPI+path)
+		if got != want {
 			t.Errorf("GET %s: reseeded %.300s, stream %.300s", path, got, want)
 		}
-		var got struct {
+		sameOnCluster(path, got)
+		var ranked struct {
 			ActiveUsers int64 `json:"active_users"`
 			Users       []struct {
 				Rank      int64  `json:"rank"`
@@ -138,16 +153,16 @@ func TestReseed(t *testing.T) {
 			} `json:"users"`
 		}
 		path = "/v1/power-users?limit=100000&month=" + m.Month
-		if err := json.Unmarshal([]byte(answer(t, lakeAPI+path)), &got); err != nil {
+		if err := json.Unmarshal([]byte(answer(t, lakeAPI+path)), &ranked); err != nil {
 			t.Fatalf("GET %s: %v", path, err)
 		}
 		rows := power[m.Month]
-		if got.ActiveUsers != m.MAU || len(got.Users) != len(rows) || len(rows) == 0 {
-			t.Errorf("GET %s: %d active, %d listed; gold %d active, %d power users", path, got.ActiveUsers, len(got.Users), m.MAU, len(rows))
+		if ranked.ActiveUsers != m.MAU || len(ranked.Users) != len(rows) || len(rows) == 0 {
+			t.Errorf("GET %s: %d active, %d listed; gold %d active, %d power users", path, ranked.ActiveUsers, len(ranked.Users), m.MAU, len(rows))
 			continue
 		}
 		for i, r := range rows {
-			if u := got.Users[i]; u.Rank != r.Rank || u.UserID != r.UserID || u.EngagedMs != r.EngagedMs || u.Events != r.Events {
+			if u := ranked.Users[i]; u.Rank != r.Rank || u.UserID != r.UserID || u.EngagedMs != r.EngagedMs || u.Events != r.Events {
 				t.Errorf("GET %s rank %d: reseeded %+v, gold %+v", path, i+1, u, r.PowerUser)
 			}
 		}
@@ -218,10 +233,8 @@ func reseed(t *testing.T, args ...string) (string, error) {
 }
 
 // serveAPI serves the consumer's API over the store in r.
-func serveAPI(t *testing.T, r *testenv.Redis) string {
+func serveAPI(t *testing.T, rdb redis.UniversalClient) string {
 	t.Helper()
-	rdb := redis.NewClient(&redis.Options{Addr: r.Addr})
-	t.Cleanup(func() { rdb.Close() })
 	st, err := rtstore.New(rdb, rtstore.Config{})
 	if err != nil {
 		t.Fatal(err)
