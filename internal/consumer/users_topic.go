@@ -2,10 +2,12 @@ package consumer
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/notestream/notestream/internal/event"
@@ -67,16 +69,39 @@ func (c *Consumer) readUsers(ctx context.Context) error {
 // was fetched include every user written before it, and the table has them before it is handled,
 // although the users client only learns of a new topic at its next metadata refresh. A users topic
 // that is still missing or empty holds no user yet; while it stays so (interactions without metadata),
-// every poll that fetched interactions costs one listing.
+// every poll that fetched interactions costs one listing. A listing that fails for a partition is
+// retried: a topic created moments ago can answer without a leader, or miss from the cached metadata
+// that maps its partitions, for seconds (TestReseed met that under load, with every event unjoined).
 func (c *Consumer) awaitUsers(ctx context.Context) error {
-	ends, err := c.adm.ListEndOffsets(ctx, c.cfg.TopicUsers)
-	if err != nil {
-		return ctx.Err() // a failed listing: hand the records over as before the topic existed
-	}
-	held := false
-	ends.Each(func(o kadm.ListedOffset) { held = held || (o.Err == nil && o.Offset > 0) })
-	if !held {
-		return nil
+	var ends kadm.ListedOffsets
+	for {
+		var err error
+		ends, err = c.adm.ListEndOffsets(ctx, c.cfg.TopicUsers)
+		held, again := false, err != nil
+		ends.Each(func(o kadm.ListedOffset) {
+			switch {
+			case o.Partition == -1 && errors.Is(o.Err, kerr.UnknownTopicOrPartition):
+				// The topic does not exist: no user has been written.
+			case o.Err != nil:
+				// A partition without a leader yet, or one this client's cached metadata does not
+				// map yet (a topic created moments ago): handing the records over now would join
+				// them to no user.
+				again = true
+			case o.Offset > 0:
+				held = true
+			}
+		})
+		if !again && !held {
+			return nil
+		}
+		if !again {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
 	}
 	c.usersCl.ForceMetadataRefresh()
 	for {
