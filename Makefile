@@ -15,9 +15,9 @@ setup:
 	./scripts/setup.sh
 
 # RACE: the packages whose own goroutines meet (partition and checkpoint goroutines, the late
-# publisher, the batch writer, S3's pipe writer, the CSV parser) run under the race detector, the rest
+# publisher, the batch writer, S3's pipe writer, the CSV parser, the sort's spill) run under the race detector, the rest
 # without it. internal/compactor is left out: 2.4x its 2 minutes (see BENCHMARKS.md, race detector).
-RACE := ./internal/consumer/... ./internal/kwrite/ ./internal/lake/ ./internal/producer/
+RACE := ./internal/consumer/... ./internal/extsort/ ./internal/kwrite/ ./internal/lake/ ./internal/producer/
 
 test: setup
 	$(GO) vet ./...
