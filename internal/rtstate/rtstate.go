@@ -64,9 +64,13 @@ type Commit struct {
 	Offset    int64  // next offset to consume after this checkpoint
 	Owner     string // this owner's token
 	Snapshot  []byte
-	Cells     []Cell
-	Versions  []VersionCell // page views per day and app version
-	Engaged   []EngagedUser // per-user changes of the power-user state, grouped by month
+	// Closed is the first day the partition has not closed: every session of an earlier day is in
+	// this checkpoint or an earlier one, and any further event of such a day is late. Roll-ups
+	// wait for every partition to close a day.
+	Closed   int32
+	Cells    []Cell
+	Versions []VersionCell // page views per day and app version
+	Engaged  []EngagedUser // per-user changes of the power-user state, grouped by month
 }
 
 // VersionAlpha is the relative accuracy of the page-view sketches per day and app version: the API's

@@ -19,22 +19,27 @@ func (s *Store) Register(ctx context.Context, p int32) error {
 }
 
 // DaysHeld returns the days from from to to (inclusive) for which partition p holds counters, in
-// order. A consumer writes a day's counters with its first event of the day, valid or not.
+// order: a day rolled up over p counts as held. A consumer writes a day's counters with its first
+// event of the day, valid or not.
 func (s *Store) DaysHeld(ctx context.Context, p, from, to int32) ([]int32, error) {
-	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.IntCmd, 0, max(0, to-from+1))
-	for day := from; day <= to; day++ {
-		cmds = append(cmds, pipe.Exists(ctx, s.countsKey(p, day)))
-	}
-	if len(cmds) == 0 {
+	if from > to {
 		return nil, nil
+	}
+	_, covered, err := s.view(ctx, from, to)
+	if err != nil {
+		return nil, fmt.Errorf("list days of partition %d: %w", p, err)
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make([]*redis.IntCmd, 0, to-from+1)
+	for day := from; day <= to; day++ {
+		cmds = append(cmds, pipe.Exists(ctx, s.countsKey(p, day), s.frozenCountsKey(p, day)))
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("list days of partition %d: %w", p, err)
 	}
 	var days []int32
 	for i, cmd := range cmds {
-		if cmd.Val() > 0 {
+		if cmd.Val() > 0 || p < covered[i] {
 			days = append(days, from+int32(i))
 		}
 	}

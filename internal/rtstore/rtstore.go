@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -72,6 +73,9 @@ func (c *Config) Validate() error {
 type Store struct {
 	rdb redis.UniversalClient
 	cfg Config
+
+	mu        sync.Mutex
+	announced map[int32]bool // days this process added to the days set (announce)
 }
 
 // Dial returns a client of the Redis server at a redis:// or rediss:// URL, or of the Redis Cluster
@@ -112,7 +116,7 @@ func New(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Store{rdb: rdb, cfg: cfg}, nil
+	return &Store{rdb: rdb, cfg: cfg, announced: map[int32]bool{}}, nil
 }
 
 func (s *Store) tag(p int32) string {
@@ -160,10 +164,16 @@ func (s *Store) Load(ctx context.Context, p int32) (rtstate.Checkpoint, error) {
 // owner than the expected one, or none where one was expected (rtstate.ErrCheckpointBehind), else 0
 // (rtstate.ErrFenced).
 //
-// KEYS: checkpoint hash, scratch key, then per cell its users key and counts key, then per version
-// cell its versions hash, then per month of power-user changes its engaged_ms and events hashes.
-// ARGV: expected offset ("" for none), new offset, owner, snapshot, cell count, then per cell:
-// TTL (s), users HLL ("" for none), field count, then field and increment pairs; then the version
+// A cell of a day the partition has closed (rollup.go) first went to the day's rolled-up sketch; the
+// script leaves its sketch out of the partition's keys once the partition's keys of the day are
+// frozen for a roll-up, as they are then no longer read.
+//
+// KEYS: checkpoint hash, scratch key, the partition's set of frozen days, then per cell its users
+// key and counts key, then per version cell its versions hash, then per month of power-user changes
+// its engaged_ms and events hashes.
+// ARGV: expected offset ("" for none), new offset, owner, snapshot, closed day, cell count, then per
+// cell: TTL (s), users HLL ("" for none), its day if the partition has closed it (else ""), field
+// count, then field and increment pairs; then the version
 // cells (appendVersions); then the month count, and per month: TTL (s) and a MessagePack array of
 // user, engaged_ms, events triples (appendEngaged).
 var commitScript = redis.NewScript(addVersionsLua + `
@@ -175,11 +185,11 @@ if cur ~= ARGV[1] then
   if ARGV[1] ~= '' and (cur == '' or (owner == ARGV[3] and tonumber(cur) < tonumber(ARGV[1]))) then return 2 end
   return 0
 end
-local i, k = 6, 3
-for c = 1, tonumber(ARGV[5]) do
-  local exp, users, n = ARGV[i], ARGV[i+1], tonumber(ARGV[i+2])
-  i = i + 3
-  if users ~= '' then
+local i, k = 7, 4
+for c = 1, tonumber(ARGV[6]) do
+  local exp, users, rolled, n = ARGV[i], ARGV[i+1], ARGV[i+2], tonumber(ARGV[i+3])
+  i = i + 4
+  if users ~= '' and (rolled == '' or redis.call('SISMEMBER', KEYS[3], rolled) == 0) then
     redis.call('SET', KEYS[2], users)
     redis.call('PFMERGE', KEYS[k], KEYS[2])
     redis.call('EXPIRE', KEYS[k], exp)
@@ -216,7 +226,7 @@ for m = 1, months do
   k = k + 2
 end
 redis.call('DEL', KEYS[2])
-redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'owner', ARGV[3], 'snap', ARGV[4])
+redis.call('HSET', KEYS[1], 'offset', ARGV[2], 'owner', ARGV[3], 'snap', ARGV[4], 'closed', ARGV[5])
 return 1
 `)
 
@@ -225,22 +235,32 @@ return 1
 // rtstate.ErrCheckpointBehind if Redis holds an older checkpoint of c.Owner than c.Expect, or none
 // although c.Expect is one, and rtstate.ErrFenced otherwise.
 func (s *Store) Commit(ctx context.Context, c *rtstate.Commit) error {
+	if err := s.announce(ctx, c.Cells); err != nil {
+		return fmt.Errorf("checkpoint partition %d at offset %d: %w", c.Partition, c.Offset, err)
+	}
+	if err := s.addClosedUsers(ctx, c); err != nil {
+		return fmt.Errorf("checkpoint partition %d at offset %d: %w", c.Partition, c.Offset, err)
+	}
 	tag := s.tag(c.Partition)
-	keys := make([]string, 0, 2+2*len(c.Cells))
-	keys = append(keys, tag+":ck", tag+":tmp")
+	keys := make([]string, 0, 3+2*len(c.Cells))
+	keys = append(keys, tag+":ck", tag+":tmp", s.frozenKey(c.Partition))
 	expect := ""
 	if c.Expect >= 0 {
 		expect = strconv.FormatInt(c.Expect, 10)
 	}
 	ttl := int64(s.cfg.Retention / time.Second)
-	args := make([]any, 0, 5+len(c.Cells)*12)
-	args = append(args, expect, c.Offset, c.Owner, c.Snapshot, len(c.Cells))
+	args := make([]any, 0, 6+len(c.Cells)*13)
+	args = append(args, expect, c.Offset, c.Owner, c.Snapshot, c.Closed, len(c.Cells))
 	for i := range c.Cells {
 		cell := &c.Cells[i]
 		keys = append(keys, s.usersKey(c.Partition, cell.Day, cell.Segment), s.countsKey(c.Partition, cell.Day))
 		seg := cell.Segment.String()
 		fields := counterFields(seg, &cell.Counts)
-		args = append(args, ttl, cell.Users, len(fields)/2)
+		rolled := ""
+		if cell.Day < c.Closed {
+			rolled = strconv.Itoa(int(cell.Day))
+		}
+		args = append(args, ttl, cell.Users, rolled, len(fields)/2)
 		args = append(args, fields...)
 	}
 	keys, args = s.appendVersions(keys, args, c, ttl)

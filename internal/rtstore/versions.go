@@ -68,22 +68,28 @@ func (s *Store) appendVersions(keys []string, args []any, c *rtstate.Commit, ttl
 }
 
 // AppVersions returns every app version of day with its counts and page-view sketch, summed over
-// every partition.
+// every partition, as Day sums the counters.
 func (s *Store) AppVersions(ctx context.Context, day int32) (map[string]*rtstate.Version, error) {
-	parts, err := s.Partitions(ctx)
+	parts, covered, err := s.view(ctx, day, day)
 	if err != nil {
 		return nil, err
 	}
 	pipe := s.rdb.Pipeline()
-	cmds := make([]*redis.MapStringStringCmd, len(parts))
-	for i, p := range parts {
-		cmds[i] = pipe.HGetAll(ctx, s.versionsKey(p, day))
+	var cmds []*redis.MapStringStringCmd
+	if covered[0] > 0 {
+		cmds = append(cmds, pipe.HGetAll(ctx, s.rolledVersionsKey(day)))
+	}
+	for _, p := range parts {
+		cmds = append(cmds, pipe.HGetAll(ctx, s.versionsKey(p, day)))
+		if covered[0] == 0 {
+			cmds = append(cmds, pipe.HGetAll(ctx, s.frozenVersionsKey(p, day)))
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("read app versions of %s: %w", event.Date(day), err)
 	}
 	out := map[string]*rtstate.Version{}
-	for i, cmd := range cmds {
+	for _, cmd := range cmds {
 		for name, val := range cmd.Val() {
 			v := out[name]
 			if v == nil {
@@ -92,7 +98,7 @@ func (s *Store) AppVersions(ctx context.Context, day int32) (map[string]*rtstate
 				out[name] = v
 			}
 			if err := addVersion(v, []byte(val)); err != nil {
-				return nil, fmt.Errorf("read %s field %q: %w", s.versionsKey(parts[i], day), name, err)
+				return nil, fmt.Errorf("read %s field %q: %w", cmd.Args()[1], name, err)
 			}
 		}
 	}
