@@ -86,6 +86,7 @@ type Config struct {
 	CheckpointRecords      int           // and after this many records; default 200,000
 	FinalCheckpointTimeout time.Duration // bound on the checkpoint when a partition is revoked; default 10s
 	LagInterval            time.Duration // how often end offsets are listed for lag and readiness; default 1s
+	RollUpInterval         time.Duration // how often closed days are rolled up; default 1s
 
 	ClientOpts []kgo.Opt // TLS, SASL and other client options for every Kafka client
 	Logger     *slog.Logger
@@ -110,7 +111,8 @@ func (c *Config) Validate() error {
 	setDefault(&c.CheckpointRecords, 200_000)
 	setDefault(&c.FinalCheckpointTimeout, 10*time.Second)
 	setDefault(&c.LagInterval, time.Second)
-	if c.Lateness < 0 || c.CheckpointRecords < 0 || c.FinalCheckpointTimeout < 0 || c.LagInterval < 0 || c.SessionTimeout < 0 {
+	setDefault(&c.RollUpInterval, time.Second)
+	if c.Lateness < 0 || c.CheckpointRecords < 0 || c.FinalCheckpointTimeout < 0 || c.LagInterval < 0 || c.RollUpInterval < 0 || c.SessionTimeout < 0 {
 		return errors.New("consumer: lateness, checkpoint, lag and session settings must be positive")
 	}
 	if c.CheckpointInterval < 10*time.Millisecond {
@@ -142,6 +144,9 @@ type Store interface {
 	Commit(ctx context.Context, c *rtstate.Commit) error
 	// Ping waits up to timeout for the store to answer.
 	Ping(ctx context.Context, timeout time.Duration) error
+	// RollUp merges the keys of the days partitions 0..n-1 have all closed into per-day keys, and
+	// returns those days; any number of consumers may run it at once.
+	RollUp(ctx context.Context, n int32) ([]int32, error)
 }
 
 // Consumer runs the group member and the users table of one process.
@@ -169,6 +174,8 @@ type Consumer struct {
 	rewindMu sync.Mutex
 	rewinds  []*partition
 	wakePoll context.CancelFunc
+
+	topicPartitions atomic.Int32 // of the interactions topic, as last listed; 0 unknown
 
 	failOnce sync.Once
 	failErr  error
@@ -282,7 +289,34 @@ func (c *Consumer) Run(ctx context.Context) error {
 	})
 	g.Go(func() error { c.trackEnds(gctx); return nil })
 	g.Go(func() error { c.probeRedis(gctx); return nil })
+	g.Go(func() error { c.rollUp(gctx); return nil })
 	return g.Wait()
+}
+
+// rollUp rolls up, every RollUpInterval, the days that every partition of the topic has closed,
+// whichever consumers own them: any member of the group may do it, and two at once write the same
+// (internal/rtstore, rollup.go). A roll-up cut short by a crash or a stop is finished by the next.
+func (c *Consumer) rollUp(ctx context.Context) {
+	t := time.NewTicker(c.cfg.RollUpInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		days, err := c.store.RollUp(ctx, c.topicPartitions.Load())
+		if ctx.Err() != nil {
+			return
+		}
+		for _, d := range days {
+			c.log.Info("rolled up a closed day", "date", event.Date(d))
+		}
+		if err != nil {
+			c.metrics.redisErrors.Inc()
+			c.log.Warn("roll-up failed, retrying at the next interval", "err", err)
+		}
+	}
 }
 
 // probeRedis pings Redis every LagInterval for readiness: a Redis that stops answering makes the
@@ -537,6 +571,7 @@ func (c *Consumer) trackEnds(ctx context.Context) {
 		}
 		c.healthMu.Unlock()
 		if err == nil {
+			c.topicPartitions.Store(int32(len(ends[c.cfg.TopicInteractions])))
 			c.mu.Lock()
 			for p, part := range c.parts {
 				if o, ok := ends.Lookup(c.cfg.TopicInteractions, p); ok && o.Err == nil {

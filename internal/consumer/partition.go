@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -301,11 +302,15 @@ func (p *partition) checkpoint() {
 		p.deltas.addSession(p.days.Day(s.Start), p.c.users.Segments(s.UserID), s.End-s.Start, s.Actions)
 	}
 	clear(p.closed) // drop the strings
+	closed := int32(math.MinInt32)
+	if wm := p.win.Watermark(); wm != math.MinInt64 {
+		closed = p.days.Day(wm)
+	}
 	cp.snap = p.win.AppendSnapshot(cp.snap[:0])
 	cp.cells, cp.users = p.deltas.appendCells(cp.cells[:0], cp.users[:0], p.c.users.Segment)
 	cp.vcells, cp.vtext = p.versions.appendCells(cp.vcells[:0], cp.vtext[:0])
 	cp.power = p.engaged.appendUsers(cp.power[:0])
-	cp.commit = rtstate.Commit{Partition: p.id, Expect: p.expect, Offset: next, Owner: p.owner, Snapshot: cp.snap, Cells: cp.cells, Versions: cp.vcells, Engaged: cp.power}
+	cp.commit = rtstate.Commit{Partition: p.id, Expect: p.expect, Offset: next, Owner: p.owner, Snapshot: cp.snap, Closed: closed, Cells: cp.cells, Versions: cp.vcells, Engaged: cp.power}
 	p.deltas.reset()
 	p.versions.reset()
 	p.engaged.reset()
