@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/hll"
 	"github.com/notestream/notestream/internal/metric"
 	"github.com/notestream/notestream/internal/quantile"
 	"github.com/notestream/notestream/internal/rtstate"
@@ -182,7 +184,7 @@ func sameAnswers(t *testing.T, when string, got, want map[string]string) {
 }
 
 // dayKeys returns the keys that name date, and their total MEMORY USAGE.
-func dayKeys(t *testing.T, rdb *redis.Client, date string) ([]string, int64) {
+func dayKeys(t testing.TB, rdb *redis.Client, date string) ([]string, int64) {
 	t.Helper()
 	ctx := context.Background()
 	keys, err := rdb.Keys(ctx, "*"+date+"*").Result()
@@ -345,5 +347,54 @@ func TestRollUpMemoryOfPartitions(t *testing.T) {
 	}
 	if d := after8.bytes - after2.bytes; d < 0 || 10*d > after2.bytes {
 		t.Errorf("rolled up, a day takes %d bytes on 8 partitions, %d on 2: more than 10%% apart", after8.bytes, after2.bytes)
+	}
+}
+
+// BenchmarkDayBytes reports the Redis bytes of one retained day at a million daily users, where every
+// partition's sketch is dense, on 8 and on 64 partitions, before and after its roll-up.
+func BenchmarkDayBytes(b *testing.B) {
+	const users = 1_000_000
+	segs := []rtstate.Segment{{}, {Dimension: "country", Value: "US"}, {Dimension: "country", Value: "FR"}}
+	day, _ := event.ParseDate("2023-07-01")
+	for _, parts := range []int32{8, 64} {
+		b.Run(fmt.Sprintf("partitions=%d", parts), func(b *testing.B) {
+			s, rdb := newStore(b)
+			ctx := context.Background()
+			var before, after int64
+			for range b.N {
+				if err := rdb.FlushDB(ctx).Err(); err != nil {
+					b.Fatal(err)
+				}
+				clear(s.announced)
+				for p := range parts {
+					if _, err := s.Load(ctx, p); err != nil {
+						b.Fatal(err)
+					}
+					sketches := make([]hll.Sketch, len(segs))
+					for id := int(p); id < users; id += int(parts) {
+						u := "u" + strconv.Itoa(id)
+						sketches[0].AddString(u)
+						sketches[1+id%2].AddString(u)
+					}
+					var cells []rtstate.Cell
+					for i, seg := range segs {
+						n := int64(users / int(parts) / 2)
+						cells = append(cells, rtstate.Cell{Day: day, Segment: seg, Users: sketches[i].AppendRedis(nil),
+							Counts: rtstate.Counts{Valid: 3 * n, Sessions: metric.Sessions{Count: n, DurationMs: 1000 * n, Actions: 3 * n}}})
+					}
+					c := &rtstate.Commit{Partition: p, Expect: -1, Offset: 10, Owner: "a", Closed: day + 1, Cells: cells}
+					if err := s.Commit(ctx, c); err != nil {
+						b.Fatal(err)
+					}
+				}
+				_, before = dayKeys(b, rdb, "2023-07-01")
+				if _, err := s.RollUp(ctx, parts); err != nil {
+					b.Fatal(err)
+				}
+				_, after = dayKeys(b, rdb, "2023-07-01")
+			}
+			b.ReportMetric(float64(before), "bytes/day-before")
+			b.ReportMetric(float64(after), "bytes/day-rolled-up")
+		})
 	}
 }

@@ -16,7 +16,7 @@ import (
 	"github.com/notestream/notestream/internal/testenv"
 )
 
-func newStore(t *testing.T) (*Store, *redis.Client) {
+func newStore(t testing.TB) (*Store, *redis.Client) {
 	t.Helper()
 	srv := testenv.StartRedis(t)
 	opt, err := redis.ParseURL(srv.URL)
