@@ -23,10 +23,16 @@ import (
 // BenchmarkReadLatency is the load test of issue 19: a year of days on 8 partitions in a
 // redis-server, each partition's day sketch dense (10,000 users), and 32 clients, each asking its
 // own random days one request after another, for GET /v1/dau and then GET /v1/mau through the API's
-// handler on a loopback HTTP server. It reports each endpoint's p50 and p99.
+// handler on a loopback HTTP server. It reports each endpoint's p50 and p99, with every day on its
+// partitions' keys and with the closed days (all but the last) rolled up.
 //
 //	go test ./internal/consumer/api -run '^$' -bench ReadLatency -benchtime 1x
 func BenchmarkReadLatency(b *testing.B) {
+	b.Run("per-partition", func(b *testing.B) { benchmarkReadLatency(b, false) })
+	b.Run("rolled-up", func(b *testing.B) { benchmarkReadLatency(b, true) })
+}
+
+func benchmarkReadLatency(b *testing.B, rollUp bool) {
 	const (
 		partitions = 8
 		days       = 365
@@ -41,6 +47,10 @@ func BenchmarkReadLatency(b *testing.B) {
 	}
 	ctx := context.Background()
 	first, _ := event.ParseDate("2023-01-01")
+	closed := func(int32) int32 { return 0 } // no day closed: 0 is 1970-01-01
+	if rollUp {
+		closed = func(open int32) int32 { return open }
+	}
 	for p := range int32(partitions) {
 		if _, err := st.Load(ctx, p); err != nil {
 			b.Fatal(err)
@@ -52,11 +62,17 @@ func BenchmarkReadLatency(b *testing.B) {
 				sk.AddString(fmt.Sprintf("p%d-d%d-u%d", p, d, u))
 			}
 			c := &rtstate.Commit{Partition: p, Expect: offset, Offset: int64(d + 1), Owner: "bench",
-				Cells: []rtstate.Cell{{Day: first + d, Users: sk.AppendRedis(nil)}}}
+				Closed: closed(first + d), Cells: []rtstate.Cell{{Day: first + d, Users: sk.AppendRedis(nil)}}}
 			if err := st.Commit(ctx, c); err != nil {
 				b.Fatal(err)
 			}
 			offset = c.Offset
+		}
+	}
+	if rollUp {
+		rolled, err := st.RollUp(ctx, partitions)
+		if err != nil || len(rolled) != days-1 {
+			b.Fatalf("rolled up %d days, %v; want %d", len(rolled), err, days-1)
 		}
 	}
 	srv := httptest.NewServer(api.New(st, func() error { return nil }, http.NotFoundHandler(), slog.New(slog.NewTextHandler(io.Discard, nil))))
