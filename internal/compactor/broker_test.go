@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -89,8 +90,9 @@ func buildCompactor(t *testing.T) string {
 	return bin
 }
 
-// TestKillNineThenRerun kills the compactor process at random points of a run, then reruns it to the
-// end: the lake must equal a clean run's, object for object.
+// TestKillNineThenRerun kills the compactor process at random points of a run, then reruns it with
+// --wait: the rerun waits for the killed run's lease to expire, takes it over and finishes the
+// crashed plan, and the lake must equal a clean run's, object for object.
 func TestKillNineThenRerun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -101,8 +103,8 @@ func TestKillNineThenRerun(t *testing.T) {
 	ds.load(src, 0, len(ds.rows))
 	addr := startKafka(t, src)
 	bin := buildCompactor(t)
-	compact := func(dir string) *exec.Cmd {
-		cmd := exec.Command(bin, "run", "--brokers", addr, "--lake", "file://"+dir, "--chunk", "5000")
+	compact := func(dir string, args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append([]string{"run", "--brokers", addr, "--lake", "file://" + dir, "--chunk", "5000", "--lease-ttl", "3s"}, args...)...)
 		cmd.Env = append(os.Environ(), "NOTESTREAM_PARALLEL=2")
 		return cmd
 	}
@@ -140,8 +142,14 @@ func TestKillNineThenRerun(t *testing.T) {
 			continue
 		}
 		interrupted++
-		if out, err := compact(dir).CombinedOutput(); err != nil {
+		_, leaseErr := os.Stat(filepath.Join(dir, filepath.FromSlash(LeaseKey)))
+		killed := time.Now()
+		out, err := compact(dir, "--wait", "1m").CombinedOutput()
+		if err != nil {
 			t.Fatalf("rerun after kill at %d files: %v\n%s", after, err, out)
+		}
+		if leaseErr == nil && (!strings.Contains(string(out), "took over an expired lease") || time.Since(killed) < 2*time.Second) {
+			t.Fatalf("rerun after kill at %d files did not wait for the lease (%v):\n%s", after, time.Since(killed), out)
 		}
 		t.Run(fmt.Sprintf("kill-%d-after-%d-files", i, after), func(t *testing.T) {
 			diffSnapshots(t, snapshot(t, dir), want)
