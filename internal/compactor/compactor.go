@@ -1,13 +1,13 @@
 // Package compactor builds the lake's bronze, silver and gold tables from the topics, atomically and idempotently.
 //
-// The commit protocol, in the order a run takes its steps:
+// The commit protocol, in the order a run takes its steps, all under the lake's lease (LeaseKey):
 //
 //  1. Plan: read _state/state.json (committed offsets), list the topics' end offsets and write the
 //     offset ranges to read as _state/plan.json, before any data. A plan left by a crashed run is
 //     resumed as it stands, so the rerun reads exactly the same ranges.
 //  2. Bronze: each range becomes objects named after (table, partition value, topic, partition,
 //     from, to). Rerunning a plan rewrites identical objects under identical names.
-//  3. Commit: one PUT of state.json with the new offsets, the partitions' event time and the days
+//  3. Commit: one conditional PUT of state.json, on the version step 1 read, with the new offsets, the partitions' event time and the days
 //     whose silver is pending. Then plan.json is deleted (a leftover one is recognised as stale).
 //  4. Silver and gold: every pending day's silver and day-local gold, then daily_metrics of the
 //     windows that include those days and monthly_metrics of their months. Each partition is one
