@@ -24,6 +24,7 @@ import (
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/kafkaauth"
 	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/lease"
 	"github.com/notestream/notestream/internal/progress"
 )
 
@@ -73,6 +74,8 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	metricsFile := fs.String("metrics-file", "", "after a successful run or backfill, write its metrics (new anomalies among them) to this file in Prometheus text format, for node_exporter's textfile collector")
 	powerPct := fs.String("power-users-pct", "1", "top percentage of users by engaged time in gold/power_users, a decimal in (0, 100]")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up when the brokers stay unreachable this long (run)")
+	wait := fs.Duration("wait", 0, "when another compactor holds the lake's lease, wait this long for it before giving up (0: exit at once)")
+	leaseTTL := fs.Duration("lease-ttl", 30*time.Second, "how long the lake's lease outlives its last renewal (every third of this); a crashed run's successor takes over this long (plus a sixth for clock skew) after the crash")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -110,6 +113,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		Parallel:          *parallel,
 		PowerUsersPct:     pct,
 		Logger:            log,
+		Lease:             lease.Config{TTL: *leaseTTL, Wait: *wait},
 	}
 	retrying := lake.NewRetrying(store, lake.RetryConfig{Attempts: *attempts})
 	var stages *progress.Stages
@@ -134,6 +138,12 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	}
 	if stages != nil {
 		stages.Finish() // before the lines below, which would otherwise follow the bar on its line
+	}
+	var held *lease.HeldError
+	if errors.As(err, &held) {
+		log.Error("compactor "+cmd+": another compactor holds the lake; exiting without writing (--wait waits for it)",
+			"holder", held.Holder, "since", held.Acquired, "expires", held.Expires, "err", err)
+		return cli.Reported(err)
 	}
 	if err != nil {
 		log.Error("compactor "+cmd+" failed; nothing half-committed, rerun to finish", "err", err)

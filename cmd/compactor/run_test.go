@@ -2,10 +2,15 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/notestream/notestream/internal/cli"
+	"github.com/notestream/notestream/internal/compactor"
+	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/lease"
 )
 
 func TestRunExits(t *testing.T) {
@@ -38,4 +43,37 @@ func TestRunExits(t *testing.T) {
 	f([]string{"reseed"}, map[string]string{"NOTESTREAM_TZ": "Mars/Olympus"}, 2, "", "compactor: --tz: unknown time zone Mars/Olympus")
 	f([]string{"reseed"}, lakeEnv, 1, "", `msg="compactor reseed failed" err="reseed: the lake has no _state/state.json`)
 	f([]string{"reseed"}, map[string]string{"NOTESTREAM_REDIS": "http://x"}, 1, "", `msg="compactor reseed failed" err="--redis: not a valid redis://, rediss:// or redis+cluster:// URL"`)
+}
+
+// TestHeldLakeExits: a backfill against a lake whose lease another compactor holds exits at once,
+// naming the holder and expiry; with --wait it waits that long first.
+func TestHeldLakeExits(t *testing.T) {
+	dir := t.TempDir()
+	store, err := lake.NewDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := lease.Acquire(t.Context(), store, compactor.LeaseKey, lease.Config{Holder: "nightly-1 pid 7", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Release(t.Context())
+	env := map[string]string{"NOTESTREAM_LAKE": "file://" + dir, "GOGC": "100"}
+	f := func(args []string, atLeast time.Duration) {
+		t.Helper()
+		var stdout, stderr strings.Builder
+		start := time.Now()
+		err := run(t.Context(), args, func(k string) (string, bool) { v, ok := env[k]; return v, ok }, &stdout, &stderr)
+		code := cli.Exit(&stderr, "compactor", err)
+		took := time.Since(start)
+		want := `msg="compactor backfill: another compactor holds the lake; exiting without writing (--wait waits for it)" holder="nightly-1 pid 7"`
+		if code != 1 || !strings.Contains(stderr.String(), want) || !strings.Contains(stderr.String(), "expires=") || took < atLeast || took > atLeast+5*time.Second {
+			t.Errorf("%q: exit %d after %v, stderr:\n%s\nwant exit 1 after %v with %q", args, code, took, stderr.String(), atLeast, want)
+		}
+	}
+	f([]string{"backfill"}, 0)
+	f([]string{"backfill", "--wait", "2s"}, 2*time.Second)
+	if keys, _ := store.List(t.Context(), ""); len(keys) != 1 {
+		t.Errorf("the refused runs wrote: %v", keys)
+	}
 }

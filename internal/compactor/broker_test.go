@@ -8,7 +8,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -89,8 +91,9 @@ func buildCompactor(t *testing.T) string {
 	return bin
 }
 
-// TestKillNineThenRerun kills the compactor process at random points of a run, then reruns it to the
-// end: the lake must equal a clean run's, object for object.
+// TestKillNineThenRerun kills the compactor process at random points of a run, then reruns it with
+// --wait: the rerun waits for the killed run's lease to expire, takes it over and finishes the
+// crashed plan, and the lake must equal a clean run's, object for object.
 func TestKillNineThenRerun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
@@ -101,8 +104,8 @@ func TestKillNineThenRerun(t *testing.T) {
 	ds.load(src, 0, len(ds.rows))
 	addr := startKafka(t, src)
 	bin := buildCompactor(t)
-	compact := func(dir string) *exec.Cmd {
-		cmd := exec.Command(bin, "run", "--brokers", addr, "--lake", "file://"+dir, "--chunk", "5000")
+	compact := func(dir string, args ...string) *exec.Cmd {
+		cmd := exec.Command(bin, append([]string{"run", "--brokers", addr, "--lake", "file://" + dir, "--chunk", "5000", "--lease-ttl", "3s"}, args...)...)
 		cmd.Env = append(os.Environ(), "NOTESTREAM_PARALLEL=2")
 		return cmd
 	}
@@ -140,8 +143,14 @@ func TestKillNineThenRerun(t *testing.T) {
 			continue
 		}
 		interrupted++
-		if out, err := compact(dir).CombinedOutput(); err != nil {
+		_, leaseErr := os.Stat(filepath.Join(dir, filepath.FromSlash(LeaseKey)))
+		killed := time.Now()
+		out, err := compact(dir, "--wait", "1m").CombinedOutput()
+		if err != nil {
 			t.Fatalf("rerun after kill at %d files: %v\n%s", after, err, out)
+		}
+		if leaseErr == nil && (!strings.Contains(string(out), "took over an expired lease") || time.Since(killed) < 2*time.Second) {
+			t.Fatalf("rerun after kill at %d files did not wait for the lease (%v):\n%s", after, time.Since(killed), out)
 		}
 		t.Run(fmt.Sprintf("kill-%d-after-%d-files", i, after), func(t *testing.T) {
 			diffSnapshots(t, snapshot(t, dir), want)
@@ -166,4 +175,62 @@ func countFiles(t *testing.T, dir string) int {
 		t.Fatal(err)
 	}
 	return n
+}
+
+// TestTwoProcessesStartedTogether starts two `compactor run` processes at once against one broker and
+// one lake: without --wait one exits naming the other as holder; with it, the second runs after the
+// first and reads nothing. Either way exactly one reads the records and the lake equals one run's.
+func TestTwoProcessesStartedTogether(t *testing.T) {
+	ds := genData(10, 200, 20, 2000)
+	src := newMemSource()
+	ds.loadUsers(src)
+	ds.load(src, 0, len(ds.rows))
+	addr := startKafka(t, src, testenv.Kfake())
+	bin := buildCompactor(t)
+	compact := func(dir string, args ...string) *exec.Cmd {
+		return exec.Command(bin, append([]string{"run", "--brokers", addr, "--lake", "file://" + dir}, args...)...)
+	}
+	cleanDir := t.TempDir()
+	out, err := compact(cleanDir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("clean run: %v\n%s", err, out)
+	}
+	want := snapshot(t, cleanDir)
+	readAll := regexp.MustCompile(`[1-9][0-9]* records read`).FindString(string(out))
+	if readAll == "" {
+		t.Fatalf("clean run read nothing:\n%s", out)
+	}
+	for _, wait := range []string{"0s", "1m"} {
+		t.Run("wait="+wait, func(t *testing.T) {
+			dir := t.TempDir()
+			cmds := []*exec.Cmd{compact(dir, "--wait", wait), compact(dir, "--wait", wait)}
+			outs := make([]*strings.Builder, 2)
+			for i, cmd := range cmds {
+				outs[i] = &strings.Builder{}
+				cmd.Stdout, cmd.Stderr = outs[i], outs[i]
+				if err := cmd.Start(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			refused, read := 0, 0
+			for i, cmd := range cmds {
+				err := cmd.Wait()
+				out := outs[i].String()
+				switch {
+				case err != nil && wait == "0s" && strings.Contains(out, "another compactor holds the lake; exiting without writing") && strings.Contains(out, "expires="):
+					refused++
+				case err != nil:
+					t.Fatalf("process %d: %v\n%s", i, err, out)
+				case strings.Contains(out, "compactor run: run 1 ") && strings.Contains(out, readAll):
+					read++
+				case !strings.Contains(out, "compactor run: run 1 ") || !strings.Contains(out, " 0 records read"):
+					t.Fatalf("process %d:\n%s", i, out)
+				}
+			}
+			if read != 1 || (wait == "0s") != (refused == 1) {
+				t.Fatalf("%d processes read the records, %d were refused; outputs:\n%s\n%s", read, refused, outs[0], outs[1])
+			}
+			diffSnapshots(t, snapshot(t, dir), want)
+		})
+	}
 }

@@ -1,13 +1,13 @@
 // Package compactor builds the lake's bronze, silver and gold tables from the topics, atomically and idempotently.
 //
-// The commit protocol, in the order a run takes its steps:
+// The commit protocol, in the order a run takes its steps, all under the lake's lease (LeaseKey):
 //
 //  1. Plan: read _state/state.json (committed offsets), list the topics' end offsets and write the
 //     offset ranges to read as _state/plan.json, before any data. A plan left by a crashed run is
 //     resumed as it stands, so the rerun reads exactly the same ranges.
 //  2. Bronze: each range becomes objects named after (table, partition value, topic, partition,
 //     from, to). Rerunning a plan rewrites identical objects under identical names.
-//  3. Commit: one PUT of state.json with the new offsets, the partitions' event time and the days
+//  3. Commit: one conditional PUT of state.json, on the version step 1 read, with the new offsets, the partitions' event time and the days
 //     whose silver is pending. Then plan.json is deleted (a leftover one is recognised as stale).
 //  4. Silver and gold: every pending day's silver and day-local gold, then daily_metrics of the
 //     windows that include those days and monthly_metrics of their months. Each partition is one
@@ -37,6 +37,7 @@ import (
 	"github.com/notestream/notestream/internal/engagement"
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/lease"
 	"github.com/notestream/notestream/internal/tables"
 )
 
@@ -52,6 +53,7 @@ type Config struct {
 	PowerUsersPct     engagement.Pct // the top percentage of gold/power_users; default 1
 	Logger            *slog.Logger   // default slog.Default()
 	Progress          Progress       // default none
+	Lease             lease.Config   // the lake's lease (LeaseKey); its Logger defaults to Logger
 }
 
 // Validate fills in defaults and rejects impossible settings.
@@ -82,6 +84,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Progress == nil {
 		c.Progress = noProgress{}
+	}
+	if c.Lease.Logger == nil {
+		c.Lease.Logger = c.Logger
+	}
+	if err := c.Lease.Validate(); err != nil {
+		return err
 	}
 	switch {
 	case c.InteractionsTopic == c.UsersTopic:
@@ -161,10 +169,13 @@ func New(cfg Config, store lake.Store, src Source) (*Compactor, error) {
 	return &Compactor{cfg: cfg, store: store, src: src, log: cfg.Logger, progress: &lockedProgress{p: cfg.Progress}}, nil
 }
 
-// Run reads everything new on the topics into bronze and rebuilds the silver and gold that depend on it.
-func (c *Compactor) Run(ctx context.Context) (Summary, error) {
+// Run reads everything new on the topics into bronze and rebuilds the silver and gold that depend on
+// it, holding the lake's lease.
+func (c *Compactor) Run(ctx context.Context) (Summary, error) { return c.leased(ctx, c.run) }
+
+func (c *Compactor) run(ctx context.Context) (Summary, error) {
 	var sum Summary
-	st, err := c.loadState(ctx)
+	st, ver, err := c.loadState(ctx)
 	if err != nil {
 		return sum, err
 	}
@@ -188,7 +199,7 @@ func (c *Compactor) Run(ctx context.Context) (Summary, error) {
 		}
 		users := slices.ContainsFunc(plan.Ranges, func(r Range) bool { return r.Topic == c.cfg.UsersTopic })
 		next := Commit(st, plan, bw.maxTime, slices.Sorted(maps.Keys(bw.touched)), users)
-		if err := c.putState(ctx, &next); err != nil {
+		if ver, err = c.putState(ctx, ver, &next); err != nil {
 			return sum, fmt.Errorf("commit offsets: %w", err)
 		}
 		if err := c.store.Delete(ctx, PlanKey); err != nil {
@@ -212,16 +223,21 @@ func (c *Compactor) Run(ctx context.Context) (Summary, error) {
 		return sum, err
 	}
 	st.Pending, st.Users = nil, false
-	if err := c.putState(ctx, st); err != nil {
+	if _, err := c.putState(ctx, ver, st); err != nil {
 		return sum, fmt.Errorf("commit rebuild: %w", err)
 	}
 	return sum, nil
 }
 
-// Backfill rebuilds silver and gold of the days from..to (day numbers) from bronze.
+// Backfill rebuilds silver and gold of the days from..to (day numbers) from bronze, holding the
+// lake's lease.
 func (c *Compactor) Backfill(ctx context.Context, from, to int32) (Summary, error) {
+	return c.leased(ctx, func(ctx context.Context) (Summary, error) { return c.backfill(ctx, from, to) })
+}
+
+func (c *Compactor) backfill(ctx context.Context, from, to int32) (Summary, error) {
 	var sum Summary
-	st, err := c.loadState(ctx)
+	st, _, err := c.loadState(ctx)
 	if err != nil {
 		return sum, err
 	}
@@ -347,38 +363,36 @@ func (c *Compactor) plan(ctx context.Context, st *State) (Plan, bool, error) {
 	return p, false, nil
 }
 
-func (c *Compactor) loadState(ctx context.Context) (*State, error) {
+// loadState reads state.json and its version, which the run's commits are conditional on.
+func (c *Compactor) loadState(ctx context.Context) (*State, lake.Version, error) {
 	st := &State{Version: 1, Location: c.cfg.Location.String()}
-	b, err := c.store.Get(ctx, tables.StateKey)
+	b, v, err := c.store.GetVersion(ctx, tables.StateKey)
 	if errors.Is(err, lake.ErrNotExist) {
-		return st, nil
+		return st, lake.Absent, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read state: %w", err)
+		return nil, v, fmt.Errorf("read state: %w", err)
 	}
 	if err := st.Decode(b); err != nil {
-		return nil, err
+		return nil, v, err
 	}
 	if st.Location != c.cfg.Location.String() {
-		return nil, fmt.Errorf("compactor: the lake's days are in time zone %q, not %q", st.Location, c.cfg.Location)
+		return nil, v, fmt.Errorf("compactor: the lake's days are in time zone %q, not %q", st.Location, c.cfg.Location)
 	}
-	return st, nil
+	return st, v, nil
 }
 
-// putState commits st: every object written before it is made durable first, and st itself before
-// anything that follows it.
-func (c *Compactor) putState(ctx context.Context, st *State) error {
+// putState commits st if state.json is still at version v: every object written before it is made
+// durable first, and st itself (PutIf is durable) before anything that follows it.
+func (c *Compactor) putState(ctx context.Context, v lake.Version, st *State) (lake.Version, error) {
 	b, err := json.MarshalIndent(st, "", "  ")
 	if err != nil {
-		return err
+		return lake.Absent, err
 	}
 	if err := c.store.Sync(ctx); err != nil {
-		return err
+		return lake.Absent, err
 	}
-	if err := c.store.Put(ctx, tables.StateKey, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
-		return err
-	}
-	return c.store.Sync(ctx)
+	return c.commitState(ctx, v, func(w io.Writer) error { _, err := w.Write(b); return err })
 }
 
 // object is a lake object to write.

@@ -2,6 +2,8 @@ package lake
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -170,6 +172,83 @@ func (d *Dir) Delete(_ context.Context, key string) error {
 	for dir := filepath.Dir(p); dir != filepath.Clean(d.root) && strings.HasPrefix(dir, filepath.Clean(d.root)); dir = filepath.Dir(dir) {
 		if os.Remove(dir) != nil {
 			break // not empty, or a concurrent writer's
+		}
+	}
+	return nil
+}
+
+// GetVersion implements Store. A file's version is the SHA-256 of its bytes. Renames make a read see
+// one whole version, so a reader needs no lock.
+func (d *Dir) GetVersion(ctx context.Context, key string) ([]byte, Version, error) {
+	b, err := d.Get(ctx, key)
+	if err != nil {
+		return nil, Absent, err
+	}
+	return b, fileVersion(b), nil
+}
+
+func fileVersion(b []byte) Version {
+	h := sha256.Sum256(b)
+	return Version(hex.EncodeToString(h[:]))
+}
+
+// PutIf implements Store. The check and the rename happen under an exclusive flock(2) on a hidden
+// lock file next to the object, which excludes other goroutines and processes and, on a shared file
+// system whose flock is shared (NFSv4, CephFS), other machines.
+func (d *Dir) PutIf(_ context.Context, key string, v Version, write func(io.Writer) error) (Version, error) {
+	b, err := render(key, write)
+	if err != nil {
+		return Absent, err
+	}
+	p := d.path(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return Absent, fmt.Errorf("lake: put %s: %w", key, err)
+	}
+	unlock, err := lockFile(filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".lock"))
+	if err != nil {
+		return Absent, fmt.Errorf("lake: put %s: lock: %w", key, err)
+	}
+	defer unlock()
+	cur, err := os.ReadFile(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if v != Absent {
+			return Absent, fmt.Errorf("put %s: %w", key, ErrConflict)
+		}
+	case err != nil:
+		return Absent, fmt.Errorf("lake: put %s: %w", key, err)
+	case v == Absent || fileVersion(cur) != v:
+		return Absent, fmt.Errorf("put %s: %w", key, ErrConflict)
+	}
+	if err := d.replaceDurably(p, b); err != nil {
+		return Absent, fmt.Errorf("lake: put %s: %w", key, err)
+	}
+	return fileVersion(b), nil
+}
+
+// replaceDurably writes b to p through a synced temporary file and a rename, then syncs the
+// directories up to the root, which may have just been created.
+func (d *Dir) replaceDurably(p string, b []byte) error {
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		return errors.Join(err, f.Close(), os.Remove(f.Name()))
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return errors.Join(err, os.Remove(f.Name()))
+	}
+	if err := os.Rename(f.Name(), p); err != nil {
+		return errors.Join(err, os.Remove(f.Name()))
+	}
+	root := filepath.Clean(d.root)
+	for dir := filepath.Dir(p); strings.HasPrefix(dir, root); dir = filepath.Dir(dir) {
+		if err := syncPath(dir); err != nil {
+			return err
+		}
+		if dir == root {
+			break
 		}
 	}
 	return nil

@@ -13,6 +13,17 @@ import (
 // ErrNotExist is returned by Get for a key that has no object.
 var ErrNotExist = errors.New("lake: object does not exist")
 
+// ErrConflict is returned by PutIf when the object is not at the version the caller named.
+var ErrConflict = errors.New("lake: object changed (precondition failed)")
+
+// Version names one content of an object, for PutIf: an S3 ETag, or a hash of a file's bytes. Both
+// follow the bytes, so equal contents may have equal versions: a writer that must tell its own write
+// from another's puts something unique in the object (the lease's token).
+type Version string
+
+// Absent is the version of an object that does not exist: PutIf with it only creates.
+const Absent Version = ""
+
 // Store holds objects under slash-separated keys relative to the lake root.
 //
 // Put makes an object visible atomically: a reader sees the previous object or the complete new one,
@@ -28,6 +39,33 @@ type Store interface {
 	List(ctx context.Context, prefix string) ([]string, error)
 	// Delete removes an object; deleting a missing one is not an error.
 	Delete(ctx context.Context, key string) error
+
+	// GetVersion returns an object and its version; ErrNotExist if there is none.
+	GetVersion(ctx context.Context, key string) ([]byte, Version, error)
+	// PutIf replaces the object only if it is still at version v (Absent: only if there is none),
+	// atomically with the check, and returns the new version; ErrConflict otherwise. The object is
+	// durable when PutIf returns. It is held in memory, at most PartSize: for small objects such as
+	// state and leases. Do not mix Put and PutIf on one key.
+	PutIf(ctx context.Context, key string, v Version, write func(w io.Writer) error) (Version, error)
+}
+
+// render returns the bytes write produces, refusing more than a PutIf may hold.
+func render(key string, write func(io.Writer) error) ([]byte, error) {
+	var buf limitedBuffer
+	if err := write(&buf); err != nil {
+		return nil, fmt.Errorf("lake: put %s: %w", key, err)
+	}
+	return buf.b, nil
+}
+
+type limitedBuffer struct{ b []byte }
+
+func (l *limitedBuffer) Write(p []byte) (int, error) {
+	if len(l.b)+len(p) > PartSize {
+		return 0, fmt.Errorf("a conditional write holds at most %d bytes", PartSize)
+	}
+	l.b = append(l.b, p...)
+	return len(p), nil
 }
 
 // S3Config holds the connection settings of an s3:// lake, normally from the AWS_* environment variables.

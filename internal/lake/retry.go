@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -27,8 +28,8 @@ func (c *RetryConfig) defaults() {
 	}
 }
 
-// Retrying wraps a Store and retries every failed operation with exponential backoff. A missing object
-// and a cancelled context are final.
+// Retrying wraps a Store and retries every failed operation with exponential backoff. A missing object,
+// a conflict and a cancelled context are final.
 type Retrying struct {
 	Store
 	cfg RetryConfig
@@ -44,7 +45,7 @@ func (r *Retrying) do(ctx context.Context, op func() error) error {
 	wait := r.cfg.Base
 	var err error
 	for attempt := 1; ; attempt++ {
-		if err = op(); err == nil || errors.Is(err, ErrNotExist) || ctx.Err() != nil {
+		if err = op(); err == nil || errors.Is(err, ErrNotExist) || errors.Is(err, ErrConflict) || ctx.Err() != nil {
 			return err
 		}
 		if attempt == r.cfg.Attempts {
@@ -64,12 +65,12 @@ func (r *Retrying) Put(ctx context.Context, key string, write func(io.Writer) er
 	return r.do(ctx, func() error { return r.Store.Put(ctx, key, write) })
 }
 
-// Get implements Store.
 // Sync implements Store.
 func (r *Retrying) Sync(ctx context.Context) error {
 	return r.do(ctx, func() error { return r.Store.Sync(ctx) })
 }
 
+// Get implements Store.
 func (r *Retrying) Get(ctx context.Context, key string) (b []byte, err error) {
 	err = r.do(ctx, func() error { b, err = r.Store.Get(ctx, key); return err })
 	return b, err
@@ -84,4 +85,48 @@ func (r *Retrying) List(ctx context.Context, prefix string) (keys []string, err 
 // Delete implements Store.
 func (r *Retrying) Delete(ctx context.Context, key string) error {
 	return r.do(ctx, func() error { return r.Store.Delete(ctx, key) })
+}
+
+// GetVersion implements Store.
+func (r *Retrying) GetVersion(ctx context.Context, key string) (b []byte, v Version, err error) {
+	err = r.do(ctx, func() error { b, v, err = r.Store.GetVersion(ctx, key); return err })
+	return b, v, err
+}
+
+// PutIf implements Store. An attempt that failed may still have written, its answer lost: then the
+// next attempt meets a conflict with the object holding exactly the bytes write produces, which
+// counts as success. (Another writer's identical bytes count too: callers that must tell them
+// apart write something unique.)
+func (r *Retrying) PutIf(ctx context.Context, key string, v Version, write func(io.Writer) error) (nv Version, err error) {
+	unsure := false // an earlier attempt failed without saying whether it wrote
+	err = r.do(ctx, func() error {
+		nv, err = r.Store.PutIf(ctx, key, v, write)
+		if errors.Is(err, ErrConflict) && unsure {
+			nv, err = r.ownWrite(ctx, key, write)
+		}
+		if err != nil && !errors.Is(err, ErrConflict) {
+			unsure = true
+		}
+		return err
+	})
+	return nv, err
+}
+
+// ownWrite returns the object's version if it holds what write produces, ErrConflict if not.
+func (r *Retrying) ownWrite(ctx context.Context, key string, write func(io.Writer) error) (Version, error) {
+	cur, v, err := r.Store.GetVersion(ctx, key)
+	if errors.Is(err, ErrNotExist) {
+		return Absent, fmt.Errorf("put %s: %w", key, ErrConflict)
+	}
+	if err != nil {
+		return Absent, err
+	}
+	want, err := render(key, write)
+	if err != nil {
+		return Absent, err
+	}
+	if !bytes.Equal(cur, want) {
+		return Absent, fmt.Errorf("put %s: %w", key, ErrConflict)
+	}
+	return v, nil
 }

@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -112,6 +113,50 @@ func (s *S3) Get(ctx context.Context, key string) ([]byte, error) {
 		return nil, s.getErr(key, err)
 	}
 	return b, nil
+}
+
+// GetVersion implements Store: the version is the ETag of the response that brought the bytes.
+func (s *S3) GetVersion(ctx context.Context, key string) ([]byte, Version, error) {
+	obj, err := s.client.GetObject(ctx, s.bucket, s.object(key), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, Absent, s.getErr(key, err)
+	}
+	defer obj.Close()
+	b, err := io.ReadAll(obj)
+	if err != nil {
+		return nil, Absent, s.getErr(key, err)
+	}
+	info, err := obj.Stat() // the GET's own headers, not a second request
+	if err != nil {
+		return nil, Absent, s.getErr(key, err)
+	}
+	return b, Version(info.ETag), nil
+}
+
+// PutIf implements Store with one PUT carrying If-None-Match: * (create) or If-Match: <etag>
+// (compare-and-swap), which the service checks atomically with the write.
+func (s *S3) PutIf(ctx context.Context, key string, v Version, write func(io.Writer) error) (Version, error) {
+	b, err := render(key, write)
+	if err != nil {
+		return Absent, err
+	}
+	opts := minio.PutObjectOptions{ContentType: contentType(key)}
+	if v == Absent {
+		opts.SetMatchETagExcept("*")
+	} else {
+		opts.SetMatchETag(string(v))
+	}
+	info, err := s.client.PutObject(ctx, s.bucket, s.object(key), bytes.NewReader(b), int64(len(b)), opts)
+	if err != nil {
+		switch minio.ToErrorResponse(err).Code {
+		// 412, or 409 from S3 when another conditional write to the key is in flight; NoSuchKey
+		// when the version named is gone.
+		case "PreconditionFailed", "ConditionalRequestConflict", minio.NoSuchKey:
+			return Absent, fmt.Errorf("put s3://%s/%s: %w", s.bucket, s.object(key), ErrConflict)
+		}
+		return Absent, fmt.Errorf("lake: put s3://%s/%s: %w", s.bucket, s.object(key), err)
+	}
+	return Version(info.ETag), nil
 }
 
 func (s *S3) getErr(key string, err error) error {
