@@ -9,9 +9,10 @@ import (
 // nearest-rank percentiles come out as from the sorted values themselves while memory grows with
 // the distinct values only. Histograms of parts (users' buckets, days) merge into the whole's.
 type Histogram struct {
-	values []int64 // ascending, distinct
-	counts []int64 // parallel to values, each > 0
-	n      int64
+	values  []int64 // ascending, distinct
+	counts  []int64 // parallel to values, each > 0
+	n       int64   // values counted, pending ones included
+	pending []int64 // added since the last compaction
 }
 
 // HistogramOf counts values, which it sorts in place.
@@ -29,16 +30,44 @@ func HistogramOf(values []int64) Histogram {
 	return h
 }
 
+// Add counts v. Values wait in a buffer as long as the distinct values (at least minPending), so
+// counting n values costs O(n log n) however many of them are distinct.
+func (h *Histogram) Add(v int64) {
+	h.pending = append(h.pending, v)
+	h.n++
+	if len(h.pending) >= max(minPending, len(h.values)) {
+		h.compact()
+	}
+}
+
+const minPending = 1 << 12
+
+func (h *Histogram) compact() {
+	if len(h.pending) == 0 {
+		return
+	}
+	p := HistogramOf(h.pending)
+	h.pending = h.pending[:0]
+	h.n -= p.n // merge counts them again
+	h.merge(&p)
+}
+
 // N is the number of values counted.
 func (h *Histogram) N() int64 { return h.n }
 
 // Merge adds o's counts to h.
-func (h *Histogram) Merge(o Histogram) {
+func (h *Histogram) Merge(o *Histogram) {
+	o.compact()
+	h.compact()
+	h.merge(o)
+}
+
+func (h *Histogram) merge(o *Histogram) {
 	if o.n == 0 {
 		return
 	}
-	if h.n == 0 {
-		*h = Histogram{values: slices.Clone(o.values), counts: slices.Clone(o.counts), n: o.n}
+	if len(h.values) == 0 {
+		h.values, h.counts, h.n = slices.Clone(o.values), slices.Clone(o.counts), h.n+o.n
 		return
 	}
 	values := make([]int64, 0, len(h.values)+len(o.values))
@@ -62,6 +91,7 @@ func (h *Histogram) Merge(o Histogram) {
 
 // At is the value of rank r (from 1, ascending; 1 ≤ r ≤ N).
 func (h *Histogram) At(r int64) int64 {
+	h.compact()
 	for i, c := range h.counts {
 		if r <= c {
 			return h.values[i]
