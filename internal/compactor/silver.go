@@ -27,8 +27,8 @@ var unknownUser = userInfo{segments: [len(event.Dimensions)]string{event.Unknown
 
 // activity is what gold needs of one day: its active users and its sessions.
 type activity struct {
-	users     []string  // distinct, sorted
-	durations []float64 // sessions' duration_s
+	users     []string         // distinct, sorted
+	durations metric.Histogram // sessions' end − start in ms
 	sessions  metric.Sessions
 	perUser   []userDay // parallel to users; nil for a day read only for its users (cohorts)
 }
@@ -137,7 +137,7 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 			Country: u.segments[0], DeviceType: u.segments[1], SubscriptionType: u.segments[2],
 		})
 		act.sessions.Add(s.End-s.Start, s.Actions)
-		act.durations = append(act.durations, metric.DurationS(s.Start, s.End))
+		act.durations.Add(s.End - s.Start)
 		for i, dim := range event.Dimensions {
 			k, _ := segment(dim, u.segments[i])
 			segSessions[k].Add(s.End-s.Start, s.Actions)
@@ -258,57 +258,51 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32, full bool) (*ac
 		Actions int64  `parquet:"actions"`
 	}
 	act := &activity{}
+	// Silver holds each user's rows together, so a user is new where the user_id changes.
 	if !full {
 		// A user active on a day starts a session that day (sessions split at midnight), and a day
 		// has several times fewer sessions than events: its sessions name its active users.
-		key := dayKey(tables.SilverSessions, d)
-		b, err := c.store.Get(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		ids, err := tables.Read([]userCol(nil), key, b)
-		if err != nil {
-			return nil, err
-		}
-		for i, u := range ids {
-			if i == 0 || u.UserID != ids[i-1].UserID {
-				act.users = append(act.users, u.UserID)
+		err := scanObject(ctx, c.store, dayKey(tables.SilverSessions, d), func(rows []userCol) error {
+			for _, u := range rows {
+				if n := len(act.users); n == 0 || act.users[n-1] != u.UserID {
+					act.users = append(act.users, u.UserID)
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		return act, nil
 	}
-	key := dayKey(tables.SilverInteractions, d)
-	b, err := c.store.Get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	evs, err := tables.Read([]userCols(nil), key, b)
-	if err != nil {
-		return nil, err
-	}
-	for i, ev := range evs {
-		if i == 0 || ev.UserID != evs[i-1].UserID {
-			act.users = append(act.users, ev.UserID)
-			act.perUser = append(act.perUser, userDay{})
+	err := scanObject(ctx, c.store, dayKey(tables.SilverInteractions, d), func(rows []userCols) error {
+		for _, ev := range rows {
+			if n := len(act.users); n == 0 || act.users[n-1] != ev.UserID {
+				act.users = append(act.users, ev.UserID)
+				act.perUser = append(act.perUser, userDay{})
+			}
+			u := &act.perUser[len(act.perUser)-1]
+			u.engagedMs += ev.DurationMs
+			u.events++
 		}
-		u := &act.perUser[len(act.perUser)-1]
-		u.engagedMs += ev.DurationMs
-		u.events++
-	}
-	key = dayKey(tables.SilverSessions, d)
-	if b, err = c.store.Get(ctx, key); err != nil {
-		return nil, err
-	}
-	sessions, err := tables.Read([]sessionCols(nil), key, b)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range sessions {
-		act.sessions.Add(s.End-s.Start, s.Actions)
-		act.durations = append(act.durations, metric.DurationS(s.Start, s.End))
-	}
-	if err := act.countSessions(len(sessions), func(i int) string { return sessions[i].UserID }); err != nil {
-		return nil, fmt.Errorf("silver %s: %w", event.Date(d), err)
+	sc := sessionCounter{a: act}
+	err = scanObject(ctx, c.store, dayKey(tables.SilverSessions, d), func(rows []sessionCols) error {
+		for _, s := range rows {
+			act.sessions.Add(s.End-s.Start, s.Actions)
+			act.durations.Add(s.End - s.Start)
+			if err := sc.add(s.UserID); err != nil {
+				return fmt.Errorf("silver %s: %w", event.Date(d), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return act, nil
 }

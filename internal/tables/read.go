@@ -94,7 +94,10 @@ func open(key string, r io.ReaderAt, size int64, schema *parquet.Schema) (*parqu
 	if size < 12 {
 		return nil, fmt.Errorf("%s: not a parquet file: too short for its footer", key)
 	}
-	if _, err := r.ReadAt(tail[:], size-8); err != nil {
+	if n, err := r.ReadAt(tail[:], size-8); n < len(tail) { // io.EOF with every byte read is success
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
 		return nil, fmt.Errorf("%s: read footer: %w", key, err)
 	}
 	if int64(binary.LittleEndian.Uint32(tail[:4])) > size-12 {
