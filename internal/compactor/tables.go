@@ -71,3 +71,26 @@ func scanObject[T any](ctx context.Context, store lake.Store, key string, fn fun
 	}
 	return errors.Join(tables.Scan(r, r.Size(), key, fn), r.Close())
 }
+
+// writeParquetStream is writeParquet for rows too many to hold: rows hands them over in batches,
+// each written before the next, so the writer holds one row group at most.
+func writeParquetStream[T any](w io.Writer, rows func(emit func([]T) error) error) error {
+	pw := parquet.NewGenericWriter[T](w,
+		parquet.Compression(zstdCodec),
+		parquet.MaxRowsPerRowGroup(MaxRowsPerRowGroup),
+		parquet.DictionaryMaxBytes(8<<20),
+	)
+	err := rows(func(batch []T) error {
+		if _, err := pw.Write(batch); err != nil {
+			return fmt.Errorf("write parquet: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err := pw.Close(); err != nil {
+		return fmt.Errorf("close parquet: %w", err)
+	}
+	return nil
+}
