@@ -103,8 +103,11 @@ func open(key string, r io.ReaderAt, size int64, schema *parquet.Schema) (*parqu
 	if int64(binary.LittleEndian.Uint32(tail[:4])) > size-12 {
 		return nil, fmt.Errorf("%s: not a parquet file: too short for its footer", key)
 	}
-	f, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true),
-		parquet.ReadBufferSize(int(min(size, readBufferSize))))
+	opts := []parquet.FileOption{parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true)}
+	if size >= 16*readBufferSize { // small objects keep parquet-go's pooled 4 KiB buffers
+		opts = append(opts, parquet.ReadBufferSize(readBufferSize))
+	}
+	f, err := parquet.OpenFile(r, size, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a parquet file: %w", key, err)
 	}
