@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -67,6 +68,8 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	users := fs.String("users-topic", event.TopicUsers, "users topic")
 	chunk := fs.Int64("chunk", 250_000, "records of a topic read before they are written to bronze; at most twice this many are held in memory, one chunk read while the previous one is written")
 	parallel := fs.Int("parallel", 2, "days built at a time")
+	memory := fs.String("memory", strconv.FormatInt(compactor.DefaultMemory>>20, 10)+"M", "memory the process may use, in bytes or with a K, M or G suffix (powers of 1024): the days built at a time share it, a day too large for its share is built in buckets of users through --spill-dir; also the Go soft memory limit unless GOMEMLIMIT is set")
+	spillDir := fs.String("spill-dir", "", "local directory for the temporary files of days built in buckets, removed afterwards (default: $TMPDIR or /tmp)")
 	from := fs.String("from", "", "first day to rebuild, YYYY-MM-DD (backfill; default: the lake's first)")
 	to := fs.String("to", "", "last day to rebuild, YYYY-MM-DD (backfill; default: the lake's last)")
 	attempts := fs.Int("storage-attempts", 6, "tries per storage operation before giving up")
@@ -83,6 +86,15 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	auth := kafkaauth.Flags(fs)
 	if err := cli.Parse(fs, args[1:], env); err != nil {
 		return err
+	}
+	mem, err := cli.ParseSize(*memory)
+	if err != nil {
+		return cli.Usagef("--memory %q: %w", *memory, err)
+	}
+	if _, set := env("GOMEMLIMIT"); !set {
+		// A soft limit: the collector works harder near the budget instead of letting GOGC's
+		// headroom carry the heap past it.
+		debug.SetMemoryLimit(mem)
 	}
 	if gogc, _ := env("GOGC"); gogc == "" {
 		// Most of the heap is rows on their way to Parquet. Collecting at three times the live heap
@@ -112,6 +124,8 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		Chunk:             *chunk,
 		Parallel:          *parallel,
 		PowerUsersPct:     pct,
+		Memory:            mem,
+		SpillDir:          *spillDir,
 		Logger:            log,
 		Lease:             lease.Config{TTL: *leaseTTL, Wait: *wait},
 	}

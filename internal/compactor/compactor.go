@@ -28,6 +28,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"os"
 	"slices"
 	"sync"
 	"time"
@@ -51,6 +52,8 @@ type Config struct {
 	Parallel          int            // days built at a time; default 2
 	Uploads           int            // objects written at a time; default 8
 	PowerUsersPct     engagement.Pct // the top percentage of gold/power_users; default 1
+	Memory            int64          // bytes the process may use, shared by the days built at a time (see buckets); default DefaultMemory
+	SpillDir          string         // local directory for the temporary files of days built in buckets; default os.TempDir()
 	Logger            *slog.Logger   // default slog.Default()
 	Progress          Progress       // default none
 	Lease             lease.Config   // the lake's lease (LeaseKey); its Logger defaults to Logger
@@ -79,6 +82,12 @@ func (c *Config) Validate() error {
 	if c.Uploads == 0 {
 		c.Uploads = 8
 	}
+	if c.Memory == 0 {
+		c.Memory = DefaultMemory
+	}
+	if c.SpillDir == "" {
+		c.SpillDir = os.TempDir()
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -102,6 +111,8 @@ func (c *Config) Validate() error {
 		return errors.New("compactor: parallel must be positive")
 	case c.Uploads < 0:
 		return errors.New("compactor: uploads must be positive")
+	case c.Memory < MinMemory:
+		return fmt.Errorf("compactor: memory must be at least %d MiB", MinMemory>>20)
 	}
 	return nil
 }
@@ -154,11 +165,13 @@ type Summary struct {
 
 // Compactor moves records from a Source into a lake Store.
 type Compactor struct {
-	cfg      Config
-	store    lake.Store
-	src      Source
-	log      *slog.Logger
-	progress Progress
+	cfg       Config
+	dayMemory int64 // memory of one day built, set by rebuild (see buckets)
+	buckets   int   // buckets of every day when > 0, for tests; see bucketsOf
+	store     lake.Store
+	src       Source
+	log       *slog.Logger
+	progress  Progress
 }
 
 // New returns a compactor. src may be nil for Backfill.
@@ -284,6 +297,7 @@ func (c *Compactor) users(ctx context.Context, rebuild bool) (map[string]userInf
 
 func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]userInfo, sum *Summary) error {
 	c.progress.Start("silver", int64(len(rb.Silver)))
+	c.dayMemory = c.shareOfMemory()
 	built := make(map[int32]*activity, len(rb.Silver))
 	var mu sync.Mutex
 	g, gctx := errgroup.WithContext(ctx)

@@ -20,19 +20,32 @@ type userDay struct {
 }
 
 // countSessions adds each user's sessions to perUser, given the day's sessions' users in order (n of
-// them, user(i) sorted like a.users).
+// them, user(i) in the order of a.users).
 func (a *activity) countSessions(n int, user func(int) string) error {
-	j := 0
+	sc := sessionCounter{a: a}
 	for i := range n {
-		u := user(i)
-		for j < len(a.users) && a.users[j] < u {
-			j++
+		if err := sc.add(user(i)); err != nil {
+			return err
 		}
-		if j == len(a.users) || a.users[j] != u {
-			return fmt.Errorf("session of %q, who has no event that day", u)
-		}
-		a.perUser[j].sessions++
 	}
+	return nil
+}
+
+// sessionCounter adds sessions one by one to activity.perUser, given in the order of its users, each
+// user's together (silver's order: users sorted within each bucket of a day, buckets in turn).
+type sessionCounter struct {
+	a *activity
+	j int
+}
+
+func (s *sessionCounter) add(user string) error {
+	for s.j < len(s.a.users) && s.a.users[s.j] != user {
+		s.j++
+	}
+	if s.j == len(s.a.users) {
+		return fmt.Errorf("session of %q, who has no event that day (or out of the events' order)", user)
+	}
+	s.a.perUser[s.j].sessions++
 	return nil
 }
 

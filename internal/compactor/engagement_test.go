@@ -155,6 +155,14 @@ func (s *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
 	return s.Store.Get(ctx, key)
 }
 
+// Open counts as a read, like Get.
+func (s *countingStore) Open(ctx context.Context, key string) (lake.ObjectReader, error) {
+	s.mu.Lock()
+	s.gets[key]++
+	s.mu.Unlock()
+	return s.Store.Open(ctx, key)
+}
+
 // count is how many of keys start with prefix.
 func count(keys map[string]int, prefix string) int {
 	n := 0

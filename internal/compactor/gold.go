@@ -106,8 +106,8 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 			Sessions:             a.sessions.Count,
 			AvgSessionDurationS:  a.sessions.AvgDurationS(),
 			AvgActionsPerSession: a.sessions.AvgActions(),
-			P50SessionDurationS:  metric.NearestRank(a.durations, 0.50),
-			P95SessionDurationS:  metric.NearestRank(a.durations, 0.95),
+			P50SessionDurationS:  durationPercentile(&a.durations, 0.50),
+			P95SessionDurationS:  durationPercentile(&a.durations, 0.95),
 			SessionsPerUser:      metric.Ratio(a.sessions.Count, dau),
 		}
 		objs = append(objs, object{dayKey(tables.GoldDailyMetrics, d), func(w io.Writer) error {
@@ -184,4 +184,12 @@ func (s *distinct) remove(ids []int32) {
 			s.n--
 		}
 	}
+}
+
+// durationPercentile is metric.NearestRank of the durations in seconds of h (in ms), 0 for none.
+func durationPercentile(h *metric.Histogram, p float64) float64 {
+	if h.N() == 0 {
+		return 0
+	}
+	return metric.DurationS(0, h.At(int64(metric.NearestRankIndex(int(h.N()), p))))
 }

@@ -63,31 +63,22 @@ func (c *Compactor) writePerformance(ctx context.Context, rb Rebuild, users map[
 		if lo > hi {
 			continue
 		}
-		days, err := loadDays(c, ctx, lo, hi, func(ctx context.Context, d int32) ([]perfRow, error) {
-			key := dayKey(tables.SilverInteractions, d)
-			b, err := c.store.Get(ctx, key)
-			if err != nil {
-				return nil, err
-			}
-			return tables.Read([]perfRow(nil), key, b)
+		days, err := loadDays(c, ctx, lo, hi, func(ctx context.Context, d int32) (dayPerf, error) {
+			return c.scanPerformance(ctx, d, rebuilt[d], users)
 		})
 		if err != nil {
 			return 0, fmt.Errorf("read silver interactions of %s: %w", m, err)
 		}
-		byDevice := map[string][]int64{}
-		for i, rows := range days {
+		byDevice := map[string]*durations{}
+		for i, p := range days {
 			if d := lo + int32(i); rebuilt[d] {
-				versions := appVersionRows(rows)
-				objs = append(objs, object{dayKey(tables.GoldAppVersionDaily, d), func(w io.Writer) error { return writeParquet(w, versions) }})
+				objs = append(objs, object{dayKey(tables.GoldAppVersionDaily, d), func(w io.Writer) error { return writeParquet(w, p.versions) }})
 			}
-			for _, r := range rows {
-				if r.ActionType == pageView {
-					dev := unknownUser.segments[1]
-					if u, ok := users[r.UserID]; ok {
-						dev = u.segments[1]
-					}
-					byDevice[dev] = append(byDevice[dev], r.DurationMs)
+			for dev, h := range p.devices {
+				if byDevice[dev] == nil {
+					byDevice[dev] = &durations{}
 				}
+				byDevice[dev].merge(h)
 			}
 		}
 		devices := deviceRows(byDevice)
@@ -122,40 +113,83 @@ func loadDays[T any](c *Compactor, ctx context.Context, lo, hi int32, read func(
 	return out, g.Wait()
 }
 
-// nearestRank is the pct-th nearest-rank percentile of sorted values (not empty).
-func nearestRank(sorted []int64, pct uint64) int64 {
-	return sorted[quantile.Rank(pct, uint64(len(sorted)))-1]
+// durations counts duration_ms values exactly, for nearest-rank percentiles and moments.
+type durations struct {
+	h metric.Histogram
+	m metric.Moments
 }
 
-// appVersionRows is a day's gold/app_version_daily, one row per version in byte order.
-func appVersionRows(rows []perfRow) []tables.AppVersionDaily {
-	type acc struct{ all, pageViews []int64 }
-	byVersion := map[string]*acc{}
-	for _, r := range rows {
-		a := byVersion[r.AppVersion]
-		if a == nil {
-			a = &acc{}
-			byVersion[r.AppVersion] = a
+func (d *durations) add(v int64) {
+	d.h.Add(v)
+	d.m.Add(v)
+}
+
+func (d *durations) merge(o *durations) {
+	d.h.Merge(&o.h)
+	d.m.Merge(o.m)
+}
+
+// percentile is the pct-th nearest-rank percentile of the values (not none).
+func (d *durations) percentile(pct uint64) int64 {
+	return d.h.At(int64(quantile.Rank(pct, uint64(d.h.N()))))
+}
+
+// dayPerf is what the performance tables take of a day's silver interactions: its
+// gold/app_version_daily rows (of a rebuilt day) and its page-view durations per device type.
+type dayPerf struct {
+	versions []tables.AppVersionDaily
+	devices  map[string]*durations
+}
+
+// scanPerformance reads day d's silver interactions in batches into its dayPerf; the app versions
+// only when versions is true.
+func (c *Compactor) scanPerformance(ctx context.Context, d int32, versions bool, users map[string]userInfo) (dayPerf, error) {
+	p := dayPerf{devices: map[string]*durations{}}
+	type versionAcc struct{ all, pageViews durations }
+	byVersion := map[string]*versionAcc{}
+	err := scanObject(ctx, c.store, dayKey(tables.SilverInteractions, d), func(rows []perfRow) error {
+		for _, r := range rows {
+			if versions {
+				a := byVersion[r.AppVersion]
+				if a == nil {
+					a = &versionAcc{}
+					byVersion[r.AppVersion] = a
+				}
+				a.all.add(r.DurationMs)
+				if r.ActionType == pageView {
+					a.pageViews.add(r.DurationMs)
+				}
+			}
+			if r.ActionType == pageView {
+				dev := unknownUser.segments[1]
+				if u, ok := users[r.UserID]; ok {
+					dev = u.segments[1]
+				}
+				if p.devices[dev] == nil {
+					p.devices[dev] = &durations{}
+				}
+				p.devices[dev].add(r.DurationMs)
+			}
 		}
-		a.all = append(a.all, r.DurationMs)
-		if r.ActionType == pageView {
-			a.pageViews = append(a.pageViews, r.DurationMs)
+		return nil
+	})
+	if err != nil {
+		return dayPerf{}, err
+	}
+	if versions {
+		p.versions = make([]tables.AppVersionDaily, 0, len(byVersion))
+		for _, v := range slices.Sorted(maps.Keys(byVersion)) {
+			a := byVersion[v]
+			row := tables.AppVersionDaily{AppVersion: v, Events: a.all.h.N(), PageViews: a.pageViews.h.N(),
+				P95DurationMs: a.all.percentile(95)}
+			if a.pageViews.h.N() > 0 {
+				p50, p95, p99 := a.pageViews.percentile(50), a.pageViews.percentile(95), a.pageViews.percentile(99)
+				row.P50PageViewMs, row.P95PageViewMs, row.P99PageViewMs = &p50, &p95, &p99
+			}
+			p.versions = append(p.versions, row)
 		}
 	}
-	out := make([]tables.AppVersionDaily, 0, len(byVersion))
-	for _, v := range slices.Sorted(maps.Keys(byVersion)) {
-		a := byVersion[v]
-		slices.Sort(a.all)
-		slices.Sort(a.pageViews)
-		row := tables.AppVersionDaily{AppVersion: v, Events: int64(len(a.all)), PageViews: int64(len(a.pageViews)),
-			P95DurationMs: nearestRank(a.all, 95)}
-		if len(a.pageViews) > 0 {
-			p50, p95, p99 := nearestRank(a.pageViews, 50), nearestRank(a.pageViews, 95), nearestRank(a.pageViews, 99)
-			row.P50PageViewMs, row.P95PageViewMs, row.P99PageViewMs = &p50, &p95, &p99
-		}
-		out = append(out, row)
-	}
-	return out
+	return p, nil
 }
 
 // AllDevices is the device_type of gold/device_performance's totals row.
@@ -163,29 +197,24 @@ const AllDevices = event.All
 
 // deviceRows is a month's gold/device_performance from its page-view durations per device type: a
 // row per device type in byte order, then the totals row with η².
-func deviceRows(byDevice map[string][]int64) []tables.DevicePerformance {
+func deviceRows(byDevice map[string]*durations) []tables.DevicePerformance {
 	if len(byDevice) == 0 {
 		return []tables.DevicePerformance{}
 	}
-	row := func(name string, durations []int64) (tables.DevicePerformance, metric.Moments) {
-		slices.Sort(durations)
-		var m metric.Moments
-		for _, v := range durations {
-			m.Add(v)
-		}
-		return tables.DevicePerformance{DeviceType: name, PageViews: m.N, MeanPageViewMs: m.Mean(),
-			P50PageViewMs: nearestRank(durations, 50), P95PageViewMs: nearestRank(durations, 95)}, m
+	row := func(name string, d *durations) tables.DevicePerformance {
+		return tables.DevicePerformance{DeviceType: name, PageViews: d.m.N, MeanPageViewMs: d.m.Mean(),
+			P50PageViewMs: d.percentile(50), P95PageViewMs: d.percentile(95)}
 	}
 	var out []tables.DevicePerformance
 	var groups []metric.Moments
-	var all []int64
+	var all durations
 	for _, name := range slices.Sorted(maps.Keys(byDevice)) {
-		r, m := row(name, byDevice[name])
-		out = append(out, r)
-		groups = append(groups, m)
-		all = append(all, byDevice[name]...)
+		d := byDevice[name]
+		out = append(out, row(name, d))
+		groups = append(groups, d.m)
+		all.merge(d)
 	}
-	total, _ := row(AllDevices, all)
+	total := row(AllDevices, &all)
 	if eta, ok := metric.EtaSquared(groups); ok {
 		total.EtaSquared = &eta
 	}

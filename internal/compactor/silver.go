@@ -3,9 +3,12 @@ package compactor
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"maps"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -27,47 +30,247 @@ var unknownUser = userInfo{segments: [len(event.Dimensions)]string{event.Unknown
 
 // activity is what gold needs of one day: its active users and its sessions.
 type activity struct {
-	users     []string  // distinct, sorted
-	durations []float64 // sessions' duration_s
+	users     []string         // distinct, sorted
+	durations metric.Histogram // sessions' end − start in ms
 	sessions  metric.Sessions
 	perUser   []userDay // parallel to users; nil for a day read only for its users (cohorts)
 }
 
 // buildDay rebuilds a day's silver interactions and sessions and its day-local gold (data_quality,
-// daily_segments, daily_sketches) from the day's bronze objects.
-func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]userInfo) (*activity, error) {
+// daily_segments, daily_sketches) from the day's bronze objects. A day whose rows fit its share of
+// the memory budget is built in memory; a larger one in buckets of users (buildBuckets), with the
+// same result.
+func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]userInfo) (_ *activity, err error) {
 	keys, err := c.store.List(ctx, dayPrefix(tables.BronzeInteractions, d))
 	if err != nil {
 		return nil, err
 	}
-	var bronze []tables.BronzeInteraction
-	runs := []int{0} // bronze[runs[i]:runs[i+1]] is one object's rows
-	strs := map[string]string{}
+	var files []*tables.BronzeFile
+	var rows int64
 	for _, key := range keys {
 		if !strings.HasSuffix(key, ".parquet") {
 			continue
 		}
-		b, err := c.store.Get(ctx, key)
+		r, err := c.store.Open(ctx, key)
 		if err != nil {
 			return nil, err
 		}
-		if bronze, err = tables.ReadBronze(bronze, key, b, strs); err != nil {
+		defer func() { err = errors.Join(err, r.Close()) }()
+		f, err := tables.OpenBronze(key, r, r.Size())
+		if err != nil {
 			return nil, err
 		}
-		runs = append(runs, len(bronze))
+		files = append(files, f)
+		rows += f.NumRows()
 	}
+	acc := newDayAcc()
+	var silver, sessions func(io.Writer) error
+	if n := c.bucketsOf(rows); n > 1 {
+		c.log.Info("building day in buckets", "date", event.Date(d), "bronze_rows", rows, "buckets", n)
+		dir, err := os.MkdirTemp(c.cfg.SpillDir, "notestream-"+event.Date(d)+"-*")
+		if err != nil {
+			return nil, fmt.Errorf("spill: %w", err)
+		}
+		defer func() { err = errors.Join(err, os.RemoveAll(dir)) }()
+		if silver, sessions, err = c.buildBuckets(d, users, files, n, dir, acc); err != nil {
+			return nil, err
+		}
+	} else {
+		bronze := make([]tables.BronzeInteraction, 0, rows)
+		runs := []int{0} // bronze[runs[i]:runs[i+1]] is one object's rows
+		strs := map[string]string{}
+		for _, f := range files {
+			err := f.Scan(strs, func(b []tables.BronzeInteraction) error { bronze = append(bronze, b...); return nil })
+			if err != nil {
+				return nil, err
+			}
+			runs = append(runs, len(bronze))
+		}
+		part, err := c.sessionize(d, users, mergeRuns(bronze, runs))
+		if err != nil {
+			return nil, err
+		}
+		acc.add(part)
+		silver = func(w io.Writer) error { return writeParquet(w, part.valid) }
+		sessions = func(w io.Writer) error { return writeParquet(w, part.sessions) }
+	}
+	act, segRows, sketchRows := acc.finish(users)
+	dq := acc.dq
+	err = c.putAll(ctx, []object{
+		{dayKey(tables.SilverInteractions, d), silver},
+		{dayKey(tables.SilverSessions, d), sessions},
+		{dayKey(tables.GoldDataQuality, d), func(w io.Writer) error { return writeParquet(w, []tables.DataQuality{dq}) }},
+		{dayKey(tables.GoldDailySegments, d), func(w io.Writer) error { return writeParquet(w, segRows) }},
+		{dayKey(tables.GoldDailySketches, d), func(w io.Writer) error { return writeParquet(w, sketchRows) }},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("write day %s: %w", event.Date(d), err)
+	}
+	return act, nil
+}
+
+// buildBuckets builds day d in n buckets of users by the hash of user_id. One pass over the day's
+// bronze writes each row to its bucket's spill file in dir; then each bucket in turn is read back
+// and built in memory like a small day, its silver rows spilled again. What it returns writes the
+// day's silver interactions and sessions from those files, merged back into one sort by user, so
+// the objects are the ones buildDay writes in memory, byte for byte.
+func (c *Compactor) buildBuckets(d int32, users map[string]userInfo, files []*tables.BronzeFile, n int, dir string, acc *dayAcc) (silver, sessions func(io.Writer) error, err error) {
+	path := func(kind string, b int) string { return filepath.Join(dir, fmt.Sprintf("%s-%05d", kind, b)) }
+	spills := make([]*spillWriter, n)
+	defer func() {
+		for _, s := range spills {
+			if s != nil {
+				err = errors.Join(err, s.Close())
+			}
+		}
+	}()
+	for b := range spills {
+		if spills[b], err = createSpill(path("bronze", b)); err != nil {
+			return nil, nil, err
+		}
+	}
+	// runs[b] are the boundaries of bucket b's rows of each bronze object: each a sorted run, as
+	// the object's rows are.
+	runs := make([][]int, n)
+	for b := range runs {
+		runs[b] = []int{0}
+	}
+	for _, f := range files {
+		strs := map[string]string{}
+		err := f.Scan(strs, func(rows []tables.BronzeInteraction) error {
+			for i := range rows {
+				if err := putBronze(spills[userBucket(rows[i].UserID, n)], &rows[i]); err != nil {
+					return fmt.Errorf("spill: %w", err)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+		for b, s := range spills {
+			runs[b] = append(runs[b], int(s.n))
+		}
+	}
+	for b, s := range spills {
+		spills[b] = nil
+		if err := s.Close(); err != nil {
+			return nil, nil, fmt.Errorf("spill: %w", err)
+		}
+	}
+
+	silverCounts, sessionCounts := make([]int64, n), make([]int64, n)
+	for b := range n {
+		rows, err := readBronzeSpill(path("bronze", b), runs[b][len(runs[b])-1])
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := os.Remove(path("bronze", b)); err != nil {
+			return nil, nil, fmt.Errorf("spill: %w", err)
+		}
+		part, err := c.sessionize(d, users, mergeRuns(rows, runs[b]))
+		if err != nil {
+			return nil, nil, err
+		}
+		if err := writeSpill(path("silver", b), part.valid, putInteraction); err != nil {
+			return nil, nil, err
+		}
+		if err := writeSpill(path("sessions", b), part.sessions, putSession); err != nil {
+			return nil, nil, err
+		}
+		silverCounts[b], sessionCounts[b] = int64(len(part.valid)), int64(len(part.sessions))
+		part.valid, part.sessions = nil, nil
+		acc.add(part)
+	}
+	paths := func(kind string) []string {
+		out := make([]string, n)
+		for b := range out {
+			out[b] = path(kind, b)
+		}
+		return out
+	}
+	silver = func(w io.Writer) error {
+		return writeParquetStream(w, func(emit func([]tables.SilverInteraction) error) error {
+			return mergeSpills(paths("silver"), silverCounts, getInteraction, func(r *tables.SilverInteraction) string { return r.UserID }, emit)
+		})
+	}
+	sessions = func(w io.Writer) error {
+		return writeParquetStream(w, func(emit func([]tables.SilverSession) error) error {
+			return mergeSpills(paths("sessions"), sessionCounts, getSession, func(r *tables.SilverSession) string { return r.UserID }, emit)
+		})
+	}
+	return silver, sessions, nil
+}
+
+// userBucket is the bucket of n that a user's rows go to: FNV-1a of user_id, fixed across runs and
+// processes.
+func userBucket(user string, n int) int {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(user); i++ {
+		h ^= uint64(user[i])
+		h *= 1099511628211
+	}
+	return int(h % uint64(n))
+}
+
+// readBronzeSpill reads the rows bronze rows of a bucket's spill file.
+func readBronzeSpill(path string, rows int) (_ []tables.BronzeInteraction, err error) {
+	r, err := openSpill(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { err = errors.Join(err, r.Close()) }()
+	out := make([]tables.BronzeInteraction, rows)
+	strs := map[string]string{}
+	for i := range out {
+		getBronze(r, strs, &out[i])
+	}
+	return out, r.failed()
+}
+
+// writeSpill writes rows to a new spill file.
+func writeSpill[T any](path string, rows []T, put func(*spillWriter, *T) error) error {
+	s, err := createSpill(path)
+	if err != nil {
+		return err
+	}
+	for i := range rows {
+		if err := put(s, &rows[i]); err != nil {
+			return errors.Join(fmt.Errorf("spill: %w", err), s.Close())
+		}
+	}
+	if err := s.Close(); err != nil {
+		return fmt.Errorf("spill: %w", err)
+	}
+	return nil
+}
+
+// dayPart is what sessionize makes of some users' bronze rows of a day (all of the day's or a
+// bucket's).
+type dayPart struct {
+	valid       []tables.SilverInteraction // sorted by user, time, input order
+	sessions    []tables.SilverSession     // sorted by user, start
+	dq          tables.DataQuality
+	users       []string  // distinct, sorted
+	perUser     []userDay // parallel to users
+	stats       metric.Sessions
+	durations   []int64 // sessions' end − start in ms
+	segSessions map[[2]string]*metric.Sessions
+}
+
+// sessionize checks bronze rows of day d (sorted by compareBronze, each user's rows all there) and
+// turns them into silver interactions and sessions.
+func (c *Compactor) sessionize(d int32, users map[string]userInfo, bronze []tables.BronzeInteraction) (*dayPart, error) {
 	// Each user's events in time order, ties in input order (partition, offset). The window sees
 	// every user's events in the order they would have in input order sorted stably by time, so
 	// duplicates keep the first event and sessions come out as from input order; and the valid
 	// events come out already sorted for silver.
-	bronze = mergeRuns(bronze, runs)
-
 	win, err := sessionwindow.New(sessionwindow.Config{Lateness: sessionwindow.Unbounded, Location: c.cfg.Location})
 	if err != nil {
 		return nil, fmt.Errorf("session window: %w", err)
 	}
-	dq := tables.DataQuality{BronzeRows: int64(len(bronze))}
-	valid := make([]tables.SilverInteraction, 0, len(bronze))
+	p := &dayPart{dq: tables.DataQuality{BronzeRows: int64(len(bronze))}, segSessions: map[[2]string]*metric.Sessions{}}
+	p.valid = make([]tables.SilverInteraction, 0, len(bronze))
 	for i := range bronze {
 		row := &bronze[i]
 		in := event.Interaction{
@@ -80,20 +283,20 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		}
 		switch reason {
 		case event.OK, event.Late: // Late cannot happen with unbounded lateness; it would still count.
-			dq.ValidEvents++
+			p.dq.ValidEvents++
 			if row.Late {
-				dq.Late++
+				p.dq.Late++
 			}
-			valid = append(valid, tables.SilverInteraction{
+			p.valid = append(p.valid, tables.SilverInteraction{
 				UserID: in.UserID, Timestamp: in.Time, ActionType: in.Action, PageID: in.PageID,
 				DurationMs: in.DurationMs, AppVersion: in.AppVersion,
 			})
 		case event.UnknownAction:
-			dq.UnknownAction++
+			p.dq.UnknownAction++
 		case event.DurationOutOfRange:
-			dq.DurationOutOfRange++
+			p.dq.DurationOutOfRange++
 		case event.Duplicate:
-			dq.Duplicate++
+			p.dq.Duplicate++
 		default: // a time the window cannot place (outside years 0 to 9999): no metric can count it
 			c.log.Warn("skipping event", "date", event.Date(d), "partition", row.KafkaPartition, "offset", row.KafkaOffset, "reason", reason)
 		}
@@ -101,28 +304,18 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 	win.Flush()
 	closed := win.Drain(nil)
 
-	act := &activity{}
-	for i, ev := range valid {
-		if i == 0 || ev.UserID != valid[i-1].UserID {
-			act.users = append(act.users, ev.UserID)
-			act.perUser = append(act.perUser, userDay{})
+	for i, ev := range p.valid {
+		if i == 0 || ev.UserID != p.valid[i-1].UserID {
+			p.users = append(p.users, ev.UserID)
+			p.perUser = append(p.perUser, userDay{})
 		}
-		u := &act.perUser[len(act.perUser)-1]
+		u := &p.perUser[len(p.perUser)-1]
 		u.engagedMs += ev.DurationMs
 		u.events++
 	}
 
-	sessions := make([]tables.SilverSession, 0, len(closed))
-	segs := map[[2]string]*tables.DailySegment{}
-	segSessions := map[[2]string]*metric.Sessions{}
-	segment := func(dim, value string) ([2]string, *tables.DailySegment) {
-		k := [2]string{dim, value}
-		if segs[k] == nil {
-			segs[k] = &tables.DailySegment{Dimension: dim, Value: value}
-			segSessions[k] = &metric.Sessions{}
-		}
-		return k, segs[k]
-	}
+	p.sessions = make([]tables.SilverSession, 0, len(closed))
+	p.durations = make([]int64, 0, len(closed))
 	for _, s := range closed {
 		if event.DayOf(s.Start, c.cfg.Location) != d {
 			return nil, fmt.Errorf("day %s: session %s starts on %s", event.Date(d), s.ID(), event.Date(event.DayOf(s.Start, c.cfg.Location)))
@@ -131,25 +324,101 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		if !ok {
 			u = unknownUser
 		}
-		sessions = append(sessions, tables.SilverSession{
+		p.sessions = append(p.sessions, tables.SilverSession{
 			SessionID: s.ID(), UserID: s.UserID, Start: s.Start, End: s.End,
 			DurationS: metric.DurationS(s.Start, s.End), Actions: s.Actions, EngagedMs: s.EngagedMs,
 			Country: u.segments[0], DeviceType: u.segments[1], SubscriptionType: u.segments[2],
 		})
-		act.sessions.Add(s.End-s.Start, s.Actions)
-		act.durations = append(act.durations, metric.DurationS(s.Start, s.End))
+		p.stats.Add(s.End-s.Start, s.Actions)
+		p.durations = append(p.durations, s.End-s.Start)
 		for i, dim := range event.Dimensions {
-			k, _ := segment(dim, u.segments[i])
-			segSessions[k].Add(s.End-s.Start, s.Actions)
+			k := [2]string{dim, u.segments[i]}
+			if p.segSessions[k] == nil {
+				p.segSessions[k] = &metric.Sessions{}
+			}
+			p.segSessions[k].Add(s.End-s.Start, s.Actions)
 		}
 	}
-	slices.SortFunc(sessions, func(a, b tables.SilverSession) int {
+	slices.SortFunc(p.sessions, func(a, b tables.SilverSession) int {
 		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Start, b.Start))
 	})
-	if err := act.countSessions(len(sessions), func(i int) string { return sessions[i].UserID }); err != nil {
+	// Every user with a valid event starts a session that day, so the sessions name every user.
+	sessionUsers := &activity{users: p.users, perUser: p.perUser}
+	if err := sessionUsers.countSessions(len(p.sessions), func(i int) string { return p.sessions[i].UserID }); err != nil {
 		return nil, fmt.Errorf("day %s: %w", event.Date(d), err)
 	}
+	return p, nil
+}
 
+// dayAcc adds up a day's parts, whose users are disjoint.
+type dayAcc struct {
+	dq          tables.DataQuality
+	parts       []*dayPart // their users and sessions' figures; silver rows gone
+	stats       metric.Sessions
+	durations   metric.Histogram
+	segSessions map[[2]string]*metric.Sessions
+}
+
+func newDayAcc() *dayAcc { return &dayAcc{segSessions: map[[2]string]*metric.Sessions{}} }
+
+func (a *dayAcc) add(p *dayPart) {
+	a.dq.BronzeRows += p.dq.BronzeRows
+	a.dq.ValidEvents += p.dq.ValidEvents
+	a.dq.UnknownAction += p.dq.UnknownAction
+	a.dq.DurationOutOfRange += p.dq.DurationOutOfRange
+	a.dq.Duplicate += p.dq.Duplicate
+	a.dq.Late += p.dq.Late
+	a.stats.Count += p.stats.Count
+	a.stats.DurationMs += p.stats.DurationMs
+	a.stats.Actions += p.stats.Actions
+	h := metric.HistogramOf(p.durations)
+	a.durations.Merge(&h)
+	p.durations = nil
+	for k, s := range p.segSessions {
+		if a.segSessions[k] == nil {
+			a.segSessions[k] = &metric.Sessions{}
+		}
+		a.segSessions[k].Count += s.Count
+		a.segSessions[k].DurationMs += s.DurationMs
+		a.segSessions[k].Actions += s.Actions
+	}
+	p.segSessions = nil
+	a.parts = append(a.parts, p)
+}
+
+// finish is the day's activity for gold (its users sorted), daily_segments and daily_sketches.
+func (a *dayAcc) finish(users map[string]userInfo) (*activity, []tables.DailySegment, []tables.DailySketch) {
+	act := &activity{sessions: a.stats, durations: a.durations}
+	if len(a.parts) == 1 {
+		act.users, act.perUser = a.parts[0].users, a.parts[0].perUser
+	} else {
+		type ref struct{ part, i int32 }
+		var refs []ref
+		for pi, p := range a.parts {
+			for i := range p.users {
+				refs = append(refs, ref{int32(pi), int32(i)})
+			}
+		}
+		slices.SortFunc(refs, func(x, y ref) int {
+			return strings.Compare(a.parts[x.part].users[x.i], a.parts[y.part].users[y.i])
+		})
+		act.users, act.perUser = make([]string, len(refs)), make([]userDay, len(refs))
+		for j, r := range refs {
+			act.users[j], act.perUser[j] = a.parts[r.part].users[r.i], a.parts[r.part].perUser[r.i]
+		}
+	}
+	a.parts = nil
+
+	segs := map[[2]string]*tables.DailySegment{}
+	segment := func(k [2]string) *tables.DailySegment {
+		if segs[k] == nil {
+			segs[k] = &tables.DailySegment{Dimension: k[0], Value: k[1]}
+		}
+		return segs[k]
+	}
+	for k := range a.segSessions {
+		segment(k)
+	}
 	sketches := map[[2]string]*hll.Sketch{{event.All, event.All}: hll.New()}
 	for _, id := range act.users {
 		u, ok := users[id]
@@ -158,8 +427,8 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		}
 		sketches[[2]string{event.All, event.All}].AddString(id)
 		for i, dim := range event.Dimensions {
-			k, seg := segment(dim, u.segments[i])
-			seg.DAU++
+			k := [2]string{dim, u.segments[i]}
+			segment(k).DAU++
 			if sketches[k] == nil {
 				sketches[k] = hll.New()
 			}
@@ -169,7 +438,10 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 	segRows := make([]tables.DailySegment, 0, len(segs))
 	for _, k := range slices.SortedFunc(maps.Keys(segs), compareKeys) {
 		s := segs[k]
-		m := segSessions[k]
+		var m metric.Sessions
+		if p := a.segSessions[k]; p != nil {
+			m = *p
+		}
 		s.Sessions, s.AvgSessionDurationS, s.AvgActionsPerSession = m.Count, m.AvgDurationS(), m.AvgActions()
 		segRows = append(segRows, *s)
 	}
@@ -177,18 +449,7 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 	for _, k := range slices.SortedFunc(maps.Keys(sketches), compareKeys) {
 		sketchRows = append(sketchRows, tables.DailySketch{Dimension: k[0], Value: k[1], HLL: sketches[k].AppendRedis(nil)})
 	}
-
-	err = c.putAll(ctx, []object{
-		{dayKey(tables.SilverInteractions, d), func(w io.Writer) error { return writeParquet(w, valid) }},
-		{dayKey(tables.SilverSessions, d), func(w io.Writer) error { return writeParquet(w, sessions) }},
-		{dayKey(tables.GoldDataQuality, d), func(w io.Writer) error { return writeParquet(w, []tables.DataQuality{dq}) }},
-		{dayKey(tables.GoldDailySegments, d), func(w io.Writer) error { return writeParquet(w, segRows) }},
-		{dayKey(tables.GoldDailySketches, d), func(w io.Writer) error { return writeParquet(w, sketchRows) }},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("write day %s: %w", event.Date(d), err)
-	}
-	return act, nil
+	return act, segRows, sketchRows
 }
 
 // compareBronze orders bronze rows by user, time, then input order (partition, offset).
@@ -258,57 +519,51 @@ func (c *Compactor) silverActivity(ctx context.Context, d int32, full bool) (*ac
 		Actions int64  `parquet:"actions"`
 	}
 	act := &activity{}
+	// Silver holds each user's rows together, so a user is new where the user_id changes.
 	if !full {
 		// A user active on a day starts a session that day (sessions split at midnight), and a day
 		// has several times fewer sessions than events: its sessions name its active users.
-		key := dayKey(tables.SilverSessions, d)
-		b, err := c.store.Get(ctx, key)
-		if err != nil {
-			return nil, err
-		}
-		ids, err := tables.Read([]userCol(nil), key, b)
-		if err != nil {
-			return nil, err
-		}
-		for i, u := range ids {
-			if i == 0 || u.UserID != ids[i-1].UserID {
-				act.users = append(act.users, u.UserID)
+		err := scanObject(ctx, c.store, dayKey(tables.SilverSessions, d), func(rows []userCol) error {
+			for _, u := range rows {
+				if n := len(act.users); n == 0 || act.users[n-1] != u.UserID {
+					act.users = append(act.users, u.UserID)
+				}
 			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 		return act, nil
 	}
-	key := dayKey(tables.SilverInteractions, d)
-	b, err := c.store.Get(ctx, key)
-	if err != nil {
-		return nil, err
-	}
-	evs, err := tables.Read([]userCols(nil), key, b)
-	if err != nil {
-		return nil, err
-	}
-	for i, ev := range evs {
-		if i == 0 || ev.UserID != evs[i-1].UserID {
-			act.users = append(act.users, ev.UserID)
-			act.perUser = append(act.perUser, userDay{})
+	err := scanObject(ctx, c.store, dayKey(tables.SilverInteractions, d), func(rows []userCols) error {
+		for _, ev := range rows {
+			if n := len(act.users); n == 0 || act.users[n-1] != ev.UserID {
+				act.users = append(act.users, ev.UserID)
+				act.perUser = append(act.perUser, userDay{})
+			}
+			u := &act.perUser[len(act.perUser)-1]
+			u.engagedMs += ev.DurationMs
+			u.events++
 		}
-		u := &act.perUser[len(act.perUser)-1]
-		u.engagedMs += ev.DurationMs
-		u.events++
-	}
-	key = dayKey(tables.SilverSessions, d)
-	if b, err = c.store.Get(ctx, key); err != nil {
-		return nil, err
-	}
-	sessions, err := tables.Read([]sessionCols(nil), key, b)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	for _, s := range sessions {
-		act.sessions.Add(s.End-s.Start, s.Actions)
-		act.durations = append(act.durations, metric.DurationS(s.Start, s.End))
-	}
-	if err := act.countSessions(len(sessions), func(i int) string { return sessions[i].UserID }); err != nil {
-		return nil, fmt.Errorf("silver %s: %w", event.Date(d), err)
+	sc := sessionCounter{a: act}
+	err = scanObject(ctx, c.store, dayKey(tables.SilverSessions, d), func(rows []sessionCols) error {
+		for _, s := range rows {
+			act.sessions.Add(s.End-s.Start, s.Actions)
+			act.durations.Add(s.End - s.Start)
+			if err := sc.add(s.UserID); err != nil {
+				return fmt.Errorf("silver %s: %w", event.Date(d), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return act, nil
 }

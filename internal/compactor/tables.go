@@ -1,6 +1,8 @@
 package compactor
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -9,6 +11,8 @@ import (
 	"github.com/parquet-go/parquet-go/compress/zstd"
 
 	"github.com/notestream/notestream/internal/event"
+	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/tables"
 )
 
 // partFile is the one object of a silver or gold partition: replacing it is a single atomic PUT.
@@ -51,6 +55,39 @@ func writeParquet[T any](w io.Writer, rows []T) error {
 	)
 	if _, err := pw.Write(rows); err != nil {
 		return fmt.Errorf("write parquet: %w", err)
+	}
+	if err := pw.Close(); err != nil {
+		return fmt.Errorf("close parquet: %w", err)
+	}
+	return nil
+}
+
+// scanObject reads the rows of the object key in batches (tables.Scan) through store.Open, so the
+// object is never held whole.
+func scanObject[T any](ctx context.Context, store lake.Store, key string, fn func([]T) error) error {
+	r, err := store.Open(ctx, key)
+	if err != nil {
+		return err
+	}
+	return errors.Join(tables.Scan(r, r.Size(), key, fn), r.Close())
+}
+
+// writeParquetStream is writeParquet for rows too many to hold: rows hands them over in batches,
+// each written before the next, so the writer holds one row group at most.
+func writeParquetStream[T any](w io.Writer, rows func(emit func([]T) error) error) error {
+	pw := parquet.NewGenericWriter[T](w,
+		parquet.Compression(zstdCodec),
+		parquet.MaxRowsPerRowGroup(MaxRowsPerRowGroup),
+		parquet.DictionaryMaxBytes(8<<20),
+	)
+	err := rows(func(batch []T) error {
+		if _, err := pw.Write(batch); err != nil {
+			return fmt.Errorf("write parquet: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := pw.Close(); err != nil {
 		return fmt.Errorf("close parquet: %w", err)

@@ -132,6 +132,29 @@ func (d *Dir) Get(_ context.Context, key string) ([]byte, error) {
 	return b, nil
 }
 
+// Open implements Store with the file itself: a reader of it keeps it even if a Put replaces it.
+func (d *Dir) Open(_ context.Context, key string) (ObjectReader, error) {
+	f, err := os.Open(d.path(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("open %s: %w", key, ErrNotExist)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("lake: open %s: %w", key, err)
+	}
+	st, err := f.Stat()
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("lake: open %s: %w", key, err), f.Close())
+	}
+	return fileReader{f, st.Size()}, nil
+}
+
+type fileReader struct {
+	*os.File
+	size int64
+}
+
+func (f fileReader) Size() int64 { return f.size }
+
 // List implements Store. Hidden files (interrupted Puts) are left out.
 func (d *Dir) List(_ context.Context, prefix string) ([]string, error) {
 	var keys []string

@@ -10,7 +10,7 @@ import (
 	"strings"
 )
 
-// ErrNotExist is returned by Get for a key that has no object.
+// ErrNotExist is returned by Get and Open for a key that has no object.
 var ErrNotExist = errors.New("lake: object does not exist")
 
 // ErrConflict is returned by PutIf when the object is not at the version the caller named.
@@ -35,6 +35,9 @@ type Store interface {
 	// Sync makes every object Put so far durable. Stores whose Put is durable do nothing.
 	Sync(ctx context.Context) error
 	Get(ctx context.Context, key string) ([]byte, error)
+	// Open opens an object for reading in place, without holding it in memory: for objects too
+	// large for Get, such as a big day's bronze and silver. The caller closes it.
+	Open(ctx context.Context, key string) (ObjectReader, error)
 	// List returns the keys under prefix, sorted.
 	List(ctx context.Context, prefix string) ([]string, error)
 	// Delete removes an object; deleting a missing one is not an error.
@@ -66,6 +69,14 @@ func (l *limitedBuffer) Write(p []byte) (int, error) {
 	}
 	l.b = append(l.b, p...)
 	return len(p), nil
+}
+
+// ObjectReader reads any part of one object. ReadAt may be called from several goroutines at once
+// (the io.ReaderAt contract); Close releases the object.
+type ObjectReader interface {
+	io.ReaderAt
+	io.Closer
+	Size() int64
 }
 
 // S3Config holds the connection settings of an s3:// lake, normally from the AWS_* environment variables.

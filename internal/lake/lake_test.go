@@ -37,6 +37,10 @@ func testStore(t *testing.T, s Store) {
 	if err != nil || string(b) != "one, replaced" {
 		t.Fatalf("get = %q, %v", b, err)
 	}
+	checkOpen(t, s, "t/date=2023-07-01/part-0.parquet", "one, replaced")
+	if _, err := s.Open(ctx, "a/missing"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("open missing: %v, want ErrNotExist", err)
+	}
 	keys, err := s.List(ctx, "t/")
 	want := []string{"t/date=2023-07-01/part-0.parquet", "t/date=2023-07-02/part-0.parquet"}
 	if err != nil || !reflect.DeepEqual(keys, want) {
@@ -73,6 +77,78 @@ func testStore(t *testing.T, s Store) {
 	}
 }
 
+// checkOpen reads key through Open in two pieces, from the end first, and past its end.
+func checkOpen(t *testing.T, s Store, key, want string) {
+	t.Helper()
+	r, err := s.Open(context.Background(), key)
+	if err != nil {
+		t.Fatalf("open %s: %v", key, err)
+	}
+	defer r.Close()
+	if r.Size() != int64(len(want)) {
+		t.Fatalf("open %s: size %d, want %d", key, r.Size(), len(want))
+	}
+	half := len(want) / 2
+	got := make([]byte, len(want))
+	if n, err := r.ReadAt(got[half:], int64(half)); n != len(want)-half || (err != nil && err != io.EOF) {
+		t.Fatalf("read the second half of %s: %d, %v", key, n, err)
+	}
+	if n, err := r.ReadAt(got[:half], 0); n != half || err != nil {
+		t.Fatalf("read the first half of %s: %d, %v", key, n, err)
+	}
+	if string(got) != want {
+		t.Fatalf("open %s read %q, want %q", key, got, want)
+	}
+	if n, err := r.ReadAt(make([]byte, 4), int64(len(want)-1)); n != 1 || err != io.EOF {
+		t.Fatalf("read past the end of %s: %d, %v; want 1, EOF", key, n, err)
+	}
+}
+
+// flakyStore's first reader fails its first ReadAt, like a connection that drops.
+type flakyStore struct {
+	Store
+	opens int
+}
+
+func (s *flakyStore) Open(ctx context.Context, key string) (ObjectReader, error) {
+	s.opens++
+	r, err := s.Store.Open(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	return &flakyReader{ObjectReader: r, failed: s.opens > 1}, nil
+}
+
+type flakyReader struct {
+	ObjectReader
+	failed bool
+}
+
+func (r *flakyReader) ReadAt(p []byte, off int64) (int, error) {
+	if !r.failed {
+		r.failed = true
+		return 0, errors.New("connection reset")
+	}
+	return r.ObjectReader.ReadAt(p, off)
+}
+
+func TestRetryingOpenReopensAfterAFailedRead(t *testing.T) {
+	d, err := NewDir(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, d, "k", "0123456789")
+	flaky := &flakyStore{Store: d}
+	r := NewRetrying(flaky, RetryConfig{Attempts: 3, Base: time.Millisecond})
+	checkOpen(t, r, "k", "0123456789")
+	if flaky.opens < 2 {
+		t.Fatalf("%d opens: the failed read was not retried on a new one", flaky.opens)
+	}
+	if _, err := r.Open(context.Background(), "missing"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("open missing: %v", err)
+	}
+}
+
 func TestDir(t *testing.T) {
 	s, err := Open(context.Background(), "file://"+t.TempDir()+"/lake", S3Config{})
 	if err != nil {
@@ -105,6 +181,7 @@ func TestS3LargeObjectStreams(t *testing.T) {
 	if err != nil || string(b) != body {
 		t.Fatalf("get big: %d bytes, %v", len(b), err)
 	}
+	checkOpen(t, s, "big", body)
 }
 
 func TestRetryingGivesUpWithoutCredentials(t *testing.T) {

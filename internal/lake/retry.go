@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 )
 
@@ -74,6 +75,86 @@ func (r *Retrying) Sync(ctx context.Context) error {
 func (r *Retrying) Get(ctx context.Context, key string) (b []byte, err error) {
 	err = r.do(ctx, func() error { b, err = r.Store.Get(ctx, key); return err })
 	return b, err
+}
+
+// Open implements Store. A ReadAt that fails is retried on a fresh Open of the object: a failed
+// minio.Object keeps returning its first error.
+func (r *Retrying) Open(ctx context.Context, key string) (ObjectReader, error) {
+	o := &retryingReader{r: r, ctx: ctx, key: key}
+	if err := r.do(ctx, func() error { var err error; o.cur, err = r.Store.Open(ctx, key); return err }); err != nil {
+		return nil, err
+	}
+	o.size = o.cur.Size()
+	return o, nil
+}
+
+// retryingReader is an object opened through Retrying. It keeps the context of its Open, as
+// io.ReaderAt takes none.
+type retryingReader struct {
+	r    *Retrying
+	ctx  context.Context
+	key  string
+	size int64
+
+	mu  sync.Mutex
+	cur ObjectReader // nil after a failure until the next ReadAt opens the object again
+}
+
+func (o *retryingReader) Size() int64 { return o.size }
+
+func (o *retryingReader) ReadAt(p []byte, off int64) (n int, err error) {
+	err = o.r.do(o.ctx, func() error {
+		cur, err := o.reader()
+		if err != nil {
+			return err
+		}
+		if n, err = cur.ReadAt(p, off); err != nil && err != io.EOF {
+			o.drop(cur)
+			return err
+		}
+		return nil
+	})
+	if err == nil && n < len(p) {
+		err = io.EOF
+	}
+	return n, err
+}
+
+// reader is the open object, opened again after a failure.
+func (o *retryingReader) reader() (ObjectReader, error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cur == nil {
+		cur, err := o.r.Store.Open(o.ctx, o.key)
+		if err != nil {
+			return nil, err
+		}
+		if cur.Size() != o.size { // replaced since the first Open: reading on would mix two objects
+			return nil, errors.Join(fmt.Errorf("lake: %s changed while it was read", o.key), cur.Close())
+		}
+		o.cur = cur
+	}
+	return o.cur, nil
+}
+
+func (o *retryingReader) drop(cur ObjectReader) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cur == cur {
+		cur.Close()
+		o.cur = nil
+	}
+}
+
+func (o *retryingReader) Close() error {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.cur == nil {
+		return nil
+	}
+	err := o.cur.Close()
+	o.cur = nil
+	return err
 }
 
 // List implements Store.

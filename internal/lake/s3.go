@@ -3,6 +3,7 @@ package lake
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/url"
@@ -158,6 +159,27 @@ func (s *S3) PutIf(ctx context.Context, key string, v Version, write func(io.Wri
 	}
 	return Version(info.ETag), nil
 }
+
+// Open implements Store with a minio.Object: each ReadAt away from where the last one ended is a
+// ranged GET, so callers read in large pieces (tables reads Parquet a column chunk's MiB at a time).
+func (s *S3) Open(ctx context.Context, key string) (ObjectReader, error) {
+	obj, err := s.client.GetObject(ctx, s.bucket, s.object(key), minio.GetObjectOptions{})
+	if err != nil {
+		return nil, s.getErr(key, err)
+	}
+	st, err := obj.Stat()
+	if err != nil {
+		return nil, errors.Join(s.getErr(key, err), obj.Close())
+	}
+	return s3Reader{obj, st.Size}, nil
+}
+
+type s3Reader struct {
+	*minio.Object
+	size int64
+}
+
+func (r s3Reader) Size() int64 { return r.size }
 
 func (s *S3) getErr(key string, err error) error {
 	if minio.ToErrorResponse(err).Code == minio.NoSuchKey {

@@ -1,10 +1,7 @@
 // Package metric turns session aggregates into the contract's daily metrics, one formula for stream and lake.
 package metric
 
-import (
-	"math"
-	"slices"
-)
+import "slices"
 
 // Sessions aggregates closed sessions of one day (and segment). The stream keeps it in Redis as three
 // integers and the lake computes it from silver sessions; the same integers give the same floats.
@@ -57,7 +54,5 @@ func NearestRank(durations []float64, p float64) float64 {
 	if !slices.IsSorted(durations) {
 		slices.Sort(durations)
 	}
-	rank := int(math.Ceil(p * float64(len(durations))))
-	rank = max(1, min(rank, len(durations)))
-	return durations[rank-1]
+	return durations[NearestRankIndex(len(durations), p)-1]
 }

@@ -1,6 +1,7 @@
 package tables
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"slices"
@@ -16,12 +17,38 @@ var bronzeSchema = parquet.SchemaOf(BronzeInteraction{})
 // straight into the struct (no reflection), and the strings that repeat (users, actions, versions)
 // are interned in strs instead of allocated row by row.
 func ReadBronze(dst []BronzeInteraction, key string, b []byte, strs map[string]string) ([]BronzeInteraction, error) {
-	f, err := open(key, b, bronzeSchema)
+	f, err := OpenBronze(key, bytes.NewReader(b), int64(len(b)))
 	if err != nil {
 		return dst, err
 	}
+	start := len(dst)
+	dst = slices.Grow(dst, int(min(f.NumRows(), trustedRows)))
+	err = f.Scan(strs, func(rows []BronzeInteraction) error {
+		dst = append(dst, rows...)
+		return nil
+	})
+	if err != nil {
+		return dst[:start], err
+	}
+	return dst, nil
+}
+
+// BronzeFile is a bronze/interactions object opened for reading: its footer read and its columns
+// checked as Read checks them, its rows not yet read.
+type BronzeFile struct {
+	f   *parquet.File
+	key string
 	// byColumn maps the file's column index to the column's position in bronzeSchema; open checked
 	// that each is there, required and of BronzeInteraction's type, so a value is never null.
+	byColumn []int
+}
+
+// OpenBronze opens the bronze object key, size bytes read from r.
+func OpenBronze(key string, r io.ReaderAt, size int64) (*BronzeFile, error) {
+	f, err := open(key, r, size, bronzeSchema)
+	if err != nil {
+		return nil, err
+	}
 	byColumn := make([]int, len(f.Schema().Columns()))
 	for i := range byColumn {
 		byColumn[i] = -1
@@ -30,6 +57,16 @@ func ReadBronze(dst []BronzeInteraction, key string, b []byte, strs map[string]s
 		leaf, _ := f.Schema().Lookup(path...)
 		byColumn[leaf.ColumnIndex] = i
 	}
+	return &BronzeFile{f: f, key: key, byColumn: byColumn}, nil
+}
+
+// NumRows is the row count of the file's footer.
+func (b *BronzeFile) NumRows() int64 { return b.f.NumRows() }
+
+// Scan reads the file's rows in batches and hands each to fn, which must not keep the slice (its
+// rows it may); strings are interned in strs as ReadBronze does. The row count is checked at the
+// end, as Scan does.
+func (b *BronzeFile) Scan(strs map[string]string, fn func([]BronzeInteraction) error) error {
 	intern := func(v []byte) string {
 		s, ok := strs[string(v)]
 		if !ok {
@@ -38,18 +75,19 @@ func ReadBronze(dst []BronzeInteraction, key string, b []byte, strs map[string]s
 		}
 		return s
 	}
-	r := parquet.NewReader(f)
+	r := parquet.NewReader(b.f)
 	defer r.Close()
-	start, want := len(dst), f.NumRows()
-	dst = slices.Grow(dst, int(min(want, trustedRows)))
 	rows := make([]parquet.Row, 256)
+	batch := make([]BronzeInteraction, 0, len(rows))
+	got := int64(0)
 	for {
 		n, err := r.ReadRows(rows)
+		batch = batch[:0]
 		for _, row := range rows[:n] {
 			var in BronzeInteraction
 			for _, v := range row {
-				if c := v.Column(); c >= 0 && c < len(byColumn) {
-					switch byColumn[c] {
+				if c := v.Column(); c >= 0 && c < len(b.byColumn) {
+					switch b.byColumn[c] {
 					case 0:
 						in.UserID = intern(v.ByteArray())
 					case 1:
@@ -71,14 +109,20 @@ func ReadBronze(dst []BronzeInteraction, key string, b []byte, strs map[string]s
 					}
 				}
 			}
-			dst = append(dst, in)
+			batch = append(batch, in)
+		}
+		got += int64(n)
+		if n > 0 {
+			if err := fn(batch); err != nil {
+				return err
+			}
 		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return dst[:start], fmt.Errorf("%s: %w", key, err)
+			return fmt.Errorf("%s: %w", b.key, err)
 		}
 	}
-	return checkRows(dst, start, key, want)
+	return checkCount(b.key, got, b.NumRows())
 }

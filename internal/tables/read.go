@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
-	"slices"
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
@@ -25,49 +24,90 @@ import (
 //
 // On error dst is returned as it was.
 func Read[T any](dst []T, key string, b []byte) ([]T, error) {
-	f, err := open(key, b, parquet.SchemaOf(new(T)))
+	start := len(dst)
+	err := Scan(bytes.NewReader(b), int64(len(b)), key, func(rows []T) error {
+		dst = append(dst, rows...)
+		return nil
+	})
 	if err != nil {
-		return dst, err
+		return dst[:start], err
 	}
-	r := parquet.NewGenericReader[T](f)
-	defer r.Close()
-	start, want := len(dst), f.NumRows()
-	dst = slices.Grow(dst, int(min(want, trustedRows)))
-	batch := make([]T, min(256, max(1, want)))
+	return dst, nil
+}
+
+// Scan is Read for an object too large to hold: it reads the object's rows from r (size bytes) in
+// batches and hands each to fn, which must not keep the slice. An error of fn stops the scan and is
+// returned. The row count is checked at the end, after fn has seen the rows: a caller that must not
+// act on a short object gives up its work on any error.
+func Scan[T any](r io.ReaderAt, size int64, key string, fn func([]T) error) error {
+	f, err := open(key, r, size, parquet.SchemaOf(new(T)))
+	if err != nil {
+		return err
+	}
+	pr := parquet.NewGenericReader[T](f)
+	defer pr.Close()
+	want, got := f.NumRows(), int64(0)
+	batch := make([]T, min(scanBatch, max(1, want)))
 	for {
 		clear(batch) // rows must not share what parquet-go may reuse, such as pointers
-		n, err := r.Read(batch)
-		dst = append(dst, batch[:n]...)
+		n, err := pr.Read(batch)
+		got += int64(n)
+		if n > 0 {
+			if err := fn(batch[:n]); err != nil {
+				return err
+			}
+		}
 		if err == io.EOF {
 			break
 		}
 		if err != nil {
-			return dst[:start], fmt.Errorf("%s: %w", key, err)
+			return fmt.Errorf("%s: %w", key, err)
 		}
 	}
-	return checkRows(dst, start, key, want)
+	return checkCount(key, got, want)
 }
+
+// scanBatch is how many rows Scan hands over at a time.
+const scanBatch = 4096
 
 // trustedRows is how many rows of a file's footer count a reader allocates before it reads them: a
 // file of the lake's usual size gets one exact allocation, and a corrupt footer no more than this.
 const trustedRows = 1 << 16
 
-// checkRows returns dst if dst[start:] holds the want rows the footer counts, and dst[:start] with an
-// error if not.
-func checkRows[T any](dst []T, start int, key string, want int64) ([]T, error) {
-	if got := int64(len(dst) - start); got != want {
-		return dst[:start], fmt.Errorf("%s: %d rows, the footer counts %d", key, got, want)
+// checkCount returns an error if the got rows read are not the want rows the footer counts.
+func checkCount(key string, got, want int64) error {
+	if got != want {
+		return fmt.Errorf("%s: %d rows, the footer counts %d", key, got, want)
 	}
-	return dst, nil
+	return nil
 }
 
-// open opens b as a Parquet file holding every column of schema with the schema's type and nesting.
-func open(key string, b []byte, schema *parquet.Schema) (*parquet.File, error) {
+// readBufferSize is how much of a column chunk a reader fetches at a time: few enough requests
+// for an S3 object (each ReadAt is a ranged GET), little enough memory per column.
+const readBufferSize = 1 << 20
+
+// open opens r (size bytes) as a Parquet file holding every column of schema with the schema's type
+// and nesting.
+func open(key string, r io.ReaderAt, size int64, schema *parquet.Schema) (*parquet.File, error) {
 	// parquet-go v0.32.0 allocates the footer length it reads before checking it against the file size.
-	if len(b) < 12 || int64(binary.LittleEndian.Uint32(b[len(b)-8:])) > int64(len(b)-12) {
+	var tail [8]byte
+	if size < 12 {
 		return nil, fmt.Errorf("%s: not a parquet file: too short for its footer", key)
 	}
-	f, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)), parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	if n, err := r.ReadAt(tail[:], size-8); n < len(tail) { // io.EOF with every byte read is success
+		if err == nil {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, fmt.Errorf("%s: read footer: %w", key, err)
+	}
+	if int64(binary.LittleEndian.Uint32(tail[:4])) > size-12 {
+		return nil, fmt.Errorf("%s: not a parquet file: too short for its footer", key)
+	}
+	opts := []parquet.FileOption{parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true)}
+	if size >= 16*readBufferSize { // small objects keep parquet-go's pooled 4 KiB buffers
+		opts = append(opts, parquet.ReadBufferSize(readBufferSize))
+	}
+	f, err := parquet.OpenFile(r, size, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: not a parquet file: %w", key, err)
 	}

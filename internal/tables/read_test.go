@@ -191,3 +191,43 @@ func TestReadBronzeRefusesBrokenFiles(t *testing.T) {
 	f("more rows than the footer counts", withRowCount(t, good, 299), "300 rows, the footer counts 299")
 	f("fewer rows than the footer counts", withRowCount(t, good, 1<<40), "300 rows, the footer counts 1099511627776")
 }
+
+// TestScanStreamsWhatReadReads: Scan and BronzeFile.Scan, reading from an io.ReaderAt in batches,
+// hand over the rows Read reads, keep its checks, and stop at fn's error.
+func TestScanStreamsWhatReadReads(t *testing.T) {
+	rows := powerUsers(10_000) // several batches and row groups
+	b := encode(t, rows)
+	var got []PowerUser
+	batches := 0
+	err := Scan(bytes.NewReader(b), int64(len(b)), "k", func(batch []PowerUser) error {
+		batches++
+		got = append(got, batch...)
+		return nil
+	})
+	if want, _ := Read([]PowerUser(nil), "k", b); err != nil || batches < 2 || len(got) != len(want) || got[9999].UserID != want[9999].UserID {
+		t.Fatalf("Scan: %d rows in %d batches, %v; want %d rows in batches", len(got), batches, err, len(want))
+	}
+	stop := fmt.Errorf("stop")
+	if err := Scan(bytes.NewReader(b), int64(len(b)), "k", func([]PowerUser) error { return stop }); err != stop {
+		t.Fatalf("Scan returned %v, want fn's error", err)
+	}
+	short := withRowCount(t, b, 9999)
+	if err := Scan(bytes.NewReader(short), int64(len(short)), "k", func([]PowerUser) error { return nil }); err == nil ||
+		!strings.Contains(err.Error(), "k: 10000 rows, the footer counts 9999") {
+		t.Fatalf("Scan of a miscounted file: %v", err)
+	}
+
+	bronze := bronzeRows(3000)
+	bb := encode(t, bronze)
+	f, err := OpenBronze("k", bytes.NewReader(bb), int64(len(bb)))
+	if err != nil || f.NumRows() != 3000 {
+		t.Fatalf("OpenBronze: %v", err)
+	}
+	var gotBronze []BronzeInteraction
+	if err := f.Scan(map[string]string{}, func(batch []BronzeInteraction) error { gotBronze = append(gotBronze, batch...); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(gotBronze, bronze) {
+		t.Fatal("BronzeFile.Scan differs from the rows written")
+	}
+}
