@@ -362,6 +362,9 @@ func (c *Compactor) plan(ctx context.Context, st *State) (Plan, bool, error) {
 			return p, true, nil
 		}
 		// The crashed run committed its offsets but did not get to remove its plan.
+		if err := c.store.Delete(ctx, PlanKey); err != nil {
+			return Plan{}, false, fmt.Errorf("remove stale plan: %w", err)
+		}
 	case !errors.Is(err, lake.ErrNotExist):
 		return Plan{}, false, fmt.Errorf("read plan: %w", err)
 	}

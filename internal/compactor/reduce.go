@@ -1,6 +1,7 @@
 package compactor
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -52,9 +53,17 @@ func (c *Compactor) reduce(ctx context.Context, units []reduceUnit, sum *Summary
 		g.Go(func() error {
 			var err error
 			if u.table == tables.BronzeUsers {
-				results[i], err = reduceDirectory(gctx, c.store, size, u, func(r *tables.BronzeUser) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
+				results[i], err = reduceDirectory(gctx, c.store, size, u,
+					func(r *tables.BronzeUser) (int32, int64) { return r.KafkaPartition, r.KafkaOffset },
+					tables.Read[tables.BronzeUser])
 			} else {
-				results[i], err = reduceDirectory(gctx, c.store, size, u, func(r *tables.BronzeInteraction) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
+				strs := map[string]string{}
+				results[i], err = reduceDirectory(gctx, c.store, size, u,
+					func(r *tables.BronzeInteraction) (int32, int64) { return r.KafkaPartition, r.KafkaOffset },
+					func(dst []tables.BronzeInteraction, key string, b []byte) ([]tables.BronzeInteraction, error) {
+						clear(strs) // interned per object, so that memory stays an object's
+						return tables.ReadBronze(dst, key, b, strs)
+					})
 			}
 			if err != nil {
 				return fmt.Errorf("reduce %s: %w", u.dir, err)
@@ -83,7 +92,8 @@ type reduced struct {
 // cutting a new part whenever one reaches size.object; the last part stays open if it is below it.
 // Every part it writes holds a superset of the rows the object it replaces held before the run, so
 // a reader that globs the directory never sees a row twice or misses a committed one.
-func reduceDirectory[T any](ctx context.Context, store lake.Store, size partSize, u reduceUnit, kafka func(*T) (int32, int64)) (reduced, error) {
+func reduceDirectory[T any](ctx context.Context, store lake.Store, size partSize, u reduceUnit,
+	kafka func(*T) (int32, int64), readAll func(dst []T, key string, b []byte) ([]T, error)) (reduced, error) {
 	rows := &partRows[T]{
 		ctx:   ctx,
 		store: store,
@@ -92,7 +102,7 @@ func reduceDirectory[T any](ctx context.Context, store lake.Store, size partSize
 			p, off := kafka(r)
 			return off < u.committed[p]
 		},
-		buf: make([]T, 0, 256),
+		readAll: readAll,
 	}
 	defer rows.close()
 	batch := make([]T, 256)
@@ -137,8 +147,11 @@ func writePart[T any](w io.Writer, rows *partRows[T], start rowPos, size partSiz
 	if err := rows.seek(start); err != nil {
 		return rowPos{}, false, err
 	}
-	cw := &countingWriter{w: w}
+	// The writer's own buffer would hide bytes from the count: the count goes before a buffer of ours.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	cw := &countingWriter{w: bw}
 	pw := parquet.NewGenericWriter[T](cw,
+		parquet.WriteBufferSize(-1),
 		parquet.Compression(zstdCodec),
 		parquet.MaxRowsPerRowGroup(int64(size.rowGroup)),
 		parquet.DictionaryMaxBytes(8<<20),
@@ -165,6 +178,9 @@ func writePart[T any](w io.Writer, rows *partRows[T], start rowPos, size partSiz
 	if err := pw.Close(); err != nil {
 		return rowPos{}, false, fmt.Errorf("close parquet: %w", err)
 	}
+	if err := bw.Flush(); err != nil {
+		return rowPos{}, false, err
+	}
 	return rows.pos, sealed, nil
 }
 
@@ -186,18 +202,25 @@ type rowPos struct {
 	row int64
 }
 
-// partRows reads a reduce's rows one object at a time: the open part's rows that keep accepts, then
-// every row of the staged objects. It can go back to a position, for a write that is retried.
+// partRows reads a reduce's rows one object at a time: the open part's rows that keep accepts, a
+// batch at a time, then every row of each staged object, read whole. It can go back to a position,
+// for a write that is retried.
 type partRows[T any] struct {
-	ctx   context.Context
-	store lake.Store
-	keys  []string      // keys[0] is the open part, which may not exist
-	keep  func(*T) bool // which rows of keys[0] to keep
-	s     *tables.Stream[T]
-	pos   rowPos // of buf[bi]
-	buf   []T
-	bi    int
+	ctx     context.Context
+	store   lake.Store
+	keys    []string                                         // keys[0] is the open part, which may not exist
+	keep    func(*T) bool                                    // which rows of keys[0] to keep
+	readAll func(dst []T, key string, b []byte) ([]T, error) // reads a staged object
+
+	loaded bool              // keys[pos.src] is open
+	s      *tables.Stream[T] // the open part, when it is keys[pos.src]
+	pos    rowPos            // of buf[bi]
+	buf    []T
+	bi     int
 }
+
+// streamBatch is the rows read from the open part at a time.
+const streamBatch = 256
 
 // seek moves to p; the rows from p on are read again.
 func (r *partRows[T]) seek(p rowPos) error {
@@ -241,30 +264,30 @@ func (r *partRows[T]) next(dst []T) (int, error) {
 	return len(dst), nil
 }
 
-// refill reads the next rows into buf, moving on to the next object at the end of one; false once
+// refill makes rows available in buf, moving on to the next object at the end of one; false once
 // every object is read.
 func (r *partRows[T]) refill() (bool, error) {
 	for r.pos.src < len(r.keys) {
-		if r.s == nil {
-			exists, err := r.load()
-			if err != nil {
+		if !r.loaded {
+			if err := r.load(); err != nil {
 				return false, err
 			}
-			if !exists {
-				r.pos = rowPos{r.pos.src + 1, 0}
-				continue
+			if r.bi < len(r.buf) {
+				return true, nil
 			}
 		}
-		n, err := r.s.Read(r.buf[:cap(r.buf)])
-		r.buf, r.bi = r.buf[:n], 0
-		if err != nil && err != io.EOF {
-			return false, err
-		}
-		if n > 0 {
-			return true, nil
-		}
-		if r.pos.row != r.s.NumRows() {
-			return false, fmt.Errorf("%s: %d rows, the footer counts %d", r.keys[r.pos.src], r.pos.row, r.s.NumRows())
+		if r.s != nil {
+			n, err := r.s.Read(r.buf[:streamBatch])
+			r.buf, r.bi = r.buf[:n], 0
+			if err != nil && err != io.EOF {
+				return false, err
+			}
+			if n > 0 {
+				return true, nil
+			}
+			if r.pos.row != r.s.NumRows() {
+				return false, fmt.Errorf("%s: %d rows, the footer counts %d", r.keys[r.pos.src], r.pos.row, r.s.NumRows())
+			}
 		}
 		r.close()
 		r.pos = rowPos{r.pos.src + 1, 0}
@@ -272,28 +295,38 @@ func (r *partRows[T]) refill() (bool, error) {
 	return false, nil
 }
 
-// load opens keys[pos.src] at pos.row; false if it is the open part and there is none.
-func (r *partRows[T]) load() (bool, error) {
+// load opens keys[pos.src] at pos.row: the open part as a stream (none if it does not exist), a
+// staged object whole into buf.
+func (r *partRows[T]) load() error {
 	key := r.keys[r.pos.src]
 	// Get holds the whole object: a staged object is chunk-sized, the open part below the target
 	// size. A streaming read (an io.ReaderAt over the object) belongs here once the lake has one.
 	b, err := r.store.Get(r.ctx, key)
 	if r.pos.src == 0 && errors.Is(err, lake.ErrNotExist) {
-		return false, nil
+		r.loaded = true
+		return nil
 	}
 	if err != nil {
-		return false, err
+		return err
+	}
+	if r.pos.src > 0 {
+		if r.buf, err = r.readAll(r.buf[:0], key, b); err != nil {
+			return err
+		}
+		r.loaded, r.bi = true, int(min(r.pos.row, int64(len(r.buf))))
+		return nil
 	}
 	s, err := tables.OpenStream[T](key, b)
 	if err != nil {
-		return false, err
+		return err
 	}
 	if err := s.SeekToRow(r.pos.row); err != nil {
 		s.Close()
-		return false, err
+		return err
 	}
-	r.s = s
-	return true, nil
+	r.buf = slices.Grow(r.buf[:0], streamBatch)
+	r.loaded, r.s = true, s
+	return nil
 }
 
 func (r *partRows[T]) close() {
@@ -301,7 +334,7 @@ func (r *partRows[T]) close() {
 		r.s.Close()
 		r.s = nil
 	}
-	r.buf, r.bi = r.buf[:0], 0
+	r.loaded, r.buf, r.bi = false, r.buf[:0], 0
 }
 
 // reduceUnits lists the reduce units of a run's staged objects: one per directory, in order.
