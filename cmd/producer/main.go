@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math"
 	"os"
 	"os/signal"
 	"runtime/debug"
@@ -78,7 +77,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		}
 		cfg.Speed = f
 	}
-	mem, err := parseSize(*sortMem)
+	mem, err := cli.ParseSize(*sortMem)
 	if err != nil {
 		return cli.Usagef("--sort-memory %q: %w", *sortMem, err)
 	}
@@ -113,27 +112,4 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		return cli.Reported(err)
 	}
 	return nil
-}
-
-// parseSize parses a byte count with an optional K, M or G suffix (powers of 1024), as GNU sort's -S.
-func parseSize(s string) (int64, error) {
-	mult := int64(1)
-	if n := len(s); n > 0 {
-		switch s[n-1] {
-		case 'K', 'k':
-			mult = 1 << 10
-		case 'M', 'm':
-			mult = 1 << 20
-		case 'G', 'g':
-			mult = 1 << 30
-		}
-		if mult > 1 {
-			s = s[:n-1]
-		}
-	}
-	v, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || v <= 0 || v > math.MaxInt64/mult {
-		return 0, errors.New("want a positive byte count such as 268435456, 256M or 1G")
-	}
-	return v * mult, nil
 }

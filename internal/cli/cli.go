@@ -7,6 +7,8 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 )
 
@@ -128,4 +130,27 @@ func Exit(w io.Writer, name string, err error) int {
 		fmt.Fprintf(w, "%s: %v\n", name, err)
 	}
 	return ExitCode(err)
+}
+
+// ParseSize reads a byte count flag: a number of bytes, or one with a K, M or G suffix (powers of 1024).
+func ParseSize(s string) (int64, error) {
+	mult := int64(1)
+	if n := len(s); n > 0 {
+		switch s[n-1] {
+		case 'K', 'k':
+			mult = 1 << 10
+		case 'M', 'm':
+			mult = 1 << 20
+		case 'G', 'g':
+			mult = 1 << 30
+		}
+		if mult > 1 {
+			s = s[:n-1]
+		}
+	}
+	v, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || v <= 0 || v > math.MaxInt64/mult {
+		return 0, errors.New("want a positive byte count such as 268435456, 256M or 1G")
+	}
+	return v * mult, nil
 }
