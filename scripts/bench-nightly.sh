@@ -4,8 +4,10 @@
 # then the last day is produced and `compactor run` is timed RUNS times, each on a fresh copy of the
 # year's lake. With BASE=path/to/another/compactor, that binary gets a lake of its own and its nightly
 # runs alternate with bin/compactor's, for a before/after on the same input and load.
-# With PROFILE=dir, each nightly run writes a CPU profile there (<name>-<run>.pprof).
-# Usage: scripts/bench-nightly.sh   (env USERS, DAYS, PARALLEL, RUNS, BASE, PROFILE)
+# With PROFILE=dir, each nightly run writes a CPU profile there (<name>-<run>.pprof). With SHUFFLE=1
+# the year is in random order (datagen --shuffle), so every plan range holds rows of every day.
+# Each lake's bronze objects per day are printed after the year and after each nightly run.
+# Usage: scripts/bench-nightly.sh   (env USERS, DAYS, PARALLEL, RUNS, BASE, PROFILE, SHUFFLE)
 set -euo pipefail
 USERS=${USERS:-20000}
 DAYS=${DAYS:-365}
@@ -13,18 +15,26 @@ PARALLEL=${PARALLEL:-2}
 RUNS=${RUNS:-3}
 BASE=${BASE:-}
 PROFILE=${PROFILE:-}
+SHUFFLE=${SHUFFLE:-}
 cd "$(dirname "$0")/.."
 go build -o bin/ ./cmd/broker ./cmd/datagen ./cmd/producer ./cmd/compactor
 
 . scripts/benchlib.sh
 
-bin/datagen --users "$USERS" --days "$DAYS" --start 2023-01-01 --out "$tmp" --quiet --clean
+shuffle=()
+[[ -n $SHUFFLE ]] && shuffle=(--shuffle)
+bin/datagen --users "$USERS" --days "$DAYS" --start 2023-01-01 --out "$tmp" --quiet --clean "${shuffle[@]}"
 csv=$tmp/user_interactions.csv
 # The night brings the last generated day (and the few sessions that run past its midnight).
 last=$(date -u -d "2023-01-01 + $((DAYS - 1)) days" +%F)
 awk -F, -v last="$last" 'NR == 1 || substr($2, 1, 10) < last' "$csv" >"$tmp/year.csv"
 awk -F, -v last="$last" 'NR == 1 || substr($2, 1, 10) >= last' "$csv" >"$tmp/night.csv"
 echo "before $last: $(($(wc -l <"$tmp/year.csv") - 1)) rows; from $last: $(($(wc -l <"$tmp/night.csv") - 1)) rows"
+
+# per_day LAKE prints the bronze/interactions objects per day: days, most in a day, total.
+per_day() {
+	find "$1/bronze/interactions" -name '*.parquet' | awk -F/ '{n[$(NF-1)]++} END {m = 0; t = 0; for (d in n) {t += n[d]; if (n[d] > m) m = n[d]}; printf "%d days, at most %d bronze objects a day, %d in all\n", length(n), m, t}'
+}
 
 start_broker
 produce() { bin/producer --brokers "$addr" --log-level warn "$@"; }
@@ -40,7 +50,7 @@ for name in "${!bins[@]}"; do
 done
 for name in "${!bins[@]}"; do
 	index=$tmp/year-$name/_state/cohort_index.parquet
-	echo "$name lake: $(du -sh "$tmp/year-$name" | cut -f1)$([[ -f $index ]] && echo ", cohort index $(du -h "$index" | cut -f1)")"
+	echo "$name lake: $(du -sh "$tmp/year-$name" | cut -f1)$([[ -f $index ]] && echo ", cohort index $(du -h "$index" | cut -f1)"); $(per_day "$tmp/year-$name")"
 done
 produce --interactions "$tmp/night.csv"
 
@@ -55,6 +65,7 @@ for run in $(seq "$RUNS"); do
 			"${bins[$name]}" run --brokers "$addr" --lake "file://$lake" --parallel "$PARALLEL" "${prof[@]}" >"$tmp/compactor.log" 2>&1 || { cat "$tmp/compactor.log"; exit 1; }
 		cat "$tmp/time"
 		grep -o 'silver rebuilt.*weeks' "$tmp/compactor.log" || true
+		echo "$name nightly lake: $(per_day "$lake")"
 		rm -rf "$lake"
 	done
 done

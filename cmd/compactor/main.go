@@ -67,7 +67,8 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	interactions := fs.String("interactions-topic", event.TopicInteractions, "interactions topic")
 	users := fs.String("users-topic", event.TopicUsers, "users topic")
 	chunk := fs.Int64("chunk", 250_000, "records of a topic read before they are written to bronze; at most twice this many are held in memory, one chunk read while the previous one is written")
-	parallel := fs.Int("parallel", 2, "days built at a time")
+	parallel := fs.Int("parallel", 2, "days built at a time, and bronze partitions merged at a time")
+	objectSize := fs.String("object-size", "128M", "size at which a bronze object (part-NNNNN.parquet of a day or country) is sealed and the next begun, in bytes or with a K, M or G suffix; every run rewrites the open part of each day it touches")
 	memory := fs.String("memory", strconv.FormatInt(compactor.DefaultMemory>>20, 10)+"M", "memory the process may use, in bytes or with a K, M or G suffix (powers of 1024): the days built at a time share it, a day too large for its share is built in buckets of users through --spill-dir; also the Go soft memory limit unless GOMEMLIMIT is set")
 	spillDir := fs.String("spill-dir", "", "local directory for the temporary files of days built in buckets, removed afterwards (default: $TMPDIR or /tmp)")
 	from := fs.String("from", "", "first day to rebuild, YYYY-MM-DD (backfill; default: the lake's first)")
@@ -111,6 +112,11 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		return cli.Usagef("--power-users-pct: %w", err)
 	}
 
+	objSize, err := cli.ParseSize(*objectSize)
+	if err != nil {
+		return cli.Usagef("--object-size %q: %w", *objectSize, err)
+	}
+
 	store, err := lake.Open(ctx, *lakeURL, lake.S3ConfigFromEnv(env))
 	if err != nil {
 		return cli.Usagef("open lake: %w", err)
@@ -123,6 +129,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 		Lateness:          *lateness,
 		Chunk:             *chunk,
 		Parallel:          *parallel,
+		ObjectSize:        objSize,
 		PowerUsersPct:     pct,
 		Memory:            mem,
 		SpillDir:          *spillDir,
@@ -168,7 +175,7 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 			return fmt.Errorf("--metrics-file: %w", err)
 		}
 	}
-	fmt.Fprintf(stdout, "compactor %s: run %d in %s: %d records read (%d undecodable), %d interaction and %d user rows in %d bronze objects; silver rebuilt for %d days, daily metrics for %d days, monthly metrics for %d months, cohort retention for %d weeks; %d users; %d new anomalies\n",
+	fmt.Fprintf(stdout, "compactor %s: run %d in %s: %d records read (%d undecodable), %d interaction and %d user rows, %d bronze objects written; silver rebuilt for %d days, daily metrics for %d days, monthly metrics for %d months, cohort retention for %d weeks; %d users; %d new anomalies\n",
 		cmd, sum.Run, time.Since(start).Round(time.Millisecond), sum.Records, sum.Undecodable, sum.BronzeRows, sum.UserRows,
 		sum.BronzeObjects, sum.SilverDays, sum.GoldDays, sum.Months, sum.CohortWeeks, sum.Users, sum.NewAnomalies)
 	return nil

@@ -148,3 +148,27 @@ func TestCPUProfile(t *testing.T) {
 		t.Error("a profile in a missing directory started")
 	}
 }
+
+func TestParseSize(t *testing.T) {
+	f := func(in string, want int64) {
+		t.Helper()
+		got, err := ParseSize(in)
+		if want < 0 {
+			if err == nil {
+				t.Errorf("ParseSize(%q) = %d, want an error", in, got)
+			}
+			return
+		}
+		if err != nil || got != want {
+			t.Errorf("ParseSize(%q) = %d, %v; want %d", in, got, err, want)
+		}
+	}
+	f("268435456", 268435456)
+	f("128M", 128<<20)
+	f("1g", 1<<30)
+	f("4K", 4096)
+	f("0", -1)
+	f("-1M", -1)
+	f("M", -1)
+	f("9000000000G", -1)
+}

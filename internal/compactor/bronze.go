@@ -16,12 +16,14 @@ import (
 	"github.com/notestream/notestream/internal/tables"
 )
 
-// bronzeWriter turns a plan's records into bronze objects, one per (range, partition value), and
-// reproduces the stream's late flags on the way. The ranges read are written in the background
-// while the next ones are read, so decoding and Parquet encoding use both cores.
+// bronzeWriter is the bronze phase's map step: it turns a plan's records into staged objects, one per
+// (range, partition value), and reproduces the stream's late flags on the way. The ranges read are
+// written in the background while the next ones are read, so decoding and Parquet encoding use both
+// cores.
 type bronzeWriter struct {
 	c       *Compactor
 	ctx     context.Context
+	run     int64 // the plan's run, whose staging prefix the objects go under
 	topic   string
 	queue   map[int32][]Range    // the plan's ranges of each partition, in offset order
 	bufs    map[int32]*rangeRows // rows of each partition's current range
@@ -29,8 +31,9 @@ type bronzeWriter struct {
 	writes  *errgroup.Group      // ranges being written, at most one per partition
 	wctx    context.Context      // cancelled when a write fails
 
-	mu      sync.Mutex     // guards touched and sum's bronze counts, which the writes update
-	touched map[int32]bool // days written
+	mu      sync.Mutex             // guards touched, staged and sum's bronze counts, which the writes update
+	touched map[int32]bool         // days written
+	staged  map[bronzeDir][]string // the staged objects of each bronze directory
 	sum     *Summary
 }
 
@@ -178,7 +181,7 @@ func (b *bronzeWriter) flush(p int32) {
 	b.writes.Go(func() error { return b.write(r, buf.inter, buf.users) })
 }
 
-// write writes one range's rows to bronze.
+// write stages one range's rows.
 func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []bronzeUserRow) error {
 	byDay := map[int32][]tables.BronzeInteraction{}
 	for _, row := range inter {
@@ -186,12 +189,15 @@ func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []
 		byDay[d] = append(byDay[d], row)
 	}
 	var objs []object
+	var dirs []bronzeDir
 	for _, d := range slices.Sorted(maps.Keys(byDay)) {
 		rows := byDay[d]
 		slices.SortFunc(rows, func(a, b tables.BronzeInteraction) int {
 			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
 		})
-		objs = append(objs, object{bronzeKey(tables.BronzeInteractions, "date="+event.Date(d), r), func(w io.Writer) error { return writeParquet(w, rows) }})
+		dir := bronzeDir{tables.BronzeInteractions, tables.BronzeInteractions + "/date=" + event.Date(d)}
+		dirs = append(dirs, dir)
+		objs = append(objs, object{stagedKey(b.run, dir.dir, r), func(w io.Writer) error { return writeParquet(w, rows) }})
 	}
 	byCountry := map[string][]tables.BronzeUser{}
 	for _, u := range users {
@@ -202,18 +208,22 @@ func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []
 		slices.SortFunc(rows, func(a, b tables.BronzeUser) int {
 			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
 		})
-		objs = append(objs, object{bronzeKey(tables.BronzeUsers, countryPartition(country), r), func(w io.Writer) error { return writeParquet(w, rows) }})
+		dir := bronzeDir{tables.BronzeUsers, tables.BronzeUsers + "/" + countryPartition(country)}
+		dirs = append(dirs, dir)
+		objs = append(objs, object{stagedKey(b.run, dir.dir, r), func(w io.Writer) error { return writeParquet(w, rows) }})
 	}
 	if err := b.c.putAll(b.wctx, objs); err != nil {
-		return fmt.Errorf("write bronze %s: %w", r, err)
+		return fmt.Errorf("stage %s: %w", r, err)
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for d := range byDay {
 		b.touched[d] = true
 	}
+	for i, dir := range dirs {
+		b.staged[dir] = append(b.staged[dir], objs[i].key)
+	}
 	b.sum.BronzeRows += int64(len(inter))
 	b.sum.UserRows += int64(len(users))
-	b.sum.BronzeObjects += int64(len(objs))
 	return nil
 }

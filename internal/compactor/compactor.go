@@ -5,19 +5,31 @@
 //  1. Plan: read _state/state.json (committed offsets), list the topics' end offsets and write the
 //     offset ranges to read as _state/plan.json, before any data. A plan left by a crashed run is
 //     resumed as it stands, so the rerun reads exactly the same ranges.
-//  2. Bronze: each range becomes objects named after (table, partition value, topic, partition,
-//     from, to). Rerunning a plan rewrites identical objects under identical names.
-//  3. Commit: one conditional PUT of state.json, on the version step 1 read, with the new offsets, the partitions' event time and the days
-//     whose silver is pending. Then plan.json is deleted (a leftover one is recognised as stale).
-//  4. Silver and gold: every pending day's silver and day-local gold, then daily_metrics of the
+//  2. Map: each range's rows of each table partition value (day or country) are staged as an object
+//     named after (run, table, partition value, topic, partition, from, to) under _staging/run-<R>/.
+//     Rerunning a plan rewrites identical objects under identical names.
+//  3. Reduce, one unit per partition value touched: the value's bronze is a sequence of objects
+//     part-00000.parquet, part-00001.parquet, ... Those below the open part (State.OpenParts) are
+//     sealed and never rewritten. The open part is rewritten as its rows from before the run (offsets
+//     below their partition's committed offset, in file order) followed by the staged rows in
+//     staged-key order, and a new part is cut whenever one reaches Config.ObjectSize. Every PUT
+//     replaces an object with a superset of its committed rows, so a reader that globs bronze never
+//     sees a row twice or misses a committed one, and a rerun writes the same names and bytes.
+//  4. Commit: one conditional PUT of state.json, on the version step 1 read, with the new offsets, the partitions' event time, the days whose
+//     silver is pending and every partition value's open part. Then plan.json and the run's staging
+//     are deleted (a leftover plan is recognised as stale, leftover staging of committed runs is
+//     deleted by the next run).
+//  5. Silver and gold: every pending day's silver and day-local gold, then daily_metrics of the
 //     windows that include those days and monthly_metrics of their months. Each partition is one
 //     object with a fixed name, replaced by a single PUT, so a reader sees the old or the new version.
 //     The cohort retention weeks that change are written and synced before the cohort index that
 //     records what they were computed from (CohortIndexKey).
-//  5. One PUT of state.json with nothing pending.
+//  6. One PUT of state.json with nothing pending.
 //
-// A crash before step 3 leaves extra bronze objects that only the resumed plan can name and will
+// A crash before step 4 leaves staged objects and parts that only the resumed plan can name and will
 // rewrite; a crash after it leaves pending days that the next run (even with nothing new) rebuilds.
+// Bronze objects named after a plan range (<topic>-p<partition>-<from>-<to>.parquet in the partition
+// directory), which runs before parts wrote, stay as they are and are read with the parts.
 package compactor
 
 import (
@@ -51,6 +63,8 @@ type Config struct {
 	Chunk             int64          // records of a topic read before they go to bronze; twice this is held at most (one chunk read while the previous is written); default 250,000
 	Parallel          int            // days built at a time; default 2
 	Uploads           int            // objects written at a time; default 8
+	ObjectSize        int64          // bytes at which a bronze part is sealed and the next one begun; default DefaultObjectSize
+	RowGroup          int            // rows per row group of a bronze part (parts are cut between row groups); default MaxRowsPerRowGroup
 	PowerUsersPct     engagement.Pct // the top percentage of gold/power_users; default 1
 	Memory            int64          // bytes the process may use, shared by the days built at a time (see buckets); default DefaultMemory
 	SpillDir          string         // local directory for the temporary files of days built in buckets; default os.TempDir()
@@ -88,6 +102,12 @@ func (c *Config) Validate() error {
 	if c.SpillDir == "" {
 		c.SpillDir = os.TempDir()
 	}
+	if c.ObjectSize == 0 {
+		c.ObjectSize = DefaultObjectSize
+	}
+	if c.RowGroup == 0 {
+		c.RowGroup = MaxRowsPerRowGroup
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -113,9 +133,20 @@ func (c *Config) Validate() error {
 		return errors.New("compactor: uploads must be positive")
 	case c.Memory < MinMemory:
 		return fmt.Errorf("compactor: memory must be at least %d MiB", MinMemory>>20)
+	case c.ObjectSize < 0:
+		return errors.New("compactor: object size must be positive")
+	case c.RowGroup < 0:
+		return errors.New("compactor: row group must be positive")
 	}
 	return nil
 }
+
+// DefaultObjectSize is the size at which a bronze part is sealed. It is the low end of the 128 MiB-1 GiB
+// that object stores and Parquet readers favour because every run that touches a day rewrites the
+// day's open part (up to this much per day) and, until the lake reads objects as streams, holds it
+// whole, once per reduce running (Config.Parallel). A day of 50M events (about 0.9 GB of bronze)
+// still fits in a handful of parts.
+const DefaultObjectSize = 128 << 20
 
 // Progress hears how far a run has come.
 type Progress interface {
@@ -154,13 +185,13 @@ type Summary struct {
 	Undecodable   int64 // records skipped because their value is not a valid JSON record
 	BronzeRows    int64 // interaction rows written to bronze
 	UserRows      int64 // user rows written to bronze
-	BronzeObjects int64
-	SilverDays    int // days whose silver and day-local gold were rebuilt
-	GoldDays      int // days whose daily_metrics were rewritten
-	Months        int // months whose monthly_metrics were rewritten
-	CohortWeeks   int // cohort weeks of gold/cohort_retention rewritten or deleted
-	Users         int // users in silver/users
-	NewAnomalies  int // rows of gold/anomalies the lake did not have before
+	BronzeObjects int64 // bronze parts written
+	SilverDays    int   // days whose silver and day-local gold were rebuilt
+	GoldDays      int   // days whose daily_metrics were rewritten
+	Months        int   // months whose monthly_metrics were rewritten
+	CohortWeeks   int   // cohort weeks of gold/cohort_retention rewritten or deleted
+	Users         int   // users in silver/users
+	NewAnomalies  int   // rows of gold/anomalies the lake did not have before
 }
 
 // Compactor moves records from a Source into a lake Store.
@@ -198,10 +229,14 @@ func (c *Compactor) run(ctx context.Context) (Summary, error) {
 	}
 	sum.Resumed = resumed
 	sum.Run = st.Run
+	// Staging that a crash after a commit left behind.
+	if err := c.cleanStaging(ctx, st.Run); err != nil {
+		return sum, err
+	}
 	if len(plan.Ranges) > 0 {
 		c.log.Info("plan", "run", plan.Run, "ranges", len(plan.Ranges), "records", plan.Records(), "resumed", resumed)
 		c.progress.Start("bronze", plan.Records())
-		bw := &bronzeWriter{c: c, ctx: ctx, maxTime: maps.Clone(st.MaxTime), touched: map[int32]bool{}, sum: &sum}
+		bw := &bronzeWriter{c: c, ctx: ctx, run: plan.Run, maxTime: maps.Clone(st.MaxTime), touched: map[int32]bool{}, staged: map[bronzeDir][]string{}, sum: &sum}
 		if bw.maxTime == nil {
 			bw.maxTime = map[int32]int64{}
 		}
@@ -210,13 +245,25 @@ func (c *Compactor) run(ctx context.Context) (Summary, error) {
 				return sum, fmt.Errorf("bronze: %w", err)
 			}
 		}
+		units := reduceUnits(st, bw.staged, c.topicOf)
+		open, err := c.reduce(ctx, units, &sum)
+		if err != nil {
+			return sum, fmt.Errorf("bronze: %w", err)
+		}
 		users := slices.ContainsFunc(plan.Ranges, func(r Range) bool { return r.Topic == c.cfg.UsersTopic })
-		next := Commit(st, plan, bw.maxTime, slices.Sorted(maps.Keys(bw.touched)), users)
+		next := Commit(st, plan, bw.maxTime, slices.Sorted(maps.Keys(bw.touched)), users, open)
 		if ver, err = c.putState(ctx, ver, &next); err != nil {
 			return sum, fmt.Errorf("commit offsets: %w", err)
 		}
 		if err := c.store.Delete(ctx, PlanKey); err != nil {
 			return sum, fmt.Errorf("remove plan: %w", err)
+		}
+		var staged []string
+		for _, u := range units {
+			staged = append(staged, u.staged...)
+		}
+		if err := c.deleteAll(ctx, staged); err != nil {
+			return sum, fmt.Errorf("remove staging: %w", err)
 		}
 		st, sum.Run = &next, next.Run
 	}
@@ -345,6 +392,9 @@ func (c *Compactor) plan(ctx context.Context, st *State) (Plan, bool, error) {
 			return p, true, nil
 		}
 		// The crashed run committed its offsets but did not get to remove its plan.
+		if err := c.store.Delete(ctx, PlanKey); err != nil {
+			return Plan{}, false, fmt.Errorf("remove stale plan: %w", err)
+		}
 	case !errors.Is(err, lake.ErrNotExist):
 		return Plan{}, false, fmt.Errorf("read plan: %w", err)
 	}
@@ -407,6 +457,14 @@ func (c *Compactor) putState(ctx context.Context, v lake.Version, st *State) (la
 		return lake.Absent, err
 	}
 	return c.commitState(ctx, v, func(w io.Writer) error { _, err := w.Write(b); return err })
+}
+
+// topicOf is the topic a bronze table's rows come from.
+func (c *Compactor) topicOf(table string) string {
+	if table == tables.BronzeUsers {
+		return c.cfg.UsersTopic
+	}
+	return c.cfg.InteractionsTopic
 }
 
 // object is a lake object to write.

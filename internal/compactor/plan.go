@@ -71,8 +71,9 @@ func NewPlan(st *State, starts, ends map[string]map[int32]int64, chunk int64) Pl
 }
 
 // Commit returns the state after p's bronze is written: offsets past every range, the partitions'
-// event time, and the silver days to rebuild (the days written plus any newly inside the lake's range).
-func Commit(st *State, p Plan, maxTime map[int32]int64, touched []int32, users bool) State {
+// event time, the silver days to rebuild (the days written plus any newly inside the lake's range) and
+// the open part of every bronze directory, open holding those the run wrote.
+func Commit(st *State, p Plan, maxTime map[int32]int64, touched []int32, users bool, open map[string]int) State {
 	next := State{
 		Version:  1,
 		Run:      p.Run,
@@ -84,6 +85,13 @@ func Commit(st *State, p Plan, maxTime map[int32]int64, touched []int32, users b
 		HasDays:  st.HasDays,
 		Pending:  slices.Clone(st.Pending),
 		Users:    st.Users || users,
+	}
+	if len(st.OpenParts)+len(open) > 0 {
+		next.OpenParts = maps.Clone(st.OpenParts)
+		if next.OpenParts == nil {
+			next.OpenParts = map[string]int{}
+		}
+		maps.Copy(next.OpenParts, open)
 	}
 	for topic, parts := range st.Offsets {
 		next.Offsets[topic] = maps.Clone(parts)

@@ -35,17 +35,19 @@ func TestNewPlan(t *testing.T) {
 
 func TestCommit(t *testing.T) {
 	st := &State{Run: 1, Location: "UTC", Offsets: map[string]map[int32]int64{"interactions": {0: 10}},
-		MaxTime: map[int32]int64{0: 100}, First: 100, Last: 102, HasDays: true, Pending: []int32{101}}
+		MaxTime: map[int32]int64{0: 100}, First: 100, Last: 102, HasDays: true, Pending: []int32{101},
+		OpenParts: map[string]int{"bronze/interactions/date=a": 3, "bronze/interactions/date=b": 1}}
 	p := Plan{Run: 2, Ranges: []Range{{"interactions", 0, 10, 20}, {"interactions", 1, 0, 5}, {"users", 0, 0, 2}}}
-	got := Commit(st, p, map[int32]int64{1: 7}, []int32{98, 101, 105}, true)
+	got := Commit(st, p, map[int32]int64{1: 7}, []int32{98, 101, 105}, true, map[string]int{"bronze/interactions/date=b": 2, "bronze/users/country=FR": 0})
 	want := State{Version: 1, Run: 2, Location: "UTC",
 		Offsets: map[string]map[int32]int64{"interactions": {0: 20, 1: 5}, "users": {0: 2}},
 		MaxTime: map[int32]int64{0: 100, 1: 7}, First: 98, Last: 105, HasDays: true,
-		Pending: []int32{98, 99, 101, 103, 104, 105}, Users: true}
+		Pending: []int32{98, 99, 101, 103, 104, 105}, Users: true,
+		OpenParts: map[string]int{"bronze/interactions/date=a": 3, "bronze/interactions/date=b": 2, "bronze/users/country=FR": 0}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("state = %+v\nwant %+v", got, want)
 	}
-	if st.Offsets["interactions"][0] != 10 || len(st.Pending) != 1 {
+	if st.Offsets["interactions"][0] != 10 || len(st.Pending) != 1 || st.OpenParts["bronze/interactions/date=b"] != 1 {
 		t.Fatalf("Commit changed its input: %+v", st)
 	}
 }

@@ -24,11 +24,21 @@ func dayKey(table string, d int32) string { return table + "/date=" + event.Date
 // dayPrefix is the prefix of every object of a table's partition for day d.
 func dayPrefix(table string, d int32) string { return table + "/date=" + event.Date(d) + "/" }
 
-// bronzeKey names a bronze object after the plan range it holds, so a rerun of the same plan rewrites
-// the same objects: table/<key>=<value>/<topic>-p<partition>-<from>-<to>.parquet.
-func bronzeKey(table, partition string, r Range) string {
-	return fmt.Sprintf("%s/%s/%s-p%05d-%020d-%020d.parquet", table, partition, r.Topic, r.Partition, r.From, r.To)
+// StagingPrefix holds the map step's objects of every run in flight: _staging/run-<R>/ is run R's.
+const StagingPrefix = "_staging/"
+
+// stagingRun is the prefix of run's staged objects.
+func stagingRun(run int64) string { return fmt.Sprintf("%srun-%d/", StagingPrefix, run) }
+
+// stagedKey names a staged object after the plan range it holds, so a rerun of the same plan rewrites
+// the same objects, and their names sort in the order the reduce appends them (by topic partition,
+// then offset): _staging/run-<R>/<table>/<key>=<value>/<topic>-p<partition>-<from>-<to>.parquet.
+func stagedKey(run int64, dir string, r Range) string {
+	return fmt.Sprintf("%s%s/%s-p%05d-%020d-%020d.parquet", stagingRun(run), dir, r.Topic, r.Partition, r.From, r.To)
 }
+
+// partKey is part i of a bronze partition directory (table/<key>=<value>).
+func partKey(dir string, i int) string { return fmt.Sprintf("%s/part-%05d.parquet", dir, i) }
 
 // countryPartition is the Hive partition directory of a country value, escaped like a URL path
 // segment; an empty value takes Hive's default partition name.

@@ -1,0 +1,382 @@
+package compactor
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/parquet-go/parquet-go"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/tables"
+)
+
+// bronzeDir is a bronze table's partition directory, such as bronze/interactions/date=2023-07-01:
+// the unit of the reduce step.
+type bronzeDir struct {
+	table string // tables.BronzeInteractions or tables.BronzeUsers
+	dir   string
+}
+
+// reduceUnit is everything one reduce needs, so that it can run anywhere the lake is: the directory,
+// its staged objects, its open part and the pre-run committed offsets of the topic its rows come from.
+// Given the same plan and committed state it writes the same objects with the same bytes.
+type reduceUnit struct {
+	bronzeDir
+	staged    []string        // the run's staged objects of the directory, in key order
+	open      int             // the committed open part
+	committed map[int32]int64 // topic partition → committed offset before the run
+}
+
+// partSize is how a reduce cuts parts.
+type partSize struct {
+	object   int64 // a part is sealed once it holds this many bytes
+	rowGroup int   // rows per row group: a part is cut only between row groups
+}
+
+// reduce writes each unit's bronze parts, Parallel units at a time (each holds a staged object and a
+// part's row group), and returns every directory's open part index after the run.
+func (c *Compactor) reduce(ctx context.Context, units []reduceUnit, sum *Summary) (map[string]int, error) {
+	c.progress.Start("bronze parts", int64(len(units)))
+	open := make(map[string]int, len(units))
+	size := partSize{object: c.cfg.ObjectSize, rowGroup: c.cfg.RowGroup}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.cfg.Parallel)
+	results := make([]reduced, len(units))
+	for i, u := range units {
+		g.Go(func() error {
+			var err error
+			if u.table == tables.BronzeUsers {
+				results[i], err = reduceDirectory(gctx, c.store, size, u,
+					func(r *tables.BronzeUser) (int32, int64) { return r.KafkaPartition, r.KafkaOffset },
+					tables.Read[tables.BronzeUser])
+			} else {
+				strs := map[string]string{}
+				results[i], err = reduceDirectory(gctx, c.store, size, u,
+					func(r *tables.BronzeInteraction) (int32, int64) { return r.KafkaPartition, r.KafkaOffset },
+					func(dst []tables.BronzeInteraction, key string, b []byte) ([]tables.BronzeInteraction, error) {
+						clear(strs) // interned per object, so that memory stays an object's
+						return tables.ReadBronze(dst, key, b, strs)
+					})
+			}
+			if err != nil {
+				return fmt.Errorf("reduce %s: %w", u.dir, err)
+			}
+			c.progress.Add(1)
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
+	for i, u := range units {
+		open[u.dir] = results[i].open
+		sum.BronzeObjects += int64(results[i].written)
+	}
+	return open, nil
+}
+
+// reduced is what a reduce did: the directory's open part afterwards and the parts it wrote.
+type reduced struct {
+	open, written int
+}
+
+// reduceDirectory rewrites a directory's open part as its rows from before the run (offsets below
+// their partition's committed offset, in file order) followed by the staged rows (in staged-key order),
+// cutting a new part whenever one reaches size.object; the last part stays open if it is below it.
+// Every part it writes holds a superset of the rows the object it replaces held before the run, so
+// a reader that globs the directory never sees a row twice or misses a committed one.
+func reduceDirectory[T any](ctx context.Context, store lake.Store, size partSize, u reduceUnit,
+	kafka func(*T) (int32, int64), readAll func(dst []T, key string, b []byte) ([]T, error)) (reduced, error) {
+	rows := &partRows[T]{
+		ctx:   ctx,
+		store: store,
+		keys:  append([]string{partKey(u.dir, u.open)}, u.staged...),
+		keep: func(r *T) bool {
+			p, off := kafka(r)
+			return off < u.committed[p]
+		},
+		readAll: readAll,
+	}
+	defer rows.close()
+	batch := make([]T, 256)
+	res := reduced{open: u.open}
+	for part, start := u.open, (rowPos{}); ; part++ {
+		if err := rows.seek(start); err != nil {
+			return res, err
+		}
+		more, err := rows.more()
+		if err != nil {
+			return res, err
+		}
+		if !more {
+			// Empty only when the last part written reached the target: the next part is the open one.
+			res.open = part
+			return res, nil
+		}
+		start = rows.pos // past the rows more skipped
+		var end rowPos
+		var sealed bool
+		err = store.Put(ctx, partKey(u.dir, part), func(w io.Writer) error {
+			var err error
+			end, sealed, err = writePart(w, rows, start, size, batch)
+			return err
+		})
+		if err != nil {
+			return res, err
+		}
+		res.written++
+		if !sealed {
+			res.open = part
+			return res, nil
+		}
+		start = end
+	}
+}
+
+// writePart writes rows from start to w, in batches of len(batch), until a row group ends with the
+// file at size.object bytes or more (sealed) or the rows run out. The cut depends on the rows alone,
+// so a retried or rerun write produces the same bytes. It returns where the next part starts.
+func writePart[T any](w io.Writer, rows *partRows[T], start rowPos, size partSize, batch []T) (rowPos, bool, error) {
+	if err := rows.seek(start); err != nil {
+		return rowPos{}, false, err
+	}
+	// The writer's own buffer would hide bytes from the count: the count goes before a buffer of ours.
+	bw := bufio.NewWriterSize(w, 64<<10)
+	cw := &countingWriter{w: bw}
+	pw := parquet.NewGenericWriter[T](cw,
+		parquet.WriteBufferSize(-1),
+		parquet.Compression(zstdCodec),
+		parquet.MaxRowsPerRowGroup(int64(size.rowGroup)),
+		parquet.DictionaryMaxBytes(8<<20),
+	)
+	sealed, inGroup := false, 0
+	for !sealed {
+		n, err := rows.next(batch[:min(len(batch), size.rowGroup-inGroup)])
+		if err != nil {
+			return rowPos{}, false, err
+		}
+		if n == 0 {
+			break
+		}
+		if _, err := pw.Write(batch[:n]); err != nil {
+			return rowPos{}, false, fmt.Errorf("write parquet: %w", err)
+		}
+		if inGroup += n; inGroup == size.rowGroup {
+			if err := pw.Flush(); err != nil {
+				return rowPos{}, false, fmt.Errorf("write parquet: %w", err)
+			}
+			inGroup, sealed = 0, cw.n >= size.object
+		}
+	}
+	if err := pw.Close(); err != nil {
+		return rowPos{}, false, fmt.Errorf("close parquet: %w", err)
+	}
+	if err := bw.Flush(); err != nil {
+		return rowPos{}, false, err
+	}
+	return rows.pos, sealed, nil
+}
+
+// countingWriter counts the bytes written through it.
+type countingWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countingWriter) Write(p []byte) (int, error) {
+	n, err := c.w.Write(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// rowPos is a position in a reduce's rows: row (counting every row of the object) of keys[src].
+type rowPos struct {
+	src int
+	row int64
+}
+
+// partRows reads a reduce's rows one object at a time: the open part's rows that keep accepts, a
+// batch at a time, then every row of each staged object, read whole. It can go back to a position,
+// for a write that is retried.
+type partRows[T any] struct {
+	ctx     context.Context
+	store   lake.Store
+	keys    []string                                         // keys[0] is the open part, which may not exist
+	keep    func(*T) bool                                    // which rows of keys[0] to keep
+	readAll func(dst []T, key string, b []byte) ([]T, error) // reads a staged object
+
+	loaded bool              // keys[pos.src] is open
+	s      *tables.Stream[T] // the open part, when it is keys[pos.src]
+	obj    lake.ObjectReader // what s reads
+	pos    rowPos            // of buf[bi]
+	buf    []T
+	bi     int
+}
+
+// streamBatch is the rows read from the open part at a time.
+const streamBatch = 256
+
+// seek moves to p; the rows from p on are read again.
+func (r *partRows[T]) seek(p rowPos) error {
+	if p == r.pos {
+		return nil
+	}
+	r.close()
+	r.pos = p
+	return nil
+}
+
+// more reports whether a row is left, skipping the open part's rows that are not kept.
+func (r *partRows[T]) more() (bool, error) {
+	for {
+		if r.bi < len(r.buf) {
+			if r.pos.src == 0 && !r.keep(&r.buf[r.bi]) {
+				r.bi++
+				r.pos.row++
+				continue
+			}
+			return true, nil
+		}
+		ok, err := r.refill()
+		if !ok || err != nil {
+			return false, err
+		}
+	}
+}
+
+// next copies the next rows into dst and returns how many: fewer than len(dst) only at the end.
+func (r *partRows[T]) next(dst []T) (int, error) {
+	for n := range dst {
+		ok, err := r.more()
+		if !ok || err != nil {
+			return n, err
+		}
+		dst[n] = r.buf[r.bi]
+		r.bi++
+		r.pos.row++
+	}
+	return len(dst), nil
+}
+
+// refill makes rows available in buf, moving on to the next object at the end of one; false once
+// every object is read.
+func (r *partRows[T]) refill() (bool, error) {
+	for r.pos.src < len(r.keys) {
+		if !r.loaded {
+			if err := r.load(); err != nil {
+				return false, err
+			}
+			if r.bi < len(r.buf) {
+				return true, nil
+			}
+		}
+		if r.s != nil {
+			n, err := r.s.Read(r.buf[:streamBatch])
+			r.buf, r.bi = r.buf[:n], 0
+			if err != nil && err != io.EOF {
+				return false, err
+			}
+			if n > 0 {
+				return true, nil
+			}
+			if r.pos.row != r.s.NumRows() {
+				return false, fmt.Errorf("%s: %d rows, the footer counts %d", r.keys[r.pos.src], r.pos.row, r.s.NumRows())
+			}
+		}
+		r.close()
+		r.pos = rowPos{r.pos.src + 1, 0}
+	}
+	return false, nil
+}
+
+// load opens keys[pos.src] at pos.row: the open part as a stream read in place (none if it does not
+// exist), a staged object (chunk-sized) whole into buf.
+func (r *partRows[T]) load() error {
+	key := r.keys[r.pos.src]
+	if r.pos.src > 0 {
+		b, err := r.store.Get(r.ctx, key)
+		if err != nil {
+			return err
+		}
+		if r.buf, err = r.readAll(r.buf[:0], key, b); err != nil {
+			return err
+		}
+		r.loaded, r.bi = true, int(min(r.pos.row, int64(len(r.buf))))
+		return nil
+	}
+	obj, err := r.store.Open(r.ctx, key)
+	if errors.Is(err, lake.ErrNotExist) {
+		r.loaded = true
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	s, err := tables.OpenStream[T](key, obj, obj.Size())
+	if err != nil {
+		return errors.Join(err, obj.Close())
+	}
+	if err := s.SeekToRow(r.pos.row); err != nil {
+		return errors.Join(err, s.Close(), obj.Close())
+	}
+	r.buf = slices.Grow(r.buf[:0], streamBatch)
+	r.loaded, r.s, r.obj = true, s, obj
+	return nil
+}
+
+func (r *partRows[T]) close() {
+	if r.s != nil {
+		r.s.Close()
+		r.obj.Close()
+		r.s, r.obj = nil, nil
+	}
+	r.loaded, r.buf, r.bi = false, r.buf[:0], 0
+}
+
+// reduceUnits lists the reduce units of a run's staged objects: one per directory, in order.
+func reduceUnits(st *State, staged map[bronzeDir][]string, topicOf func(table string) string) []reduceUnit {
+	var units []reduceUnit
+	for _, d := range slices.SortedFunc(maps.Keys(staged), func(a, b bronzeDir) int { return strings.Compare(a.dir, b.dir) }) {
+		units = append(units, reduceUnit{
+			bronzeDir: d,
+			staged:    slices.Sorted(slices.Values(staged[d])),
+			open:      st.OpenParts[d.dir],
+			committed: st.Offsets[topicOf(d.table)],
+		})
+	}
+	return units
+}
+
+// cleanStaging deletes the staged objects of committed runs (up to run), which a crash after a commit
+// leaves behind.
+func (c *Compactor) cleanStaging(ctx context.Context, run int64) error {
+	keys, err := c.store.List(ctx, StagingPrefix)
+	if err != nil {
+		return fmt.Errorf("list staging: %w", err)
+	}
+	var old []string
+	for _, key := range keys {
+		var r int64
+		if _, err := fmt.Sscanf(strings.TrimPrefix(key, StagingPrefix), "run-%d/", &r); err != nil || r <= run {
+			old = append(old, key) // a name no run writes is nobody's either
+		}
+	}
+	return c.deleteAll(ctx, old)
+}
+
+// deleteAll deletes keys, Uploads at a time.
+func (c *Compactor) deleteAll(ctx context.Context, keys []string) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(c.cfg.Uploads)
+	for _, key := range keys {
+		g.Go(func() error { return c.store.Delete(gctx, key) })
+	}
+	return g.Wait()
+}
