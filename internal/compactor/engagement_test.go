@@ -324,6 +324,13 @@ func (s *keyLog) Put(ctx context.Context, key string, write func(io.Writer) erro
 	return s.Store.Put(ctx, key, write)
 }
 
+func (s *keyLog) PutIf(ctx context.Context, key string, v lake.Version, write func(io.Writer) error) (lake.Version, error) {
+	s.mu.Lock()
+	s.keys = append(s.keys, key)
+	s.mu.Unlock()
+	return s.Store.PutIf(ctx, key, v, write)
+}
+
 func (s *keyLog) Delete(ctx context.Context, key string) error {
 	s.mu.Lock()
 	s.keys = append(s.keys, "delete "+key)

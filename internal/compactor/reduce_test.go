@@ -19,6 +19,7 @@ import (
 
 	"github.com/notestream/notestream/internal/event"
 	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/lease"
 	"github.com/notestream/notestream/internal/reference"
 	"github.com/notestream/notestream/internal/tables"
 )
@@ -27,7 +28,7 @@ import (
 func runWith(t *testing.T, store lake.Store, src Source, cfg Config) (Summary, error) {
 	t.Helper()
 	c, err := New(Config{Chunk: cmp.Or(cfg.Chunk, 3000), Parallel: 2, Lateness: 5 * time.Minute, ObjectSize: cfg.ObjectSize, RowGroup: cfg.RowGroup,
-		Logger: slog.New(slog.DiscardHandler)}, store, src)
+		Lease: cfg.Lease, Logger: slog.New(slog.DiscardHandler)}, store, src)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,6 +270,8 @@ func TestReduceCrashThenRerun(t *testing.T) {
 	if commit < 0 || !slices.ContainsFunc(log.keys[:commit], func(k string) bool { return strings.HasPrefix(k, tables.BronzeInteractions) }) {
 		t.Fatalf("writes before the commit: %v", log.keys[:max(commit, 0)])
 	}
+	rerun := small
+	rerun.Lease = lease.Config{Holder: "successor", Now: func() time.Time { return time.Now().Add(time.Hour) }}
 	for n := 0; n <= commit+2; n++ {
 		dir, base := copyLake()
 		crashing := &crashingStore{Store: base, writes: n}
@@ -286,7 +289,8 @@ func TestReduceCrashThenRerun(t *testing.T) {
 				t.Fatalf("crash after %d writes (%s): row %v seen %d times", n, log.keys[n], k, c)
 			}
 		}
-		if _, err := runWith(t, base, src, small); err != nil {
+		// The crashed run's lease stays behind: its successor runs after the lease expired.
+		if _, err := runWith(t, base, src, rerun); err != nil {
 			t.Fatal(err)
 		}
 		t.Run(fmt.Sprintf("crash-after-%d-writes", n), func(t *testing.T) { diffSnapshots(t, snapshot(t, dir), want) })
