@@ -143,9 +143,8 @@ func (c *Config) Validate() error {
 
 // DefaultObjectSize is the size at which a bronze part is sealed. It is the low end of the 128 MiB-1 GiB
 // that object stores and Parquet readers favour because every run that touches a day rewrites the
-// day's open part (up to this much per day) and, until the lake reads objects as streams, holds it
-// whole, once per reduce running (Config.Parallel). A day of 50M events (about 0.9 GB of bronze)
-// still fits in a handful of parts.
+// day's open part (up to this much per day, read back in place and written anew). A day of 50M events
+// (about 0.9 GB of bronze) still fits in a handful of parts.
 const DefaultObjectSize = 128 << 20
 
 // Progress hears how far a run has come.
