@@ -60,6 +60,7 @@ func TestPipeline(t *testing.T) {
 			t.Logf("producer: %v", time.Since(t0))
 			p.waitReplayed(t, c.api, 120*time.Second)
 			t.Logf("consumer caught up: %v", time.Since(t0))
+			checkRolledUp(t, p.redis.Client(t), e2eDays-3)
 			p.compareWithGold(t, c.api)
 			t.Logf("whole pipeline: %v", time.Since(t0))
 		})
