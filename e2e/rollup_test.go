@@ -27,7 +27,9 @@ const partitions = 8
 func TestConsumerKilledMidRollUp(t *testing.T) {
 	p := newPipeline(t, 300, testenv.Kfake())
 	rdb := p.redis.Client(t)
-	c := p.startConsumer(t)
+	// A static member: its restart takes the partitions back at once, with no session to wait out.
+	static := []string{"--instance-id", "killed-mid-roll-up"}
+	c := p.startConsumer(t, static...)
 	// About 16 s of replay: a year at 2,000,000 times real time, with days closing all along.
 	producer := start(t, p.producer, p.producerArgs("2000000")...)
 
@@ -46,7 +48,7 @@ func TestConsumerKilledMidRollUp(t *testing.T) {
 		} else {
 			missed++
 		}
-		c = p.startConsumer(t)
+		c = p.startConsumer(t, static...)
 	}
 	t.Logf("%d kills landed mid-roll-up, %d just after one", landed, missed)
 	if landed == 0 {
