@@ -60,6 +60,7 @@ func TestPipeline(t *testing.T) {
 			t.Logf("producer: %v", time.Since(t0))
 			p.waitReplayed(t, c.api, 120*time.Second)
 			t.Logf("consumer caught up: %v", time.Since(t0))
+			checkRolledUp(t, p.redis.Client(t), e2eDays-3)
 			p.compareWithGold(t, c.api)
 			t.Logf("whole pipeline: %v", time.Since(t0))
 		})
@@ -156,11 +157,12 @@ type consumerProc struct {
 	proc *proc
 }
 
-func (p *pipeline) startConsumer(t *testing.T) consumerProc {
+func (p *pipeline) startConsumer(t *testing.T, flags ...string) consumerProc {
 	t.Helper()
 	addr := testenv.FreeAddr(t)
 	c := consumerProc{api: "http://" + addr}
-	c.proc = start(t, p.consumer, "--brokers", p.kafka.Addr, "--redis", p.redisURL, "--http", addr, "--tz", "UTC")
+	args := []string{"--brokers", p.kafka.Addr, "--redis", p.redisURL, "--http", addr, "--tz", "UTC"}
+	c.proc = start(t, p.consumer, append(args, flags...)...)
 	waitHTTP(t, c.api+"/healthz", 30*time.Second)
 	return c
 }

@@ -175,7 +175,7 @@ type Consumer struct {
 	rewinds  []*partition
 	wakePoll context.CancelFunc
 
-	topicPartitions atomic.Int32 // of the interactions topic, as last listed; 0 unknown
+	topicPartitions atomic.Int32 // of the interactions topic, the most listed; 0 unknown
 
 	failOnce sync.Once
 	failErr  error
@@ -571,7 +571,7 @@ func (c *Consumer) trackEnds(ctx context.Context) {
 		}
 		c.healthMu.Unlock()
 		if err == nil {
-			c.topicPartitions.Store(int32(len(ends[c.cfg.TopicInteractions])))
+			c.raisePartitions(ends[c.cfg.TopicInteractions])
 			c.mu.Lock()
 			for p, part := range c.parts {
 				if o, ok := ends.Lookup(c.cfg.TopicInteractions, p); ok && o.Err == nil {
@@ -586,6 +586,16 @@ func (c *Consumer) trackEnds(ctx context.Context) {
 		case <-t.C:
 		}
 	}
+}
+
+// raisePartitions raises the interactions topic's partition count to what a listing shows. A topic
+// never loses partitions; a missing topic lists only kadm's partition -1, which counts for nothing.
+func (c *Consumer) raisePartitions(listed map[int32]kadm.ListedOffset) {
+	n := c.topicPartitions.Load()
+	for p := range listed {
+		n = max(n, p+1)
+	}
+	c.topicPartitions.Store(n)
 }
 
 // Ready returns nil once every user has been read and every assigned partition is checkpointed up to

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/notestream/notestream/internal/event"
@@ -176,5 +178,26 @@ func TestConfigValidate(t *testing.T) {
 	if cfg.Group != "notestream-consumer" || cfg.TopicLate != "interactions.late" || cfg.Lateness != 5*time.Minute ||
 		cfg.CheckpointInterval != time.Second || cfg.Location != time.UTC || cfg.SessionTimeout != 10*time.Second {
 		t.Errorf("defaults: %+v", cfg)
+	}
+}
+
+// TestPartitionCountOnlyGrows lists a topic not created yet (kadm's partition -1), then its 8
+// partitions, then a listing that lacks some: the count the roll-ups use is 0, then 8 for good.
+func TestPartitionCountOnlyGrows(t *testing.T) {
+	var c Consumer
+	missing := map[int32]kadm.ListedOffset{-1: {Partition: -1, Err: kerr.UnknownTopicOrPartition}}
+	c.raisePartitions(missing)
+	if n := c.topicPartitions.Load(); n != 0 {
+		t.Fatalf("a missing topic counts %d partitions, want 0", n)
+	}
+	all := map[int32]kadm.ListedOffset{}
+	for p := range int32(8) {
+		all[p] = kadm.ListedOffset{Partition: p}
+	}
+	for _, listed := range []map[int32]kadm.ListedOffset{all, missing, {3: {Partition: 3}}} {
+		c.raisePartitions(listed)
+		if n := c.topicPartitions.Load(); n != 8 {
+			t.Fatalf("after listing %v: %d partitions, want 8", listed, n)
+		}
 	}
 }

@@ -154,8 +154,20 @@ func (s *Store) RollUp(ctx context.Context, n int32) ([]int32, error) {
 		closed[p] = pipe.HGet(ctx, s.tag(p)+":ck", "closed")
 	}
 	members := pipe.SMembers(ctx, s.daysKey())
+	checkpointed := pipe.SMembers(ctx, s.partitionsKey())
 	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("roll up: read checkpoints: %w", err)
+	}
+	// A roll-up over too few partitions would still read right (readers add the sketches of the
+	// partitions it does not cover) but would leave those sketches for good.
+	last := int32(-1)
+	for _, m := range checkpointed.Val() {
+		if p, err := strconv.ParseInt(m, 10, 32); err == nil {
+			last = max(last, int32(p))
+		}
+	}
+	if last >= n {
+		return nil, fmt.Errorf("roll up over %d partitions: partition %d has checkpointed, so the topic has more", n, last)
 	}
 	through := int32(math.MaxInt32) // first day some partition has not closed
 	for p, cmd := range closed {

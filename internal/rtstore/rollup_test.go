@@ -398,3 +398,23 @@ func BenchmarkDayBytes(b *testing.B) {
 		})
 	}
 }
+
+// TestRollUpRefusesTooFewPartitions tells a roll-up of 3 checkpointed partitions that the topic has 1
+// (a listing of a topic not created yet): it fails with a clear error and rolls up nothing.
+func TestRollUpRefusesTooFewPartitions(t *testing.T) {
+	_, rdb := newStore(t)
+	ctx := context.Background()
+	s := seedRollUp(t, rdb, 3)
+	want := rollUpAnswers(t, s)
+	days, err := s.RollUp(ctx, 1)
+	if err == nil || !strings.Contains(err.Error(), "partition 2 has checkpointed") {
+		t.Fatalf("roll-up over 1 of 3 partitions: days %v, err %v; want a refusal naming partition 2", days, err)
+	}
+	if n, err := rdb.HLen(ctx, s.indexKey()).Result(); err != nil || n != 0 {
+		t.Fatalf("index has %d days (%v) after a refused roll-up", n, err)
+	}
+	sameAnswers(t, "after a refused roll-up", rollUpAnswers(t, s), want)
+	if days, err := s.RollUp(ctx, 3); err != nil || len(days) != 2 {
+		t.Fatalf("roll-up over the 3 partitions: days %v, err %v; want 2 days", days, err)
+	}
+}
