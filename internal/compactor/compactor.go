@@ -158,15 +158,22 @@ type noProgress struct{}
 func (noProgress) Start(string, int64) {}
 func (noProgress) Add(int64)           {}
 
-// lockedProgress serialises a Progress for the parallel day builds.
+// lockedProgress serialises a Progress for the parallel day builds, and logs each stage's wall time
+// when the next starts or the run ends: what an operator sizes a nightly run or a backfill by.
 type lockedProgress struct {
-	mu sync.Mutex
-	p  Progress
+	mu    sync.Mutex
+	p     Progress
+	log   *slog.Logger
+	stage string
+	total int64
+	began time.Time
 }
 
 func (l *lockedProgress) Start(stage string, total int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	l.end()
+	l.stage, l.total, l.began = stage, total, time.Now()
 	l.p.Start(stage, total)
 }
 
@@ -174,6 +181,20 @@ func (l *lockedProgress) Add(n int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.p.Add(n)
+}
+
+// finish ends the last stage.
+func (l *lockedProgress) finish() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.end()
+}
+
+func (l *lockedProgress) end() {
+	if l.stage != "" {
+		l.log.Info("stage done", "stage", l.stage, "items", l.total, "elapsed", time.Since(l.began).Round(time.Millisecond))
+		l.stage = ""
+	}
 }
 
 // Summary says what a run or backfill did.
@@ -201,7 +222,7 @@ type Compactor struct {
 	store     lake.Store
 	src       Source
 	log       *slog.Logger
-	progress  Progress
+	progress  *lockedProgress
 }
 
 // New returns a compactor. src may be nil for Backfill.
@@ -209,12 +230,15 @@ func New(cfg Config, store lake.Store, src Source) (*Compactor, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Compactor{cfg: cfg, store: store, src: src, log: cfg.Logger, progress: &lockedProgress{p: cfg.Progress}}, nil
+	return &Compactor{cfg: cfg, store: store, src: src, log: cfg.Logger, progress: &lockedProgress{p: cfg.Progress, log: cfg.Logger}}, nil
 }
 
 // Run reads everything new on the topics into bronze and rebuilds the silver and gold that depend on
 // it, holding the lake's lease.
-func (c *Compactor) Run(ctx context.Context) (Summary, error) { return c.leased(ctx, c.run) }
+func (c *Compactor) Run(ctx context.Context) (Summary, error) {
+	defer c.progress.finish()
+	return c.leased(ctx, c.run)
+}
 
 func (c *Compactor) run(ctx context.Context) (Summary, error) {
 	var sum Summary
@@ -291,6 +315,7 @@ func (c *Compactor) run(ctx context.Context) (Summary, error) {
 // Backfill rebuilds silver and gold of the days from..to (day numbers) from bronze, holding the
 // lake's lease.
 func (c *Compactor) Backfill(ctx context.Context, from, to int32) (Summary, error) {
+	defer c.progress.finish()
 	return c.leased(ctx, func(ctx context.Context) (Summary, error) { return c.backfill(ctx, from, to) })
 }
 
