@@ -39,4 +39,8 @@ echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 	grep -v '^time=.* level=INFO msg=\(plan\|"new users"\)' || true
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "lake: $(du -sh "$tmp/lake" | cut -f1), spill left: $(find "$tmp" -maxdepth 1 -name 'notestream-*' | wc -l)"
-[[ $CHECK == 1 ]] && /usr/bin/time -f "duckcheck: %e s wall, %M KiB peak RSS" bin/duckcheck --csv "$tmp/csv" --lake "$tmp/lake"
+# The largest object of each table, for the object sizes of the README's 1 TB plan.
+find "$tmp/lake" -name '*.parquet' -printf '%s %P\n' | awk '{split($2, p, "/"); t = p[1] "/" p[2]; if ($1 > max[t]) max[t] = $1} END {for (t in max) printf "largest %s object: %.1f MB\n", t, max[t] / 1e6}' | sort
+if [[ $CHECK == 1 ]]; then
+	/usr/bin/time -f "duckcheck: %e s wall, %M KiB peak RSS" bin/duckcheck --csv "$tmp/csv" --lake "$tmp/lake"
+fi
