@@ -4,8 +4,10 @@
 # then the last day is produced and `compactor run` is timed RUNS times, each on a fresh copy of the
 # year's lake. With BASE=path/to/another/compactor, that binary gets a lake of its own and its nightly
 # runs alternate with bin/compactor's, for a before/after on the same input and load.
-# With PROFILE=dir, each nightly run writes a CPU profile there (<name>-<run>.pprof). With SHUFFLE=1
-# the year is in random order (datagen --shuffle), so every plan range holds rows of every day.
+# With PROFILE=dir, each year run and each nightly run writes a CPU profile there (<name>-year.pprof,
+# <name>-<run>.pprof). With SHUFFLE=1 the year is in random order (datagen --shuffle) and is produced in
+# that order (--order file; the producer's default, --order time, would sort it again), so every plan
+# range holds rows of every day.
 # Each lake's bronze objects per day are printed after the year and after each nightly run.
 # Usage: scripts/bench-nightly.sh   (env USERS, DAYS, PARALLEL, RUNS, BASE, PROFILE, SHUFFLE)
 set -euo pipefail
@@ -21,8 +23,8 @@ go build -o bin/ ./cmd/broker ./cmd/datagen ./cmd/producer ./cmd/compactor
 
 . scripts/benchlib.sh
 
-shuffle=()
-[[ -n $SHUFFLE ]] && shuffle=(--shuffle)
+shuffle=() order=()
+[[ -n $SHUFFLE ]] && shuffle=(--shuffle) order=(--order file)
 bin/datagen --users "$USERS" --days "$DAYS" --start 2023-01-01 --out "$tmp" --quiet --clean "${shuffle[@]}"
 csv=$tmp/user_interactions.csv
 # The night brings the last generated day (and the few sessions that run past its midnight).
@@ -37,14 +39,16 @@ per_day() {
 }
 
 start_broker
-produce() { bin/producer --brokers "$addr" --log-level warn "$@"; }
+produce() { bin/producer --brokers "$addr" --log-level warn "${order[@]}" "$@"; }
 produce --users "$tmp/user_metadata.csv" --interactions "$tmp/year.csv"
 
 declare -A bins=([new]=bin/compactor)
 [[ -n $BASE ]] && bins[base]=$BASE
 for name in "${!bins[@]}"; do
+	prof=()
+	[[ -n $PROFILE ]] && prof=(--cpuprofile "$PROFILE/$name-year.pprof")
 	/usr/bin/time -o "$tmp/time" -f "$name year run: %e s %M KB (%U s user, %S s sys)" \
-		"${bins[$name]}" run --brokers "$addr" --lake "file://$tmp/year-$name" --parallel "$PARALLEL" >"$tmp/compactor.log" 2>&1 || { cat "$tmp/compactor.log"; exit 1; }
+		"${bins[$name]}" run --brokers "$addr" --lake "file://$tmp/year-$name" --parallel "$PARALLEL" "${prof[@]}" >"$tmp/compactor.log" 2>&1 || { cat "$tmp/compactor.log"; exit 1; }
 	echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 	cat "$tmp/time"
 done
