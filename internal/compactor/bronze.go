@@ -190,7 +190,7 @@ func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []
 	var dirs []bronzeDir
 	for _, d := range slices.Sorted(maps.Keys(byDay)) {
 		rows := byDay[d]
-		slices.SortFunc(rows, func(a, b tables.BronzeInteraction) int { return stagedInteractions.compare(&a, &b) })
+		slices.SortFunc(rows, func(a, b tables.BronzeInteraction) int { return compareBronze(&a, &b) })
 		dir := bronzeDir{tables.BronzeInteractions, tables.BronzeInteractions + "/date=" + event.Date(d)}
 		dirs = append(dirs, dir)
 		objs = append(objs, object{stagedKey(b.run, dir.dir, r), func(w io.Writer) error { return stagedInteractions.write(w, rows) }})
@@ -201,7 +201,7 @@ func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []
 	}
 	for _, country := range slices.Sorted(maps.Keys(byCountry)) {
 		rows := byCountry[country]
-		slices.SortFunc(rows, func(a, b tables.BronzeUser) int { return stagedUsers.compare(&a, &b) })
+		slices.SortFunc(rows, func(a, b tables.BronzeUser) int { return compareBronzeUser(&a, &b) })
 		dir := bronzeDir{tables.BronzeUsers, tables.BronzeUsers + "/" + countryPartition(country)}
 		dirs = append(dirs, dir)
 		objs = append(objs, object{stagedKey(b.run, dir.dir, r), func(w io.Writer) error { return stagedUsers.write(w, rows) }})

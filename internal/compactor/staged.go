@@ -24,6 +24,10 @@ type stagedRows[T any] struct {
 	compare func(a, b *T) int // a total order of a run's rows: (partition, offset) decide last
 }
 
+// The map sorts staged rows with compareBronze and compareBronzeUser called directly, not through
+// stagedRows.compare: a comparison through a func value makes its arguments escape, and sorting
+// values would allocate two rows per comparison.
+
 var stagedInteractions = stagedRows[tables.BronzeInteraction]{
 	encode: func(e *rowfile.Encoder, r *tables.BronzeInteraction) {
 		e.String(r.UserID)
@@ -67,9 +71,12 @@ var stagedUsers = stagedRows[tables.BronzeUser]{
 		r.KafkaPartition = int32(d.Int())
 		r.KafkaOffset = d.Int()
 	},
-	compare: func(a, b *tables.BronzeUser) int {
-		return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KafkaPartition, b.KafkaPartition), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
-	},
+	compare: compareBronzeUser,
+}
+
+// compareBronzeUser orders bronze/users rows by user, then input order (partition, offset).
+func compareBronzeUser(a, b *tables.BronzeUser) int {
+	return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KafkaPartition, b.KafkaPartition), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
 }
 
 // write writes rows (already sorted) as one staged object.
