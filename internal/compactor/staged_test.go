@@ -132,4 +132,3 @@ func TestReduceRefusesCorruptStaging(t *testing.T) {
 		})
 	}
 }
-
