@@ -3,17 +3,22 @@
 # users, 365 days) without its last day is produced into one bin/broker and compacted from scratch;
 # then the last day is produced and `compactor run` is timed RUNS times, each on a fresh copy of the
 # year's lake. With BASE=path/to/another/compactor, that binary gets a lake of its own and its nightly
-# runs alternate with bin/compactor's, for a before/after on the same input and load.
-# With PROFILE=dir, each nightly run writes a CPU profile there (<name>-<run>.pprof). With SHUFFLE=1
-# the year is in random order (datagen --shuffle), so every plan range holds rows of every day.
+# runs alternate with bin/compactor's, for a before/after on the same input and load; ALSO='name=path
+# ...' adds more binaries the same way. With YEARS=n the year run is timed n times per binary, the runs
+# alternating. With PROFILE=dir, each year run and each nightly run writes a CPU profile there
+# (<name>-year-<n>.pprof, <name>-<run>.pprof). With SHUFFLE=1 the year is in random order (datagen
+# --shuffle) and is produced in that order (--order file; the producer's default, --order time, would
+# sort it again), so every plan range holds rows of every day.
 # Each lake's bronze objects per day are printed after the year and after each nightly run.
-# Usage: scripts/bench-nightly.sh   (env USERS, DAYS, PARALLEL, RUNS, BASE, PROFILE, SHUFFLE)
+# Usage: scripts/bench-nightly.sh   (env USERS, DAYS, PARALLEL, RUNS, YEARS, BASE, ALSO, PROFILE, SHUFFLE)
 set -euo pipefail
 USERS=${USERS:-20000}
 DAYS=${DAYS:-365}
 PARALLEL=${PARALLEL:-2}
 RUNS=${RUNS:-3}
+YEARS=${YEARS:-1}
 BASE=${BASE:-}
+ALSO=${ALSO:-}
 PROFILE=${PROFILE:-}
 SHUFFLE=${SHUFFLE:-}
 cd "$(dirname "$0")/.."
@@ -21,8 +26,8 @@ go build -o bin/ ./cmd/broker ./cmd/datagen ./cmd/producer ./cmd/compactor
 
 . scripts/benchlib.sh
 
-shuffle=()
-[[ -n $SHUFFLE ]] && shuffle=(--shuffle)
+shuffle=() order=()
+[[ -n $SHUFFLE ]] && shuffle=(--shuffle) order=(--order file)
 bin/datagen --users "$USERS" --days "$DAYS" --start 2023-01-01 --out "$tmp" --quiet --clean "${shuffle[@]}"
 csv=$tmp/user_interactions.csv
 # The night brings the last generated day (and the few sessions that run past its midnight).
@@ -37,16 +42,26 @@ per_day() {
 }
 
 start_broker
-produce() { bin/producer --brokers "$addr" --log-level warn "$@"; }
+produce() { bin/producer --brokers "$addr" --log-level warn "${order[@]}" "$@"; }
 produce --users "$tmp/user_metadata.csv" --interactions "$tmp/year.csv"
 
 declare -A bins=([new]=bin/compactor)
 [[ -n $BASE ]] && bins[base]=$BASE
-for name in "${!bins[@]}"; do
-	/usr/bin/time -o "$tmp/time" -f "$name year run: %e s %M KB (%U s user, %S s sys)" \
-		"${bins[$name]}" run --brokers "$addr" --lake "file://$tmp/year-$name" --parallel "$PARALLEL" >"$tmp/compactor.log" 2>&1 || { cat "$tmp/compactor.log"; exit 1; }
-	echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
-	cat "$tmp/time"
+for spec in $ALSO; do bins[${spec%%=*}]=${spec#*=}; done
+names=$(printf '%s\n' "${!bins[@]}" | sort)
+# The year runs alternate between the binaries; the first one's lake is the one the nights extend.
+for year in $(seq "$YEARS"); do
+	for name in $names; do
+		lake=$tmp/year-$name
+		((year > 1)) && lake=$tmp/year-$name-$year
+		prof=()
+		[[ -n $PROFILE ]] && prof=(--cpuprofile "$PROFILE/$name-year-$year.pprof")
+		echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
+		/usr/bin/time -o "$tmp/time" -f "$name year run $year: %e s %M KB (%U s user, %S s sys)" \
+			"${bins[$name]}" run --brokers "$addr" --lake "file://$lake" --parallel "$PARALLEL" "${prof[@]}" >"$tmp/compactor.log" 2>&1 || { cat "$tmp/compactor.log"; exit 1; }
+		cat "$tmp/time"
+		((year > 1)) && rm -rf "$lake"
+	done
 done
 for name in "${!bins[@]}"; do
 	index=$tmp/year-$name/_state/cohort_index.parquet
@@ -55,7 +70,7 @@ done
 produce --interactions "$tmp/night.csv"
 
 for run in $(seq "$RUNS"); do
-	for name in $(printf '%s\n' "${!bins[@]}" | sort); do
+	for name in $names; do
 		lake=$tmp/night-$name-$run
 		cp -a "$tmp/year-$name" "$lake"
 		echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -1,7 +1,6 @@
 package compactor
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -18,8 +17,7 @@ import (
 
 // bronzeWriter is the bronze phase's map step: it turns a plan's records into staged objects, one per
 // (range, partition value), and reproduces the stream's late flags on the way. The ranges read are
-// written in the background while the next ones are read, so decoding and Parquet encoding use both
-// cores.
+// written in the background while the next ones are read, so decoding and sorting use both cores.
 type bronzeWriter struct {
 	c       *Compactor
 	ctx     context.Context
@@ -192,12 +190,10 @@ func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []
 	var dirs []bronzeDir
 	for _, d := range slices.Sorted(maps.Keys(byDay)) {
 		rows := byDay[d]
-		slices.SortFunc(rows, func(a, b tables.BronzeInteraction) int {
-			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.Timestamp, b.Timestamp), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
-		})
+		slices.SortFunc(rows, func(a, b tables.BronzeInteraction) int { return compareBronze(&a, &b) })
 		dir := bronzeDir{tables.BronzeInteractions, tables.BronzeInteractions + "/date=" + event.Date(d)}
 		dirs = append(dirs, dir)
-		objs = append(objs, object{stagedKey(b.run, dir.dir, r), func(w io.Writer) error { return writeParquet(w, rows) }})
+		objs = append(objs, object{stagedKey(b.run, dir.dir, r), func(w io.Writer) error { return stagedInteractions.write(w, rows) }})
 	}
 	byCountry := map[string][]tables.BronzeUser{}
 	for _, u := range users {
@@ -205,12 +201,10 @@ func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []
 	}
 	for _, country := range slices.Sorted(maps.Keys(byCountry)) {
 		rows := byCountry[country]
-		slices.SortFunc(rows, func(a, b tables.BronzeUser) int {
-			return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
-		})
+		slices.SortFunc(rows, func(a, b tables.BronzeUser) int { return compareBronzeUser(&a, &b) })
 		dir := bronzeDir{tables.BronzeUsers, tables.BronzeUsers + "/" + countryPartition(country)}
 		dirs = append(dirs, dir)
-		objs = append(objs, object{stagedKey(b.run, dir.dir, r), func(w io.Writer) error { return writeParquet(w, rows) }})
+		objs = append(objs, object{stagedKey(b.run, dir.dir, r), func(w io.Writer) error { return stagedUsers.write(w, rows) }})
 	}
 	if err := b.c.putAll(b.wctx, objs); err != nil {
 		return fmt.Errorf("stage %s: %w", r, err)

@@ -11,8 +11,8 @@
 //  3. Reduce, one unit per partition value touched: the value's bronze is a sequence of objects
 //     part-00000.parquet, part-00001.parquet, ... Those below the open part (State.OpenParts) are
 //     sealed and never rewritten. The open part is rewritten as its rows from before the run (offsets
-//     below their partition's committed offset, in file order) followed by the staged rows in
-//     staged-key order, and a new part is cut whenever one reaches Config.ObjectSize. Every PUT
+//     below their partition's committed offset, in file order) followed by the staged rows merged in
+//     silver's order (staged.go), and a new part is cut whenever one reaches Config.ObjectSize. Every PUT
 //     replaces an object with a superset of its committed rows, so a reader that globs bronze never
 //     sees a row twice or misses a committed one, and a rerun writes the same names and bytes.
 //  4. Commit: one conditional PUT of state.json, on the version step 1 read, with the new offsets, the partitions' event time, the days whose

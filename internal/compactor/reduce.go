@@ -40,8 +40,9 @@ type partSize struct {
 	rowGroup int   // rows per row group: a part is cut only between row groups
 }
 
-// reduce writes each unit's bronze parts, Parallel units at a time (each holds a staged object and a
-// part's row group), and returns every directory's open part index after the run.
+// reduce writes each unit's bronze parts, Parallel units at a time (each holds a part's row group
+// and a buffer per staged object it merges), and returns every directory's open part index after
+// the run.
 func (c *Compactor) reduce(ctx context.Context, units []reduceUnit, sum *Summary) (map[string]int, error) {
 	c.progress.Start("bronze parts", int64(len(units)))
 	open := make(map[string]int, len(units))
@@ -53,17 +54,11 @@ func (c *Compactor) reduce(ctx context.Context, units []reduceUnit, sum *Summary
 		g.Go(func() error {
 			var err error
 			if u.table == tables.BronzeUsers {
-				results[i], err = reduceDirectory(gctx, c.store, size, u,
-					func(r *tables.BronzeUser) (int32, int64) { return r.KafkaPartition, r.KafkaOffset },
-					tables.Read[tables.BronzeUser])
+				results[i], err = reduceDirectory(gctx, c.store, size, u, stagedUsers,
+					func(r *tables.BronzeUser) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
 			} else {
-				strs := map[string]string{}
-				results[i], err = reduceDirectory(gctx, c.store, size, u,
-					func(r *tables.BronzeInteraction) (int32, int64) { return r.KafkaPartition, r.KafkaOffset },
-					func(dst []tables.BronzeInteraction, key string, b []byte) ([]tables.BronzeInteraction, error) {
-						clear(strs) // interned per object, so that memory stays an object's
-						return tables.ReadBronze(dst, key, b, strs)
-					})
+				results[i], err = reduceDirectory(gctx, c.store, size, u, stagedInteractions,
+					func(r *tables.BronzeInteraction) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
 			}
 			if err != nil {
 				return fmt.Errorf("reduce %s: %w", u.dir, err)
@@ -88,21 +83,23 @@ type reduced struct {
 }
 
 // reduceDirectory rewrites a directory's open part as its rows from before the run (offsets below
-// their partition's committed offset, in file order) followed by the staged rows (in staged-key order),
-// cutting a new part whenever one reaches size.object; the last part stays open if it is below it.
-// Every part it writes holds a superset of the rows the object it replaces held before the run, so
-// a reader that globs the directory never sees a row twice or misses a committed one.
-func reduceDirectory[T any](ctx context.Context, store lake.Store, size partSize, u reduceUnit,
-	kafka func(*T) (int32, int64), readAll func(dst []T, key string, b []byte) ([]T, error)) (reduced, error) {
+// their partition's committed offset, in file order) followed by the staged rows merged in staged's
+// order (a group of mergeFanIn staged objects at a time, in key order), cutting a new part whenever
+// one reaches size.object; the last part stays open if it is below it. Every part it writes holds a
+// superset of the rows the object it replaces held before the run, so a reader that globs the
+// directory never sees a row twice or misses a committed one.
+func reduceDirectory[T any](ctx context.Context, store lake.Store, size partSize, u reduceUnit, staged stagedRows[T],
+	kafka func(*T) (int32, int64)) (reduced, error) {
 	rows := &partRows[T]{
-		ctx:   ctx,
-		store: store,
-		keys:  append([]string{partKey(u.dir, u.open)}, u.staged...),
+		ctx:    ctx,
+		store:  store,
+		open:   partKey(u.dir, u.open),
+		groups: slices.Collect(slices.Chunk(u.staged, mergeFanIn)),
 		keep: func(r *T) bool {
 			p, off := kafka(r)
 			return off < u.committed[p]
 		},
-		readAll: readAll,
+		staged: staged,
 	}
 	defer rows.close()
 	batch := make([]T, 256)
@@ -196,31 +193,33 @@ func (c *countingWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// rowPos is a position in a reduce's rows: row (counting every row of the object) of keys[src].
+// rowPos is a position in a reduce's rows: row (counting every row of the source) of source src,
+// where source 0 is the open part and source g+1 the merge of groups[g].
 type rowPos struct {
 	src int
 	row int64
 }
 
-// partRows reads a reduce's rows one object at a time: the open part's rows that keep accepts, a
-// batch at a time, then every row of each staged object, read whole. It can go back to a position,
-// for a write that is retried.
+// partRows reads a reduce's rows a batch at a time: the open part's rows that keep accepts, then
+// each group of staged objects merged. It can go back to a position, for a write that is retried.
 type partRows[T any] struct {
-	ctx     context.Context
-	store   lake.Store
-	keys    []string                                         // keys[0] is the open part, which may not exist
-	keep    func(*T) bool                                    // which rows of keys[0] to keep
-	readAll func(dst []T, key string, b []byte) ([]T, error) // reads a staged object
+	ctx    context.Context
+	store  lake.Store
+	open   string        // the open part's key; it may not exist
+	groups [][]string    // the staged objects, in key order
+	keep   func(*T) bool // which rows of the open part to keep
+	staged stagedRows[T]
 
-	loaded bool              // keys[pos.src] is open
-	s      *tables.Stream[T] // the open part, when it is keys[pos.src]
+	loaded bool              // source pos.src is open
+	s      *tables.Stream[T] // the open part, when it is source pos.src
 	obj    lake.ObjectReader // what s reads
+	m      *stagedMerge[T]   // the group, when it is source pos.src
 	pos    rowPos            // of buf[bi]
 	buf    []T
 	bi     int
 }
 
-// streamBatch is the rows read from the open part at a time.
+// streamBatch is the rows read at a time.
 const streamBatch = 256
 
 // seek moves to p; the rows from p on are read again.
@@ -265,10 +264,10 @@ func (r *partRows[T]) next(dst []T) (int, error) {
 	return len(dst), nil
 }
 
-// refill makes rows available in buf, moving on to the next object at the end of one; false once
-// every object is read.
+// refill makes rows available in buf, moving on to the next source at the end of one; false once
+// every source is read.
 func (r *partRows[T]) refill() (bool, error) {
-	for r.pos.src < len(r.keys) {
+	for r.pos.src <= len(r.groups) {
 		if !r.loaded {
 			if err := r.load(); err != nil {
 				return false, err
@@ -277,18 +276,15 @@ func (r *partRows[T]) refill() (bool, error) {
 				return true, nil
 			}
 		}
-		if r.s != nil {
-			n, err := r.s.Read(r.buf[:streamBatch])
-			r.buf, r.bi = r.buf[:n], 0
-			if err != nil && err != io.EOF {
-				return false, err
-			}
-			if n > 0 {
-				return true, nil
-			}
-			if r.pos.row != r.s.NumRows() {
-				return false, fmt.Errorf("%s: %d rows, the footer counts %d", r.keys[r.pos.src], r.pos.row, r.s.NumRows())
-			}
+		n, err := r.read()
+		if err != nil {
+			return false, err
+		}
+		if n > 0 {
+			return true, nil
+		}
+		if r.s != nil && r.pos.row != r.s.NumRows() {
+			return false, fmt.Errorf("%s: %d rows, the footer counts %d", r.open, r.pos.row, r.s.NumRows())
 		}
 		r.close()
 		r.pos = rowPos{r.pos.src + 1, 0}
@@ -296,22 +292,47 @@ func (r *partRows[T]) refill() (bool, error) {
 	return false, nil
 }
 
-// load opens keys[pos.src] at pos.row: the open part as a stream read in place (none if it does not
-// exist), a staged object (chunk-sized) whole into buf.
+// read reads the open source's next batch into buf.
+func (r *partRows[T]) read() (int, error) {
+	var n int
+	var err error
+	switch {
+	case r.s != nil:
+		n, err = r.s.Read(r.buf[:streamBatch])
+		if err == io.EOF {
+			err = nil
+		}
+	case r.m != nil:
+		n, err = r.m.Read(r.buf[:streamBatch])
+	}
+	r.buf, r.bi = r.buf[:n], 0
+	return n, err
+}
+
+// load opens source pos.src at pos.row: the open part as a stream read in place (none if it does
+// not exist), a group as a merge of its staged objects, read up to pos.row.
 func (r *partRows[T]) load() error {
-	key := r.keys[r.pos.src]
+	r.buf = slices.Grow(r.buf[:0], streamBatch)
 	if r.pos.src > 0 {
-		b, err := r.store.Get(r.ctx, key)
+		m, err := openMerge(r.ctx, r.store, r.staged, r.groups[r.pos.src-1])
 		if err != nil {
 			return err
 		}
-		if r.buf, err = r.readAll(r.buf[:0], key, b); err != nil {
-			return err
+		r.loaded, r.m = true, m
+		for skip := r.pos.row; skip > 0; skip -= int64(len(r.buf)) {
+			n, err := r.m.Read(r.buf[:min(streamBatch, skip)])
+			if err != nil {
+				return err
+			}
+			if n == 0 {
+				return fmt.Errorf("%s: fewer than %d rows", r.groups[r.pos.src-1][0], r.pos.row)
+			}
+			r.buf = r.buf[:n]
 		}
-		r.loaded, r.bi = true, int(min(r.pos.row, int64(len(r.buf))))
+		r.buf, r.bi = r.buf[:0], 0
 		return nil
 	}
-	obj, err := r.store.Open(r.ctx, key)
+	obj, err := r.store.Open(r.ctx, r.open)
 	if errors.Is(err, lake.ErrNotExist) {
 		r.loaded = true
 		return nil
@@ -319,14 +340,13 @@ func (r *partRows[T]) load() error {
 	if err != nil {
 		return err
 	}
-	s, err := tables.OpenStream[T](key, obj, obj.Size())
+	s, err := tables.OpenStream[T](r.open, obj, obj.Size())
 	if err != nil {
 		return errors.Join(err, obj.Close())
 	}
 	if err := s.SeekToRow(r.pos.row); err != nil {
 		return errors.Join(err, s.Close(), obj.Close())
 	}
-	r.buf = slices.Grow(r.buf[:0], streamBatch)
 	r.loaded, r.s, r.obj = true, s, obj
 	return nil
 }
@@ -336,6 +356,10 @@ func (r *partRows[T]) close() {
 		r.s.Close()
 		r.obj.Close()
 		r.s, r.obj = nil, nil
+	}
+	if r.m != nil {
+		r.m.Close()
+		r.m = nil
 	}
 	r.loaded, r.buf, r.bi = false, r.buf[:0], 0
 }

@@ -77,16 +77,14 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 		}
 	} else {
 		bronze := make([]tables.BronzeInteraction, 0, rows)
-		runs := []int{0} // bronze[runs[i]:runs[i+1]] is one object's rows
 		strs := map[string]string{}
 		for _, f := range files {
 			err := f.Scan(strs, func(b []tables.BronzeInteraction) error { bronze = append(bronze, b...); return nil })
 			if err != nil {
 				return nil, err
 			}
-			runs = append(runs, len(bronze))
 		}
-		part, err := c.sessionize(d, users, mergeRuns(bronze, runs))
+		part, err := c.sessionize(d, users, mergeRuns(bronze))
 		if err != nil {
 			return nil, err
 		}
@@ -129,12 +127,6 @@ func (c *Compactor) buildBuckets(d int32, users map[string]userInfo, files []*ta
 			return nil, nil, err
 		}
 	}
-	// runs[b] are the boundaries of bucket b's rows of each bronze object: each a sorted run, as
-	// the object's rows are.
-	runs := make([][]int, n)
-	for b := range runs {
-		runs[b] = []int{0}
-	}
 	for _, f := range files {
 		strs := map[string]string{}
 		err := f.Scan(strs, func(rows []tables.BronzeInteraction) error {
@@ -148,11 +140,10 @@ func (c *Compactor) buildBuckets(d int32, users map[string]userInfo, files []*ta
 		if err != nil {
 			return nil, nil, err
 		}
-		for b, s := range spills {
-			runs[b] = append(runs[b], int(s.n))
-		}
 	}
+	counts := make([]int, n) // bronze rows of each bucket
 	for b, s := range spills {
+		counts[b] = int(s.n)
 		spills[b] = nil
 		if err := s.Close(); err != nil {
 			return nil, nil, fmt.Errorf("spill: %w", err)
@@ -161,14 +152,14 @@ func (c *Compactor) buildBuckets(d int32, users map[string]userInfo, files []*ta
 
 	silverCounts, sessionCounts := make([]int64, n), make([]int64, n)
 	for b := range n {
-		rows, err := readBronzeSpill(path("bronze", b), runs[b][len(runs[b])-1])
+		rows, err := readBronzeSpill(path("bronze", b), counts[b])
 		if err != nil {
 			return nil, nil, err
 		}
 		if err := os.Remove(path("bronze", b)); err != nil {
 			return nil, nil, fmt.Errorf("spill: %w", err)
 		}
-		part, err := c.sessionize(d, users, mergeRuns(rows, runs[b]))
+		part, err := c.sessionize(d, users, mergeRuns(rows))
 		if err != nil {
 			return nil, nil, err
 		}
@@ -458,16 +449,19 @@ func compareBronze(a, b *tables.BronzeInteraction) int {
 		cmp.Compare(a.KafkaPartition, b.KafkaPartition), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
 }
 
-// mergeRuns sorts rows by compareBronze, given the boundaries of runs of rows (one per bronze
-// object). A bronze object is written sorted, so merging the runs pairwise costs O(n log runs)
-// moves instead of a full sort's O(n log n); a run that is not sorted is sorted first. The result
-// may be rows or a new slice.
-func mergeRuns(rows []tables.BronzeInteraction, runs []int) []tables.BronzeInteraction {
-	cmpRows := func(a, b tables.BronzeInteraction) int { return compareBronze(&a, &b) }
-	for i := 1; i < len(runs); i++ {
-		if run := rows[runs[i-1]:runs[i]]; !slices.IsSortedFunc(run, cmpRows) {
-			slices.SortFunc(run, cmpRows)
+// mergeRuns sorts rows by compareBronze. A day's bronze rows come in few sorted runs (a part is
+// one, or its rows from before a run followed by the run's; a legacy object is one), so it finds
+// where the order breaks and merges the runs between pairwise: O(n log runs) moves instead of a
+// sort's O(n log n), and one pass for rows already sorted. The result may be rows or a new slice.
+func mergeRuns(rows []tables.BronzeInteraction) []tables.BronzeInteraction {
+	runs := []int{0} // rows[runs[i]:runs[i+1]] is sorted
+	for i := 1; i < len(rows); i++ {
+		if compareBronze(&rows[i-1], &rows[i]) > 0 {
+			runs = append(runs, i)
 		}
+	}
+	if runs = append(runs, len(rows)); len(runs) <= 2 {
+		return rows
 	}
 	buf := make([]tables.BronzeInteraction, len(rows))
 	for len(runs) > 2 {

@@ -1,40 +1,20 @@
 package tables
 
 import (
-	"bytes"
 	"fmt"
 	"io"
-	"slices"
 
 	"github.com/parquet-go/parquet-go"
 )
 
 // bronzeSchema is bronze/interactions' schema; its columns come in BronzeInteraction's field order,
-// the order of ReadBronze's cases.
+// the order of Scan's cases.
 var bronzeSchema = parquet.SchemaOf(BronzeInteraction{})
 
-// ReadBronze is Read for bronze/interactions at a third of the cost, with the same checks: values go
-// straight into the struct (no reflection), and the strings that repeat (users, actions, versions)
-// are interned in strs instead of allocated row by row.
-func ReadBronze(dst []BronzeInteraction, key string, b []byte, strs map[string]string) ([]BronzeInteraction, error) {
-	f, err := OpenBronze(key, bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		return dst, err
-	}
-	start := len(dst)
-	dst = slices.Grow(dst, int(min(f.NumRows(), trustedRows)))
-	err = f.Scan(strs, func(rows []BronzeInteraction) error {
-		dst = append(dst, rows...)
-		return nil
-	})
-	if err != nil {
-		return dst[:start], err
-	}
-	return dst, nil
-}
-
 // BronzeFile is a bronze/interactions object opened for reading: its footer read and its columns
-// checked as Read checks them, its rows not yet read.
+// checked as Read checks them, its rows not yet read. Its Scan is Read at a third of the cost:
+// values go straight into the struct (no reflection), and the strings that repeat (users, actions,
+// versions) are interned instead of allocated row by row.
 type BronzeFile struct {
 	f   *parquet.File
 	key string
@@ -64,8 +44,8 @@ func OpenBronze(key string, r io.ReaderAt, size int64) (*BronzeFile, error) {
 func (b *BronzeFile) NumRows() int64 { return b.f.NumRows() }
 
 // Scan reads the file's rows in batches and hands each to fn, which must not keep the slice (its
-// rows it may); strings are interned in strs as ReadBronze does. The row count is checked at the
-// end, as Scan does.
+// rows it may); strings that repeat are interned in strs. The row count is checked at the end, as
+// Scan does.
 func (b *BronzeFile) Scan(strs map[string]string, fn func([]BronzeInteraction) error) error {
 	intern := func(v []byte) string {
 		s, ok := strs[string(v)]

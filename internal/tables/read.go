@@ -12,15 +12,15 @@ import (
 
 // Read appends the rows of one Parquet object of a table whose rows are T to dst; key names the
 // object in errors. T may name a subset of the table's columns. Every reader of the lake goes through
-// it (or through ReadBronze, which shares its checks):
+// it (or through OpenBronze, which shares its checks):
 //
 //   - Columns match by name, so their order and columns T lacks do not matter: the contract lists the
 //     columns a table has at least, and a lake outlives the binary that wrote it. A column of T that
 //     the file lacks, or holds with another type or nesting, is an error, though, where parquet-go
 //     would read zeros: T is the schema the compactor writes, there is no older schema to read, so
 //     the file is foreign or broken.
-//   - The rows read must be the rows the footer counts. dst grows ahead of the rows read by at most
-//     trustedRows of that count: a corrupt footer must give an error, not exhaust memory.
+//   - The rows read must be the rows the footer counts. dst grows with the rows read, a batch at a
+//     time, not by that count: a corrupt footer must give an error, not exhaust memory.
 //
 // On error dst is returned as it was.
 func Read[T any](dst []T, key string, b []byte) ([]T, error) {
@@ -69,10 +69,6 @@ func Scan[T any](r io.ReaderAt, size int64, key string, fn func([]T) error) erro
 
 // scanBatch is how many rows Scan hands over at a time.
 const scanBatch = 4096
-
-// trustedRows is how many rows of a file's footer count a reader allocates before it reads them: a
-// file of the lake's usual size gets one exact allocation, and a corrupt footer no more than this.
-const trustedRows = 1 << 16
 
 // checkCount returns an error if the got rows read are not the want rows the footer counts.
 func checkCount(key string, got, want int64) error {

@@ -100,20 +100,37 @@ func bronzeRows(n int) []BronzeInteraction {
 	return rows
 }
 
-func TestReadBronzeEqualsRead(t *testing.T) {
-	rows := bronzeRows(3000) // more than one batch of ReadBronze's rows
+// readBronze is Read through OpenBronze and BronzeFile.Scan.
+func readBronze(dst []BronzeInteraction, key string, b []byte, strs map[string]string) ([]BronzeInteraction, error) {
+	f, err := OpenBronze(key, bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		return dst, err
+	}
+	start := len(dst)
+	err = f.Scan(strs, func(rows []BronzeInteraction) error {
+		dst = append(dst, rows...)
+		return nil
+	})
+	if err != nil {
+		return dst[:start], err
+	}
+	return dst, nil
+}
+
+func TestScanBronzeEqualsRead(t *testing.T) {
+	rows := bronzeRows(3000) // more than one batch of Scan's rows
 	b := encode(t, rows)
 	want, err := Read([]BronzeInteraction(nil), "k", b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	prefix := []BronzeInteraction{{UserID: "already there"}}
-	got, err := ReadBronze(slices.Clone(prefix), "k", b, map[string]string{})
+	got, err := readBronze(slices.Clone(prefix), "k", b, map[string]string{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Equal(got, append(prefix, want...)) || !slices.Equal(want, rows) {
-		t.Errorf("ReadBronze differs from Read")
+		t.Errorf("readBronze differs from Read")
 	}
 }
 
@@ -163,17 +180,17 @@ func TestReadRefusesBrokenFiles(t *testing.T) {
 	}
 }
 
-func TestReadBronzeRefusesBrokenFiles(t *testing.T) {
+func TestScanBronzeRefusesBrokenFiles(t *testing.T) {
 	f := func(name string, b []byte, want string) {
 		t.Helper()
 		t.Run(name, func(t *testing.T) {
 			prefix := []BronzeInteraction{{UserID: "kept"}}
-			got, err := ReadBronze(slices.Clone(prefix), "bronze/x.parquet", b, map[string]string{})
+			got, err := readBronze(slices.Clone(prefix), "bronze/x.parquet", b, map[string]string{})
 			if err == nil || !strings.Contains(err.Error(), "bronze/x.parquet: "+want) {
-				t.Errorf("ReadBronze: %v, want an error naming the object and %q", err, want)
+				t.Errorf("readBronze: %v, want an error naming the object and %q", err, want)
 			}
 			if !slices.Equal(got, prefix) {
-				t.Errorf("ReadBronze returned %d rows, want dst as it was", len(got))
+				t.Errorf("readBronze returned %d rows, want dst as it was", len(got))
 			}
 		})
 	}

@@ -1,0 +1,214 @@
+package compactor
+
+import (
+	"bufio"
+	"cmp"
+	"context"
+	"errors"
+	"io"
+
+	"github.com/notestream/notestream/internal/lake"
+	"github.com/notestream/notestream/internal/rowfile"
+	"github.com/notestream/notestream/internal/tables"
+)
+
+// Staged objects are private to a run: the map writes them and the reduce reads them back once, so
+// they are row files (rowfile), several times cheaper to write and read than Parquet, with a
+// checksum per block so that a torn or corrupt one is an error. Each holds one plan range's rows of
+// one partition value, sorted by the table's staged order, which the reduce merges.
+
+// stagedRows is how a staged table's rows are encoded, decoded and ordered.
+type stagedRows[T any] struct {
+	encode  func(*rowfile.Encoder, *T)
+	decode  func(*rowfile.Decoder, *T)
+	compare func(a, b *T) int // a total order of a run's rows: (partition, offset) decide last
+}
+
+// The map sorts staged rows with compareBronze and compareBronzeUser called directly, not through
+// stagedRows.compare: a comparison through a func value makes its arguments escape, and sorting
+// values would allocate two rows per comparison.
+
+var stagedInteractions = stagedRows[tables.BronzeInteraction]{
+	encode: func(e *rowfile.Encoder, r *tables.BronzeInteraction) {
+		e.String(r.UserID)
+		e.Int(r.Timestamp)
+		e.String(r.ActionType)
+		e.String(r.PageID)
+		e.Int(r.DurationMs)
+		e.String(r.AppVersion)
+		e.Int(int64(r.KafkaPartition))
+		e.Int(r.KafkaOffset)
+		e.Bool(r.Late)
+	},
+	decode: func(d *rowfile.Decoder, r *tables.BronzeInteraction) {
+		r.UserID = d.String()
+		r.Timestamp = d.Int()
+		r.ActionType = d.String()
+		r.PageID = d.String()
+		r.DurationMs = d.Int()
+		r.AppVersion = d.String()
+		r.KafkaPartition = int32(d.Int())
+		r.KafkaOffset = d.Int()
+		r.Late = d.Bool()
+	},
+	compare: compareBronze, // silver's order, so that a part is one sorted run for silver's merge
+}
+
+var stagedUsers = stagedRows[tables.BronzeUser]{
+	encode: func(e *rowfile.Encoder, r *tables.BronzeUser) {
+		e.String(r.UserID)
+		e.String(r.JoinDate)
+		e.String(r.DeviceType)
+		e.String(r.SubscriptionType)
+		e.Int(int64(r.KafkaPartition))
+		e.Int(r.KafkaOffset)
+	},
+	decode: func(d *rowfile.Decoder, r *tables.BronzeUser) {
+		r.UserID = d.String()
+		r.JoinDate = d.String()
+		r.DeviceType = d.String()
+		r.SubscriptionType = d.String()
+		r.KafkaPartition = int32(d.Int())
+		r.KafkaOffset = d.Int()
+	},
+	compare: compareBronzeUser,
+}
+
+// compareBronzeUser orders bronze/users rows by user, then input order (partition, offset).
+func compareBronzeUser(a, b *tables.BronzeUser) int {
+	return cmp.Or(cmp.Compare(a.UserID, b.UserID), cmp.Compare(a.KafkaPartition, b.KafkaPartition), cmp.Compare(a.KafkaOffset, b.KafkaOffset))
+}
+
+// write writes rows (already sorted) as one staged object.
+func (s stagedRows[T]) write(w io.Writer, rows []T) error {
+	rw := rowfile.NewWriter(w, s.encode)
+	return errors.Join(rw.Write(rows), rw.Close())
+}
+
+// mergeFanIn is how many staged objects a reduce merges at once: each open one holds a read buffer,
+// a block and a batch of rows (about 150 KiB). A directory with more staged objects than this (an
+// unsorted run of many ranges) is merged in groups of them, each group one sorted run of its parts.
+const mergeFanIn = 64
+
+// stagedBuffer is the read buffer of each staged object open in a merge: one ranged read of an S3
+// object per this many bytes.
+const stagedBuffer = 64 << 10
+
+// stagedBatch is the rows decoded at a time from each staged object open in a merge.
+const stagedBatch = 64
+
+// stagedMerge reads staged objects, each sorted by compare, as one sequence sorted by compare.
+type stagedMerge[T any] struct {
+	rows  stagedRows[T]
+	heap  []*stagedCursor[T] // a binary min-heap by current row
+	close []func() error
+}
+
+type stagedCursor[T any] struct {
+	r   *rowfile.Reader[T]
+	buf []T
+	i   int
+}
+
+func (c *stagedCursor[T]) row() *T { return &c.buf[c.i] }
+
+// advance moves to the cursor's next row; false at the end of its object.
+func (c *stagedCursor[T]) advance() (bool, error) {
+	if c.i++; c.i < len(c.buf) {
+		return true, nil
+	}
+	n, err := c.r.Read(c.buf[:cap(c.buf)])
+	c.buf, c.i = c.buf[:n], 0
+	if err != nil && err != io.EOF {
+		return false, err
+	}
+	return n > 0, nil
+}
+
+// openMerge opens keys for a merge.
+func openMerge[T any](ctx context.Context, store lake.Store, rows stagedRows[T], keys []string) (*stagedMerge[T], error) {
+	m := &stagedMerge[T]{rows: rows}
+	for _, key := range keys {
+		obj, err := store.Open(ctx, key)
+		if err != nil {
+			return nil, errors.Join(err, m.Close())
+		}
+		m.close = append(m.close, obj.Close)
+		br := bufio.NewReaderSize(io.NewSectionReader(obj, 0, obj.Size()), stagedBuffer)
+		c := &stagedCursor[T]{r: rowfile.NewReader(br, key, rows.decode), buf: make([]T, 0, stagedBatch)}
+		c.i = -1
+		ok, err := c.advance()
+		if err != nil {
+			return nil, errors.Join(err, m.Close())
+		}
+		if ok {
+			m.heap = append(m.heap, c)
+			m.up(len(m.heap) - 1)
+		}
+	}
+	return m, nil
+}
+
+// Read copies the next rows into dst and returns how many: fewer than len(dst) only at the end.
+func (m *stagedMerge[T]) Read(dst []T) (int, error) {
+	for n := range dst {
+		if len(m.heap) == 0 {
+			return n, nil
+		}
+		c := m.heap[0]
+		dst[n] = *c.row()
+		ok, err := c.advance()
+		if err != nil {
+			return n, err
+		}
+		if !ok {
+			last := len(m.heap) - 1
+			m.heap[0] = m.heap[last]
+			m.heap = m.heap[:last]
+		}
+		m.down(0)
+	}
+	return len(dst), nil
+}
+
+func (m *stagedMerge[T]) less(i, j int) bool {
+	return m.rows.compare(m.heap[i].row(), m.heap[j].row()) < 0
+}
+
+func (m *stagedMerge[T]) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !m.less(i, p) {
+			return
+		}
+		m.heap[i], m.heap[p] = m.heap[p], m.heap[i]
+		i = p
+	}
+}
+
+func (m *stagedMerge[T]) down(i int) {
+	for {
+		l := 2*i + 1
+		if l >= len(m.heap) {
+			return
+		}
+		if r := l + 1; r < len(m.heap) && m.less(r, l) {
+			l = r
+		}
+		if !m.less(l, i) {
+			return
+		}
+		m.heap[i], m.heap[l] = m.heap[l], m.heap[i]
+		i = l
+	}
+}
+
+// Close releases the staged objects.
+func (m *stagedMerge[T]) Close() error {
+	var errs []error
+	for _, c := range m.close {
+		errs = append(errs, c())
+	}
+	m.close, m.heap = nil, nil
+	return errors.Join(errs...)
+}
