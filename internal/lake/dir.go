@@ -242,6 +242,14 @@ func hashFile(p string) (Version, error) {
 // other machines.
 func (d *Dir) PutIf(_ context.Context, key string, v Version, write func(io.Writer) error) (Version, error) {
 	p := d.path(key)
+	// created is the highest directory this write creates, durable once its parent is synced.
+	created := ""
+	for dir, root := filepath.Dir(p), filepath.Clean(d.root); dir != root && strings.HasPrefix(dir, root); dir = filepath.Dir(dir) {
+		if _, err := os.Stat(dir); err == nil {
+			break
+		}
+		created = dir
+	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return Absent, fmt.Errorf("lake: put %s: %w", key, err)
 	}
@@ -269,13 +277,12 @@ func (d *Dir) PutIf(_ context.Context, key string, v Version, write func(io.Writ
 	if err := os.Rename(tmp, p); err != nil {
 		return Absent, fmt.Errorf("lake: put %s: %w", key, err)
 	}
-	// The directories up to the root, which may have just been created.
-	root := filepath.Clean(d.root)
-	for dir := filepath.Dir(p); strings.HasPrefix(dir, root); dir = filepath.Dir(dir) {
+	// The new name's directory, and those up to the parent of the highest one created.
+	for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
 		if err := syncPath(dir); err != nil {
 			return Absent, fmt.Errorf("lake: put %s: %w", key, err)
 		}
-		if dir == root {
+		if created == "" || dir == filepath.Dir(created) {
 			break
 		}
 	}
