@@ -192,6 +192,10 @@ func putPart(ctx context.Context, store lake.Store, key string, v lake.Version, 
 		return err
 	}
 	same, herr := lake.Holds(ctx, store, key, write)
+	if errors.Is(herr, lake.ErrNotExist) {
+		// The staged rows are gone: the run was committed without this reduce.
+		return fmt.Errorf("%w: %s (%w)", ErrFenced, key, herr)
+	}
 	if herr != nil {
 		return fmt.Errorf("%s: after a conflict: %w", key, herr)
 	}

@@ -147,6 +147,11 @@ func (c *Compactor) leasedUnit(ctx context.Context, s stage, unit string) ([]byt
 	}
 	marker, err := s.do(ctx, unit)
 	if err != nil {
+		// A unit whose stage another compactor committed meanwhile may find its inputs gone (a
+		// reduce's staged objects); that is no failure of the run. Fencing is: it is reported.
+		if !errors.Is(err, ErrFenced) && errors.Is(c.stageCurrent(ctx, s), errStageOver) {
+			return nil, errStageOver
+		}
 		return nil, fmt.Errorf("%s: %w", unit, err)
 	}
 	// What the unit wrote is durable before the marker that says so.
