@@ -1,35 +1,58 @@
 // Package compactor builds the lake's bronze, silver and gold tables from the topics, atomically and idempotently.
 //
-// The commit protocol, in the order a run takes its steps, all under the lake's lease (LeaseKey):
+// A run is a sequence of stages, each a set of units of work that any compactor on the lake may do:
+// compactors started together (on one machine or many, sharing only the lake) join one run and share
+// its units. A unit is done under its own lease, _lease/run-<R>/<unit>.json (internal/lease): a
+// compactor takes the first unit that is neither done nor leased, never waits on a held one while
+// others are free, polls when only held ones remain, and takes over one whose holder stopped renewing
+// (killed, or cut off). A unit's result is its done marker, _state/run-<R>/done/<unit>.json, created
+// only if absent once the unit's objects are durable; the same bytes whoever did it. Every unit
+// writes objects whose names and bytes depend on the plan and the committed state alone, so the lake
+// is the same whether one compactor or many did the run, and whichever did which unit. A unit first
+// checks that state.json is still at the version its stage began from: if another compactor
+// committed the stage meanwhile, this one reads the state again and goes on from there.
 //
-//  1. Plan: read _state/state.json (committed offsets), list the topics' end offsets and write the
-//     offset ranges to read as _state/plan.json, before any data. A plan left by a crashed run is
-//     resumed as it stands, so the rerun reads exactly the same ranges.
-//  2. Map: each range's rows of each table partition value (day or country) are staged as an object
-//     named after (run, table, partition value, topic, partition, from, to) under _staging/run-<R>/.
-//     Rerunning a plan rewrites identical objects under identical names.
-//  3. Reduce, one unit per partition value touched: the value's bronze is a sequence of objects
-//     part-00000.parquet, part-00001.parquet, ... Those below the open part (State.OpenParts) are
-//     sealed and never rewritten. The open part is rewritten as its rows from before the run (offsets
-//     below their partition's committed offset, in file order) followed by the staged rows in
-//     staged-key order, and a new part is cut whenever one reaches Config.ObjectSize. Every PUT
-//     replaces an object with a superset of its committed rows, so a reader that globs bronze never
-//     sees a row twice or misses a committed one, and a rerun writes the same names and bytes.
-//  4. Commit: one conditional PUT of state.json, on the version step 1 read, with the new offsets, the partitions' event time, the days whose
-//     silver is pending and every partition value's open part. Then plan.json and the run's staging
-//     are deleted (a leftover plan is recognised as stale, leftover staging of committed runs is
-//     deleted by the next run).
-//  5. Silver and gold: every pending day's silver and day-local gold, then daily_metrics of the
-//     windows that include those days and monthly_metrics of their months. Each partition is one
-//     object with a fixed name, replaced by a single PUT, so a reader sees the old or the new version.
-//     The cohort retention weeks that change are written and synced before the cohort index that
-//     records what they were computed from (CohortIndexKey).
-//  6. One PUT of state.json with nothing pending.
+// The commit protocol, in the order a run takes its steps:
 //
-// A crash before step 4 leaves staged objects and parts that only the resumed plan can name and will
-// rewrite; a crash after it leaves pending days that the next run (even with nothing new) rebuilds.
-// Bronze objects named after a plan range (<topic>-p<partition>-<from>-<to>.parquet in the partition
-// directory), which runs before parts wrote, stay as they are and are read with the parts.
+//  1. Plan: read _state/state.json (committed offsets), list the topics' end offsets and create the
+//     offset ranges to read as _state/run-<R>/plan.json, created only if absent, before any data: of
+//     compactors started together one plan wins and the others join it, and a plan left by a crashed
+//     run is resumed as it stands, so the rerun reads exactly the same ranges.
+//  2. Map, one unit per (topic, Kafka partition): each range's rows of each table partition value
+//     (day or country) are staged as an object named after (run, table, partition value, topic,
+//     partition, from, to) under _staging/run-<R>/. The done marker lists them, the days they touch
+//     and the partition's event time (late flags are per partition).
+//  3. Reduce, one unit per partition value touched (from the map markers): the value's bronze is a
+//     sequence of objects part-00000.parquet, part-00001.parquet, ... Those below the open part
+//     (State.OpenParts) are sealed and never rewritten. The open part is rewritten as its rows from
+//     before the run (offsets below their partition's committed offset, in file order) followed by
+//     the staged rows in staged-key order, and a new part is cut whenever one reaches
+//     Config.ObjectSize. Every PUT replaces an object with a superset of its committed rows, so a
+//     reader that globs bronze never sees a row twice or misses a committed one, and a rerun writes
+//     the same names and bytes. Each part's write is conditional on the version it had when the unit
+//     began: a holder paused past its lease that meets a successor's identical part is done, one that
+//     meets other bytes (a later run's) fails with ErrFenced and overwrites nothing.
+//  4. Commit: one conditional PUT of state.json, on the version step 1 read, with the new offsets, the
+//     partitions' event time, the days whose silver is pending and every partition value's open part.
+//     Every compactor of the run tries it and exactly one wins; the others read the state again. The
+//     winner deletes the run's staging (leftover staging of committed runs is deleted by the next run).
+//  5. Silver and gold: a unit for silver/users when new users arrived, then one per pending day for
+//     its silver and day-local gold, then one for daily_metrics of the windows that include those
+//     days, monthly_metrics of their months, cohorts and anomalies. Each partition is one object with
+//     a fixed name, replaced by a single PUT, so a reader sees the old or the new version. The cohort
+//     retention weeks that change are written and synced before the cohort index that records what
+//     they were computed from (CohortIndexKey).
+//  6. One conditional PUT of state.json with nothing pending (again one winner), then the run's plan,
+//     markers and unit leases are deleted (or, after a crash, by the next run).
+//
+// A compactor that finds days pending finishes that rebuild (joining it) before it plans a new run,
+// and goes through at most one bronze stage. A crash before step 4 leaves staged objects and parts that
+// only the resumed plan can name and will rewrite; a crash after it leaves pending days that the next
+// run (even with nothing new) rebuilds. A backfill holds the lake's lease (LeaseKey) instead: a run
+// checks it after taking each unit's lease, and a backfill checks the unit leases after taking it, so
+// of the two begun together one sees the other and gives way. Bronze objects named after a plan range
+// (<topic>-p<partition>-<from>-<to>.parquet in the partition directory), which runs before parts
+// wrote, stay as they are and are read with the parts.
 package compactor
 
 import (
