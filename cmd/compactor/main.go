@@ -78,8 +78,8 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 	metricsFile := fs.String("metrics-file", "", "after a successful run or backfill, write its metrics (new anomalies among them) to this file in Prometheus text format, for node_exporter's textfile collector")
 	powerPct := fs.String("power-users-pct", "1", "top percentage of users by engaged time in gold/power_users, a decimal in (0, 100]")
 	timeout := fs.Duration("timeout", 30*time.Second, "give up when the brokers stay unreachable this long (run)")
-	wait := fs.Duration("wait", 0, "when another compactor holds the lake's lease, wait this long for it before giving up (0: exit at once)")
-	leaseTTL := fs.Duration("lease-ttl", 30*time.Second, "how long the lake's lease outlives its last renewal (every third of this); a crashed run's successor takes over this long (plus a sixth for clock skew) after the crash")
+	wait := fs.Duration("wait", 0, "when a backfill holds the lake's lease (for backfill: another backfill), wait this long for it before giving up (0: exit at once); runs started together never wait for each other, they share the run")
+	leaseTTL := fs.Duration("lease-ttl", 30*time.Second, "how long a lease (of a run's unit of work, or of the lake for a backfill) outlives its last renewal (every third of this); a killed compactor's units are taken over this long (plus a sixth for clock skew) after the kill")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), usage)
 		fs.PrintDefaults()
@@ -175,8 +175,8 @@ func run(ctx context.Context, args []string, env func(string) (string, bool), st
 			return fmt.Errorf("--metrics-file: %w", err)
 		}
 	}
-	fmt.Fprintf(stdout, "compactor %s: run %d in %s: %d records read (%d undecodable), %d interaction and %d user rows, %d bronze objects written; silver rebuilt for %d days, daily metrics for %d days, monthly metrics for %d months, cohort retention for %d weeks; %d users; %d new anomalies\n",
-		cmd, sum.Run, time.Since(start).Round(time.Millisecond), sum.Records, sum.Undecodable, sum.BronzeRows, sum.UserRows,
+	fmt.Fprintf(stdout, "compactor %s: run %d in %s: %d units of work done here, %d records read (%d undecodable), %d interaction and %d user rows, %d bronze objects written; silver rebuilt for %d days, daily metrics for %d days, monthly metrics for %d months, cohort retention for %d weeks; %d users; %d new anomalies\n",
+		cmd, sum.Run, time.Since(start).Round(time.Millisecond), sum.Units, sum.Records, sum.Undecodable, sum.BronzeRows, sum.UserRows,
 		sum.BronzeObjects, sum.SilverDays, sum.GoldDays, sum.Months, sum.CohortWeeks, sum.Users, sum.NewAnomalies)
 	return nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"strings"
 	"testing"
@@ -46,7 +47,8 @@ func TestRunExits(t *testing.T) {
 }
 
 // TestHeldLakeExits: a backfill against a lake whose lease another compactor holds exits at once,
-// naming the holder and expiry; with --wait it waits that long first.
+// naming the holder and expiry; with --wait it waits that long first. So does one while a run's
+// compactor holds a unit's lease.
 func TestHeldLakeExits(t *testing.T) {
 	dir := t.TempDir()
 	store, err := lake.NewDir(dir)
@@ -75,5 +77,23 @@ func TestHeldLakeExits(t *testing.T) {
 	f([]string{"backfill", "--wait", "2s"}, 2*time.Second)
 	if keys, _ := store.List(t.Context(), ""); len(keys) != 1 {
 		t.Errorf("the refused runs wrote: %v", keys)
+	}
+
+	// A run doing a unit: a backfill that took the lake's lease sees the unit's and gives it back.
+	l.Release(t.Context())
+	if err := store.Put(t.Context(), compactor.StateKey, func(w io.Writer) error {
+		_, err := io.WriteString(w, `{"version":1,"run":1,"tz":"UTC","has_days":true,"first_day":19528,"last_day":19528}`)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	unit, err := lease.Acquire(t.Context(), store, compactor.UnitLeasePrefix+"run-2/map/interactions-p00000.json", lease.Config{Holder: "nightly-1 pid 7", Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unit.Release(t.Context())
+	f([]string{"backfill"}, 0)
+	if err := lease.Check(t.Context(), store, compactor.LeaseKey, lease.Config{}); err != nil {
+		t.Errorf("the refused backfill kept the lake's lease: %v", err)
 	}
 }

@@ -1,35 +1,58 @@
 // Package compactor builds the lake's bronze, silver and gold tables from the topics, atomically and idempotently.
 //
-// The commit protocol, in the order a run takes its steps, all under the lake's lease (LeaseKey):
+// A run is a sequence of stages, each a set of units of work that any compactor on the lake may do:
+// compactors started together (on one machine or many, sharing only the lake) join one run and share
+// its units. A unit is done under its own lease, _lease/run-<R>/<unit>.json (internal/lease): a
+// compactor takes the first unit that is neither done nor leased, never waits on a held one while
+// others are free, polls when only held ones remain, and takes over one whose holder stopped renewing
+// (killed, or cut off). A unit's result is its done marker, _state/run-<R>/done/<unit>.json, created
+// only if absent once the unit's objects are durable; the same bytes whoever did it. Every unit
+// writes objects whose names and bytes depend on the plan and the committed state alone, so the lake
+// is the same whether one compactor or many did the run, and whichever did which unit. A unit first
+// checks that state.json is still at the version its stage began from: if another compactor
+// committed the stage meanwhile, this one reads the state again and goes on from there.
 //
-//  1. Plan: read _state/state.json (committed offsets), list the topics' end offsets and write the
-//     offset ranges to read as _state/plan.json, before any data. A plan left by a crashed run is
-//     resumed as it stands, so the rerun reads exactly the same ranges.
-//  2. Map: each range's rows of each table partition value (day or country) are staged as an object
-//     named after (run, table, partition value, topic, partition, from, to) under _staging/run-<R>/.
-//     Rerunning a plan rewrites identical objects under identical names.
-//  3. Reduce, one unit per partition value touched: the value's bronze is a sequence of objects
-//     part-00000.parquet, part-00001.parquet, ... Those below the open part (State.OpenParts) are
-//     sealed and never rewritten. The open part is rewritten as its rows from before the run (offsets
-//     below their partition's committed offset, in file order) followed by the staged rows merged in
-//     silver's order (staged.go), and a new part is cut whenever one reaches Config.ObjectSize. Every PUT
-//     replaces an object with a superset of its committed rows, so a reader that globs bronze never
-//     sees a row twice or misses a committed one, and a rerun writes the same names and bytes.
-//  4. Commit: one conditional PUT of state.json, on the version step 1 read, with the new offsets, the partitions' event time, the days whose
-//     silver is pending and every partition value's open part. Then plan.json and the run's staging
-//     are deleted (a leftover plan is recognised as stale, leftover staging of committed runs is
-//     deleted by the next run).
-//  5. Silver and gold: every pending day's silver and day-local gold, then daily_metrics of the
-//     windows that include those days and monthly_metrics of their months. Each partition is one
-//     object with a fixed name, replaced by a single PUT, so a reader sees the old or the new version.
-//     The cohort retention weeks that change are written and synced before the cohort index that
-//     records what they were computed from (CohortIndexKey).
-//  6. One PUT of state.json with nothing pending.
+// The commit protocol, in the order a run takes its steps:
 //
-// A crash before step 4 leaves staged objects and parts that only the resumed plan can name and will
-// rewrite; a crash after it leaves pending days that the next run (even with nothing new) rebuilds.
-// Bronze objects named after a plan range (<topic>-p<partition>-<from>-<to>.parquet in the partition
-// directory), which runs before parts wrote, stay as they are and are read with the parts.
+//  1. Plan: read _state/state.json (committed offsets), list the topics' end offsets and create the
+//     offset ranges to read as _state/run-<R>/plan.json, created only if absent, before any data: of
+//     compactors started together one plan wins and the others join it, and a plan left by a crashed
+//     run is resumed as it stands, so the rerun reads exactly the same ranges.
+//  2. Map, one unit per (topic, Kafka partition): each range's rows of each table partition value
+//     (day or country) are staged as a row file (internal/rowfile) named after (run, table, partition
+//     value, topic, partition, from, to) under _staging/run-<R>/. The done marker lists them, the days they touch
+//     and the partition's event time (late flags are per partition).
+//  3. Reduce, one unit per partition value touched (from the map markers): the value's bronze is a
+//     sequence of objects part-00000.parquet, part-00001.parquet, ... Those below the open part
+//     (State.OpenParts) are sealed and never rewritten. The open part is rewritten as its rows from
+//     before the run (offsets below their partition's committed offset, in file order) followed by
+//     the staged rows merged in silver's order (staged.go), and a new part is cut whenever one
+//     reaches Config.ObjectSize. Every PUT replaces an object with a superset of its committed rows, so a
+//     reader that globs bronze never sees a row twice or misses a committed one, and a rerun writes
+//     the same names and bytes. Each part's write is conditional on the version it had when the unit
+//     began: a holder paused past its lease that meets a successor's identical part is done, one that
+//     meets other bytes (a later run's) fails with ErrFenced and overwrites nothing.
+//  4. Commit: one conditional PUT of state.json, on the version step 1 read, with the new offsets, the
+//     partitions' event time, the days whose silver is pending and every partition value's open part.
+//     Every compactor of the run tries it and exactly one wins; the others read the state again. The
+//     winner deletes the run's staging (leftover staging of committed runs is deleted by the next run).
+//  5. Silver and gold: a unit for silver/users when new users arrived, then one per pending day for
+//     its silver and day-local gold, then one for daily_metrics of the windows that include those
+//     days, monthly_metrics of their months, cohorts and anomalies. Each partition is one object with
+//     a fixed name, replaced by a single PUT, so a reader sees the old or the new version. The cohort
+//     retention weeks that change are written and synced before the cohort index that records what
+//     they were computed from (CohortIndexKey).
+//  6. One conditional PUT of state.json with nothing pending (again one winner), then the run's plan,
+//     markers and unit leases are deleted (or, after a crash, by the next run).
+//
+// A compactor that finds days pending finishes that rebuild (joining it) before it plans a new run,
+// and goes through at most one bronze stage. A crash before step 4 leaves staged objects and parts that
+// only the resumed plan can name and will rewrite; a crash after it leaves pending days that the next
+// run (even with nothing new) rebuilds. A backfill holds the lake's lease (LeaseKey) instead: a run
+// checks it after taking each unit's lease, and a backfill checks the unit leases after taking it, so
+// of the two begun together one sees the other and gives way. Bronze objects named after a plan range
+// (<topic>-p<partition>-<from>-<to>.parquet in the partition directory), which runs before parts
+// wrote, stay as they are and are read with the parts.
 package compactor
 
 import (
@@ -42,6 +65,7 @@ import (
 	"maps"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -200,7 +224,8 @@ func (l *lockedProgress) end() {
 // Summary says what a run or backfill did.
 type Summary struct {
 	Run           int64 // the committed run number
-	Resumed       bool  // the run finished a crashed run's plan
+	Resumed       bool  // the run's plan was in the lake already: a crashed run's, or one other compactors are doing
+	Units         int   // units of work (see the package comment) this compactor did
 	Records       int64 // records read, control records included
 	Undecodable   int64 // records skipped because their value is not a valid JSON record
 	BronzeRows    int64 // interaction rows written to bronze
@@ -223,6 +248,9 @@ type Compactor struct {
 	src       Source
 	log       *slog.Logger
 	progress  *lockedProgress
+
+	sumMu sync.Mutex // the stage workers add to sum
+	sum   Summary    // of the Run in progress
 }
 
 // New returns a compactor. src may be nil for Backfill.
@@ -234,82 +262,229 @@ func New(cfg Config, store lake.Store, src Source) (*Compactor, error) {
 }
 
 // Run reads everything new on the topics into bronze and rebuilds the silver and gold that depend on
-// it, holding the lake's lease.
+// it, sharing the work with any other compactor running on the lake (see the package comment). It
+// first finishes a rebuild that another run left pending, then the plan of the next run (a crashed
+// run's or one in progress, or a new one), then that plan's rebuild. A backfill holding the lake's
+// lease makes it wait up to Lease.Wait, then fail with a *lease.HeldError.
 func (c *Compactor) Run(ctx context.Context) (Summary, error) {
 	defer c.progress.finish()
-	return c.leased(ctx, c.run)
+	c.sum = Summary{}
+	if err := lease.AwaitFree(ctx, c.store, LeaseKey, c.cfg.Lease); err != nil {
+		return c.sum, err
+	}
+	bronze := false // whether this compactor has been through a bronze stage
+	for {
+		st, ver, err := c.loadState(ctx)
+		if err != nil {
+			return c.sum, err
+		}
+		c.sum.Run = st.Run
+		if err := c.cleanRuns(ctx, st); err != nil {
+			return c.sum, err
+		}
+		if len(st.Pending) > 0 || st.Users {
+			err = c.rebuildStage(ctx, st, ver)
+		} else if !bronze {
+			bronze = true
+			err = c.bronzeStage(ctx, st, ver)
+		} else {
+			return c.sum, nil
+		}
+		switch {
+		case errors.Is(err, errNothingNew):
+			return c.sum, nil
+		case err != nil && !errors.Is(err, errStageOver):
+			return c.sum, err
+		}
+	}
 }
 
-func (c *Compactor) run(ctx context.Context) (Summary, error) {
+// errNothingNew is a bronze stage's answer when the topics hold nothing new.
+var errNothingNew = errors.New("compactor: nothing new")
+
+// bronzeStage does its share of the next run's map and reduce units, then commits the run's offsets
+// unless another compactor did: errStageOver.
+func (c *Compactor) bronzeStage(ctx context.Context, st *State, ver lake.Version) error {
+	plan, joined, err := c.joinPlan(ctx, st)
+	if err != nil {
+		return err
+	}
+	if len(plan.Ranges) == 0 {
+		return errNothingNew
+	}
+	c.sum.Resumed = c.sum.Resumed || joined
+	c.log.Info("plan", "run", plan.Run, "ranges", len(plan.Ranges), "records", plan.Records(), "joined", joined)
+	c.progress.Start("bronze", plan.Records())
+	byUnit := map[string][]Range{}
+	var units []string
+	for _, r := range plan.Ranges {
+		u := fmt.Sprintf("map/%s-p%05d", r.Topic, r.Partition)
+		if byUnit[u] == nil {
+			units = append(units, u)
+		}
+		byUnit[u] = append(byUnit[u], r)
+	}
+	slices.Sort(units)
+	markers, err := c.runStage(ctx, stage{run: plan.Run, units: units, state: ver, do: func(ctx context.Context, u string) ([]byte, error) {
+		return c.mapUnit(ctx, st, plan.Run, byUnit[u])
+	}})
+	if err != nil {
+		return fmt.Errorf("bronze: %w", err)
+	}
+	maxTime := maps.Clone(st.MaxTime)
+	if maxTime == nil {
+		maxTime = map[int32]int64{}
+	}
+	touched := map[int32]bool{}
+	staged := map[bronzeDir][]string{}
+	for _, u := range units {
+		var m mapDone
+		if err := json.Unmarshal(markers[u], &m); err != nil {
+			return fmt.Errorf("bronze: done marker of %s: %w", u, err)
+		}
+		for _, d := range m.Days {
+			touched[d] = true
+		}
+		if m.MaxTime != nil {
+			maxTime[byUnit[u][0].Partition] = *m.MaxTime
+		}
+		for _, s := range m.Staged {
+			d := bronzeDir{s.Table, s.Dir}
+			staged[d] = append(staged[d], s.Keys...)
+		}
+	}
+	open, err := c.reduceStage(ctx, plan.Run, ver, reduceUnits(st, staged, c.topicOf))
+	if err != nil {
+		return fmt.Errorf("bronze: %w", err)
+	}
+	users := slices.ContainsFunc(plan.Ranges, func(r Range) bool { return r.Topic == c.cfg.UsersTopic })
+	next := Commit(st, plan, maxTime, slices.Sorted(maps.Keys(touched)), users, open)
+	if _, err := c.putState(ctx, ver, &next); errors.Is(err, ErrStateChanged) {
+		return errStageOver
+	} else if err != nil {
+		return fmt.Errorf("commit offsets: %w", err)
+	}
+	c.sum.Run = next.Run
+	var keys []string
+	for _, k := range staged {
+		keys = append(keys, k...)
+	}
+	if err := c.deleteAll(ctx, keys); err != nil {
+		return fmt.Errorf("remove staging: %w", err)
+	}
+	return nil
+}
+
+// mapDone is a map unit's done marker: what the reduce and the commit need of it.
+type mapDone struct {
+	Staged  []stagedDir `json:"staged"`             // by directory, in directory order
+	Days    []int32     `json:"days,omitempty"`     // days of the rows staged
+	MaxTime *int64      `json:"max_time,omitempty"` // the interactions partition's event time after the unit
+}
+
+type stagedDir struct {
+	Table string   `json:"table"`
+	Dir   string   `json:"dir"`
+	Keys  []string `json:"keys"` // in key order
+}
+
+// mapUnit stages one topic partition's ranges of the plan of run and returns its done marker.
+func (c *Compactor) mapUnit(ctx context.Context, st *State, run int64, ranges []Range) ([]byte, error) {
 	var sum Summary
-	st, ver, err := c.loadState(ctx)
-	if err != nil {
-		return sum, err
+	p := ranges[0].Partition
+	bw := &bronzeWriter{c: c, ctx: ctx, run: run, maxTime: map[int32]int64{}, touched: map[int32]bool{}, staged: map[bronzeDir][]string{}, sum: &sum}
+	if t, ok := st.MaxTime[p]; ok && ranges[0].Topic == c.cfg.InteractionsTopic {
+		bw.maxTime[p] = t
 	}
-	plan, resumed, err := c.plan(ctx, st)
-	if err != nil {
-		return sum, err
+	if err := bw.read(ranges[0].Topic, ranges); err != nil {
+		return nil, err
 	}
-	sum.Resumed = resumed
-	sum.Run = st.Run
-	// Staging that a crash after a commit left behind.
-	if err := c.cleanStaging(ctx, st.Run); err != nil {
-		return sum, err
+	c.tally(func(s *Summary) {
+		s.Records += sum.Records
+		s.Undecodable += sum.Undecodable
+		s.BronzeRows += sum.BronzeRows
+		s.UserRows += sum.UserRows
+	})
+	m := mapDone{Days: slices.Sorted(maps.Keys(bw.touched))}
+	if t, ok := bw.maxTime[p]; ok {
+		m.MaxTime = &t
 	}
-	if len(plan.Ranges) > 0 {
-		c.log.Info("plan", "run", plan.Run, "ranges", len(plan.Ranges), "records", plan.Records(), "resumed", resumed)
-		c.progress.Start("bronze", plan.Records())
-		bw := &bronzeWriter{c: c, ctx: ctx, run: plan.Run, maxTime: maps.Clone(st.MaxTime), touched: map[int32]bool{}, staged: map[bronzeDir][]string{}, sum: &sum}
-		if bw.maxTime == nil {
-			bw.maxTime = map[int32]int64{}
-		}
-		for _, topic := range []string{c.cfg.UsersTopic, c.cfg.InteractionsTopic} {
-			if err := bw.read(topic, plan.Ranges); err != nil {
-				return sum, fmt.Errorf("bronze: %w", err)
+	for _, d := range slices.SortedFunc(maps.Keys(bw.staged), func(a, b bronzeDir) int { return strings.Compare(a.dir, b.dir) }) {
+		m.Staged = append(m.Staged, stagedDir{d.table, d.dir, slices.Sorted(slices.Values(bw.staged[d]))})
+	}
+	return json.Marshal(m)
+}
+
+// rebuildStage does its share of the rebuild that st.Run's commit left pending (users, then a unit per
+// silver day, then one for the windows, months, cohorts and anomalies), then commits the state with
+// nothing pending unless another compactor did: errStageOver.
+func (c *Compactor) rebuildStage(ctx context.Context, st *State, ver lake.Version) error {
+	var users map[string]userInfo
+	if st.Users {
+		_, err := c.runStage(ctx, stage{run: st.Run, units: []string{"users"}, state: ver, do: func(ctx context.Context, _ string) ([]byte, error) {
+			var err error
+			if users, err = c.rebuildUsers(ctx); err != nil {
+				return nil, fmt.Errorf("silver users: %w", err)
 			}
-		}
-		units := reduceUnits(st, bw.staged, c.topicOf)
-		open, err := c.reduce(ctx, units, &sum)
+			return []byte("{}"), nil
+		}})
 		if err != nil {
-			return sum, fmt.Errorf("bronze: %w", err)
+			return err
 		}
-		users := slices.ContainsFunc(plan.Ranges, func(r Range) bool { return r.Topic == c.cfg.UsersTopic })
-		next := Commit(st, plan, bw.maxTime, slices.Sorted(maps.Keys(bw.touched)), users, open)
-		if ver, err = c.putState(ctx, ver, &next); err != nil {
-			return sum, fmt.Errorf("commit offsets: %w", err)
-		}
-		if err := c.store.Delete(ctx, PlanKey); err != nil {
-			return sum, fmt.Errorf("remove plan: %w", err)
-		}
-		var staged []string
-		for _, u := range units {
-			staged = append(staged, u.staged...)
-		}
-		if err := c.deleteAll(ctx, staged); err != nil {
-			return sum, fmt.Errorf("remove staging: %w", err)
-		}
-		st, sum.Run = &next, next.Run
 	}
-	if len(st.Pending) == 0 && !st.Users {
-		return sum, nil
+	if users == nil { // another compactor rebuilt them, or they did not change
+		var err error
+		if users, err = c.users(ctx, false); err != nil {
+			return err
+		}
 	}
-	users, err := c.users(ctx, st.Users)
-	if err != nil {
-		return sum, err
-	}
-	sum.Users = len(users)
+	c.sum.Users = len(users)
 	rb := PlanRebuild(st.Pending, st.First, st.Last)
 	if st.Users && st.HasDays { // new join dates move users between join_date cohorts
 		rb.Cohorts = CohortsChanged
 	}
-	if err := c.rebuild(ctx, rb, users, &sum); err != nil {
-		return sum, err
+	c.progress.Start("silver", int64(len(rb.Silver)))
+	c.dayMemory = c.shareOfMemory()
+	days := map[string]int32{}
+	var units []string
+	for _, d := range rb.Silver {
+		u := "silver/" + event.Date(d)
+		days[u] = d
+		units = append(units, u)
 	}
-	st.Pending, st.Users = nil, false
-	if _, err := c.putState(ctx, ver, st); err != nil {
-		return sum, fmt.Errorf("commit rebuild: %w", err)
+	// The days this compactor built; gold reads the others' back from silver.
+	built := map[int32]*activity{}
+	var mu sync.Mutex
+	_, err := c.runStage(ctx, stage{run: st.Run, units: units, state: ver, do: func(ctx context.Context, u string) ([]byte, error) {
+		a, err := c.buildDay(ctx, days[u], users)
+		if err != nil {
+			return nil, err
+		}
+		mu.Lock()
+		built[days[u]] = a
+		mu.Unlock()
+		c.tally(func(s *Summary) { s.SilverDays++ })
+		c.progress.Add(1)
+		return []byte("{}"), nil
+	}})
+	if err != nil {
+		return err
 	}
-	return sum, nil
+	_, err = c.runStage(ctx, stage{run: st.Run, units: []string{"gold"}, state: ver, do: func(ctx context.Context, _ string) ([]byte, error) {
+		return []byte("{}"), c.gold(ctx, rb, built, users)
+	}})
+	if err != nil {
+		return err
+	}
+	done := *st
+	done.Pending, done.Users = nil, false
+	if _, err := c.putState(ctx, ver, &done); errors.Is(err, ErrStateChanged) {
+		return errStageOver
+	} else if err != nil {
+		return fmt.Errorf("commit rebuild: %w", err)
+	}
+	// The run is finished: its plan, markers and unit leases go (or the next run's cleanRuns does it).
+	return c.cleanRuns(ctx, &done)
 }
 
 // Backfill rebuilds silver and gold of the days from..to (day numbers) from bronze, holding the
@@ -320,14 +495,19 @@ func (c *Compactor) Backfill(ctx context.Context, from, to int32) (Summary, erro
 }
 
 func (c *Compactor) backfill(ctx context.Context, from, to int32) (Summary, error) {
-	var sum Summary
+	c.sum = Summary{}
 	st, _, err := c.loadState(ctx)
 	if err != nil {
-		return sum, err
+		return c.sum, err
 	}
-	sum.Run = st.Run
+	c.sum.Run = st.Run
 	if !st.HasDays {
-		return sum, nil
+		return c.sum, nil
+	}
+	// Runs take units one by one, each after checking the lake's lease; one between two units when
+	// this backfill took the lease is told by its next unit. One doing a unit now is seen here.
+	if err := c.checkNoUnitHeld(ctx); err != nil {
+		return c.sum, err
 	}
 	var days []int32
 	for d := max(from, st.First); d <= min(to, st.Last); d++ {
@@ -335,20 +515,20 @@ func (c *Compactor) backfill(ctx context.Context, from, to int32) (Summary, erro
 	}
 	users, err := c.users(ctx, st.Users)
 	if err != nil {
-		return sum, err
+		return c.sum, err
 	}
-	sum.Users = len(users)
+	c.sum.Users = len(users)
 	rb := PlanRebuild(days, st.First, st.Last)
 	if len(rb.Silver) > 0 {
 		rb.Cohorts = CohortsAll
 	}
-	if err := c.rebuild(ctx, rb, users, &sum); err != nil {
-		return sum, err
+	if err := c.rebuild(ctx, rb, users); err != nil {
+		return c.sum, err
 	}
 	if err := c.store.Sync(ctx); err != nil {
-		return sum, fmt.Errorf("backfill: %w", err)
+		return c.sum, fmt.Errorf("backfill: %w", err)
 	}
-	return sum, nil
+	return c.sum, nil
 }
 
 func (c *Compactor) users(ctx context.Context, rebuild bool) (map[string]userInfo, error) {
@@ -366,7 +546,8 @@ func (c *Compactor) users(ctx context.Context, rebuild bool) (map[string]userInf
 	return users, nil
 }
 
-func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]userInfo, sum *Summary) error {
+// rebuild writes the silver of rb's days, Parallel at a time, then their gold.
+func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]userInfo) error {
 	c.progress.Start("silver", int64(len(rb.Silver)))
 	c.dayMemory = c.shareOfMemory()
 	built := make(map[int32]*activity, len(rb.Silver))
@@ -389,6 +570,12 @@ func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]us
 	if err := g.Wait(); err != nil {
 		return err
 	}
+	c.sum.SilverDays = len(rb.Silver)
+	return c.gold(ctx, rb, built, users)
+}
+
+// gold writes the gold of rb: daily_metrics, the months, cohorts and anomalies.
+func (c *Compactor) gold(ctx context.Context, rb Rebuild, built map[int32]*activity, users map[string]userInfo) error {
 	c.progress.Start("gold", int64(len(rb.Gold)))
 	cohortWeeks, err := c.writeGold(ctx, rb, built, users)
 	if err != nil {
@@ -398,29 +585,19 @@ func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]us
 	if err != nil {
 		return fmt.Errorf("gold performance: %w", err)
 	}
-	sum.NewAnomalies = n
-	sum.SilverDays, sum.GoldDays, sum.Months, sum.CohortWeeks = len(rb.Silver), len(rb.Gold), len(rb.Months), cohortWeeks
+	c.tally(func(s *Summary) {
+		s.NewAnomalies, s.GoldDays, s.Months, s.CohortWeeks = n, len(rb.Gold), len(rb.Months), cohortWeeks
+	})
 	return nil
 }
 
-// plan returns the plan of a crashed run if there is one, or a new plan written to the lake.
-func (c *Compactor) plan(ctx context.Context, st *State) (Plan, bool, error) {
-	b, err := c.store.Get(ctx, PlanKey)
-	switch {
-	case err == nil:
-		var p Plan
-		if err := json.Unmarshal(b, &p); err != nil {
-			return Plan{}, false, fmt.Errorf("decode %s: %w", PlanKey, err)
-		}
-		if p.Run == st.Run+1 {
-			return p, true, nil
-		}
-		// The crashed run committed its offsets but did not get to remove its plan.
-		if err := c.store.Delete(ctx, PlanKey); err != nil {
-			return Plan{}, false, fmt.Errorf("remove stale plan: %w", err)
-		}
-	case !errors.Is(err, lake.ErrNotExist):
-		return Plan{}, false, fmt.Errorf("read plan: %w", err)
+// joinPlan returns the plan of the next run: the one in the lake if there is one (a crashed run's, or
+// one other compactors are doing: joined), or a new one, created only if absent so that of compactors
+// started together one plan wins. A new plan with no ranges is not written.
+func (c *Compactor) joinPlan(ctx context.Context, st *State) (Plan, bool, error) {
+	key := planKey(st.Run + 1)
+	if p, err := c.readPlan(ctx, key); p != nil || err != nil {
+		return deref(p), true, err
 	}
 	if c.src == nil {
 		return Plan{}, false, errors.New("compactor: no source to read")
@@ -428,27 +605,62 @@ func (c *Compactor) plan(ctx context.Context, st *State) (Plan, bool, error) {
 	starts := map[string]map[int32]int64{}
 	ends := map[string]map[int32]int64{}
 	for _, topic := range []string{c.cfg.UsersTopic, c.cfg.InteractionsTopic} {
+		var err error
 		if starts[topic], ends[topic], err = c.src.Offsets(ctx, topic); err != nil {
 			return Plan{}, false, err
 		}
 	}
 	p := NewPlan(st, starts, ends, c.cfg.Chunk)
+	// A compactor from before plans per run crashed with this run's plan: it is resumed as it stands.
+	if old, err := c.readPlan(ctx, PlanKey); err != nil {
+		return Plan{}, false, err
+	} else if old != nil && old.Run == p.Run {
+		p = *old
+	}
 	if len(p.Ranges) == 0 {
 		return p, false, nil
 	}
-	b, err = json.MarshalIndent(p, "", "  ")
+	b, err := json.MarshalIndent(p, "", "  ")
 	if err != nil {
 		return Plan{}, false, err
 	}
-	if err := c.store.Put(ctx, PlanKey, func(w io.Writer) error { _, err := w.Write(b); return err }); err != nil {
-		return Plan{}, false, fmt.Errorf("write plan: %w", err)
+	// Durable (PutIf is) before any staged object it names: a plan lost to a power failure would be
+	// planned again with other ranges.
+	_, err = c.store.PutIf(ctx, key, lake.Absent, func(w io.Writer) error { _, err := w.Write(b); return err })
+	if errors.Is(err, lake.ErrConflict) {
+		q, err := c.readPlan(ctx, key)
+		if err == nil && q == nil {
+			err = fmt.Errorf("compactor: %s vanished after another compactor wrote it", key)
+		}
+		return deref(q), true, err
 	}
-	// Durable before any bronze object it names: a plan lost to a power failure would be planned
-	// again with other ranges, and the bronze already written would count twice.
-	if err := c.store.Sync(ctx); err != nil {
+	if err != nil {
 		return Plan{}, false, fmt.Errorf("write plan: %w", err)
 	}
 	return p, false, nil
+}
+
+// readPlan reads a plan, nil if there is none.
+func (c *Compactor) readPlan(ctx context.Context, key string) (*Plan, error) {
+	b, err := c.store.Get(ctx, key)
+	if errors.Is(err, lake.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read plan: %w", err)
+	}
+	var p Plan
+	if err := json.Unmarshal(b, &p); err != nil {
+		return nil, fmt.Errorf("decode %s: %w", key, err)
+	}
+	return &p, nil
+}
+
+func deref(p *Plan) Plan {
+	if p == nil {
+		return Plan{}
+	}
+	return *p
 }
 
 // loadState reads state.json and its version, which the run's commits are conditional on.

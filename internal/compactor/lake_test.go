@@ -178,6 +178,30 @@ func successor(t *testing.T, store lake.Store, src Source) *Compactor {
 	return c
 }
 
+// cleanLake loads ds into a source and runs one compactor over it into a new lake: the source, the
+// lake's directory and its snapshot, which the lakes a test writes otherwise must equal.
+func cleanLake(t *testing.T, ds dataset) (*memSource, string, map[string][32]byte) {
+	t.Helper()
+	src := newMemSource()
+	ds.loadUsers(src)
+	ds.load(src, 0, len(ds.rows))
+	dir := t.TempDir()
+	store, _ := lake.NewDir(dir)
+	run(t, store, src)
+	return src, dir, snapshot(t, dir)
+}
+
+// records counts the source's records, control records included.
+func (m *memSource) records() int64 {
+	var n int64
+	for _, parts := range m.topics {
+		for _, recs := range parts {
+			n += int64(len(recs))
+		}
+	}
+	return n
+}
+
 func run(t *testing.T, store lake.Store, src Source) Summary {
 	t.Helper()
 	sum, err := newTestCompactor(t, store, src).Run(context.Background())
@@ -418,14 +442,8 @@ func diffSnapshots(t *testing.T, got, want map[string][32]byte) {
 }
 
 func TestSecondRunChangesNothing(t *testing.T) {
-	ds := genData(2, 100, 10, 500)
-	src := newMemSource()
-	ds.loadUsers(src)
-	ds.load(src, 0, len(ds.rows))
-	dir := t.TempDir()
+	src, dir, before := cleanLake(t, genData(2, 100, 10, 500))
 	store, _ := lake.NewDir(dir)
-	run(t, store, src)
-	before := snapshot(t, dir)
 	sum := run(t, store, src)
 	if sum.Records != 0 || sum.SilverDays != 0 {
 		t.Fatalf("second run did work: %+v", sum)
@@ -511,15 +529,7 @@ func (s *crashingStore) Delete(ctx context.Context, key string) error {
 }
 
 func TestCrashAnywhereThenRerun(t *testing.T) {
-	ds := genData(4, 100, 12, 600)
-	src := newMemSource()
-	ds.loadUsers(src)
-	ds.load(src, 0, len(ds.rows))
-
-	cleanDir := t.TempDir()
-	clean, _ := lake.NewDir(cleanDir)
-	run(t, clean, src)
-	want := snapshot(t, cleanDir)
+	src, _, want := cleanLake(t, genData(4, 100, 12, 600))
 
 	// Count the writes of a clean run, then crash at points spread over it.
 	counter := &crashingStore{Store: lake.Store(nil), writes: 1 << 30}
@@ -548,14 +558,8 @@ func TestCrashAnywhereThenRerun(t *testing.T) {
 }
 
 func TestBackfillRebuildsTheSameLake(t *testing.T) {
-	ds := genData(9, 100, 20, 600)
-	src := newMemSource()
-	ds.loadUsers(src)
-	ds.load(src, 0, len(ds.rows))
-	dir := t.TempDir()
+	_, dir, want := cleanLake(t, genData(9, 100, 20, 600))
 	store, _ := lake.NewDir(dir)
-	run(t, store, src)
-	want := snapshot(t, dir)
 	for _, table := range []string{"silver", "gold"} {
 		if err := os.RemoveAll(filepath.Join(dir, table)); err != nil {
 			t.Fatal(err)

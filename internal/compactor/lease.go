@@ -11,13 +11,14 @@ import (
 	"github.com/notestream/notestream/internal/lease"
 )
 
-// LeaseKey is the lake's lease: a run or backfill holds it from start to end, so two compactors
-// started against one lake never both write (internal/lease).
+// LeaseKey is the lake's lease: a backfill holds it from start to end, and runs do no unit while it is
+// held (internal/lease). Runs share the lake through their units' leases instead (UnitLeasePrefix).
 const LeaseKey = "_state/lease.json"
 
-// ErrStateChanged is the commit's answer when state.json is no longer the version this run read: another
-// compactor committed meanwhile (this one was paused past its lease), and this run's work is discarded.
-var ErrStateChanged = errors.New("compactor: another compactor committed state.json since this run read it (this run lost its lease while paused); nothing of this run is committed")
+// ErrStateChanged is the commit's answer when state.json is no longer the version this compactor read:
+// another compactor committed meanwhile (the stage's winner, or a successor of this one paused past its
+// lease), and this commit is discarded. A run reads the state again and goes on.
+var ErrStateChanged = errors.New("compactor: another compactor committed state.json since this one read it; this commit is discarded")
 
 // leased runs f under the lake's lease, with a context that ends when the lease is lost.
 func (c *Compactor) leased(ctx context.Context, f func(context.Context) (Summary, error)) (Summary, error) {

@@ -10,7 +10,8 @@ import (
 	"github.com/notestream/notestream/internal/tables"
 )
 
-// StateKey and PlanKey are the lake objects of the commit protocol.
+// StateKey is the lake's committed state. PlanKey is where compactors from before plans per run
+// (planKey) wrote theirs: a crashed run's is resumed, a stale one deleted.
 const (
 	StateKey = tables.StateKey
 	PlanKey  = "_state/plan.json"

@@ -3,6 +3,7 @@ package compactor
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -40,41 +41,55 @@ type partSize struct {
 	rowGroup int   // rows per row group: a part is cut only between row groups
 }
 
-// reduce writes each unit's bronze parts, Parallel units at a time (each holds a part's row group
-// and a buffer per staged object it merges), and returns every directory's open part index after
-// the run.
-func (c *Compactor) reduce(ctx context.Context, units []reduceUnit, sum *Summary) (map[string]int, error) {
+// reduceStage does its share of the run's reduce units, Parallel at a time (each holds a staged
+// object and a part's row group), and returns every directory's open part index after the run.
+func (c *Compactor) reduceStage(ctx context.Context, run int64, state lake.Version, units []reduceUnit) (map[string]int, error) {
 	c.progress.Start("bronze parts", int64(len(units)))
-	open := make(map[string]int, len(units))
-	size := partSize{object: c.cfg.ObjectSize, rowGroup: c.cfg.RowGroup}
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(c.cfg.Parallel)
-	results := make([]reduced, len(units))
-	for i, u := range units {
-		g.Go(func() error {
-			var err error
-			if u.table == tables.BronzeUsers {
-				results[i], err = reduceDirectory(gctx, c.store, size, u, stagedUsers,
-					func(r *tables.BronzeUser) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
-			} else {
-				results[i], err = reduceDirectory(gctx, c.store, size, u, stagedInteractions,
-					func(r *tables.BronzeInteraction) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
-			}
-			if err != nil {
-				return fmt.Errorf("reduce %s: %w", u.dir, err)
-			}
-			c.progress.Add(1)
-			return nil
-		})
+	byName := make(map[string]reduceUnit, len(units))
+	names := make([]string, 0, len(units))
+	for _, u := range units {
+		name := "reduce/" + u.dir
+		byName[name] = u
+		names = append(names, name)
 	}
-	if err := g.Wait(); err != nil {
+	markers, err := c.runStage(ctx, stage{run: run, units: names, state: state, do: func(ctx context.Context, name string) ([]byte, error) {
+		u := byName[name]
+		res, err := c.reduce(ctx, u)
+		if err != nil {
+			return nil, fmt.Errorf("reduce %s: %w", u.dir, err)
+		}
+		c.tally(func(s *Summary) { s.BronzeObjects += int64(res.written) })
+		c.progress.Add(1)
+		return json.Marshal(reduceDone{Open: res.open})
+	}})
+	if err != nil {
 		return nil, err
 	}
-	for i, u := range units {
-		open[u.dir] = results[i].open
-		sum.BronzeObjects += int64(results[i].written)
+	open := make(map[string]int, len(units))
+	for name, m := range markers {
+		var d reduceDone
+		if err := json.Unmarshal(m, &d); err != nil {
+			return nil, fmt.Errorf("done marker of %s: %w", name, err)
+		}
+		open[byName[name].dir] = d.Open
 	}
 	return open, nil
+}
+
+// reduceDone is a reduce unit's done marker.
+type reduceDone struct {
+	Open int `json:"open"` // the directory's open part after the run
+}
+
+// reduce writes one unit's bronze parts.
+func (c *Compactor) reduce(ctx context.Context, u reduceUnit) (reduced, error) {
+	size := partSize{object: c.cfg.ObjectSize, rowGroup: c.cfg.RowGroup}
+	if u.table == tables.BronzeUsers {
+		return reduceDirectory(ctx, c.store, size, u, stagedUsers,
+			func(r *tables.BronzeUser) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
+	}
+	return reduceDirectory(ctx, c.store, size, u, stagedInteractions,
+		func(r *tables.BronzeInteraction) (int32, int64) { return r.KafkaPartition, r.KafkaOffset })
 }
 
 // reduced is what a reduce did: the directory's open part afterwards and the parts it wrote.
@@ -102,6 +117,12 @@ func reduceDirectory[T any](ctx context.Context, store lake.Store, size partSize
 		staged: staged,
 	}
 	defer rows.close()
+	// The versions the parts from the open one on have now: a write is conditional on them, so a
+	// holder paused past its lease cannot overwrite what a successor (or a later run) wrote since.
+	versions, err := partVersions(ctx, store, u)
+	if err != nil {
+		return reduced{}, err
+	}
 	batch := make([]T, 256)
 	res := reduced{open: u.open}
 	for part, start := u.open, (rowPos{}); ; part++ {
@@ -120,7 +141,7 @@ func reduceDirectory[T any](ctx context.Context, store lake.Store, size partSize
 		start = rows.pos // past the rows more skipped
 		var end rowPos
 		var sealed bool
-		err = store.Put(ctx, partKey(u.dir, part), func(w io.Writer) error {
+		err = putPart(ctx, store, partKey(u.dir, part), versions[part], func(w io.Writer) error {
 			var err error
 			end, sealed, err = writePart(w, rows, start, size, batch)
 			return err
@@ -135,6 +156,49 @@ func reduceDirectory[T any](ctx context.Context, store lake.Store, size partSize
 		}
 		start = end
 	}
+}
+
+// ErrFenced is a reduce's answer when a bronze part changed since the reduce began to other bytes
+// than it would write: this compactor lost its unit's lease while paused and a later run rewrote the
+// part, which it must not overwrite.
+var ErrFenced = errors.New("compactor: the bronze part was rewritten with other rows since this reduce began (this compactor lost its unit's lease); leaving it as it is")
+
+// partVersions returns the versions of the directory's parts from the open one on, up to the first
+// missing one (Absent).
+func partVersions(ctx context.Context, store lake.Store, u reduceUnit) (map[int]lake.Version, error) {
+	versions := map[int]lake.Version{}
+	for part := u.open; ; part++ {
+		v, err := store.Version(ctx, partKey(u.dir, part))
+		if errors.Is(err, lake.ErrNotExist) {
+			return versions, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		versions[part] = v
+	}
+}
+
+// putPart writes a part if it is still at version v. A conflict is success when the part already
+// holds the bytes this write produces (a successor that took the unit over wrote them), ErrFenced
+// otherwise.
+func putPart(ctx context.Context, store lake.Store, key string, v lake.Version, write func(io.Writer) error) error {
+	_, err := store.PutIf(ctx, key, v, write)
+	if !errors.Is(err, lake.ErrConflict) {
+		return err
+	}
+	same, herr := lake.Holds(ctx, store, key, write)
+	if errors.Is(herr, lake.ErrNotExist) {
+		// The staged rows are gone: the run was committed without this reduce.
+		return fmt.Errorf("%w: %s (%w)", ErrFenced, key, herr)
+	}
+	if herr != nil {
+		return fmt.Errorf("%s: after a conflict: %w", key, herr)
+	}
+	if !same {
+		return fmt.Errorf("%w: %s", ErrFenced, key)
+	}
+	return nil
 }
 
 // writePart writes rows from start to w, in batches of len(batch), until a row group ends with the

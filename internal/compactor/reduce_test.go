@@ -1,11 +1,14 @@
 package compactor
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math/rand/v2"
@@ -14,6 +17,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -340,4 +344,104 @@ func TestLegacyBronzeStays(t *testing.T) {
 		t.Fatalf("bronze holds %d rows, want %d", len(seen), len(ds.rows))
 	}
 	checkGold(t, dir, reference.ComputeRows(ds.rows, ds.users, time.UTC), expectedLate(src, 5*time.Minute, time.UTC))
+}
+
+func TestPutPartFencing(t *testing.T) {
+	ctx := context.Background()
+	store, _ := lake.NewDir(t.TempDir())
+	const key = "bronze/interactions/date=2023-06-20/part-00000.parquet"
+	body := func(s string) func(io.Writer) error {
+		return func(w io.Writer) error { _, err := io.WriteString(w, s); return err }
+	}
+	v0, err := store.PutIf(ctx, key, lake.Absent, body("before the run"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := store.PutIf(ctx, key, v0, body("the successor's")); err != nil {
+		t.Fatal(err)
+	}
+	f := func(v lake.Version, write string, want error) {
+		t.Helper()
+		if err := putPart(ctx, store, key, v, body(write)); !errors.Is(err, want) || (want == nil) != (err == nil) {
+			t.Errorf("putPart(%q) on version %.8s: %v, want %v", write, v, err, want)
+		}
+		if b, _ := store.Get(ctx, key); string(b) != "the successor's" {
+			t.Errorf("after putPart(%q): the part holds %q", write, b)
+		}
+	}
+	f(v0, "the successor's", nil)          // a successor wrote these bytes: done
+	f(v0, "a paused holder's", ErrFenced)  // other bytes: left alone
+	f(lake.Absent, "the successor's", nil) // a part created meanwhile, the same
+	f(lake.Absent, "a later run's", ErrFenced)
+}
+
+// pausingPartStore blocks the first write of a bronze part, once its bytes are made, until resume is
+// closed: a reduce paused (GC, SIGSTOP) after it read the part's version and rows.
+type pausingPartStore struct {
+	lake.Store
+	once   sync.Once
+	paused chan struct{}
+	resume chan struct{}
+}
+
+func (p *pausingPartStore) PutIf(ctx context.Context, key string, v lake.Version, write func(io.Writer) error) (lake.Version, error) {
+	if strings.HasPrefix(key, "bronze/") {
+		var made bytes.Buffer
+		err := write(&made)
+		p.once.Do(func() { close(p.paused); <-p.resume })
+		if err != nil {
+			return lake.Absent, err
+		}
+		write = func(w io.Writer) error { _, err := w.Write(made.Bytes()); return err }
+	}
+	return p.Store.PutIf(ctx, key, v, write)
+}
+
+// TestPausedReduceIsFenced pauses a reduce as it writes its first part, until a successor took the
+// unit over and finished the run, and a later run rewrote the part. Resumed, the write fails with
+// ErrFenced and leaves the later run's part in place. (A successor's identical part counts as done:
+// TestPutPartFencing.)
+func TestPausedReduceIsFenced(t *testing.T) {
+	ds := genData(22, 60, 2, 600)
+	src := newMemSource()
+	ds.loadUsers(src)
+	third := len(ds.rows) / 3
+	ds.load(src, 0, third)
+	dir := t.TempDir()
+	base, _ := lake.NewDir(dir)
+	small := Config{ObjectSize: 4 << 10, RowGroup: 100}
+	if _, err := runWith(t, base, src, small); err != nil {
+		t.Fatal(err)
+	}
+	ds.load(src, third, 2*third)
+	paused := &pausingPartStore{Store: base, paused: make(chan struct{}), resume: make(chan struct{})}
+	a, err := New(Config{Chunk: 3000, Parallel: 1, ObjectSize: small.ObjectSize, RowGroup: small.RowGroup, Logger: slog.New(slog.DiscardHandler),
+		Lease: lease.Config{Holder: "paused", TTL: 10 * time.Minute}}, paused, src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error)
+	go func() { _, err := a.Run(context.Background()); done <- err }()
+	<-paused.paused
+	rerun := small
+	rerun.Lease = lease.Config{Holder: "successor", Now: func() time.Time { return time.Now().Add(time.Hour) }}
+	if sum, err := runWith(t, base, src, rerun); err != nil || sum.Run != 2 {
+		t.Fatalf("successor: %+v %v, want run 2", sum, err)
+	}
+	ds.load(src, 2*third, len(ds.rows))
+	if sum, err := runWith(t, base, src, rerun); err != nil || sum.Run != 3 || sum.BronzeObjects == 0 {
+		t.Fatalf("later run: %+v %v, want run 3 rewriting parts", sum, err)
+	}
+	want := snapshot(t, dir)
+	close(paused.resume)
+	err = <-done
+	if !errors.Is(err, ErrFenced) {
+		t.Fatalf("the paused reduce: %v, want ErrFenced", err)
+	}
+	got := snapshot(t, dir)
+	// Its staged objects and done markers of a committed run wait for the next run's cleanup.
+	maps.DeleteFunc(got, func(k string, _ [32]byte) bool {
+		return strings.HasPrefix(k, StagingPrefix) || strings.HasPrefix(k, runStatePrefix)
+	})
+	diffSnapshots(t, got, want)
 }

@@ -1,6 +1,7 @@
 package lake
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -56,6 +57,50 @@ func testConditional(t *testing.T, s Store) {
 	}
 }
 
+// testLargeConditional checks PutIf and Holds on objects larger than a part.
+func testLargeConditional(t *testing.T, s Store) {
+	ctx := context.Background()
+	const key = "bronze/t/part-00000.parquet"
+	big := func(fill byte) func(io.Writer) error {
+		return func(w io.Writer) error {
+			_, err := w.Write(bytes.Repeat([]byte{fill}, PartSize+PartSize/2))
+			return err
+		}
+	}
+	v1, err := s.PutIf(ctx, key, Absent, big('a'))
+	if err != nil {
+		t.Fatalf("create a large object: %v", err)
+	}
+	if _, err := s.PutIf(ctx, key, Absent, big('b')); !errors.Is(err, ErrConflict) {
+		t.Fatalf("second create of a large object: %v, want ErrConflict", err)
+	}
+	if v, err := s.Version(ctx, key); err != nil || v != v1 {
+		t.Fatalf("version = %q %v, want %q", v, err, v1)
+	}
+	v2, err := s.PutIf(ctx, key, v1, big('b'))
+	if err != nil {
+		t.Fatalf("swap a large object: %v", err)
+	}
+	if _, err := s.PutIf(ctx, key, v1, big('c')); !errors.Is(err, ErrConflict) {
+		t.Fatalf("stale swap of a large object: %v, want ErrConflict", err)
+	}
+	f := func(write func(io.Writer) error, want bool) {
+		t.Helper()
+		if got, err := Holds(ctx, s, key, write); err != nil || got != want {
+			t.Errorf("holds = %v, %v; want %v", got, err, want)
+		}
+	}
+	f(big('b'), true)
+	f(big('a'), false)
+	f(body("b"), false) // a prefix
+	if v, _ := s.Version(ctx, key); v != v2 {
+		t.Fatalf("version after the stale swap %q, want %q", v, v2)
+	}
+	if _, err := s.Version(ctx, "bronze/none"); !errors.Is(err, ErrNotExist) {
+		t.Fatalf("version of a missing object: %v", err)
+	}
+}
+
 // testRaces starts goroutines together that all create one key, then all swap the version they read,
 // round after round: exactly one wins each round, and the object holds the winner's bytes.
 func testRaces(t *testing.T, s Store, racers, rounds int) {
@@ -102,12 +147,14 @@ func TestDirConditional(t *testing.T) {
 		t.Fatal(err)
 	}
 	testConditional(t, s)
+	testLargeConditional(t, s)
 	testRaces(t, s, 16, 20)
 }
 
 func TestS3Conditional(t *testing.T) {
 	_, _, s := startS3(t, "/some/prefix")
 	testConditional(t, s)
+	testLargeConditional(t, s)
 	testRaces(t, s, 16, 20)
 }
 

@@ -207,32 +207,63 @@ func (d *Dir) GetVersion(ctx context.Context, key string) ([]byte, Version, erro
 	if err != nil {
 		return nil, Absent, err
 	}
-	return b, fileVersion(b), nil
-}
-
-func fileVersion(b []byte) Version {
 	h := sha256.Sum256(b)
-	return Version(hex.EncodeToString(h[:]))
+	return b, Version(hex.EncodeToString(h[:])), nil
 }
 
-// PutIf implements Store. The check and the rename happen under an exclusive flock(2) on a hidden
-// lock file next to the object, which excludes other goroutines and processes and, on a shared file
-// system whose flock is shared (NFSv4, CephFS), other machines.
-func (d *Dir) PutIf(_ context.Context, key string, v Version, write func(io.Writer) error) (Version, error) {
-	b, err := render(key, write)
+// Version implements Store by hashing the file as it streams by.
+func (d *Dir) Version(_ context.Context, key string) (Version, error) {
+	v, err := hashFile(d.path(key))
+	if errors.Is(err, fs.ErrNotExist) {
+		return Absent, fmt.Errorf("version %s: %w", key, ErrNotExist)
+	}
+	if err != nil {
+		return Absent, fmt.Errorf("lake: version %s: %w", key, err)
+	}
+	return v, nil
+}
+
+func hashFile(p string) (Version, error) {
+	f, err := os.Open(p)
 	if err != nil {
 		return Absent, err
 	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return Absent, err
+	}
+	return Version(hex.EncodeToString(h.Sum(nil))), nil
+}
+
+// PutIf implements Store. The new bytes go to a synced temporary file first; then the check and the
+// rename happen under an exclusive flock(2) on a hidden lock file next to the object, which excludes
+// other goroutines and processes and, on a shared file system whose flock is shared (NFSv4, CephFS),
+// other machines.
+func (d *Dir) PutIf(_ context.Context, key string, v Version, write func(io.Writer) error) (Version, error) {
 	p := d.path(key)
+	// created is the highest directory this write creates, durable once its parent is synced.
+	created := ""
+	for dir, root := filepath.Dir(p), filepath.Clean(d.root); dir != root && strings.HasPrefix(dir, root); dir = filepath.Dir(dir) {
+		if _, err := os.Stat(dir); err == nil {
+			break
+		}
+		created = dir
+	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return Absent, fmt.Errorf("lake: put %s: %w", key, err)
 	}
+	tmp, nv, err := writeTemp(p, write)
+	if err != nil {
+		return Absent, fmt.Errorf("lake: put %s: %w", key, err)
+	}
+	defer os.Remove(tmp) // gone already once renamed
 	unlock, err := lockFile(filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".lock"))
 	if err != nil {
 		return Absent, fmt.Errorf("lake: put %s: lock: %w", key, err)
 	}
 	defer unlock()
-	cur, err := os.ReadFile(p)
+	cur, err := hashFile(p)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if v != Absent {
@@ -240,39 +271,36 @@ func (d *Dir) PutIf(_ context.Context, key string, v Version, write func(io.Writ
 		}
 	case err != nil:
 		return Absent, fmt.Errorf("lake: put %s: %w", key, err)
-	case v == Absent || fileVersion(cur) != v:
+	case v == Absent || cur != v:
 		return Absent, fmt.Errorf("put %s: %w", key, ErrConflict)
 	}
-	if err := d.replaceDurably(p, b); err != nil {
+	if err := os.Rename(tmp, p); err != nil {
 		return Absent, fmt.Errorf("lake: put %s: %w", key, err)
 	}
-	return fileVersion(b), nil
-}
-
-// replaceDurably writes b to p through a synced temporary file and a rename, then syncs the
-// directories up to the root, which may have just been created.
-func (d *Dir) replaceDurably(p string, b []byte) error {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		return errors.Join(err, f.Close(), os.Remove(f.Name()))
-	}
-	if err := errors.Join(f.Sync(), f.Close()); err != nil {
-		return errors.Join(err, os.Remove(f.Name()))
-	}
-	if err := os.Rename(f.Name(), p); err != nil {
-		return errors.Join(err, os.Remove(f.Name()))
-	}
-	root := filepath.Clean(d.root)
-	for dir := filepath.Dir(p); strings.HasPrefix(dir, root); dir = filepath.Dir(dir) {
+	// The new name's directory, and those up to the parent of the highest one created.
+	for dir := filepath.Dir(p); ; dir = filepath.Dir(dir) {
 		if err := syncPath(dir); err != nil {
-			return err
+			return Absent, fmt.Errorf("lake: put %s: %w", key, err)
 		}
-		if dir == root {
+		if created == "" || dir == filepath.Dir(created) {
 			break
 		}
 	}
-	return nil
+	return nv, nil
+}
+
+// writeTemp writes a synced hidden temporary file next to p and returns its name and version.
+func writeTemp(p string, write func(io.Writer) error) (string, Version, error) {
+	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	if err != nil {
+		return "", Absent, err
+	}
+	h := sha256.New()
+	if err := write(io.MultiWriter(f, h)); err != nil {
+		return "", Absent, errors.Join(err, f.Close(), os.Remove(f.Name()))
+	}
+	if err := errors.Join(f.Sync(), f.Close()); err != nil {
+		return "", Absent, errors.Join(err, os.Remove(f.Name()))
+	}
+	return f.Name(), Version(hex.EncodeToString(h.Sum(nil))), nil
 }

@@ -2,6 +2,7 @@
 package lake
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -45,30 +46,78 @@ type Store interface {
 
 	// GetVersion returns an object and its version; ErrNotExist if there is none.
 	GetVersion(ctx context.Context, key string) ([]byte, Version, error)
+	// Version returns an object's version without bringing its bytes; ErrNotExist if there is none.
+	Version(ctx context.Context, key string) (Version, error)
 	// PutIf replaces the object only if it is still at version v (Absent: only if there is none),
 	// atomically with the check, and returns the new version; ErrConflict otherwise. The object is
-	// durable when PutIf returns. It is held in memory, at most PartSize: for small objects such as
-	// state and leases. Do not mix Put and PutIf on one key.
+	// durable when PutIf returns. It streams like Put, so it serves small objects such as state and
+	// leases as well as bronze parts that must not overwrite a successor's. Put on the same key is
+	// not excluded by it.
 	PutIf(ctx context.Context, key string, v Version, write func(w io.Writer) error) (Version, error)
 }
 
-// render returns the bytes write produces, refusing more than a PutIf may hold.
-func render(key string, write func(io.Writer) error) ([]byte, error) {
-	var buf limitedBuffer
-	if err := write(&buf); err != nil {
-		return nil, fmt.Errorf("lake: put %s: %w", key, err)
+// Holds reports whether the object at key holds exactly the bytes write produces, comparing them as
+// write produces them, with the object read in place: for a conditional write that met a conflict,
+// to tell a successor's identical object from a different one. A missing object holds nothing.
+func Holds(ctx context.Context, s Store, key string, write func(io.Writer) error) (bool, error) {
+	obj, err := s.Open(ctx, key)
+	if errors.Is(err, ErrNotExist) {
+		return false, nil
 	}
-	return buf.b, nil
+	if err != nil {
+		return false, err
+	}
+	defer obj.Close()
+	cw := &comparingWriter{r: obj, size: obj.Size()}
+	err = write(cw)
+	switch {
+	case cw.differs:
+		return false, nil // whatever write made of the refusal
+	case err != nil:
+		return false, fmt.Errorf("lake: compare %s: %w", key, err)
+	}
+	return cw.off == cw.size, nil
 }
 
-type limitedBuffer struct{ b []byte }
+// errDiffers stops a write that compareWriter found different.
+var errDiffers = errors.New("lake: bytes differ")
 
-func (l *limitedBuffer) Write(p []byte) (int, error) {
-	if len(l.b)+len(p) > PartSize {
-		return 0, fmt.Errorf("a conditional write holds at most %d bytes", PartSize)
+// comparingWriter compares what is written to it with an object, a MiB at a time.
+type comparingWriter struct {
+	r       io.ReaderAt
+	size    int64
+	off     int64
+	buf     []byte
+	differs bool
+}
+
+func (c *comparingWriter) Write(p []byte) (int, error) {
+	written := 0
+	for len(p) > 0 {
+		n := min(len(p), 1<<20)
+		if c.off+int64(n) > c.size {
+			c.differs = true
+			return written, errDiffers
+		}
+		if len(c.buf) < n {
+			c.buf = make([]byte, max(n, 64<<10))
+		}
+		m, err := c.r.ReadAt(c.buf[:n], c.off)
+		if m < n {
+			if err == nil {
+				err = io.ErrUnexpectedEOF
+			}
+			return written, err
+		}
+		if !bytes.Equal(c.buf[:n], p[:n]) {
+			c.differs = true
+			return written, errDiffers
+		}
+		c.off += int64(n)
+		written += n
+		p = p[n:]
 	}
-	l.b = append(l.b, p...)
-	return len(p), nil
+	return written, nil
 }
 
 // ObjectReader reads any part of one object. ReadAt may be called from several goroutines at once

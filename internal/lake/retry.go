@@ -1,7 +1,6 @@
 package lake
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -195,19 +194,25 @@ func (r *Retrying) PutIf(ctx context.Context, key string, v Version, write func(
 
 // ownWrite returns the object's version if it holds what write produces, ErrConflict if not.
 func (r *Retrying) ownWrite(ctx context.Context, key string, write func(io.Writer) error) (Version, error) {
-	cur, v, err := r.Store.GetVersion(ctx, key)
+	v, err := r.Store.Version(ctx, key)
 	if errors.Is(err, ErrNotExist) {
 		return Absent, fmt.Errorf("put %s: %w", key, ErrConflict)
 	}
 	if err != nil {
 		return Absent, err
 	}
-	want, err := render(key, write)
+	same, err := Holds(ctx, r.Store, key, write)
 	if err != nil {
 		return Absent, err
 	}
-	if !bytes.Equal(cur, want) {
+	if !same {
 		return Absent, fmt.Errorf("put %s: %w", key, ErrConflict)
 	}
 	return v, nil
+}
+
+// Version implements Store.
+func (r *Retrying) Version(ctx context.Context, key string) (v Version, err error) {
+	err = r.do(ctx, func() error { v, err = r.Store.Version(ctx, key); return err })
+	return v, err
 }

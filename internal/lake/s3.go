@@ -71,23 +71,26 @@ func (s *S3) object(key string) string {
 // a goroutine that Put waits for: when Put returns, write has returned, so a retry never runs two
 // writers at once.
 func (s *S3) Put(ctx context.Context, key string, write func(io.Writer) error) error {
+	_, err := s.put(ctx, key, write, minio.PutObjectOptions{})
+	return err
+}
+
+func (s *S3) put(ctx context.Context, key string, write func(io.Writer) error, opts minio.PutObjectOptions) (minio.UploadInfo, error) {
 	pr, pw := io.Pipe()
 	written := make(chan struct{})
 	go func() {
 		defer close(written)
 		pw.CloseWithError(write(pw))
 	}()
-	_, err := s.client.PutObject(ctx, s.bucket, s.object(key), pr, -1, minio.PutObjectOptions{
-		PartSize:    PartSize,
-		ContentType: contentType(key),
-	})
+	opts.PartSize, opts.ContentType = PartSize, contentType(key)
+	info, err := s.client.PutObject(ctx, s.bucket, s.object(key), pr, -1, opts)
 	// Unblock the writer if the upload stopped reading early, and wait for it.
 	pr.CloseWithError(io.ErrClosedPipe)
 	<-written
 	if err != nil {
-		return fmt.Errorf("lake: put s3://%s/%s: %w", s.bucket, s.object(key), err)
+		return info, fmt.Errorf("lake: put s3://%s/%s: %w", s.bucket, s.object(key), err)
 	}
-	return nil
+	return info, nil
 }
 
 func contentType(key string) string {
@@ -134,21 +137,35 @@ func (s *S3) GetVersion(ctx context.Context, key string) ([]byte, Version, error
 	return b, Version(info.ETag), nil
 }
 
-// PutIf implements Store with one PUT carrying If-None-Match: * (create) or If-Match: <etag>
-// (compare-and-swap), which the service checks atomically with the write.
+// PutIf implements Store with If-None-Match: * (create) or If-Match: <etag> (compare-and-swap), which
+// the service checks atomically with the write: an object of up to PartSize is one PUT, a larger one
+// a multipart upload whose completion carries the condition (minio-go's PutObject would drop it there).
 func (s *S3) PutIf(ctx context.Context, key string, v Version, write func(io.Writer) error) (Version, error) {
-	b, err := render(key, write)
-	if err != nil {
-		return Absent, err
-	}
-	opts := minio.PutObjectOptions{ContentType: contentType(key)}
+	cond := minio.PutObjectOptions{ContentType: contentType(key)}
 	if v == Absent {
-		opts.SetMatchETagExcept("*")
+		cond.SetMatchETagExcept("*")
 	} else {
-		opts.SetMatchETag(string(v))
+		cond.SetMatchETag(string(v))
 	}
-	info, err := s.client.PutObject(ctx, s.bucket, s.object(key), bytes.NewReader(b), int64(len(b)), opts)
+	u := &conditionalUpload{s: s, ctx: ctx, key: key, buf: make([]byte, 0, PartSize)}
+	err := write(u)
+	var info minio.UploadInfo
+	switch {
+	case err != nil:
+	case u.id == "":
+		info, err = s.client.PutObject(ctx, s.bucket, s.object(key), bytes.NewReader(u.buf), int64(len(u.buf)), cond)
+	default:
+		if len(u.buf) > 0 {
+			err = u.flush()
+		}
+		if err == nil {
+			info, err = minio.Core{Client: s.client}.CompleteMultipartUpload(ctx, s.bucket, s.object(key), u.id, u.parts, cond)
+		}
+	}
 	if err != nil {
+		if u.id != "" {
+			minio.Core{Client: s.client}.AbortMultipartUpload(context.WithoutCancel(ctx), s.bucket, s.object(key), u.id)
+		}
 		switch minio.ToErrorResponse(err).Code {
 		// 412, or 409 from S3 when another conditional write to the key is in flight; NoSuchKey
 		// when the version named is gone.
@@ -156,6 +173,61 @@ func (s *S3) PutIf(ctx context.Context, key string, v Version, write func(io.Wri
 			return Absent, fmt.Errorf("put s3://%s/%s: %w", s.bucket, s.object(key), ErrConflict)
 		}
 		return Absent, fmt.Errorf("lake: put s3://%s/%s: %w", s.bucket, s.object(key), err)
+	}
+	return Version(info.ETag), nil
+}
+
+// conditionalUpload buffers a PutIf's bytes a part at a time, beginning a multipart upload when the
+// first part is full.
+type conditionalUpload struct {
+	s     *S3
+	ctx   context.Context
+	key   string
+	buf   []byte
+	id    string // of the multipart upload, once begun
+	parts []minio.CompletePart
+}
+
+func (u *conditionalUpload) Write(p []byte) (int, error) {
+	n := len(p)
+	for len(p) > 0 {
+		if len(u.buf) == cap(u.buf) {
+			if err := u.flush(); err != nil {
+				return n - len(p), err
+			}
+		}
+		m := min(len(p), cap(u.buf)-len(u.buf))
+		u.buf = append(u.buf, p[:m]...)
+		p = p[m:]
+	}
+	return n, nil
+}
+
+// flush uploads the buffered bytes as the next part.
+func (u *conditionalUpload) flush() error {
+	core := minio.Core{Client: u.s.client}
+	if u.id == "" {
+		id, err := core.NewMultipartUpload(u.ctx, u.s.bucket, u.s.object(u.key), minio.PutObjectOptions{ContentType: contentType(u.key)})
+		if err != nil {
+			return err
+		}
+		u.id = id
+	}
+	n := len(u.parts) + 1
+	part, err := core.PutObjectPart(u.ctx, u.s.bucket, u.s.object(u.key), u.id, n, bytes.NewReader(u.buf), int64(len(u.buf)), minio.PutObjectPartOptions{})
+	if err != nil {
+		return err
+	}
+	u.parts = append(u.parts, minio.CompletePart{PartNumber: n, ETag: part.ETag})
+	u.buf = u.buf[:0]
+	return nil
+}
+
+// Version implements Store with a HEAD request.
+func (s *S3) Version(ctx context.Context, key string) (Version, error) {
+	info, err := s.client.StatObject(ctx, s.bucket, s.object(key), minio.StatObjectOptions{})
+	if err != nil {
+		return Absent, s.getErr(key, err)
 	}
 	return Version(info.ETag), nil
 }

@@ -195,6 +195,57 @@ func Acquire(ctx context.Context, store lake.Store, key string, cfg Config) (*Le
 	}
 }
 
+// Check returns the *HeldError of the holder that has the lease at key, or nil if it is free or has
+// never been taken: for work that must not overlap the key's holder but does not take the key itself.
+func Check(ctx context.Context, store lake.Store, key string, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	b, _, err := store.GetVersion(ctx, key)
+	if errors.Is(err, lake.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("lease: read %s: %w", key, err)
+	}
+	r, err := decode(key, b)
+	if err != nil {
+		return err
+	}
+	if r.free(cfg.Now(), cfg.Margin) {
+		return nil
+	}
+	return &HeldError{Key: key, Holder: r.Holder, Acquired: r.Acquired, Expires: r.Expires, Free: r.Expires.Add(cfg.Margin)}
+}
+
+// AwaitFree waits up to cfg.Wait while another holder has the lease at key (Check), then fails with
+// its *HeldError.
+func AwaitFree(ctx context.Context, store lake.Store, key string, cfg Config) error {
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	giveUp := cfg.Now().Add(cfg.Wait)
+	for waiting := false; ; waiting = true {
+		err := Check(ctx, store, key, cfg)
+		var held *HeldError
+		if !errors.As(err, &held) {
+			return err
+		}
+		now := cfg.Now()
+		if !now.Before(giveUp) {
+			return held
+		}
+		if !waiting {
+			cfg.Logger.Info("waiting for the lease to be free", "key", key, "holder", held.Holder, "expires", held.Expires, "wait", cfg.Wait)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for %w: %w", held, context.Cause(ctx))
+		case <-time.After(min(cfg.Poll, giveUp.Sub(now))):
+		}
+	}
+}
+
 // try takes the lease if it is free: a *Lease, or the *HeldError of the holder that has it.
 func try(ctx context.Context, store lake.Store, key, token string, cfg Config) (*Lease, *HeldError, error) {
 	b, v, err := store.GetVersion(ctx, key)
@@ -319,6 +370,16 @@ func (l *Lease) adoptOwn(ctx context.Context) error {
 	}
 	l.rec, l.version = cur, v
 	return nil
+}
+
+// Drop stops renewing without marking the lease released: it expires at its last expiry. For a lease
+// whose work is recorded as done elsewhere, so that nobody asks for it again, Drop saves Release's
+// write. A later Release writes nothing.
+func (l *Lease) Drop() {
+	l.release.Do(func() {
+		l.cancel(errReleased)
+		<-l.renewed
+	})
 }
 
 // Release stops renewing and marks the lease released so that the next holder need not wait for its

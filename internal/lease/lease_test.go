@@ -278,3 +278,39 @@ func TestConfigValidate(t *testing.T) {
 		t.Errorf("defaults %+v, %v", c, err)
 	}
 }
+
+// TestCheckAndAwaitFree: Check names the holder of a held lease and nothing of a free, released or
+// missing one; AwaitFree waits up to Wait for it; a dropped lease stays held until its expiry.
+func TestCheckAndAwaitFree(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newStore(t)
+		ctx := context.Background()
+		if err := Check(ctx, s, key, cfg("b", 0)); err != nil {
+			t.Fatalf("check of a missing lease: %v", err)
+		}
+		a := acquire(t, s, cfg("a", 0))
+		wantHeld(t, Check(ctx, s, key, cfg("b", 0)), "a")
+		start := time.Now()
+		wantHeld(t, AwaitFree(ctx, s, key, cfg("b", 10*time.Second)), "a")
+		if waited := time.Since(start); waited != 10*time.Second {
+			t.Fatalf("AwaitFree gave up after %v, want 10s", waited)
+		}
+		go func() { time.Sleep(5 * time.Second); a.Release(ctx) }()
+		start = time.Now()
+		if err := AwaitFree(ctx, s, key, cfg("b", time.Minute)); err != nil || time.Since(start) > 6*time.Second {
+			t.Fatalf("AwaitFree of a lease released after 5s: %v after %v", err, time.Since(start))
+		}
+		if err := Check(ctx, s, key, cfg("b", 0)); err != nil {
+			t.Fatalf("check of a released lease: %v", err)
+		}
+		c := acquire(t, s, cfg("c", 0))
+		c.Drop()
+		c.Release(ctx) // writes nothing after Drop
+		expires := c.Record().Expires
+		wantHeld(t, Check(ctx, s, key, cfg("b", 0)), "c")
+		time.Sleep(time.Until(expires.Add(cfg("b", 0).TTL/6 + time.Second)))
+		if err := Check(ctx, s, key, cfg("b", 0)); err != nil {
+			t.Fatalf("check of a dropped lease past its expiry: %v", err)
+		}
+	})
+}
