@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -215,4 +217,44 @@ func TestRetryingPutIfAfterLostAnswer(t *testing.T) {
 	f("not written, then retried", false, "", false)
 	f("another writer first", false, "theirs", true)
 	f("another writer, then written over it", true, "theirs", true)
+}
+
+// TestDirDeleteTakesItsLockFile: deleting a key written by PutIf deletes its lock file and the
+// directories left empty, and writers racing to create the key, each deleting it again, still
+// create it one at a time although the lock file they lock keeps being deleted.
+func TestDirDeleteTakesItsLockFile(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	s, _ := NewDir(root)
+	const key = "_lease/run-1/silver-2024-01-01.json"
+	var holders atomic.Int32
+	var wg sync.WaitGroup
+	created := make([]int, 8)
+	for w := range created {
+		wg.Go(func() {
+			for created[w] < 20 {
+				_, err := s.PutIf(ctx, key, Absent, body("held"))
+				if errors.Is(err, ErrConflict) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				created[w]++
+				if n := holders.Add(1); n != 1 {
+					t.Errorf("%d writers created the key at once", n)
+				}
+				holders.Add(-1)
+				if err := s.Delete(ctx, key); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	if entries, err := os.ReadDir(root); err != nil || len(entries) != 0 {
+		t.Fatalf("the lake root holds %v after every delete (%v)", entries, err)
+	}
 }

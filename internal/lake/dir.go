@@ -41,11 +41,7 @@ func (d *Dir) path(key string) string { return filepath.Join(d.root, filepath.Fr
 // Put implements Store.
 func (d *Dir) Put(_ context.Context, key string, write func(io.Writer) error) error {
 	p := d.path(key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("lake: put %s: %w", key, err)
-	}
-	// A leading dot keeps the temporary file out of readers' globs such as */*.parquet.
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+	f, _, err := d.createTemp(p)
 	if err != nil {
 		return fmt.Errorf("lake: put %s: %w", key, err)
 	}
@@ -186,10 +182,24 @@ func (d *Dir) List(_ context.Context, prefix string) ([]string, error) {
 	return keys, nil
 }
 
-// Delete implements Store. Directories left empty go too, like prefixes in an object store.
+// Delete implements Store. The lock file of a key written by PutIf goes too, under its lock, and
+// directories left empty, like prefixes in an object store.
 func (d *Dir) Delete(_ context.Context, key string) error {
 	p := d.path(key)
-	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if lock := lockPath(p); fileExists(lock) {
+		unlock, err := lockFile(lock)
+		if err != nil {
+			return fmt.Errorf("lake: delete %s: lock: %w", key, err)
+		}
+		err = remove(p)
+		if err == nil {
+			err = remove(lock)
+		}
+		unlock()
+		if err != nil {
+			return fmt.Errorf("lake: delete %s: %w", key, err)
+		}
+	} else if err := remove(p); err != nil {
 		return fmt.Errorf("lake: delete %s: %w", key, err)
 	}
 	for dir := filepath.Dir(p); dir != filepath.Clean(d.root) && strings.HasPrefix(dir, filepath.Clean(d.root)); dir = filepath.Dir(dir) {
@@ -243,22 +253,16 @@ func hashFile(p string) (Version, error) {
 func (d *Dir) PutIf(_ context.Context, key string, v Version, write func(io.Writer) error) (Version, error) {
 	p := d.path(key)
 	// created is the highest directory this write creates, durable once its parent is synced.
-	created := ""
-	for dir, root := filepath.Dir(p), filepath.Clean(d.root); dir != root && strings.HasPrefix(dir, root); dir = filepath.Dir(dir) {
-		if _, err := os.Stat(dir); err == nil {
-			break
-		}
-		created = dir
-	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	f, created, err := d.createTemp(p)
+	if err != nil {
 		return Absent, fmt.Errorf("lake: put %s: %w", key, err)
 	}
-	tmp, nv, err := writeTemp(p, write)
+	tmp, nv, err := writeTemp(f, write)
 	if err != nil {
 		return Absent, fmt.Errorf("lake: put %s: %w", key, err)
 	}
 	defer os.Remove(tmp) // gone already once renamed
-	unlock, err := lockFile(filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".lock"))
+	unlock, err := lockFile(lockPath(p))
 	if err != nil {
 		return Absent, fmt.Errorf("lake: put %s: lock: %w", key, err)
 	}
@@ -289,12 +293,47 @@ func (d *Dir) PutIf(_ context.Context, key string, v Version, write func(io.Writ
 	return nv, nil
 }
 
-// writeTemp writes a synced hidden temporary file next to p and returns its name and version.
-func writeTemp(p string, write func(io.Writer) error) (string, Version, error) {
-	f, err := os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
-	if err != nil {
-		return "", Absent, err
+// lockPath is the hidden lock file of PutIfs to p.
+func lockPath(p string) string { return filepath.Join(filepath.Dir(p), "."+filepath.Base(p)+".lock") }
+
+func fileExists(p string) bool {
+	_, err := os.Lstat(p)
+	return err == nil
+}
+
+// remove removes p, which may be gone already.
+func remove(p string) error {
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
 	}
+	return nil
+}
+
+// createTemp creates a hidden temporary file next to p, and the directories it needs, of which
+// created is the highest. A leading dot keeps the file out of readers' globs such as */*.parquet. A
+// Delete removes directories it leaves empty, which may be one just made here: then it tries again.
+func (d *Dir) createTemp(p string) (f *os.File, created string, err error) {
+	for range 100 {
+		created = ""
+		for dir, root := filepath.Dir(p), filepath.Clean(d.root); dir != root && strings.HasPrefix(dir, root); dir = filepath.Dir(dir) {
+			if _, err := os.Stat(dir); err == nil {
+				break
+			}
+			created = dir
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return nil, "", err
+		}
+		f, err = os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
+		if !errors.Is(err, fs.ErrNotExist) {
+			return f, created, err
+		}
+	}
+	return nil, "", err
+}
+
+// writeTemp writes and syncs the temporary file f and returns its name and version.
+func writeTemp(f *os.File, write func(io.Writer) error) (string, Version, error) {
 	h := sha256.New()
 	if err := write(io.MultiWriter(f, h)); err != nil {
 		return "", Absent, errors.Join(err, f.Close(), os.Remove(f.Name()))
