@@ -46,18 +46,26 @@ type stage struct {
 	// do does a unit under its lease's context and returns its done marker, the same bytes whoever
 	// does it.
 	do func(ctx context.Context, unit string) ([]byte, error)
+	// slots holds one token per unit being leased or done, up to Parallel: see runStage.
+	slots chan struct{}
 }
 
-// runStage does the stage's units with Parallel workers, alongside any other compactor doing the same
-// stage, and returns every unit's done marker. A worker takes the first unit that is neither done nor
-// leased, so compactors share the units; a held one is never waited on while others are free. When
-// only held units remain it polls them, and takes over one whose holder stopped renewing.
+// runStage does the stage's units, alongside any other compactor doing the same stage, and returns
+// every unit's done marker. A worker takes the first unit that is neither done nor leased, so
+// compactors share the units; a held one is never waited on while others are free. When only held
+// units remain it polls them, and takes over one whose holder stopped renewing.
+//
+// Twice Parallel workers take units, Parallel of them at a time from taking a unit's lease to the
+// end of its work: the others meanwhile sync their unit's output and write its done marker, an fsync
+// or two on a directory lake and a round trip on S3, which one worker per slot would leave its core
+// idle for. A compactor takes no more units to do than it has slots, so others find the rest free.
 func (c *Compactor) runStage(ctx context.Context, s stage) (map[string][]byte, error) {
+	s.slots = make(chan struct{}, c.cfg.Parallel)
 	var mu sync.Mutex
 	done := map[string][]byte{}
 	mine := map[string]bool{} // units this compactor's workers are doing
 	g, gctx := errgroup.WithContext(ctx)
-	for range min(c.cfg.Parallel, len(s.units)) {
+	for range min(2*c.cfg.Parallel, len(s.units)) {
 		g.Go(func() error {
 			for {
 				held := false // by another compactor: poll it (a sibling worker's is its own)
@@ -109,6 +117,14 @@ func (c *Compactor) tryUnit(ctx context.Context, s stage, unit string) ([]byte, 
 	if err := c.stageCurrent(ctx, s); err != nil {
 		return nil, err
 	}
+	select {
+	case s.slots <- struct{}{}:
+	case <-ctx.Done():
+		return nil, context.Cause(ctx)
+	}
+	var freeSlot sync.Once
+	free := func() { freeSlot.Do(func() { <-s.slots }) }
+	defer free()
 	cfg := c.cfg.Lease
 	cfg.Wait = 0
 	l, err := lease.Acquire(ctx, c.store, unitLeaseKey(s.run, unit), cfg)
@@ -119,7 +135,7 @@ func (c *Compactor) tryUnit(ctx context.Context, s stage, unit string) ([]byte, 
 	if err != nil {
 		return nil, err
 	}
-	marker, err := c.leasedUnit(l.Context(), s, unit)
+	marker, err := c.leasedUnit(l.Context(), s, unit, free)
 	if err == nil {
 		// Nobody asks for a done unit's lease again.
 		l.Drop()
@@ -136,7 +152,8 @@ func (c *Compactor) tryUnit(ctx context.Context, s stage, unit string) ([]byte, 
 
 // leasedUnit does a unit whose lease this compactor holds, unless its previous holder finished it
 // meanwhile or a backfill holds the lake, and writes its done marker before the lease is released.
-func (c *Compactor) leasedUnit(ctx context.Context, s stage, unit string) ([]byte, error) {
+// It frees its slot once the unit's work is done.
+func (c *Compactor) leasedUnit(ctx context.Context, s stage, unit string, free func()) ([]byte, error) {
 	if m, err := c.doneMarker(ctx, s.run, unit); m != nil || err != nil {
 		return m, err
 	}
@@ -146,6 +163,7 @@ func (c *Compactor) leasedUnit(ctx context.Context, s stage, unit string) ([]byt
 		return nil, err
 	}
 	marker, err := s.do(ctx, unit)
+	free()
 	if err != nil {
 		// A unit whose stage another compactor committed meanwhile may find its inputs gone (a
 		// reduce's staged objects); that is no failure of the run. Fencing is: it is reported.
