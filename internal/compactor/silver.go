@@ -223,7 +223,7 @@ func readBronzeSpill(path string, rows int) (_ []tables.BronzeInteraction, err e
 		return nil, fmt.Errorf("spill: %w", err)
 	}
 	defer func() { err = errors.Join(err, f.Close()) }()
-	r := rowfile.NewReader(bufio.NewReader(f), path, stagedInteractions.decode)
+	r := rowfile.NewReader(bufio.NewReader(f), path, internedBronze(map[string]string{}))
 	// One row more than written, so that the read goes on to the trailer, which counts the rows.
 	out := make([]tables.BronzeInteraction, rows+1)
 	n, err := r.Read(out)
@@ -237,6 +237,26 @@ func readBronzeSpill(path string, rows int) (_ []tables.BronzeInteraction, err e
 		return nil, fmt.Errorf("spill: %w", err)
 	}
 	return out[:n], nil
+}
+
+// internedBronze is stagedInteractions.decode with the strings copied out of their block: a bucket's
+// user IDs outlive it (its part's users, for gold), and as substrings they would keep every block of
+// the day alive (peak RSS 1.0 GB instead of 0.6 GB on a day of 5M events). The repeated strings are
+// interned in strs.
+func internedBronze(strs map[string]string) func(*rowfile.Decoder, *tables.BronzeInteraction) {
+	intern := func(s string) string {
+		v, ok := strs[s]
+		if !ok {
+			v = strings.Clone(s)
+			strs[v] = v
+		}
+		return v
+	}
+	return func(d *rowfile.Decoder, r *tables.BronzeInteraction) {
+		stagedInteractions.decode(d, r)
+		r.UserID, r.ActionType, r.AppVersion = intern(r.UserID), intern(r.ActionType), intern(r.AppVersion)
+		r.PageID = strings.Clone(r.PageID) // nearly unique: interning would not pay
+	}
 }
 
 // writeSpill writes rows to a new spill file.
