@@ -22,7 +22,8 @@ const (
 	fixedMemory = 160 << 20
 	// minDayMemory bounds the bucket count of a budget left small by a large heap.
 	minDayMemory = 32 << 20
-	// maxBuckets bounds the spill files open at once (each with a spillBuffer).
+	// maxBuckets bounds the spill files open at once, each a row file writer holding about 120 KiB
+	// (its block raw and compressed).
 	maxBuckets = 1024
 )
 

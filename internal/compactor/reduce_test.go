@@ -168,20 +168,28 @@ func TestNightlyRunsFewObjectsPerDay(t *testing.T) {
 	diffSnapshots(t, snapshot(t, dir, "silver/", "gold/"), snapshot(t, cleanDir, "silver/", "gold/"))
 }
 
+// firstRunWith loads ds's users and its first n rows into a new source and runs a compactor with
+// cfg (runWith) on a new lake; it returns the source and the lake's directory and store.
+func firstRunWith(t *testing.T, ds dataset, n int, cfg Config) (*memSource, string, *lake.Dir) {
+	t.Helper()
+	src := newMemSource()
+	ds.loadUsers(src)
+	ds.load(src, 0, n)
+	dir := t.TempDir()
+	store, _ := lake.NewDir(dir)
+	if _, err := runWith(t, store, src, cfg); err != nil {
+		t.Fatal(err)
+	}
+	return src, dir, store
+}
+
 // TestPartsAreCutAndSealed: with a small object size, a day's rows fill several parts; a later run
 // appends to the open part and cuts new ones, leaving the sealed parts as they were.
 func TestPartsAreCutAndSealed(t *testing.T) {
 	ds := genData(20, 60, 2, 600)
-	src := newMemSource()
-	ds.loadUsers(src)
-	half := len(ds.rows) / 2
-	ds.load(src, 0, half)
-	dir := t.TempDir()
-	store, _ := lake.NewDir(dir)
 	small := Config{ObjectSize: 4 << 10, RowGroup: 100}
-	if _, err := runWith(t, store, src, small); err != nil {
-		t.Fatal(err)
-	}
+	half := len(ds.rows) / 2
+	src, dir, store := firstRunWith(t, ds, half, small)
 	before := snapshot(t, dir, "bronze/")
 	st := loadTestState(t, dir)
 	ds.load(src, half, len(ds.rows))
@@ -403,16 +411,9 @@ func (p *pausingPartStore) PutIf(ctx context.Context, key string, v lake.Version
 // TestPutPartFencing.)
 func TestPausedReduceIsFenced(t *testing.T) {
 	ds := genData(22, 60, 2, 600)
-	src := newMemSource()
-	ds.loadUsers(src)
-	third := len(ds.rows) / 3
-	ds.load(src, 0, third)
-	dir := t.TempDir()
-	base, _ := lake.NewDir(dir)
 	small := Config{ObjectSize: 4 << 10, RowGroup: 100}
-	if _, err := runWith(t, base, src, small); err != nil {
-		t.Fatal(err)
-	}
+	third := len(ds.rows) / 3
+	src, dir, base := firstRunWith(t, ds, third, small)
 	ds.load(src, third, 2*third)
 	paused := &pausingPartStore{Store: base, paused: make(chan struct{}), resume: make(chan struct{})}
 	a, err := New(Config{Chunk: 3000, Parallel: 1, ObjectSize: small.ObjectSize, RowGroup: small.RowGroup, Logger: slog.New(slog.DiscardHandler),

@@ -2,16 +2,20 @@ package compactor
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/reference"
+	"github.com/notestream/notestream/internal/rowfile"
 	"github.com/notestream/notestream/internal/tables"
 )
 
@@ -73,5 +77,64 @@ func TestBucketsBuildTheSameLake(t *testing.T) {
 		if left, _ := os.ReadDir(spill); len(left) > 0 {
 			t.Errorf("%d buckets left %d spill entries", n, len(left))
 		}
+	}
+}
+
+// TestSpillFiles: a bucket's bronze spill file reads back as written, and cut short or with a byte
+// changed it is rowfile.ErrCorrupt; spilled sessions merge by user, each user's rows in their file's
+// order, with DurationS's bits kept.
+func TestSpillFiles(t *testing.T) {
+	dir := t.TempDir()
+	bronze := []tables.BronzeInteraction{
+		{UserID: "u1", Timestamp: 5, ActionType: "edit", PageID: "p1", DurationMs: 7, AppVersion: "5.1", KafkaPartition: 3, KafkaOffset: 9, Late: true},
+		{UserID: "u2", Timestamp: -1, PageID: "p2"},
+	}
+	p := filepath.Join(dir, "bronze-00000")
+	if err := writeSpill(p, stagedInteractions, bronze); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := readBronzeSpill(p, len(bronze)); err != nil || !slices.Equal(got, bronze) {
+		t.Fatalf("read back %v, %v; want %v", got, err, bronze)
+	}
+	if _, err := readBronzeSpill(p, len(bronze)+1); err == nil {
+		t.Fatal("a spill file of fewer rows than written read back")
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, damaged := range [][]byte{b[:len(b)-3], slices.Concat(b[:len(b)/2], []byte{b[len(b)/2] ^ 1}, b[len(b)/2+1:])} {
+		if err := os.WriteFile(p, damaged, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := readBronzeSpill(p, len(bronze)); !errors.Is(err, rowfile.ErrCorrupt) {
+			t.Fatalf("read of a damaged spill file: %v, want rowfile.ErrCorrupt", err)
+		}
+	}
+
+	files := [][]tables.SilverSession{
+		{{UserID: "a", SessionID: "a2", DurationS: math.Copysign(0, -1)}, {UserID: "a", SessionID: "a1"}, {UserID: "d", SessionID: "d1"}},
+		{},
+		{{UserID: "b", SessionID: "b1", DurationS: math.NaN()}, {UserID: "c", SessionID: "c2"}, {UserID: "c", SessionID: "c1", DurationS: 1.5}},
+	}
+	var keys []string
+	for i, rows := range files {
+		keys = append(keys, fmt.Sprintf("sessions-%05d", i))
+		if err := writeSpill(filepath.Join(dir, keys[i]), spillSessions, rows); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store, _ := lake.NewDir(dir)
+	var got []tables.SilverSession
+	err = mergeSpills(context.Background(), store, spillSessions, keys, func(b []tables.SilverSession) error { got = append(got, b...); return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []tables.SilverSession{files[0][0], files[0][1], files[2][0], files[2][1], files[2][2], files[0][2]}
+	eq := func(a, b tables.SilverSession) bool {
+		return a.SessionID == b.SessionID && math.Float64bits(a.DurationS) == math.Float64bits(b.DurationS)
+	}
+	if !slices.EqualFunc(got, want, eq) {
+		t.Fatalf("merged %v, want %v", got, want)
 	}
 }

@@ -6,6 +6,8 @@ import (
 	"context"
 	"errors"
 	"io"
+	"math"
+	"strings"
 
 	"github.com/notestream/notestream/internal/lake"
 	"github.com/notestream/notestream/internal/rowfile"
@@ -21,7 +23,7 @@ import (
 type stagedRows[T any] struct {
 	encode  func(*rowfile.Encoder, *T)
 	decode  func(*rowfile.Decoder, *T)
-	compare func(a, b *T) int // a total order of a run's rows: (partition, offset) decide last
+	compare func(a, b *T) int // the order of a merge: of staged rows a total one, (partition, offset) deciding last
 }
 
 // The map sorts staged rows with compareBronze and compareBronzeUser called directly, not through
@@ -72,6 +74,58 @@ var stagedUsers = stagedRows[tables.BronzeUser]{
 		r.KafkaOffset = d.Int()
 	},
 	compare: compareBronzeUser,
+}
+
+// A day built in buckets (buildBuckets) spills its silver rows as row files too, one per bucket, and
+// merges them by user alone: a user's rows are all in one bucket, and the heap keeps its top cursor
+// on ties, so they come out together and in their file's order.
+
+var spillInteractions = stagedRows[tables.SilverInteraction]{
+	encode: func(e *rowfile.Encoder, r *tables.SilverInteraction) {
+		e.String(r.UserID)
+		e.Int(r.Timestamp)
+		e.String(r.ActionType)
+		e.String(r.PageID)
+		e.Int(r.DurationMs)
+		e.String(r.AppVersion)
+	},
+	decode: func(d *rowfile.Decoder, r *tables.SilverInteraction) {
+		r.UserID = d.String()
+		r.Timestamp = d.Int()
+		r.ActionType = d.String()
+		r.PageID = d.String()
+		r.DurationMs = d.Int()
+		r.AppVersion = d.String()
+	},
+	compare: func(a, b *tables.SilverInteraction) int { return strings.Compare(a.UserID, b.UserID) },
+}
+
+var spillSessions = stagedRows[tables.SilverSession]{
+	encode: func(e *rowfile.Encoder, r *tables.SilverSession) {
+		e.String(r.SessionID)
+		e.String(r.UserID)
+		e.Int(r.Start)
+		e.Int(r.End)
+		e.Int(int64(math.Float64bits(r.DurationS))) // the bits, so that silver's bytes do not change
+		e.Int(r.Actions)
+		e.Int(r.EngagedMs)
+		e.String(r.Country)
+		e.String(r.DeviceType)
+		e.String(r.SubscriptionType)
+	},
+	decode: func(d *rowfile.Decoder, r *tables.SilverSession) {
+		r.SessionID = d.String()
+		r.UserID = d.String()
+		r.Start = d.Int()
+		r.End = d.Int()
+		r.DurationS = math.Float64frombits(uint64(d.Int()))
+		r.Actions = d.Int()
+		r.EngagedMs = d.Int()
+		r.Country = d.String()
+		r.DeviceType = d.String()
+		r.SubscriptionType = d.String()
+	},
+	compare: func(a, b *tables.SilverSession) int { return strings.Compare(a.UserID, b.UserID) },
 }
 
 // compareBronzeUser orders bronze/users rows by user, then input order (partition, offset).

@@ -157,7 +157,10 @@ func TestDir(t *testing.T) {
 	testStore(t, s)
 }
 
+// startS3 starts a MinIO server with a bucket "lake" and opens the store s3://lake+prefix on it;
+// it returns the server, the store's config and the store.
 func startS3(t *testing.T, prefix string) (*testenv.MinIO, S3Config, Store) {
+	t.Helper()
 	m := testenv.StartMinIO(t)
 	m.MakeBucket(t, "lake")
 	cfg := S3Config{Endpoint: "http://" + m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Region: "us-east-1"}

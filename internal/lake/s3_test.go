@@ -10,16 +10,12 @@ import (
 
 	"github.com/minio/minio-go/v7"
 	"github.com/minio/minio-go/v7/pkg/credentials"
-
-	"github.com/notestream/notestream/internal/testenv"
 )
 
 // TestNewS3ChecksBucketAndCredentials: wrong credentials and a missing bucket fail at Open, with a
 // message that names the bucket and holds no secret.
 func TestNewS3ChecksBucketAndCredentials(t *testing.T) {
-	m := testenv.StartMinIO(t)
-	m.MakeBucket(t, "lake")
-	good := S3Config{Endpoint: "http://" + m.Endpoint, AccessKey: m.AccessKey, SecretKey: m.SecretKey, Region: "us-east-1"}
+	m, good, _ := startS3(t, "")
 	f := func(url string, cfg S3Config, want string) {
 		t.Helper()
 		_, err := Open(context.Background(), url, cfg)
