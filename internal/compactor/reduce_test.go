@@ -439,9 +439,9 @@ func TestPausedReduceIsFenced(t *testing.T) {
 		t.Fatalf("the paused reduce: %v, want ErrFenced", err)
 	}
 	got := snapshot(t, dir)
-	// Its staged objects and done markers of a committed run wait for the next run's cleanup.
+	// Its staged objects, done markers and unit leases of a committed run wait for the next run's cleanup.
 	maps.DeleteFunc(got, func(k string, _ [32]byte) bool {
-		return strings.HasPrefix(k, StagingPrefix) || strings.HasPrefix(k, runStatePrefix)
+		return strings.HasPrefix(k, StagingPrefix) || strings.HasPrefix(k, runStatePrefix) || strings.HasPrefix(k, UnitLeasePrefix)
 	})
 	diffSnapshots(t, got, want)
 }
