@@ -162,6 +162,11 @@ func (c *Compactor) leasedUnit(ctx context.Context, s stage, unit string, free f
 	if err := lease.Check(ctx, c.store, LeaseKey, c.cfg.Lease); err != nil {
 		return nil, err
 	}
+	// Again under the lease, as the wait for a slot may be long: a unit begun once its stage is over
+	// would take its fence on a later run's objects and overwrite them.
+	if err := c.stageCurrent(ctx, s); err != nil {
+		return nil, err
+	}
 	marker, err := s.do(ctx, unit)
 	free()
 	if err != nil {
