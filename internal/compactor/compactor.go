@@ -41,7 +41,9 @@
 //     days, monthly_metrics of their months, cohorts and anomalies. Each partition is one object with
 //     a fixed name, replaced by a single PUT, so a reader sees the old or the new version. The cohort
 //     retention weeks that change are written and synced before the cohort index that records what
-//     they were computed from (CohortIndexKey).
+//     they were computed from (CohortIndexKey). Each unit is fenced like a reduce (fence.go): it
+//     takes state.json's version and those of every object it may write before it reads anything,
+//     and each write checks the state and is conditional on its object's version.
 //  6. One conditional PUT of state.json with nothing pending (again one winner), then the run's plan,
 //     markers and unit leases are deleted (or, after a crash, by the next run).
 //
@@ -574,14 +576,19 @@ func (c *Compactor) rebuild(ctx context.Context, rb Rebuild, users map[string]us
 	return c.gold(ctx, rb, built, users)
 }
 
-// gold writes the gold of rb: daily_metrics, the months, cohorts and anomalies.
+// gold writes the gold of rb: daily_metrics, the months, cohorts and anomalies. Its writes are fenced
+// on the objects' versions before it reads anything.
 func (c *Compactor) gold(ctx context.Context, rb Rebuild, built map[int32]*activity, users map[string]userInfo) error {
 	c.progress.Start("gold", int64(len(rb.Gold)))
-	cohortWeeks, err := c.writeGold(ctx, rb, built, users)
+	f, err := c.goldFence(ctx, rb)
 	if err != nil {
 		return fmt.Errorf("gold: %w", err)
 	}
-	n, err := c.writePerformance(ctx, rb, users)
+	cohortWeeks, err := c.writeGold(ctx, rb, built, users, f)
+	if err != nil {
+		return fmt.Errorf("gold: %w", err)
+	}
+	n, err := c.writePerformance(ctx, rb, users, f)
 	if err != nil {
 		return fmt.Errorf("gold performance: %w", err)
 	}
@@ -589,6 +596,31 @@ func (c *Compactor) gold(ctx context.Context, rb Rebuild, built map[int32]*activ
 		s.NewAnomalies, s.GoldDays, s.Months, s.CohortWeeks = n, len(rb.Gold), len(rb.Months), cohortWeeks
 	})
 	return nil
+}
+
+// goldFence takes the versions of every object gold may write for rb: the partitions rb names, the
+// cohort index and, as the cohort weeks that change are known only once computed, every cohort week
+// in the lake.
+func (c *Compactor) goldFence(ctx context.Context, rb Rebuild) (*fence, error) {
+	var keys []string
+	for _, d := range rb.Gold {
+		keys = append(keys, dayKey(tables.GoldDailyMetrics, d))
+	}
+	for _, m := range rb.Months {
+		for _, table := range []string{tables.GoldMonthlyMetrics, tables.GoldPowerUsers, tables.GoldSessionFrequency, tables.GoldDevicePerformance} {
+			keys = append(keys, monthKey(table, m))
+		}
+	}
+	for _, d := range rb.Silver {
+		keys = append(keys, dayKey(tables.GoldAppVersionDaily, d))
+	}
+	for _, d := range AnomalyDays(rb.Silver, rb.LakeDays[0], rb.LakeDays[1]) {
+		keys = append(keys, dayKey(tables.GoldAnomalies, d))
+	}
+	if rb.Cohorts == CohortsNone {
+		return c.takeFence(ctx, keys)
+	}
+	return c.takeFence(ctx, append(keys, CohortIndexKey), tables.GoldCohortRetention+"/")
 }
 
 // joinPlan returns the plan of the next run: the one in the lake if there is one (a crashed run's, or

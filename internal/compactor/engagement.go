@@ -213,14 +213,14 @@ func (c *Compactor) cohortRetention(rb Rebuild, index *cohortIndex, in *engageme
 // finishCohorts removes the cohort partitions left without users, once the new ones are in place
 // (for CohortsAll: every partition it did not write, as a lake without an index may hold any), and
 // then records the index. A crash before the index is written redoes the same work from the old one.
-func (c *Compactor) finishCohorts(ctx context.Context, rb Rebuild, w cohortWrite) error {
+func (c *Compactor) finishCohorts(ctx context.Context, rb Rebuild, w cohortWrite, f *fence) error {
 	if rb.Cohorts == CohortsAll {
-		if err := c.removeStale(ctx, tables.GoldCohortRetention, w.objects); err != nil {
+		if err := c.removeStale(ctx, tables.GoldCohortRetention, w.objects, f); err != nil {
 			return err
 		}
 	}
 	for _, key := range w.deleted {
-		if err := c.store.Delete(ctx, key); err != nil {
+		if err := c.deleteFenced(ctx, f, key); err != nil {
 			return err
 		}
 	}
@@ -228,7 +228,7 @@ func (c *Compactor) finishCohorts(ctx context.Context, rb Rebuild, w cohortWrite
 	if err := c.store.Sync(ctx); err != nil {
 		return err
 	}
-	if err := c.store.Put(ctx, CohortIndexKey, w.index.encode); err != nil {
+	if err := c.putFenced(ctx, f, []object{{CohortIndexKey, w.index.encode}}); err != nil {
 		return fmt.Errorf("write %s: %w", CohortIndexKey, err)
 	}
 	return nil
@@ -236,7 +236,7 @@ func (c *Compactor) finishCohorts(ctx context.Context, rb Rebuild, w cohortWrite
 
 // removeStale deletes the partitions of table that written does not hold, after the new ones are in
 // place.
-func (c *Compactor) removeStale(ctx context.Context, table string, written []object) error {
+func (c *Compactor) removeStale(ctx context.Context, table string, written []object, f *fence) error {
 	keep := map[string]bool{}
 	for _, o := range written {
 		keep[o.key] = true
@@ -247,7 +247,7 @@ func (c *Compactor) removeStale(ctx context.Context, table string, written []obj
 	}
 	for _, key := range keys {
 		if !keep[key] && strings.HasSuffix(key, ".parquet") {
-			if err := c.store.Delete(ctx, key); err != nil {
+			if err := c.deleteFenced(ctx, f, key); err != nil {
 				return err
 			}
 		}

@@ -148,6 +148,13 @@ func (s *countingStore) Put(ctx context.Context, key string, write func(io.Write
 	return s.Store.Put(ctx, key, write)
 }
 
+func (s *countingStore) PutIf(ctx context.Context, key string, v lake.Version, write func(io.Writer) error) (lake.Version, error) {
+	s.mu.Lock()
+	s.puts[key]++
+	s.mu.Unlock()
+	return s.Store.PutIf(ctx, key, v, write)
+}
+
 func (s *countingStore) Get(ctx context.Context, key string) ([]byte, error) {
 	s.mu.Lock()
 	s.gets[key]++

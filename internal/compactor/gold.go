@@ -16,7 +16,7 @@ import (
 // rb.Months, and cohort_retention as rb.Cohorts says. built holds the activity of the days just
 // rebuilt; every other day of rb.Load is read back from silver, and for CohortsAll the other lake
 // days only for their active users. It returns the number of cohort weeks written or deleted.
-func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*activity, users map[string]userInfo) (int, error) {
+func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*activity, users map[string]userInfo, f *fence) (int, error) {
 	if len(rb.Gold) == 0 && rb.Cohorts == CohortsNone {
 		return 0, nil
 	}
@@ -133,8 +133,7 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 			AvgActionsPerSession: sessions.AvgActions(),
 			SessionsPerUser:      metric.Ratio(sessions.Count, month.n),
 		}
-		key := tables.GoldMonthlyMetrics + "/month=" + m + "/" + partFile
-		objs = append(objs, object{key, func(w io.Writer) error { return writeParquet(w, []tables.MonthlyMetrics{row}) }})
+		objs = append(objs, object{monthKey(tables.GoldMonthlyMetrics, m), func(w io.Writer) error { return writeParquet(w, []tables.MonthlyMetrics{row}) }})
 	}
 	months, err := c.monthlyEngagement(rb, &eng)
 	if err != nil {
@@ -148,11 +147,11 @@ func (c *Compactor) writeGold(ctx context.Context, rb Rebuild, built map[int32]*
 		}
 		objs = append(objs, cohorts.objects...)
 	}
-	if err := c.putAll(ctx, objs); err != nil {
+	if err := c.putFenced(ctx, f, objs); err != nil {
 		return 0, fmt.Errorf("write daily and monthly metrics: %w", err)
 	}
 	if rb.Cohorts != CohortsNone {
-		if err := c.finishCohorts(ctx, rb, cohorts); err != nil {
+		if err := c.finishCohorts(ctx, rb, cohorts, f); err != nil {
 			return 0, fmt.Errorf("cohort retention: %w", err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -90,17 +91,18 @@ func TestOverlappingRuns(t *testing.T) {
 }
 
 // pausingStore blocks the first staging write until resume is closed: a holder paused (GC, SIGSTOP)
-// mid-run, before it has written any data.
+// mid-run, before it has written any data. key is the staged object it paused at.
 type pausingStore struct {
 	lake.Store
 	once   sync.Once
+	key    string
 	paused chan struct{}
 	resume chan struct{}
 }
 
 func (p *pausingStore) Put(ctx context.Context, key string, write func(io.Writer) error) error {
 	if strings.HasPrefix(key, StagingPrefix) {
-		p.once.Do(func() { close(p.paused); <-p.resume })
+		p.once.Do(func() { p.key = key; close(p.paused); <-p.resume })
 	}
 	return p.Store.Put(ctx, key, write)
 }
@@ -124,7 +126,10 @@ func TestPausedHolderCannotCommit(t *testing.T) {
 	var pausedSum Summary
 	go func() { var err error; pausedSum, err = a.Run(context.Background()); done <- err }()
 	<-paused.paused
-	if err := acquireHeldUnit(base); err == nil {
+	// Either of its two workers may have taken the first slot: the map unit of the staged object's
+	// topic partition, <topic>-p<partition>-<from>-<to>.rows.
+	name := path.Base(paused.key)
+	if err := acquireHeldUnit(base, "map/"+name[:strings.Index(name, "-p")+len("-p00000")]); err == nil {
 		t.Fatal("the paused holder's unit lease was free")
 	}
 	sum, err := successor(t, &commitLog{Store: base, who: "successor", mu: &mu, log: commits}, src).Run(context.Background())
@@ -143,9 +148,9 @@ func TestPausedHolderCannotCommit(t *testing.T) {
 	diffSnapshots(t, snapshot(t, dir), want)
 }
 
-// acquireHeldUnit tries the lease of the first map unit of run 1 as a third compactor would.
-func acquireHeldUnit(s lake.Store) error {
-	l, err := lease.Acquire(context.Background(), s, unitLeaseKey(1, "map/interactions-p00000"), lease.Config{Holder: "third", Logger: slog.New(slog.DiscardHandler)})
+// acquireHeldUnit tries the lease of a unit of run 1 as a third compactor would.
+func acquireHeldUnit(s lake.Store, unit string) error {
+	l, err := lease.Acquire(context.Background(), s, unitLeaseKey(1, unit), lease.Config{Holder: "third", Logger: slog.New(slog.DiscardHandler)})
 	if err == nil {
 		l.Release(context.Background())
 	}

@@ -48,7 +48,7 @@ type perfRow struct {
 // writePerformance writes gold/app_version_daily of the rebuilt days, gold/device_performance of
 // their months and gold/anomalies of AnomalyDays, from the silver and gold just written. It returns
 // the anomalies that the lake did not have before, each also logged as a warning.
-func (c *Compactor) writePerformance(ctx context.Context, rb Rebuild, users map[string]userInfo) (int, error) {
+func (c *Compactor) writePerformance(ctx context.Context, rb Rebuild, users map[string]userInfo, f *fence) (int, error) {
 	if len(rb.Silver) == 0 {
 		return 0, nil
 	}
@@ -82,13 +82,12 @@ func (c *Compactor) writePerformance(ctx context.Context, rb Rebuild, users map[
 			}
 		}
 		devices := deviceRows(byDevice)
-		key := tables.GoldDevicePerformance + "/month=" + m + "/" + partFile
-		objs = append(objs, object{key, func(w io.Writer) error { return writeParquet(w, devices) }})
+		objs = append(objs, object{monthKey(tables.GoldDevicePerformance, m), func(w io.Writer) error { return writeParquet(w, devices) }})
 	}
-	if err := c.putAll(ctx, objs); err != nil {
+	if err := c.putFenced(ctx, f, objs); err != nil {
 		return 0, fmt.Errorf("write app versions and devices: %w", err)
 	}
-	n, err := c.writeAnomalies(ctx, AnomalyDays(rb.Silver, rb.LakeDays[0], rb.LakeDays[1]), rb.LakeDays[0], rb.LakeDays[1])
+	n, err := c.writeAnomalies(ctx, AnomalyDays(rb.Silver, rb.LakeDays[0], rb.LakeDays[1]), rb.LakeDays[0], rb.LakeDays[1], f)
 	if err != nil {
 		return 0, fmt.Errorf("anomalies: %w", err)
 	}
@@ -281,7 +280,7 @@ func scoreDay(d, first, last, lo int32, values []map[series]int64) []tables.Anom
 
 // writeAnomalies writes gold/anomalies of days (sorted, inside [first, last]) and returns how many of
 // their anomalies are new: not in the partition it replaces.
-func (c *Compactor) writeAnomalies(ctx context.Context, days []int32, first, last int32) (int, error) {
+func (c *Compactor) writeAnomalies(ctx context.Context, days []int32, first, last int32, f *fence) (int, error) {
 	if len(days) == 0 {
 		return 0, nil
 	}
@@ -327,7 +326,7 @@ func (c *Compactor) writeAnomalies(ctx context.Context, days []int32, first, las
 		}
 		objs = append(objs, object{dayKey(tables.GoldAnomalies, d), func(w io.Writer) error { return writeParquet(w, rows) }})
 	}
-	if err := c.putAll(ctx, objs); err != nil {
+	if err := c.putFenced(ctx, f, objs); err != nil {
 		return 0, fmt.Errorf("write anomalies: %w", err)
 	}
 	return added, nil

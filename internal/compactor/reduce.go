@@ -141,7 +141,7 @@ func reduceDirectory[T any](ctx context.Context, store lake.Store, size partSize
 		start = rows.pos // past the rows more skipped
 		var end rowPos
 		var sealed bool
-		err = putPart(ctx, store, partKey(u.dir, part), versions[part], func(w io.Writer) error {
+		err = putAt(ctx, store, partKey(u.dir, part), versions[part], func(w io.Writer) error {
 			var err error
 			end, sealed, err = writePart(w, rows, start, size, batch)
 			return err
@@ -158,11 +158,6 @@ func reduceDirectory[T any](ctx context.Context, store lake.Store, size partSize
 	}
 }
 
-// ErrFenced is a reduce's answer when a bronze part changed since the reduce began to other bytes
-// than it would write: this compactor lost its unit's lease while paused and a later run rewrote the
-// part, which it must not overwrite.
-var ErrFenced = errors.New("compactor: the bronze part was rewritten with other rows since this reduce began (this compactor lost its unit's lease); leaving it as it is")
-
 // partVersions returns the versions of the directory's parts from the open one on, up to the first
 // missing one (Absent).
 func partVersions(ctx context.Context, store lake.Store, u reduceUnit) (map[int]lake.Version, error) {
@@ -177,28 +172,6 @@ func partVersions(ctx context.Context, store lake.Store, u reduceUnit) (map[int]
 		}
 		versions[part] = v
 	}
-}
-
-// putPart writes a part if it is still at version v. A conflict is success when the part already
-// holds the bytes this write produces (a successor that took the unit over wrote them), ErrFenced
-// otherwise.
-func putPart(ctx context.Context, store lake.Store, key string, v lake.Version, write func(io.Writer) error) error {
-	_, err := store.PutIf(ctx, key, v, write)
-	if !errors.Is(err, lake.ErrConflict) {
-		return err
-	}
-	same, herr := lake.Holds(ctx, store, key, write)
-	if errors.Is(herr, lake.ErrNotExist) {
-		// The staged rows are gone: the run was committed without this reduce.
-		return fmt.Errorf("%w: %s (%w)", ErrFenced, key, herr)
-	}
-	if herr != nil {
-		return fmt.Errorf("%s: after a conflict: %w", key, herr)
-	}
-	if !same {
-		return fmt.Errorf("%w: %s", ErrFenced, key)
-	}
-	return nil
 }
 
 // writePart writes rows from start to w, in batches of len(batch), until a row group ends with the

@@ -354,7 +354,7 @@ func TestLegacyBronzeStays(t *testing.T) {
 	checkGold(t, dir, reference.ComputeRows(ds.rows, ds.users, time.UTC), expectedLate(src, 5*time.Minute, time.UTC))
 }
 
-func TestPutPartFencing(t *testing.T) {
+func TestPutAtFencing(t *testing.T) {
 	ctx := context.Background()
 	store, _ := lake.NewDir(t.TempDir())
 	const key = "bronze/interactions/date=2023-06-20/part-00000.parquet"
@@ -370,11 +370,11 @@ func TestPutPartFencing(t *testing.T) {
 	}
 	f := func(v lake.Version, write string, want error) {
 		t.Helper()
-		if err := putPart(ctx, store, key, v, body(write)); !errors.Is(err, want) || (want == nil) != (err == nil) {
-			t.Errorf("putPart(%q) on version %.8s: %v, want %v", write, v, err, want)
+		if err := putAt(ctx, store, key, v, body(write)); !errors.Is(err, want) || (want == nil) != (err == nil) {
+			t.Errorf("putAt(%q) on version %.8s: %v, want %v", write, v, err, want)
 		}
 		if b, _ := store.Get(ctx, key); string(b) != "the successor's" {
-			t.Errorf("after putPart(%q): the part holds %q", write, b)
+			t.Errorf("after putAt(%q): the part holds %q", write, b)
 		}
 	}
 	f(v0, "the successor's", nil)          // a successor wrote these bytes: done
@@ -383,20 +383,29 @@ func TestPutPartFencing(t *testing.T) {
 	f(lake.Absent, "a later run's", ErrFenced)
 }
 
-// pausingPartStore blocks the first write of a bronze part, once its bytes are made, until resume is
-// closed: a reduce paused (GC, SIGSTOP) after it read the part's version and rows.
-type pausingPartStore struct {
+// pausing blocks the first conditional write of a key under prefix, once its bytes are made (with
+// version: the first Version of one), until resume is closed: a unit paused (GC, SIGSTOP) after it
+// computed its rows (while it took its fence).
+type pausing struct {
 	lake.Store
-	once   sync.Once
-	paused chan struct{}
-	resume chan struct{}
+	prefix  string
+	version bool
+	once    sync.Once
+	paused  chan struct{}
+	resume  chan struct{}
 }
 
-func (p *pausingPartStore) PutIf(ctx context.Context, key string, v lake.Version, write func(io.Writer) error) (lake.Version, error) {
-	if strings.HasPrefix(key, "bronze/") {
+func newPausing(store lake.Store, prefix string, version bool) *pausing {
+	return &pausing{Store: store, prefix: prefix, version: version, paused: make(chan struct{}), resume: make(chan struct{})}
+}
+
+func (p *pausing) pause() { p.once.Do(func() { close(p.paused); <-p.resume }) }
+
+func (p *pausing) PutIf(ctx context.Context, key string, v lake.Version, write func(io.Writer) error) (lake.Version, error) {
+	if !p.version && strings.HasPrefix(key, p.prefix) {
 		var made bytes.Buffer
 		err := write(&made)
-		p.once.Do(func() { close(p.paused); <-p.resume })
+		p.pause()
 		if err != nil {
 			return lake.Absent, err
 		}
@@ -405,17 +414,24 @@ func (p *pausingPartStore) PutIf(ctx context.Context, key string, v lake.Version
 	return p.Store.PutIf(ctx, key, v, write)
 }
 
+func (p *pausing) Version(ctx context.Context, key string) (lake.Version, error) {
+	if p.version && strings.HasPrefix(key, p.prefix) {
+		p.pause()
+	}
+	return p.Store.Version(ctx, key)
+}
+
 // TestPausedReduceIsFenced pauses a reduce as it writes its first part, until a successor took the
 // unit over and finished the run, and a later run rewrote the part. Resumed, the write fails with
 // ErrFenced and leaves the later run's part in place. (A successor's identical part counts as done:
-// TestPutPartFencing.)
+// TestPutAtFencing.)
 func TestPausedReduceIsFenced(t *testing.T) {
 	ds := genData(22, 60, 2, 600)
 	small := Config{ObjectSize: 4 << 10, RowGroup: 100}
 	third := len(ds.rows) / 3
 	src, dir, base := firstRunWith(t, ds, third, small)
 	ds.load(src, third, 2*third)
-	paused := &pausingPartStore{Store: base, paused: make(chan struct{}), resume: make(chan struct{})}
+	paused := newPausing(base, "bronze/", false)
 	a, err := New(Config{Chunk: 3000, Parallel: 1, ObjectSize: small.ObjectSize, RowGroup: small.RowGroup, Logger: slog.New(slog.DiscardHandler),
 		Lease: lease.Config{Holder: "paused", TTL: 10 * time.Minute}}, paused, src)
 	if err != nil {
@@ -440,9 +456,9 @@ func TestPausedReduceIsFenced(t *testing.T) {
 		t.Fatalf("the paused reduce: %v, want ErrFenced", err)
 	}
 	got := snapshot(t, dir)
-	// Its staged objects and done markers of a committed run wait for the next run's cleanup.
+	// Its staged objects, done markers and unit leases of a committed run wait for the next run's cleanup.
 	maps.DeleteFunc(got, func(k string, _ [32]byte) bool {
-		return strings.HasPrefix(k, StagingPrefix) || strings.HasPrefix(k, runStatePrefix)
+		return strings.HasPrefix(k, StagingPrefix) || strings.HasPrefix(k, runStatePrefix) || strings.HasPrefix(k, UnitLeasePrefix)
 	})
 	diffSnapshots(t, got, want)
 }

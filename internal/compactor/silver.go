@@ -42,8 +42,14 @@ type activity struct {
 // buildDay rebuilds a day's silver interactions and sessions and its day-local gold (data_quality,
 // daily_segments, daily_sketches) from the day's bronze objects. A day whose rows fit its share of
 // the memory budget is built in memory; a larger one in buckets of users (buildBuckets), with the
-// same result.
+// same result. Its writes are fenced on the objects' versions before it reads bronze.
 func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]userInfo) (_ *activity, err error) {
+	day := []string{dayKey(tables.SilverInteractions, d), dayKey(tables.SilverSessions, d), dayKey(tables.GoldDataQuality, d),
+		dayKey(tables.GoldDailySegments, d), dayKey(tables.GoldDailySketches, d)}
+	f, err := c.takeFence(ctx, day)
+	if err != nil {
+		return nil, err
+	}
 	keys, err := c.store.List(ctx, dayPrefix(tables.BronzeInteractions, d))
 	if err != nil {
 		return nil, err
@@ -97,12 +103,12 @@ func (c *Compactor) buildDay(ctx context.Context, d int32, users map[string]user
 	}
 	act, segRows, sketchRows := acc.finish(users)
 	dq := acc.dq
-	err = c.putAll(ctx, []object{
-		{dayKey(tables.SilverInteractions, d), silver},
-		{dayKey(tables.SilverSessions, d), sessions},
-		{dayKey(tables.GoldDataQuality, d), func(w io.Writer) error { return writeParquet(w, []tables.DataQuality{dq}) }},
-		{dayKey(tables.GoldDailySegments, d), func(w io.Writer) error { return writeParquet(w, segRows) }},
-		{dayKey(tables.GoldDailySketches, d), func(w io.Writer) error { return writeParquet(w, sketchRows) }},
+	err = c.putFenced(ctx, f, []object{
+		{day[0], silver},
+		{day[1], sessions},
+		{day[2], func(w io.Writer) error { return writeParquet(w, []tables.DataQuality{dq}) }},
+		{day[3], func(w io.Writer) error { return writeParquet(w, segRows) }},
+		{day[4], func(w io.Writer) error { return writeParquet(w, sketchRows) }},
 	})
 	if err != nil {
 		return nil, fmt.Errorf("write day %s: %w", event.Date(d), err)

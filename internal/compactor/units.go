@@ -162,6 +162,11 @@ func (c *Compactor) leasedUnit(ctx context.Context, s stage, unit string, free f
 	if err := lease.Check(ctx, c.store, LeaseKey, c.cfg.Lease); err != nil {
 		return nil, err
 	}
+	// Again under the lease, as the wait for a slot may be long: a unit begun once its stage is over
+	// would take its fence on a later run's objects and overwrite them.
+	if err := c.stageCurrent(ctx, s); err != nil {
+		return nil, err
+	}
 	marker, err := s.do(ctx, unit)
 	free()
 	if err != nil {
@@ -203,18 +208,30 @@ func (c *Compactor) doneMarker(ctx context.Context, run int64, unit string) ([]b
 }
 
 // stageCurrent returns errStageOver if state.json is no longer at the stage's version.
-func (c *Compactor) stageCurrent(ctx context.Context, s stage) error {
-	v, err := c.store.Version(ctx, StateKey)
-	if errors.Is(err, lake.ErrNotExist) {
-		v, err = lake.Absent, nil
-	}
+func (c *Compactor) stageCurrent(ctx context.Context, s stage) error { return c.stateAt(ctx, s.state) }
+
+// stateAt returns errStageOver if state.json is no longer at version v.
+func (c *Compactor) stateAt(ctx context.Context, v lake.Version) error {
+	now, err := c.stateVersion(ctx)
 	if err != nil {
-		return fmt.Errorf("read state version: %w", err)
+		return err
 	}
-	if v != s.state {
+	if now != v {
 		return errStageOver
 	}
 	return nil
+}
+
+// stateVersion is state.json's version, Absent before the first commit.
+func (c *Compactor) stateVersion(ctx context.Context) (lake.Version, error) {
+	v, err := c.store.Version(ctx, StateKey)
+	if errors.Is(err, lake.ErrNotExist) {
+		return lake.Absent, nil
+	}
+	if err != nil {
+		return lake.Absent, fmt.Errorf("read state version: %w", err)
+	}
+	return v, nil
 }
 
 // cleanRuns deletes what finished runs left behind: their plans, done markers and unit leases, and

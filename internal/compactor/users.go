@@ -30,14 +30,19 @@ func countryOf(key string) (string, error) {
 }
 
 // rebuildUsers replaces silver/users with the latest bronze row of every user (by partition and
-// offset; a user's records share a partition, as the key is user_id) and returns their segments.
+// offset; a user's records share a partition, as the key is user_id) and returns their segments. Its
+// writes and deletes are fenced on the versions silver/users had before it read bronze.
 func (c *Compactor) rebuildUsers(ctx context.Context) (map[string]userInfo, error) {
+	f, err := c.takeFence(ctx, nil, tables.SilverUsers+"/")
+	if err != nil {
+		return nil, err
+	}
 	type latest struct {
 		tables.BronzeUser
 		country string
 	}
 	byUser := map[string]latest{}
-	err := readCountries(ctx, c, tables.BronzeUsers, func(country string, rows []tables.BronzeUser) {
+	err = readCountries(ctx, c, tables.BronzeUsers, func(country string, rows []tables.BronzeUser) {
 		for _, r := range rows {
 			old, ok := byUser[r.UserID]
 			if !ok || cmp.Or(cmp.Compare(r.KafkaPartition, old.KafkaPartition), cmp.Compare(r.KafkaOffset, old.KafkaOffset)) > 0 {
@@ -59,14 +64,16 @@ func (c *Compactor) rebuildUsers(ctx context.Context) (map[string]userInfo, erro
 		users[id] = userInfo{segments: [len(event.Dimensions)]string{u.country, u.DeviceType, u.SubscriptionType}, joinDate: joinDay(row.JoinDate)}
 	}
 	written := map[string]bool{}
+	var objs []object
 	for _, country := range slices.Sorted(maps.Keys(byCountry)) {
 		rows := byCountry[country]
 		slices.SortFunc(rows, func(a, b tables.SilverUser) int { return cmp.Compare(a.UserID, b.UserID) })
 		key := tables.SilverUsers + "/" + countryPartition(country) + "/" + partFile
-		if err := c.store.Put(ctx, key, func(w io.Writer) error { return writeParquet(w, rows) }); err != nil {
-			return nil, fmt.Errorf("write silver users: %w", err)
-		}
+		objs = append(objs, object{key, func(w io.Writer) error { return writeParquet(w, rows) }})
 		written[key] = true
+	}
+	if err := c.putFenced(ctx, f, objs); err != nil {
+		return nil, fmt.Errorf("write silver users: %w", err)
 	}
 	// Countries left by every user (whose users moved) go after the new partitions are in place.
 	old, err := c.store.List(ctx, tables.SilverUsers+"/")
@@ -75,7 +82,7 @@ func (c *Compactor) rebuildUsers(ctx context.Context) (map[string]userInfo, erro
 	}
 	for _, key := range old {
 		if !written[key] {
-			if err := c.store.Delete(ctx, key); err != nil {
+			if err := c.deleteFenced(ctx, f, key); err != nil {
 				return nil, err
 			}
 		}
