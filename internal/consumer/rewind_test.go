@@ -112,16 +112,28 @@ func TestRewindAfterLostCheckpoints(t *testing.T) {
 // redis-server; cl writes to the partition a record names.
 func startTopics(t *testing.T) (*testenv.Kafka, redis.UniversalClient, *kgo.Client, *kadm.Client) {
 	t.Helper()
+	k, rdb, cl, adm := startBroker(t)
+	createTopics(t, adm)
+	return k, rdb, cl, adm
+}
+
+// startBroker starts a broker without topics and a Redis.
+func startBroker(t *testing.T) (*testenv.Kafka, redis.UniversalClient, *kgo.Client, *kadm.Client) {
+	t.Helper()
 	k := testenv.StartKafka(t, testenv.Kfake())
 	rdb := testenv.StartRedis(t).Client(t)
 	cl := k.Client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	adm := kadm.NewClient(cl)
+	return k, rdb, cl, kadm.NewClient(cl)
+}
+
+// createTopics creates interactions (2 partitions) and users (1).
+func createTopics(t *testing.T, adm *kadm.Client) {
+	t.Helper()
 	for topic, partitions := range map[string]int32{event.TopicInteractions: 2, event.TopicUsers: 1} {
 		if _, err := adm.CreateTopic(t.Context(), partitions, 1, nil, topic); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return k, rdb, cl, adm
 }
 
 // produceUsers writes the metadata of users u0 … u<users-1>, but for every tenth, who has none.

@@ -11,12 +11,22 @@ import (
 	"github.com/notestream/notestream/internal/consumer"
 )
 
-// TestUsersTopicEmptyAtStart: a consumer that starts while the users topic exists but is still empty
-// (a producer creates its topics before it writes the users) must join every interaction to the users
-// written before it, as a consumer started after the users were written does: both end with the same
-// keys in Redis, the "unknown" segment holding only the users without metadata.
+// TestUsersTopicEmptyAtStart: a consumer that starts while the users topic is still empty (a producer
+// creates its topics before it writes the users) or does not exist yet (the consumer started before
+// the producer) must join every interaction to the users written before it, as a consumer started
+// after the users were written does: both end with the same keys in Redis, the "unknown" segment
+// holding only the users without metadata. The topics appear at once in the second case, while the
+// early consumer's cached metadata (kadm's, up to 5 s old) still has them missing.
 func TestUsersTopicEmptyAtStart(t *testing.T) {
-	k, rdb, cl, _ := startTopics(t)
+	t.Run("empty", func(t *testing.T) { testUsersTopicAtStart(t, true) })
+	t.Run("missing", func(t *testing.T) { testUsersTopicAtStart(t, false) })
+}
+
+func testUsersTopicAtStart(t *testing.T, created bool) {
+	k, rdb, cl, adm := startBroker(t)
+	if created {
+		createTopics(t, adm)
+	}
 	runCtx, stop := context.WithCancel(t.Context())
 	errs := make(chan error, 2)
 	start := func(group string) *consumer.Consumer {
@@ -38,6 +48,9 @@ func TestUsersTopicEmptyAtStart(t *testing.T) {
 	}
 
 	const users = 200
+	if !created {
+		createTopics(t, adm)
+	}
 	produceUsers(t, cl, users)
 	start("late")
 	ends := produceInteractions(t, cl, users, 2, 10, 250)
