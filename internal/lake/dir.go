@@ -311,7 +311,8 @@ func remove(p string) error {
 
 // createTemp creates a hidden temporary file next to p, and the directories it needs, of which
 // created is the highest. A leading dot keeps the file out of readers' globs such as */*.parquet. A
-// Delete removes directories it leaves empty, which may be one just made here: then it tries again.
+// Delete removes directories it leaves empty, which may be one just made here, even midway through
+// MkdirAll: then it tries again.
 func (d *Dir) createTemp(p string) (f *os.File, created string, err error) {
 	for range 100 {
 		created = ""
@@ -321,10 +322,9 @@ func (d *Dir) createTemp(p string) (f *os.File, created string, err error) {
 			}
 			created = dir
 		}
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			return nil, "", err
+		if err = os.MkdirAll(filepath.Dir(p), 0o755); err == nil {
+			f, err = os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
 		}
-		f, err = os.CreateTemp(filepath.Dir(p), "."+filepath.Base(p)+".tmp-*")
 		if !errors.Is(err, fs.ErrNotExist) {
 			return f, created, err
 		}
