@@ -422,8 +422,8 @@ func (p *pausing) Version(ctx context.Context, key string) (lake.Version, error)
 }
 
 // TestPausedReduceIsFenced pauses a reduce as it writes its first part, until a successor took the
-// unit over and finished the run, and a later run rewrote the part. Resumed, the write fails with
-// ErrFenced and leaves the later run's part in place. (A successor's identical part counts as done:
+// unit over and finished the run, and a later run rewrote parts. Resumed, the write leaves the later
+// run's parts in place. (A successor's identical part counts as done:
 // TestPutAtFencing.)
 func TestPausedReduceIsFenced(t *testing.T) {
 	ds := genData(22, 60, 2, 600)
@@ -451,9 +451,12 @@ func TestPausedReduceIsFenced(t *testing.T) {
 	}
 	want := snapshot(t, dir)
 	close(paused.resume)
+	// Resumed, it meets the part changed: ErrFenced when it can still make its bytes to compare, or,
+	// when the committed run's cleanup took the staged rows it reads, no error (the stage is over, as
+	// for any unit of a committed stage); either way it writes nothing (below).
 	err = <-done
-	if !errors.Is(err, ErrFenced) {
-		t.Fatalf("the paused reduce: %v, want ErrFenced", err)
+	if err != nil && !errors.Is(err, ErrFenced) {
+		t.Fatalf("the paused reduce: %v, want ErrFenced or nothing", err)
 	}
 	got := snapshot(t, dir)
 	// Its staged objects, done markers and unit leases of a committed run wait for the next run's cleanup.

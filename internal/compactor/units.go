@@ -61,51 +61,88 @@ type stage struct {
 // idle for. A compactor takes no more units to do than it has slots, so others find the rest free.
 func (c *Compactor) runStage(ctx context.Context, s stage) (map[string][]byte, error) {
 	s.slots = make(chan struct{}, c.cfg.Parallel)
+	var errs stageErrors
 	var mu sync.Mutex
 	done := map[string][]byte{}
 	mine := map[string]bool{} // units this compactor's workers are doing
 	g, gctx := errgroup.WithContext(ctx)
 	for range min(2*c.cfg.Parallel, len(s.units)) {
 		g.Go(func() error {
-			for {
-				held := false // by another compactor: poll it (a sibling worker's is its own)
-				for _, u := range s.units {
-					mu.Lock()
-					skip := mine[u] || done[u] != nil
-					if !skip {
-						mine[u] = true
+			return errs.add(func() error {
+				for {
+					held := false // by another compactor: poll it (a sibling worker's is its own)
+					for _, u := range s.units {
+						mu.Lock()
+						skip := mine[u] || done[u] != nil
+						if !skip {
+							mine[u] = true
+						}
+						mu.Unlock()
+						if skip {
+							continue
+						}
+						marker, err := c.tryUnit(gctx, s, u)
+						mu.Lock()
+						delete(mine, u)
+						if marker != nil {
+							done[u] = marker
+						}
+						mu.Unlock()
+						if err != nil {
+							return err
+						}
+						held = held || marker == nil
 					}
-					mu.Unlock()
-					if skip {
-						continue
+					if !held {
+						return nil
 					}
-					marker, err := c.tryUnit(gctx, s, u)
-					mu.Lock()
-					delete(mine, u)
-					if marker != nil {
-						done[u] = marker
+					select {
+					case <-gctx.Done():
+						return context.Cause(gctx)
+					case <-time.After(c.cfg.Lease.Poll):
 					}
-					mu.Unlock()
-					if err != nil {
-						return err
-					}
-					held = held || marker == nil
 				}
-				if !held {
-					return nil
-				}
-				select {
-				case <-gctx.Done():
-					return context.Cause(gctx)
-				case <-time.After(c.cfg.Lease.Poll):
-				}
-			}
+			}())
 		})
 	}
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, errs.first()
 	}
 	return done, nil
+}
+
+// stageErrors collects the errors of a stage's workers: once one fails the others stop, with
+// context.Canceled, or find the stage committed (errStageOver) by the successor of a paused one, and
+// neither may hide the error that stopped the stage, such as ErrFenced.
+type stageErrors struct {
+	mu   sync.Mutex
+	errs []error
+}
+
+func (e *stageErrors) add(err error) error {
+	if err != nil {
+		e.mu.Lock()
+		e.errs = append(e.errs, err)
+		e.mu.Unlock()
+	}
+	return err
+}
+
+// first returns the first error that is neither errStageOver nor context.Canceled, else the first.
+func (e *stageErrors) first() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, err := range e.errs {
+		if !errors.Is(err, errStageOver) && !errors.Is(err, context.Canceled) {
+			return err
+		}
+	}
+	for _, err := range e.errs {
+		if errors.Is(err, errStageOver) {
+			return err
+		}
+	}
+	return e.errs[0]
 }
 
 // tryUnit returns the unit's done marker, doing the unit if it is not done and its lease is free; nil
