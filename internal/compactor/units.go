@@ -66,44 +66,43 @@ func (c *Compactor) runStage(ctx context.Context, s stage) (map[string][]byte, e
 	done := map[string][]byte{}
 	mine := map[string]bool{} // units this compactor's workers are doing
 	g, gctx := errgroup.WithContext(ctx)
-	for range min(2*c.cfg.Parallel, len(s.units)) {
-		g.Go(func() error {
-			return errs.add(func() error {
-				for {
-					held := false // by another compactor: poll it (a sibling worker's is its own)
-					for _, u := range s.units {
-						mu.Lock()
-						skip := mine[u] || done[u] != nil
-						if !skip {
-							mine[u] = true
-						}
-						mu.Unlock()
-						if skip {
-							continue
-						}
-						marker, err := c.tryUnit(gctx, s, u)
-						mu.Lock()
-						delete(mine, u)
-						if marker != nil {
-							done[u] = marker
-						}
-						mu.Unlock()
-						if err != nil {
-							return err
-						}
-						held = held || marker == nil
-					}
-					if !held {
-						return nil
-					}
-					select {
-					case <-gctx.Done():
-						return context.Cause(gctx)
-					case <-time.After(c.cfg.Lease.Poll):
-					}
+	work := func() error {
+		for {
+			held := false // by another compactor: poll it (a sibling worker's is its own)
+			for _, u := range s.units {
+				mu.Lock()
+				skip := mine[u] || done[u] != nil
+				if !skip {
+					mine[u] = true
 				}
-			}())
-		})
+				mu.Unlock()
+				if skip {
+					continue
+				}
+				marker, err := c.tryUnit(gctx, s, u)
+				mu.Lock()
+				delete(mine, u)
+				if marker != nil {
+					done[u] = marker
+				}
+				mu.Unlock()
+				if err != nil {
+					return err
+				}
+				held = held || marker == nil
+			}
+			if !held {
+				return nil
+			}
+			select {
+			case <-gctx.Done():
+				return context.Cause(gctx)
+			case <-time.After(c.cfg.Lease.Poll):
+			}
+		}
+	}
+	for range min(2*c.cfg.Parallel, len(s.units)) {
+		g.Go(func() error { return errs.add(work()) })
 	}
 	if err := g.Wait(); err != nil {
 		return nil, errs.first()
