@@ -28,13 +28,15 @@ measure() { # label, command...
 	shift
 	/usr/bin/time -f "$label: %e s wall, %U s user, %S s sys, %M KiB peak RSS" "$@"
 }
-# Every run writes a lake of its own, all removed at the end: deleting thousands of files just
-# before a run slows ext4's creation of the next ones (it skips recently freed inodes).
+# Every run writes a lake of its own, all removed at the end, and waits for the files the one before
+# deleted (settle in benchlib.sh).
 for run in $(seq "$RUNS"); do
 	lake=$tmp/lake$run
+	settle
 	measure "compactor run (bronze+silver+gold)" bin/compactor run --brokers "$addr" --lake "file://$lake" --parallel "$PARALLEL"
 	measure "duckdb gold from CSV" bin/duckcheck --csv "$tmp"
 done
 echo "lake: $(du -sh "$lake" | cut -f1), $(find "$lake" -name '*.parquet' | wc -l) objects"
+settle
 measure "compactor backfill (silver+gold of every day)" bin/compactor backfill --lake "file://$lake" --parallel "$PARALLEL"
 bin/duckcheck --csv "$tmp" --lake "$lake"

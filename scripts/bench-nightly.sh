@@ -8,7 +8,8 @@
 # alternating. With PROFILE=dir, each year run and each nightly run writes a CPU profile there
 # (<name>-year-<n>.pprof, <name>-<run>.pprof). With SHUFFLE=1 the year is in random order (datagen
 # --shuffle) and is produced in that order (--order file; the producer's default, --order time, would
-# sort it again), so every plan range holds rows of every day.
+# sort it again), so every plan range holds rows of every day. Each timed run first waits for the
+# deletions before it to age out (settle in scripts/benchlib.sh; SETTLE=0 skips the wait).
 # Each lake's bronze objects per day are printed after the year and after each nightly run.
 # Usage: scripts/bench-nightly.sh   (env USERS, DAYS, PARALLEL, RUNS, YEARS, BASE, ALSO, PROFILE, SHUFFLE)
 set -euo pipefail
@@ -56,6 +57,7 @@ for year in $(seq "$YEARS"); do
 		((year > 1)) && lake=$tmp/year-$name-$year
 		prof=()
 		[[ -n $PROFILE ]] && prof=(--cpuprofile "$PROFILE/$name-year-$year.pprof")
+		settle
 		echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 		/usr/bin/time -o "$tmp/time" -f "$name year run $year: %e s %M KB (%U s user, %S s sys)" \
 			"${bins[$name]}" run --brokers "$addr" --lake "file://$lake" --parallel "$PARALLEL" "${prof[@]}" >"$tmp/compactor.log" 2>&1 || { cat "$tmp/compactor.log"; exit 1; }
@@ -73,6 +75,7 @@ for run in $(seq "$RUNS"); do
 	for name in $names; do
 		lake=$tmp/night-$name-$run
 		cp -a "$tmp/year-$name" "$lake"
+		settle
 		echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 		prof=()
 		[[ -n $PROFILE ]] && prof=(--cpuprofile "$PROFILE/$name-$run.pprof")

@@ -9,6 +9,16 @@ bench_cleanup() {
 }
 trap bench_cleanup EXIT
 
+# settle waits, before a timed run, until the inodes that earlier steps deleted can be reused. An ext4
+# without a journal (this machine's) skips, when it allocates an inode, every one deleted in the last
+# 30 s (recently_deleted in fs/ext4/ialloc.c), one lookup each: a run started right after another
+# run's deletions, or after rm -rf of its lake, paid for them in system time, up to 15 s in a 12 s
+# run, more for the binary that creates more files. SETTLE=0 skips the wait.
+settle() {
+	sync
+	sleep "${SETTLE:-35}"
+}
+
 # start_broker starts a broker (8 partitions for the topics it creates) on a free port with its data in
 # $tmp and sets $addr once it answers: bin/broker (kfake), or with KAFKA=apache Apache Kafka through
 # scripts/apache-kafka.sh with its default JVM flags, ready once its metadata lists it (kcat -L).
