@@ -1,8 +1,10 @@
 package compactor
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
@@ -215,6 +217,29 @@ func countFiles(t *testing.T, dir string) int {
 	return n
 }
 
+// holdsUnitLease reports whether the process pid holds the lease of a unit not done yet in the lake
+// at dir. A unit's lease outlives the unit (it is dropped, not released), so its done marker tells.
+func holdsUnitLease(dir string, pid int) bool {
+	holder := []byte(fmt.Sprintf(" pid %d\"", pid))
+	leases := filepath.Join(dir, filepath.FromSlash(UnitLeasePrefix))
+	found := false
+	filepath.WalkDir(leases, func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() || found || !strings.HasSuffix(path, ".json") {
+			return nil // a lease deleted while it is read is not held
+		}
+		b, _ := os.ReadFile(path)
+		if !bytes.Contains(b, holder) || bytes.Contains(b, []byte(`"released":true`)) {
+			return nil
+		}
+		rel, _ := filepath.Rel(leases, path)
+		run, unit, _ := strings.Cut(filepath.ToSlash(rel), "/") // run-<R>, <unit>.json
+		_, err = os.Stat(filepath.Join(dir, "_state", run, "done", filepath.FromSlash(unit)))
+		found = errors.Is(err, fs.ErrNotExist)
+		return nil
+	})
+	return found
+}
+
 // brokerLake is a broker holding a dataset's records, the built compactor, and the lake of one clean
 // `compactor run` over them.
 type brokerLake struct {
@@ -341,6 +366,10 @@ func TestProcessesShareOneRun(t *testing.T) {
 				if time.Now().After(deadline) {
 					t.Fatalf("attempt %d: fewer than %d files after 2 minutes", attempt, after)
 				}
+			}
+			// Killed while it holds a unit's lease, so that a survivor has one to take over: units
+			// are short, and a kill between two of them leaves nothing to take over.
+			for deadline := time.Now().Add(2 * time.Minute); !holdsUnitLease(dir, cmds[0].Process.Pid) && time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 			}
 			cmds[0].Process.Signal(syscall.SIGKILL)
 			if err := cmds[0].Wait(); err == nil {

@@ -72,12 +72,21 @@ type stoppingStore struct {
 }
 
 func (s *stoppingStore) Put(ctx context.Context, key string, write func(io.Writer) error) error {
+	s.count()
+	return s.Store.Put(ctx, key, write)
+}
+
+func (s *stoppingStore) PutIf(ctx context.Context, key string, v lake.Version, write func(io.Writer) error) (lake.Version, error) {
+	s.count()
+	return s.Store.PutIf(ctx, key, v, write)
+}
+
+func (s *stoppingStore) count() {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.writes--; s.writes == 0 {
 		s.stop()
 	}
-	s.mu.Unlock()
-	return s.Store.Put(ctx, key, write)
 }
 
 func TestMinIOStoppedMidRun(t *testing.T) {
@@ -95,7 +104,7 @@ func TestMinIOStoppedMidRun(t *testing.T) {
 	}
 	ds.load(src, half, len(ds.rows))
 
-	for _, n := range []int{1, 5, 40} { // the plan, then early and late in bronze
+	for _, n := range []int{1, 5, 40} { // the run's first write, then early and late in bronze
 		stopping := &stoppingStore{Store: lake.NewRetrying(s3, lake.RetryConfig{Attempts: 2, Base: 10 * time.Millisecond}), writes: n, stop: m.Stop}
 		// A run cut off from storage cannot release its lease: each run's clock is hours past the last's.
 		hours := time.Duration(n) * time.Hour
