@@ -16,7 +16,7 @@ import (
 )
 
 // bronzeWriter is the bronze phase's map step: it turns a plan's records into staged objects, one per
-// (range, partition value), and reproduces the stream's late flags on the way. The ranges read are
+// range with a segment per partition value, and reproduces the stream's late flags on the way. The ranges read are
 // written in the background while the next ones are read, so decoding and sorting use both cores.
 type bronzeWriter struct {
 	c       *Compactor
@@ -29,9 +29,9 @@ type bronzeWriter struct {
 	writes  *errgroup.Group      // ranges being written, at most one per partition
 	wctx    context.Context      // cancelled when a write fails
 
-	mu      sync.Mutex             // guards touched, staged and sum's bronze counts, which the writes update
-	touched map[int32]bool         // days written
-	staged  map[bronzeDir][]string // the staged objects of each bronze directory
+	mu      sync.Mutex                    // guards touched, staged and sum's bronze counts, which the writes update
+	touched map[int32]bool                // days written
+	staged  map[bronzeDir][]stagedSegment // the staged rows of each bronze directory
 	sum     *Summary
 }
 
@@ -186,14 +186,13 @@ func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []
 		d := event.DayOf(row.Timestamp, b.c.cfg.Location)
 		byDay[d] = append(byDay[d], row)
 	}
-	var objs []object
 	var dirs []bronzeDir
+	var writes []func(io.Writer) error // a segment's rows, of dirs[i]
 	for _, d := range slices.Sorted(maps.Keys(byDay)) {
 		rows := byDay[d]
 		slices.SortFunc(rows, func(a, b tables.BronzeInteraction) int { return compareBronze(&a, &b) })
-		dir := bronzeDir{tables.BronzeInteractions, tables.BronzeInteractions + "/date=" + event.Date(d)}
-		dirs = append(dirs, dir)
-		objs = append(objs, object{stagedKey(b.run, dir.dir, r), func(w io.Writer) error { return stagedInteractions.write(w, rows) }})
+		dirs = append(dirs, bronzeDir{tables.BronzeInteractions, tables.BronzeInteractions + "/date=" + event.Date(d)})
+		writes = append(writes, func(w io.Writer) error { return stagedInteractions.write(w, rows) })
 	}
 	byCountry := map[string][]tables.BronzeUser{}
 	for _, u := range users {
@@ -202,11 +201,26 @@ func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []
 	for _, country := range slices.Sorted(maps.Keys(byCountry)) {
 		rows := byCountry[country]
 		slices.SortFunc(rows, func(a, b tables.BronzeUser) int { return compareBronzeUser(&a, &b) })
-		dir := bronzeDir{tables.BronzeUsers, tables.BronzeUsers + "/" + countryPartition(country)}
-		dirs = append(dirs, dir)
-		objs = append(objs, object{stagedKey(b.run, dir.dir, r), func(w io.Writer) error { return stagedUsers.write(w, rows) }})
+		dirs = append(dirs, bronzeDir{tables.BronzeUsers, tables.BronzeUsers + "/" + countryPartition(country)})
+		writes = append(writes, func(w io.Writer) error { return stagedUsers.write(w, rows) })
 	}
-	if err := b.c.putAll(b.wctx, objs); err != nil {
+	if len(dirs) == 0 {
+		return nil
+	}
+	key := stagedKey(b.run, r)
+	segs := make([]stagedSegment, len(dirs))
+	err := b.c.store.Put(b.wctx, key, func(w io.Writer) error {
+		cw := &countingWriter{w: w}
+		for i, write := range writes {
+			off := cw.n
+			if err := write(cw); err != nil {
+				return err
+			}
+			segs[i] = stagedSegment{key, off, cw.n - off}
+		}
+		return nil
+	})
+	if err != nil {
 		return fmt.Errorf("stage %s: %w", r, err)
 	}
 	b.mu.Lock()
@@ -215,7 +229,7 @@ func (b *bronzeWriter) write(r Range, inter []tables.BronzeInteraction, users []
 		b.touched[d] = true
 	}
 	for i, dir := range dirs {
-		b.staged[dir] = append(b.staged[dir], objs[i].key)
+		b.staged[dir] = append(b.staged[dir], segs[i])
 	}
 	b.sum.BronzeRows += int64(len(inter))
 	b.sum.UserRows += int64(len(users))

@@ -338,10 +338,10 @@ func (c *Compactor) bronzeStage(ctx context.Context, st *State, ver lake.Version
 		maxTime = map[int32]int64{}
 	}
 	touched := map[int32]bool{}
-	staged := map[bronzeDir][]string{}
+	staged := map[bronzeDir][]stagedSegment{}
 	for _, u := range units {
-		var m mapDone
-		if err := json.Unmarshal(markers[u], &m); err != nil {
+		m, err := decodeMapDone(markers[u])
+		if err != nil {
 			return fmt.Errorf("bronze: done marker of %s: %w", u, err)
 		}
 		for _, d := range m.Days {
@@ -352,7 +352,7 @@ func (c *Compactor) bronzeStage(ctx context.Context, st *State, ver lake.Version
 		}
 		for _, s := range m.Staged {
 			d := bronzeDir{s.Table, s.Dir}
-			staged[d] = append(staged[d], s.Keys...)
+			staged[d] = append(staged[d], s.Segments...)
 		}
 	}
 	open, err := c.reduceStage(ctx, plan.Run, ver, reduceUnits(st, staged, c.topicOf))
@@ -367,11 +367,13 @@ func (c *Compactor) bronzeStage(ctx context.Context, st *State, ver lake.Version
 		return fmt.Errorf("commit offsets: %w", err)
 	}
 	c.sum.Run = next.Run
-	var keys []string
-	for _, k := range staged {
-		keys = append(keys, k...)
+	keys := map[string]bool{}
+	for _, segs := range staged {
+		for _, s := range segs {
+			keys[s.Key] = true
+		}
 	}
-	if err := c.deleteAll(ctx, keys); err != nil {
+	if err := c.deleteAll(ctx, slices.Collect(maps.Keys(keys))); err != nil {
 		return fmt.Errorf("remove staging: %w", err)
 	}
 	return nil
@@ -385,16 +387,41 @@ type mapDone struct {
 }
 
 type stagedDir struct {
-	Table string   `json:"table"`
-	Dir   string   `json:"dir"`
-	Keys  []string `json:"keys"` // in key order
+	Table    string          `json:"table"`
+	Dir      string          `json:"dir"`
+	Segments []stagedSegment `json:"segments"` // in key order
 }
+
+// decodeMapDone decodes a map unit's done marker, refusing one from a compactor that staged an object
+// per directory (a "keys" list): its rows would be missed.
+func decodeMapDone(b []byte) (mapDone, error) {
+	var m struct {
+		mapDone
+		Staged []struct {
+			stagedDir
+			Keys json.RawMessage `json:"keys"`
+		} `json:"staged"`
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return mapDone{}, err
+	}
+	for _, s := range m.Staged {
+		if s.Keys != nil {
+			return mapDone{}, errOldStaging
+		}
+		m.mapDone.Staged = append(m.mapDone.Staged, s.stagedDir)
+	}
+	return m.mapDone, nil
+}
+
+// errOldStaging is the error of a run that a compactor older than this one's staging began.
+var errOldStaging = errors.New("written by an older compactor, which staged an object per directory: finish the run with it (or remove the run's _state/run-<R>/ and _staging/run-<R>/ to redo it)")
 
 // mapUnit stages one topic partition's ranges of the plan of run and returns its done marker.
 func (c *Compactor) mapUnit(ctx context.Context, st *State, run int64, ranges []Range) ([]byte, error) {
 	var sum Summary
 	p := ranges[0].Partition
-	bw := &bronzeWriter{c: c, ctx: ctx, run: run, maxTime: map[int32]int64{}, touched: map[int32]bool{}, staged: map[bronzeDir][]string{}, sum: &sum}
+	bw := &bronzeWriter{c: c, ctx: ctx, run: run, maxTime: map[int32]int64{}, touched: map[int32]bool{}, staged: map[bronzeDir][]stagedSegment{}, sum: &sum}
 	if t, ok := st.MaxTime[p]; ok && ranges[0].Topic == c.cfg.InteractionsTopic {
 		bw.maxTime[p] = t
 	}
@@ -412,7 +439,8 @@ func (c *Compactor) mapUnit(ctx context.Context, st *State, run int64, ranges []
 		m.MaxTime = &t
 	}
 	for _, d := range slices.SortedFunc(maps.Keys(bw.staged), func(a, b bronzeDir) int { return strings.Compare(a.dir, b.dir) }) {
-		m.Staged = append(m.Staged, stagedDir{d.table, d.dir, slices.Sorted(slices.Values(bw.staged[d]))})
+		segs := slices.SortedFunc(slices.Values(bw.staged[d]), func(a, b stagedSegment) int { return strings.Compare(a.Key, b.Key) })
+		m.Staged = append(m.Staged, stagedDir{d.table, d.dir, segs})
 	}
 	return json.Marshal(m)
 }

@@ -30,7 +30,7 @@ type bronzeDir struct {
 // Given the same plan and committed state it writes the same objects with the same bytes.
 type reduceUnit struct {
 	bronzeDir
-	staged    []string        // the run's staged objects of the directory, in key order
+	staged    []stagedSegment // the run's staged rows of the directory, in key order
 	open      int             // the committed open part
 	committed map[int32]int64 // topic partition → committed offset before the run
 }
@@ -242,9 +242,9 @@ type rowPos struct {
 type partRows[T any] struct {
 	ctx    context.Context
 	store  lake.Store
-	open   string        // the open part's key; it may not exist
-	groups [][]string    // the staged objects, in key order
-	keep   func(*T) bool // which rows of the open part to keep
+	open   string            // the open part's key; it may not exist
+	groups [][]stagedSegment // the staged rows, in key order
+	keep   func(*T) bool     // which rows of the open part to keep
 	staged stagedRows[T]
 
 	loaded bool              // source pos.src is open
@@ -362,7 +362,7 @@ func (r *partRows[T]) load() error {
 				return err
 			}
 			if n == 0 {
-				return fmt.Errorf("%s: fewer than %d rows", r.groups[r.pos.src-1][0], r.pos.row)
+				return fmt.Errorf("%s: fewer than %d rows", r.groups[r.pos.src-1][0].Key, r.pos.row)
 			}
 			r.buf = r.buf[:n]
 		}
@@ -402,12 +402,12 @@ func (r *partRows[T]) close() {
 }
 
 // reduceUnits lists the reduce units of a run's staged objects: one per directory, in order.
-func reduceUnits(st *State, staged map[bronzeDir][]string, topicOf func(table string) string) []reduceUnit {
+func reduceUnits(st *State, staged map[bronzeDir][]stagedSegment, topicOf func(table string) string) []reduceUnit {
 	var units []reduceUnit
 	for _, d := range slices.SortedFunc(maps.Keys(staged), func(a, b bronzeDir) int { return strings.Compare(a.dir, b.dir) }) {
 		units = append(units, reduceUnit{
 			bronzeDir: d,
-			staged:    slices.Sorted(slices.Values(staged[d])),
+			staged:    slices.SortedFunc(slices.Values(staged[d]), func(a, b stagedSegment) int { return strings.Compare(a.Key, b.Key) }),
 			open:      st.OpenParts[d.dir],
 			committed: st.Offsets[topicOf(d.table)],
 		})

@@ -165,6 +165,7 @@ func (c *Compactor) buildBuckets(ctx context.Context, d int32, users map[string]
 		}
 	}
 
+	sizes := map[string]int64{} // of the silver spill files, by name
 	for b := range n {
 		rows, err := readBronzeSpill(path("bronze", b), counts[b])
 		if err != nil {
@@ -177,10 +178,10 @@ func (c *Compactor) buildBuckets(ctx context.Context, d int32, users map[string]
 		if err != nil {
 			return nil, nil, err
 		}
-		if err := writeSpill(path("silver", b), spillInteractions, part.valid); err != nil {
+		if sizes[name("silver", b)], err = writeSpill(path("silver", b), spillInteractions, part.valid); err != nil {
 			return nil, nil, err
 		}
-		if err := writeSpill(path("sessions", b), spillSessions, part.sessions); err != nil {
+		if sizes[name("sessions", b)], err = writeSpill(path("sessions", b), spillSessions, part.sessions); err != nil {
 			return nil, nil, err
 		}
 		part.valid, part.sessions = nil, nil
@@ -191,21 +192,21 @@ func (c *Compactor) buildBuckets(ctx context.Context, d int32, users map[string]
 	if err != nil {
 		return nil, nil, err
 	}
-	keys := func(kind string) []string {
-		out := make([]string, n)
+	spilled := func(kind string) []stagedSegment {
+		out := make([]stagedSegment, n)
 		for b := range out {
-			out[b] = name(kind, b)
+			out[b] = stagedSegment{Key: name(kind, b), Len: sizes[name(kind, b)]}
 		}
 		return out
 	}
 	silver = func(w io.Writer) error {
 		return writeParquetStream(w, func(emit func([]tables.SilverInteraction) error) error {
-			return mergeSpills(ctx, spill, spillInteractions, keys("silver"), emit)
+			return mergeSpills(ctx, spill, spillInteractions, spilled("silver"), emit)
 		})
 	}
 	sessions = func(w io.Writer) error {
 		return writeParquetStream(w, func(emit func([]tables.SilverSession) error) error {
-			return mergeSpills(ctx, spill, spillSessions, keys("sessions"), emit)
+			return mergeSpills(ctx, spill, spillSessions, spilled("sessions"), emit)
 		})
 	}
 	return silver, sessions, nil
@@ -265,16 +266,17 @@ func internedBronze(strs map[string]string) func(*rowfile.Decoder, *tables.Bronz
 	}
 }
 
-// writeSpill writes rows to a new spill file.
-func writeSpill[T any](path string, s stagedRows[T], rows []T) error {
+// writeSpill writes rows to a new spill file and returns its size.
+func writeSpill[T any](path string, s stagedRows[T], rows []T) (int64, error) {
 	f, err := os.Create(path)
 	if err != nil {
-		return fmt.Errorf("spill: %w", err)
+		return 0, fmt.Errorf("spill: %w", err)
 	}
-	if err := errors.Join(s.write(f, rows), f.Close()); err != nil {
-		return fmt.Errorf("spill: %w", err)
+	cw := &countingWriter{w: f}
+	if err := errors.Join(s.write(cw, rows), f.Close()); err != nil {
+		return 0, fmt.Errorf("spill: %w", err)
 	}
-	return nil
+	return cw.n, nil
 }
 
 // spillBatch is the rows of a merge of spill files handed to the Parquet writer at a time.
@@ -284,8 +286,8 @@ const spillBatch = 4096
 // and hands their rows to emit in batches, sorted by user: each user's rows together and in their
 // file's order. So a day's buckets give back the day's rows in the order one sort of the whole day
 // would have given.
-func mergeSpills[T any](ctx context.Context, store lake.Store, s stagedRows[T], keys []string, emit func([]T) error) (err error) {
-	m, err := openMerge(ctx, store, s, keys)
+func mergeSpills[T any](ctx context.Context, store lake.Store, s stagedRows[T], files []stagedSegment, emit func([]T) error) (err error) {
+	m, err := openMerge(ctx, store, s, files)
 	if err != nil {
 		return err
 	}

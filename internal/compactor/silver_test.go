@@ -90,7 +90,7 @@ func TestSpillFiles(t *testing.T) {
 		{UserID: "u2", Timestamp: -1, PageID: "p2"},
 	}
 	p := filepath.Join(dir, "bronze-00000")
-	if err := writeSpill(p, stagedInteractions, bronze); err != nil {
+	if _, err := writeSpill(p, stagedInteractions, bronze); err != nil {
 		t.Fatal(err)
 	}
 	if got, err := readBronzeSpill(p, len(bronze)); err != nil || !slices.Equal(got, bronze) {
@@ -117,16 +117,25 @@ func TestSpillFiles(t *testing.T) {
 		{},
 		{{UserID: "b", SessionID: "b1", DurationS: math.NaN()}, {UserID: "c", SessionID: "c2"}, {UserID: "c", SessionID: "c1", DurationS: 1.5}},
 	}
-	var keys []string
+	var spilled []stagedSegment
 	for i, rows := range files {
-		keys = append(keys, fmt.Sprintf("sessions-%05d", i))
-		if err := writeSpill(filepath.Join(dir, keys[i]), spillSessions, rows); err != nil {
+		key := fmt.Sprintf("sessions-%05d", i)
+		n, err := writeSpill(filepath.Join(dir, key), spillSessions, rows)
+		if err != nil {
 			t.Fatal(err)
 		}
+		fi, err := os.Stat(filepath.Join(dir, key))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() != n {
+			t.Fatalf("writeSpill reports %d bytes, the file has %d", n, fi.Size())
+		}
+		spilled = append(spilled, stagedSegment{Key: key, Len: n})
 	}
 	store, _ := lake.NewDir(dir)
 	var got []tables.SilverSession
-	err = mergeSpills(context.Background(), store, spillSessions, keys, func(b []tables.SilverSession) error { got = append(got, b...); return nil })
+	err = mergeSpills(context.Background(), store, spillSessions, spilled, func(b []tables.SilverSession) error { got = append(got, b...); return nil })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -30,11 +30,11 @@ const StagingPrefix = "_staging/"
 // stagingRun is the prefix of run's staged objects.
 func stagingRun(run int64) string { return fmt.Sprintf("%srun-%d/", StagingPrefix, run) }
 
-// stagedKey names a staged object (a row file, see staged.go) after the plan range it holds, so a
+// stagedKey names a staged object (row files, see staged.go) after the plan range it holds, so a
 // rerun of the same plan rewrites the same objects, and their names sort by topic partition, then
-// offset: _staging/run-<R>/<table>/<key>=<value>/<topic>-p<partition>-<from>-<to>.rows.
-func stagedKey(run int64, dir string, r Range) string {
-	return fmt.Sprintf("%s%s/%s-p%05d-%020d-%020d.rows", stagingRun(run), dir, r.Topic, r.Partition, r.From, r.To)
+// offset: _staging/run-<R>/<topic>-p<partition>-<from>-<to>.rows.
+func stagedKey(run int64, r Range) string {
+	return fmt.Sprintf("%s%s-p%05d-%020d-%020d.rows", stagingRun(run), r.Topic, r.Partition, r.From, r.To)
 }
 
 // partKey is part i of a bronze partition directory (table/<key>=<value>).
