@@ -16,8 +16,9 @@ import (
 )
 
 // bronzeWriter is the bronze phase's map step: it turns a plan's records into staged objects, one per
-// range with a segment per partition value, and reproduces the stream's late flags on the way. The ranges read are
-// written in the background while the next ones are read, so decoding and sorting use both cores.
+// range with a segment per partition value, and reproduces the stream's late flags on the way. The
+// ranges read are written in the background while the next ones are read, so decoding and sorting
+// use both cores.
 type bronzeWriter struct {
 	c       *Compactor
 	ctx     context.Context

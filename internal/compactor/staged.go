@@ -19,8 +19,8 @@ import (
 // they are row files (rowfile), several times cheaper to write and read than Parquet, with a
 // checksum per block so that a torn or corrupt one is an error. Each holds one plan range's rows,
 // a row file per partition value (stagedSegment) one after another, each sorted by the table's
-// staged order, which the reduce merges. One object per range, not per range and value: an unsorted
-// year's ranges each hold rows of every day, and staged 58,508 objects of about 80 rows.
+// staged order, which the reduce merges. One object per range, not per range and value: each of an
+// unsorted year's 170 ranges holds rows of every day, which would make 59,216 objects of 80 rows.
 
 // stagedSegment is where one partition value's rows are in a staged object.
 type stagedSegment struct {
