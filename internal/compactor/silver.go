@@ -165,7 +165,7 @@ func (c *Compactor) buildBuckets(ctx context.Context, d int32, users map[string]
 		}
 	}
 
-	sizes := map[string]int64{} // of the silver spill files, by name
+	sizes := map[string]int64{} // of the silver and sessions spill files, by name
 	for b := range n {
 		rows, err := readBronzeSpill(path("bronze", b), counts[b])
 		if err != nil {
